@@ -1,0 +1,207 @@
+"""Labelled video folders (one sub-folder per class, UCF50/UCF101 layout) -> cached frames -> windows.
+
+Each clip is decoded once with the runtime's own file source, its frames kept at the model fps by the runtime's own
+:class:`~edge_lrcn.pacer.Pacer`, resized by the shared preprocessing step and cached on disk as uint8 ``.npy``
+(memory-mapped when read), so a UCF101-size dataset never has to fit in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_lrcn.errors import DatasetError
+from edge_lrcn.pacer import Pacer
+from edge_lrcn.preprocess import resize_rgb, to_float
+from edge_lrcn.sources import VIDEO_EXTENSIONS, VideoFileSource
+
+log = logging.getLogger(__name__)
+CACHE_VERSION = 1
+
+
+@dataclass
+class Clip:
+    path: Path
+    label: int
+    frames: np.ndarray | None = None  # (N, H, W, 3) uint8 RGB, memory-mapped from the cache
+
+
+@dataclass
+class Dataset:
+    root: Path
+    labels: list[str]
+    clips: list[Clip]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    empty_classes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        per = {lab: 0 for lab in self.labels}
+        for c in self.clips:
+            per[self.labels[c.label]] += 1
+        parts = [f"{len(self.clips)} clips in {len(self.labels)} classes ("
+                 + ", ".join(f"{k}: {v}" for k, v in per.items()) + ")"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        if self.empty_classes:
+            parts.append(f"empty class folders ignored: {', '.join(self.empty_classes)}")
+        return "; ".join(parts)
+
+
+def scan(root: Path) -> tuple[list[str], list[tuple[Path, str]], list[str]]:
+    """List the class folders and their video files; empty class folders are reported, not fatal."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    labels, files, empty = [], [], []
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        vids = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+        if not vids:
+            empty.append(d.name)
+            continue
+        labels.append(d.name)
+        files.extend((v, d.name) for v in vids)
+    if len(labels) < 2:
+        raise DatasetError(f"{root} needs at least two class sub-folders with videos "
+                           f"({VIDEO_EXTENSIONS[0]}, {VIDEO_EXTENSIONS[1]}, ...), found {len(labels)}")
+    return labels, files, empty
+
+
+def _cache_path(cache_dir: Path, path: Path, height: int, width: int, fps: float | None) -> Path:
+    st = path.stat()
+    key = f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{height}x{width}|{fps}"
+    return cache_dir / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".npy")
+
+
+def decode_clip(path: Path, height: int, width: int, fps: float | None) -> np.ndarray:
+    """Decode a clip to uint8 RGB frames at ``fps`` (all frames when fps is None), exactly as the daemon keeps them."""
+    pacer = Pacer(fps) if fps else None
+    frames = []
+    with VideoFileSource(path) as src:
+        while (frame := src.read()) is not None:
+            if pacer is None or pacer.keep(frame.t):
+                frames.append(resize_rgb(frame.pixels, height, width))
+    if not frames:
+        return np.zeros((0, height, width, 3), np.uint8)
+    return np.stack(frames)
+
+
+def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0, min_frames: int = 20,
+         cache_dir: Path | None = None, progress: bool = True) -> Dataset:
+    """Decode (or reuse the cache of) every clip; clips that are unreadable or too short are skipped and reported."""
+    root = Path(root)
+    labels, files, empty = scan(root)
+    cache_dir = Path(cache_dir) if cache_dir else root / ".edge-lrcn-cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    ds = Dataset(root, labels, [], empty_classes=empty)
+    for name in empty:
+        log.warning("class folder %s has no videos: ignored", root / name)
+    bar = _progress(len(files), "decoding clips", progress)
+    for path, label in files:
+        cached = _cache_path(cache_dir, path, height, width, fps)
+        try:
+            if not cached.exists():
+                frames = decode_clip(path, height, width, fps)
+                tmp = cached.with_suffix(".tmp.npy")
+                np.save(tmp, frames)
+                tmp.replace(cached)
+            frames = np.load(cached, mmap_mode="r")
+        except Exception as exc:  # any decoder failure: skip the clip, report it
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            ds.skipped.append((str(path), f"unreadable: {reason}"))
+            log.warning("skipping %s: unreadable (%s)", path, reason)
+            bar.update()
+            continue
+        if len(frames) < min_frames:
+            what = "no decodable frames" if len(frames) == 0 else f"{len(frames)} frames at the model fps, < {min_frames}"
+            ds.skipped.append((str(path), f"too short: {what}"))
+            log.warning("skipping %s: too short (%s)", path, what)
+        else:
+            ds.clips.append(Clip(path, labels.index(label), frames))
+        bar.update()
+    bar.close()
+    if not ds.clips:
+        raise DatasetError(f"no usable clips in {root} ({len(ds.skipped)} skipped)")
+    return ds
+
+
+def split_by_clip(clips: list[Clip], val: float = 0.15, test: float = 0.15, seed: int = 0):
+    """Split clips (never windows) into train/val/test, stratified by class; every class keeps >= 1 training clip."""
+    rng = np.random.default_rng(seed)
+    train, val_l, test_l = [], [], []
+    for label in sorted({c.label for c in clips}):
+        group = [c for c in clips if c.label == label]
+        order = rng.permutation(len(group))
+        group = [group[i] for i in order]
+        n = len(group)
+        n_test = int(round(n * test)) if n >= 3 else 0
+        n_val = int(round(n * val)) if n >= 3 else 0
+        if n_test + n_val >= n:
+            n_test, n_val = min(n_test, max(0, n - 2)), 1 if n >= 3 else 0
+        test_l += group[:n_test]
+        val_l += group[n_test:n_test + n_val]
+        train += group[n_test + n_val:]
+    return train, val_l, test_l
+
+
+def window_starts(n_frames: int, frames: int, count: int, rng: np.random.Generator | None) -> list[int]:
+    """Start indices of ``count`` windows of ``frames`` kept frames: random crops (rng) or evenly spread (no rng)."""
+    last = n_frames - frames
+    if last < 0:
+        return []
+    if rng is not None:
+        return sorted(int(s) for s in rng.integers(0, last + 1, size=count))
+    if count == 1 or last == 0:
+        return [last // 2]
+    return sorted({int(round(s)) for s in np.linspace(0, last, count)})
+
+
+def uniform_indices(n_frames: int, frames: int) -> np.ndarray:
+    """The tutorial's sampling: ``frames`` indices spread evenly over the whole clip."""
+    return np.linspace(0, n_frames - 1, frames).round().astype(int)
+
+
+def windows(clips: list[Clip], frames: int, per_clip: int, rng: np.random.Generator | None,
+            sampling: str = "stream"):
+    """Yield (float32 window (T, H, W, 3), label, clip index) with the shared ``to_float`` step."""
+    for ci, clip in enumerate(clips):
+        if sampling == "uniform":
+            yield to_float(np.asarray(clip.frames[uniform_indices(len(clip.frames), frames)])), clip.label, ci
+            continue
+        for s in window_starts(len(clip.frames), frames, per_clip, rng):
+            yield to_float(np.asarray(clip.frames[s:s + frames])), clip.label, ci
+
+
+def stack_windows(clips, frames, per_clip, sampling="stream"):
+    xs, ys, cs = [], [], []
+    for x, y, c in windows(clips, frames, per_clip, None, sampling):
+        xs.append(x)
+        ys.append(y)
+        cs.append(c)
+    return np.stack(xs), np.array(ys, np.int64), np.array(cs, np.int64)
+
+
+class _progress:
+    """A tqdm bar on a terminal (stderr), nothing otherwise."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True):
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, desc=desc, unit="clip", file=sys.stderr)
+            except ImportError:
+                pass
+
+    def update(self, n: int = 1):
+        if self.bar:
+            self.bar.update(n)
+
+    def close(self):
+        if self.bar:
+            self.bar.close()

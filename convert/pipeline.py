@@ -1,0 +1,316 @@
+"""``edge-lrcn train`` and ``edge-lrcn convert``: the whole host pipeline in one command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_lrcn import __version__
+from edge_lrcn.bundle import Bundle, read_bundle_bytes, write_bundle
+from edge_lrcn.errors import DatasetError, EdgeLrcnError, UsageError
+from edge_lrcn.interpreter import Encoder, Head, make_interpreter, runtime_name
+from edge_lrcn.preprocess import SCALE
+from edge_lrcn.plots import plot_confusion, plot_curves
+from edge_lrcn.stream import classify_windows
+
+from . import dataset as D
+from .model import LrcnConfig
+from .train import TrainOptions, get_strategy, save_sidecar, train_baseline, train_lrcn
+
+log = logging.getLogger(__name__)
+
+
+class DegradedModel(EdgeLrcnError):
+    """The int8 model disagrees with the float one more than allowed (exit 1; --allow-degraded writes it anyway)."""
+
+
+@dataclass
+class ConvertOptions:
+    data: Path
+    out: Path
+    cfg: LrcnConfig = field(default_factory=LrcnConfig)
+    fps: float = 10.0
+    train: TrainOptions = field(default_factory=TrainOptions)
+    val_split: float = 0.15
+    test_split: float = 0.15
+    cache_dir: Path | None = None
+    keras_model: Path | None = None
+    min_agreement: float = 0.97
+    allow_degraded: bool = False
+    baseline: bool = True
+    calibration_frames: int = 400
+    plots: bool = True
+
+
+def _load_split(opts: ConvertOptions):
+    cfg = opts.cfg
+    fps = None if opts.train.sampling == "uniform" else opts.fps
+    if opts.train.sampling == "uniform":
+        log.warning("--sampling uniform spreads %d frames over each whole clip (the tutorial's way): a live stream "
+                    "sees %d frames at %g fps, so this model will not match what the daemon feeds it",
+                    cfg.frames, cfg.frames, opts.fps)
+    ds = D.load(opts.data, cfg.height, cfg.width, fps, cfg.frames, opts.cache_dir)
+    log.info("dataset: %s", ds.summary())
+    for path, why in ds.skipped:
+        log.info("  skipped %s: %s", path, why)
+    train, val, test = D.split_by_clip(ds.clips, opts.val_split, opts.test_split, opts.train.seed)
+    if not train or not val or not test:
+        raise DatasetError(f"{opts.data}: too few clips to split into train/validation/test "
+                           f"({len(train)}/{len(val)}/{len(test)}); give each class at least 3 clips")
+    log.info("split by clip: %d train, %d validation, %d test", len(train), len(val), len(test))
+    return ds, train, val, test
+
+
+def _cfg_for(opts: ConvertOptions, labels: list[str]) -> LrcnConfig:
+    opts.cfg.labels = list(labels)
+    return opts.cfg
+
+
+def train_command(opts: ConvertOptions) -> Path:
+    """Train only; save the Keras model (``--out model.keras``) with a JSON sidecar and the curves PNG."""
+    ds, train, val, _ = _load_split(opts)
+    cfg = _cfg_for(opts, ds.labels)
+    model, history = train_lrcn(cfg, train, val, opts.train)
+    out = opts.out if opts.out.suffix == ".keras" else opts.out.with_suffix(".keras")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    save_sidecar(out, cfg, opts.train, opts.fps, history)
+    if opts.plots:
+        plot_curves(history, None, out.with_name(out.stem + "_training.png"))
+    print(f"keras model: {out}")
+    return out
+
+
+def _load_keras(opts: ConvertOptions, labels: list[str]):
+    import keras
+
+    path = opts.keras_model
+    if not path.exists():
+        raise UsageError(f"--keras-model {path} not found")
+    sidecar = Path(str(path) + ".json")
+    history = {}
+    if sidecar.exists():
+        meta = json.loads(sidecar.read_text())
+        history = meta.get("history", {})
+        if meta["config"]["labels"] != labels:
+            raise UsageError(f"{path} was trained on labels {meta['config']['labels']}, the data has {labels}")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        raise UsageError(f"cannot load Keras model {path}: {str(exc).splitlines()[0]}") from None
+    try:
+        model.get_layer("td_encoder"), model.get_layer("lstm"), model.get_layer("probs")
+    except ValueError:
+        raise UsageError(f"{path} is not an edge-lrcn LRCN (needs layers td_encoder, lstm, probs)") from None
+    shape = model.input_shape
+    c = opts.cfg
+    c.frames, c.height, c.width = shape[1], shape[2], shape[3]
+    if model.output_shape[-1] != len(labels):
+        raise UsageError(f"{path} has {model.output_shape[-1]} outputs, the data has {len(labels)} classes")
+    return model, history
+
+
+def _representative(train, cfg: LrcnConfig, count: int, seed: int):
+    """Calibration frames drawn evenly from every class of the training split."""
+    rng = np.random.default_rng(seed)
+    by_class: dict[int, list] = {}
+    for c in train:
+        by_class.setdefault(c.label, []).append(c)
+    per_class = max(1, count // max(1, len(by_class)))
+    out = []
+    for clips in by_class.values():
+        for k in range(per_class):
+            clip = clips[rng.integers(len(clips))]
+            out.append(D.to_float(np.asarray(clip.frames[rng.integers(len(clip.frames))])))
+    return out
+
+
+def _metrics(pred: np.ndarray, truth: np.ndarray, n: int) -> dict:
+    cm = np.zeros((n, n), np.int64)
+    for t, p in zip(truth, pred):
+        cm[t, p] += 1
+    return {"accuracy": float((pred == truth).mean()) if len(truth) else 0.0, "confusion_matrix": cm.tolist()}
+
+
+def _stream_probs(encoder, head, clips, cfg, per_clip, sampling):
+    out = []
+    for clip in clips:
+        frames = D.to_float(np.asarray(clip.frames))
+        if sampling == "uniform":
+            idx = D.uniform_indices(len(frames), cfg.frames)
+            out.append(classify_windows(encoder, head, frames[idx], cfg.frames, [0]))
+        else:
+            starts = D.window_starts(len(frames), cfg.frames, per_clip, None)
+            out.append(classify_windows(encoder, head, frames, cfg.frames, starts))
+    return np.concatenate(out)
+
+
+def _tflite_probs(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    interp = make_interpreter(model_bytes, what="lrcn_fp32")
+    inp, outp = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    res = []
+    for w in x:
+        interp.set_tensor(inp, w[None])
+        interp.invoke()
+        res.append(interp.get_tensor(outp)[0].copy())
+    return np.array(res)
+
+
+def convert_command(opts: ConvertOptions) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from . import export
+
+    t_start = time.time()
+    ds, train, val, test = _load_split(opts)
+    cfg = _cfg_for(opts, ds.labels)
+    n = len(ds.labels)
+    strategy = get_strategy()
+    baseline_history = None
+    if opts.keras_model:
+        model, history = _load_keras(opts, ds.labels)
+        log.warning("converting %s: test figures are only held-out if it was trained on this data with the same "
+                    "split seed (%d)", opts.keras_model, opts.train.seed)
+    else:
+        model, history = train_lrcn(cfg, train, val, opts.train, strategy)
+    report: dict = {"edge_lrcn": __version__, "dataset": {
+        "root": str(opts.data), "labels": ds.labels, "clips": len(ds.clips), "summary": ds.summary(),
+        "skipped": [{"path": p, "reason": r} for p, r in ds.skipped], "empty_classes": ds.empty_classes},
+        "split": {"train": len(train), "val": len(val), "test": len(test), "seed": opts.train.seed, "by": "clip"},
+        "window": {"frames": cfg.frames, "fps": opts.fps, "sampling": opts.train.sampling},
+        "epochs_trained": len(history.get("loss", []))}
+
+    per_clip = opts.train.eval_windows_per_clip
+    xt, yt, _ = D.stack_windows(test, cfg.frames, per_clip, opts.train.sampling)
+    keras_probs = model.predict(xt, batch_size=16, verbose=0)
+    keras_pred = keras_probs.argmax(1)
+    report["keras_float"] = _metrics(keras_pred, yt, n)
+    report["test_windows"] = int(len(yt))
+
+    if opts.baseline and not opts.keras_model:
+        bopts = TrainOptions(**{**opts.train.__dict__, "verbose": opts.train.verbose})
+        base, baseline_history = train_baseline(cfg, train, val, bopts, strategy)
+        bpred = base.predict(xt, batch_size=16, verbose=0).argmax(1)
+        report["baseline_single_frame"] = {
+            "what": "same CNN, LSTM replaced by the mean over time", **_metrics(bpred, yt, n),
+            "epochs_trained": len(baseline_history.get("loss", []))}
+        del base
+
+    from .model import parts
+
+    encoder, head = parts(model)
+    log.info("exporting TFLite models")
+    rep = _representative(train, cfg, opts.calibration_frames, opts.train.seed)
+    members = {
+        "encoder_int8.tflite": export.encoder_int8(encoder, rep),
+        "encoder_fp16.tflite": export.encoder_fp16(encoder),
+        "head.tflite": export.head_fp32(head),
+        "lrcn_fp32.tflite": export.lrcn_fp32(model),
+    }
+    fp32_encoder_bytes = len(export._convert(encoder, (1, cfg.height, cfg.width, 3)))
+
+    log.info("validating with the %s interpreter on %d test windows", runtime_name(), len(yt))
+    head_rt = Head(make_interpreter(members["head.tflite"], what="head"))
+    results = {}
+    for name in ("encoder_int8.tflite", "encoder_fp16.tflite"):
+        enc_rt = Encoder(make_interpreter(members[name], what=name), name, "cpu")
+        probs = _stream_probs(enc_rt, head_rt, test, cfg, per_clip, opts.train.sampling)
+        pred = probs.argmax(1)
+        results[name] = {**_metrics(pred, yt, n), "agreement_with_float": float((pred == keras_pred).mean()),
+                         "max_prob_diff": float(np.abs(probs - keras_probs).max())}
+    mono = _tflite_probs(members["lrcn_fp32.tflite"], xt)
+    results["lrcn_fp32.tflite"] = {**_metrics(mono.argmax(1), yt, n),
+                                   "agreement_with_float": float((mono.argmax(1) == keras_pred).mean()),
+                                   "max_prob_diff": float(np.abs(mono - keras_probs).max())}
+    report["int8_streaming"] = results["encoder_int8.tflite"]
+    report["fp16_streaming"] = results["encoder_fp16.tflite"]
+    report["lrcn_fp32_tflite"] = results["lrcn_fp32.tflite"]
+    report["sizes"] = {"encoder_int8": len(members["encoder_int8.tflite"]),
+                       "encoder_fp16": len(members["encoder_fp16.tflite"]),
+                       "encoder_fp32": fp32_encoder_bytes,
+                       "head": len(members["head.tflite"]), "lrcn_fp32": len(members["lrcn_fp32.tflite"]),
+                       "int8_over_fp32": len(members["encoder_int8.tflite"]) / fp32_encoder_bytes}
+    try:
+        report["ops"] = {k: export.op_names(v) for k, v in members.items()}
+    except Exception:  # the op listing is informative only; TF's flatbuffer helpers move between versions
+        log.debug("op listing failed", exc_info=True)
+    agreement = report["int8_streaming"]["agreement_with_float"]
+    report["threshold"] = {"min_agreement": opts.min_agreement, "passed": agreement >= opts.min_agreement}
+    report["seconds"] = round(time.time() - t_start, 1)
+
+    _print_summary(report)
+    out = Path(opts.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if opts.plots:
+        report["plots"] = _plots(history, baseline_history, report, ds.labels, out)
+    if agreement < opts.min_agreement and not opts.allow_degraded:
+        Path(str(out) + ".report.json").write_text(json.dumps(report, indent=2))
+        raise DegradedModel(f"int8 agreement with the float model is {agreement:.3f} < {opts.min_agreement}: "
+                            f"no bundle written (report in {out}.report.json; --allow-degraded to write it anyway)")
+    manifest = {
+        "labels": ds.labels, "window": {"frames": cfg.frames, "fps": opts.fps},
+        "input": {"height": cfg.height, "width": cfg.width, "color": "rgb", "scale": SCALE, "range": [0.0, 1.0],
+                  "resize": "INTER_AREA"},
+        "feature_dim": int(encoder.output_shape[-1]),
+        "model": {"architecture": "lrcn", **{k: v for k, v in cfg.to_dict().items() if k != "labels"}},
+        "sampling": opts.train.sampling,
+        "tools": {"edge_lrcn": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+                  "python": platform.python_version(), "interpreter": runtime_name()},
+        "validation": {"test_windows": len(yt), "keras_accuracy": report["keras_float"]["accuracy"],
+                       "int8_accuracy": report["int8_streaming"]["accuracy"], "int8_agreement": agreement,
+                       "fp16_accuracy": report["fp16_streaming"]["accuracy"],
+                       "degraded": agreement < opts.min_agreement},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    blobs = {name: (b, "encoder" if name.startswith("encoder") else "head" if name == "head.tflite" else "reference",
+                    "int8" if "int8" in name else "float16" if "fp16" in name else "float32")
+             for name, b in members.items()}
+    blobs["report.json"] = (json.dumps(report, indent=2).encode(), "report", "json")
+    sha = write_bundle(out, manifest, blobs)
+    read_bundle_bytes(out.read_bytes(), str(out))  # what we wrote must read back
+    Path(str(out) + ".report.json").write_text(json.dumps(report, indent=2))
+    print(f"bundle: {out} (sha256 {sha[:12]})")
+    print(f"report: {out}.report.json")
+    for p in report.get("plots", []):
+        print(f"plot:   {p}")
+    return report
+
+
+def _print_summary(r: dict) -> None:
+    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
+    lines = [f"test windows: {r['test_windows']} from {r['split']['test']} held-out clips",
+             f"  keras float accuracy     {pct(r['keras_float']['accuracy'])}",
+             f"  int8 streaming accuracy  {pct(r['int8_streaming']['accuracy'])}  "
+             f"agreement with float {r['int8_streaming']['agreement_with_float']:.3f}",
+             f"  fp16 streaming accuracy  {pct(r['fp16_streaming']['accuracy'])}  "
+             f"agreement with float {r['fp16_streaming']['agreement_with_float']:.3f}",
+             f"  lrcn_fp32.tflite         {pct(r['lrcn_fp32_tflite']['accuracy'])}"]
+    if "baseline_single_frame" in r:
+        lines.append(f"  single-frame baseline    {pct(r['baseline_single_frame']['accuracy'])} "
+                     f"(no temporal model)")
+    s = r["sizes"]
+    lines.append(f"  encoder int8 {s['encoder_int8']} B = {pct(s['int8_over_fp32'])} of fp32 ({s['encoder_fp32']} B)")
+    print("\n".join(lines))
+
+
+def _plots(history, baseline_history, report, labels, out: Path) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    except ImportError:
+        log.warning("matplotlib is not installed: no plots (pip install 'edge-lrcn[convert]')")
+        return []
+    curves = out.with_name(out.stem + "_training.png")
+    cm = out.with_name(out.stem + "_confusion.png")
+    plot_curves(history, baseline_history, curves)
+    plot_confusion(np.array(report["int8_streaming"]["confusion_matrix"]), labels, cm,
+                   f"int8 streaming, {report['test_windows']} held-out windows")
+    return [str(curves), str(cm)]

@@ -1,0 +1,110 @@
+"""Training the LRCN (and the single-frame baseline) under a tf.distribute strategy.
+
+Strategy: the default one on a single CPU/GPU; ``MirroredStrategy`` when several GPUs are visible; with ``TF_CONFIG``
+set, ``MultiWorkerMirroredStrategy`` (every worker runs the same ``edge-lrcn train`` command on the same data folder;
+see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import dataset as D
+from .model import LrcnConfig, build_baseline, build_lrcn, compile_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    epochs: int = 40
+    patience: int = 8
+    batch_size: int = 16
+    windows_per_clip: int = 4
+    eval_windows_per_clip: int = 3
+    learning_rate: float = 1e-3
+    seed: int = 0
+    sampling: str = "stream"
+    verbose: int = 1
+
+
+def get_strategy():
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):
+        log.info("TF_CONFIG is set: MultiWorkerMirroredStrategy")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        log.info("%d GPUs visible: MirroredStrategy", len(gpus))
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy):
+    """Windows re-drawn at random offsets every epoch (random temporal crops), read from the memory-mapped cache."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(opts.seed)
+    per_clip = 1 if opts.sampling == "uniform" else opts.windows_per_clip
+
+    def gen():
+        index = [(ci, s) for ci, c in enumerate(clips)
+                 for s in (D.window_starts(len(c.frames), cfg.frames, per_clip, rng)
+                           if opts.sampling != "uniform" else [None])]
+        for k in rng.permutation(len(index)):
+            ci, s = index[k]
+            clip = clips[ci]
+            if s is None:
+                x = clip.frames[D.uniform_indices(len(clip.frames), cfg.frames)]
+            else:
+                x = clip.frames[s:s + cfg.frames]
+            yield D.to_float(np.asarray(x)), clip.label
+
+    sig = (tf.TensorSpec((cfg.frames, cfg.height, cfg.width, 3), tf.float32), tf.TensorSpec((), tf.int64))
+    ds = tf.data.Dataset.from_generator(gen, output_signature=sig)
+    global_batch = opts.batch_size * strategy.num_replicas_in_sync
+    ds = ds.batch(global_batch).prefetch(2)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
+
+
+def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, strategy=None, name="lrcn"):
+    """Train one model with early stopping on the validation loss; returns (model, history dict)."""
+    import keras
+
+    keras.utils.set_random_seed(opts.seed)
+    strategy = strategy or get_strategy()
+    with strategy.scope():
+        model = build(cfg)
+        compile_model(model, opts.learning_rate)
+    per_clip = 1 if opts.sampling == "uniform" else opts.eval_windows_per_clip
+    xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling)
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience,
+                                               restore_best_weights=True)]
+    log.info("training %s: %d train clips, %d validation windows, up to %d epochs", name, len(train_clips),
+             len(xv), opts.epochs)
+    hist = model.fit(_train_dataset(train_clips, cfg, opts, strategy), validation_data=(xv, yv),
+                     epochs=opts.epochs, callbacks=callbacks, verbose=opts.verbose)
+    return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def train_lrcn(cfg, train_clips, val_clips, opts, strategy=None):
+    return train(build_lrcn, cfg, train_clips, val_clips, opts, strategy, "LRCN")
+
+
+def train_baseline(cfg, train_clips, val_clips, opts, strategy=None):
+    return train(build_baseline, cfg, train_clips, val_clips, opts, strategy, "single-frame baseline")
+
+
+def save_sidecar(path, cfg: LrcnConfig, opts: TrainOptions, fps: float, history: dict) -> None:
+    """Labels, window and split seed beside a saved .keras model, so ``convert --keras-model`` can reuse them."""
+    with open(str(path) + ".json", "w") as f:
+        json.dump({"config": cfg.to_dict(), "fps": fps, "seed": opts.seed, "sampling": opts.sampling,
+                   "history": history}, f, indent=2)

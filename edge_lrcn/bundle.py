@@ -1,0 +1,202 @@
+"""The model bundle (``*.lrcn``): one zip archive with a manifest and TFLite members.
+
+The reader never extracts to disk, caps every member's size, verifies every sha256 before any byte reaches an
+interpreter, and refuses an unknown format or version with one line (:class:`BundleError`, exit 3).
+No TensorFlow here: the writer only packs bytes the converter produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BundleError
+
+FORMAT = "edge-lrcn-bundle"
+VERSION = 1
+MANIFEST = "manifest.json"
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # the reference int8 encoder is ~70 kB; 64 MB leaves room for big models
+MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+ROLES = {"encoder", "head", "reference", "report"}
+REQUIRED = {"encoder_int8.tflite": "encoder", "head.tflite": "head"}
+
+
+@dataclass
+class Bundle:
+    manifest: dict[str, Any]
+    members: dict[str, bytes]
+    sha256: str  # of the whole bundle file: identifies the model in events
+    path: str = ""
+    _by_role: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    @property
+    def frames(self) -> int:
+        return int(self.manifest["window"]["frames"])
+
+    @property
+    def fps(self) -> float:
+        return float(self.manifest["window"]["fps"])
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return int(self.manifest["input"]["height"]), int(self.manifest["input"]["width"])
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.manifest["feature_dim"])
+
+    @property
+    def model_id(self) -> str:
+        return self.sha256[:12]
+
+    def member(self, name: str) -> bytes:
+        try:
+            return self.members[name]
+        except KeyError:
+            raise BundleError(f"{self.path or 'bundle'}: has no member {name}") from None
+
+    def has(self, name: str) -> bool:
+        return name in self.members
+
+    @property
+    def report(self) -> dict | None:
+        if "report.json" not in self.members:
+            return None
+        return json.loads(self.members["report.json"])
+
+
+def _fail(path, msg) -> BundleError:
+    return BundleError(f"invalid model bundle {path}: {msg}")
+
+
+def _check_manifest(m: Any, where: str) -> None:
+    if not isinstance(m, dict):
+        raise _fail(where, "manifest.json is not a JSON object")
+    if m.get("format") != FORMAT:
+        raise _fail(where, f"not an edge-lrcn bundle (format {m.get('format')!r})")
+    if m.get("version") != VERSION:
+        raise _fail(where, f"bundle version {m.get('version')!r} is not supported by this edge-lrcn "
+                           f"(reads version {VERSION}); upgrade edge-lrcn or re-convert the model")
+
+    def need(cond, what):
+        if not cond:
+            raise _fail(where, f"manifest field {what} is missing or invalid")
+
+    labels = m.get("labels")
+    need(isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) and x for x in labels)
+         and len(set(labels)) == len(labels), "labels")
+    win, inp = m.get("window"), m.get("input")
+    need(isinstance(win, dict) and isinstance(win.get("frames"), int) and 1 <= win["frames"] <= 1000, "window.frames")
+    need(isinstance(win.get("fps"), (int, float)) and 0 < win["fps"] <= 120, "window.fps")
+    need(isinstance(inp, dict) and all(isinstance(inp.get(k), int) and 8 <= inp[k] <= 1024
+                                       for k in ("height", "width")), "input.height/width")
+    need(inp.get("color") == "rgb", "input.color")
+    need(isinstance(m.get("feature_dim"), int) and 1 <= m["feature_dim"] <= 65536, "feature_dim")
+    files = m.get("files")
+    need(isinstance(files, dict) and files, "files")
+    for name, info in files.items():
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name == MANIFEST:
+            raise _fail(where, f"member name {name!r} is not allowed")
+        need(isinstance(info, dict) and isinstance(info.get("sha256"), str) and len(info["sha256"]) == 64,
+             f"files.{name}.sha256")
+        need(info.get("role") in ROLES, f"files.{name}.role")
+    for name in REQUIRED:
+        if name not in files:
+            raise _fail(where, f"required member {name} is not listed in the manifest")
+
+
+def read_bundle(path: str | os.PathLike, max_member_bytes: int = MAX_MEMBER_BYTES) -> Bundle:
+    """Open, check and verify a bundle; raises BundleError with a one-line reason."""
+    where = str(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BUNDLE_BYTES:
+            raise _fail(where, f"file is {size} bytes, over the {MAX_BUNDLE_BYTES} byte limit")
+        with open(path, "rb") as f:
+            data = f.read(MAX_BUNDLE_BYTES + 1)
+    except FileNotFoundError:
+        raise BundleError(f"model bundle not found: {where}") from None
+    except IsADirectoryError:
+        raise BundleError(f"model bundle {where} is a directory, not a .lrcn file") from None
+    except OSError as exc:
+        raise BundleError(f"cannot read model bundle {where}: {exc.strerror or exc}") from None
+    return read_bundle_bytes(data, where, max_member_bytes)
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str) -> bytes:
+    if info.file_size > cap:
+        raise _fail(where, f"member {info.filename} is {info.file_size} bytes, over the {cap} byte limit")
+    # do not trust the header: stop reading one byte past the cap (a zip bomb lies about its size)
+    with zf.open(info) as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise _fail(where, f"member {info.filename} inflates past the {cap} byte limit")
+    return data
+
+
+def read_bundle_bytes(data: bytes, where: str = "<bytes>", max_member_bytes: int = MAX_MEMBER_BYTES) -> Bundle:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        raise _fail(where, "not a zip archive (is it a .lrcn bundle?)") from None
+    try:
+        with zf:
+            infos = {}
+            for info in zf.infolist():
+                if info.filename in infos:
+                    raise _fail(where, f"member {info.filename} appears twice")
+                infos[info.filename] = info
+            if MANIFEST not in infos:
+                raise _fail(where, "manifest.json is missing")
+            try:
+                manifest = json.loads(_read_member(zf, infos[MANIFEST], MAX_MANIFEST_BYTES, where))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise _fail(where, "manifest.json is not valid JSON") from None
+            _check_manifest(manifest, where)
+            members = {}
+            for name, meta in manifest["files"].items():
+                if name not in infos:
+                    raise _fail(where, f"member {name} listed in the manifest is missing")
+                blob = _read_member(zf, infos[name], max_member_bytes, where)
+                if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+                    raise _fail(where, f"member {name} does not match its sha256 (corrupt or tampered)")
+                members[name] = blob
+    except BundleError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError,
+            RuntimeError) as exc:  # CRC errors, truncated data, unsupported compression, encrypted members
+        raise _fail(where, f"damaged archive ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") \
+            from None
+    return Bundle(manifest, members, hashlib.sha256(data).hexdigest(), where)
+
+
+def write_bundle(path: str | os.PathLike, manifest: dict[str, Any], members: dict[str, tuple[bytes, str, str]]) -> str:
+    """Write a bundle atomically. ``members`` maps name -> (bytes, role, dtype); returns the bundle's sha256.
+
+    ``manifest`` holds everything but ``format``, ``version`` and ``files``, which are filled in here.
+    """
+    manifest = dict(manifest)
+    manifest["format"], manifest["version"] = FORMAT, VERSION
+    manifest["files"] = {name: {"sha256": hashlib.sha256(blob).hexdigest(), "role": role, "dtype": dtype,
+                                "bytes": len(blob)}
+                         for name, (blob, role, dtype) in members.items()}
+    _check_manifest(manifest, str(path))
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+        for name, (blob, _, _) in members.items():
+            zf.writestr(name, blob)
+    os.replace(tmp, path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,115 @@
+"""``edge-lrcn eval``: the streaming path (pacer, int8 encoder, window, head) over a labelled video folder.
+
+Every window of every clip is classified exactly as the daemon would (every ``stride`` kept frames); each window
+counts once. Prints per-class precision/recall and the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError
+from .interpreter import open_models
+from .pacer import Pacer
+from .runner import load_bundle
+from .sources import VIDEO_EXTENSIONS, VideoFileSource
+from .stream import StreamingClassifier
+
+log = logging.getLogger(__name__)
+
+
+def stream_file(classifier: StreamingClassifier, path: Path, fps: float) -> tuple[list[np.ndarray], int]:
+    """Class probabilities of every window of one video, and the number of undecodable frames skipped."""
+    classifier.reset()
+    pacer = Pacer(fps)
+    out = []
+    with VideoFileSource(path) as src:
+        while (frame := src.read()) is not None:
+            if pacer.keep(frame.t):
+                probs = classifier.push(frame.pixels)
+                if probs is not None:
+                    out.append(probs)
+        return out, src.skipped
+
+
+def evaluate(bundle, data: Path, threads=None, stride: int = 5) -> dict:
+    data = Path(data)
+    if not data.is_dir():
+        raise DatasetError(f"dataset folder not found: {data}")
+    labels = bundle.labels
+    enc, head = open_models(bundle, "cpu", threads)
+    h, w = bundle.input_size
+    clf = StreamingClassifier(enc, head, h, w, bundle.frames, stride)
+    n = len(labels)
+    cm = np.zeros((n, n), np.int64)
+    clips = skipped_clips = 0
+    unknown = []
+    for d in sorted(p for p in data.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if d.name not in labels:
+            unknown.append(d.name)
+            continue
+        t = labels.index(d.name)
+        for path in sorted(p for p in d.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS):
+            try:
+                probs, _ = stream_file(clf, path, bundle.fps)
+            except Exception as exc:  # an unreadable clip is reported, not fatal
+                log.warning("skipping %s: %s", path, exc)
+                skipped_clips += 1
+                continue
+            if not probs:
+                log.warning("skipping %s: shorter than one window", path)
+                skipped_clips += 1
+                continue
+            clips += 1
+            for p in np.argmax(probs, axis=1):
+                cm[t, p] += 1
+    if unknown:
+        log.warning("class folders not in the model's labels ignored: %s", ", ".join(unknown))
+    if not cm.sum():
+        raise DatasetError(f"no clip of {data} matches the model's labels ({', '.join(labels)})")
+    per = {}
+    for i, lab in enumerate(labels):
+        tp = cm[i, i]
+        per[lab] = {"precision": float(tp / cm[:, i].sum()) if cm[:, i].sum() else None,
+                    "recall": float(tp / cm[i].sum()) if cm[i].sum() else None, "windows": int(cm[i].sum())}
+    return {"model": bundle.model_id, "clips": clips, "clips_skipped": skipped_clips, "windows": int(cm.sum()),
+            "accuracy": float(np.trace(cm) / cm.sum()), "per_class": per, "labels": labels,
+            "confusion_matrix": cm.tolist()}
+
+
+def format_report(r: dict) -> str:
+    lines = [f"{r['clips']} clips, {r['windows']} windows, accuracy {100 * r['accuracy']:.1f}%"
+             + (f" ({r['clips_skipped']} clips skipped)" if r["clips_skipped"] else ""),
+             f"{'class':<16}{'precision':>10}{'recall':>10}{'windows':>9}"]
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for lab, m in r["per_class"].items():
+        lines.append(f"{lab:<16}{fmt(m['precision']):>10}{fmt(m['recall']):>10}{m['windows']:>9}")
+    labels = r["labels"]
+    width = max(8, max(len(x) for x in labels) + 1)
+    lines.append("confusion matrix (rows: true, columns: predicted)")
+    lines.append(" " * width + "".join(f"{x[:width - 1]:>{width}}" for x in labels))
+    for lab, row in zip(labels, r["confusion_matrix"]):
+        lines.append(f"{lab[:width - 1]:<{width}}" + "".join(f"{v:>{width}}" for v in row))
+    return "\n".join(lines)
+
+
+def eval_command(args) -> int:
+    bundle = load_bundle(args.model)
+    r = evaluate(bundle, args.data, args.threads, args.stride)
+    print(json.dumps(r, indent=2) if args.json else format_report(r))
+    if args.plot:
+        try:
+            from .plots import plot_confusion
+            import matplotlib  # noqa: F401
+        except ImportError:
+            from .errors import UsageError
+
+            raise UsageError("--plot needs matplotlib: pip install 'edge-lrcn[metrics]'") from None
+        plot_confusion(np.array(r["confusion_matrix"]), r["labels"], args.plot,
+                       f"{bundle.model_id}: {r['windows']} windows")
+        print(f"plot: {args.plot}")
+    return 0

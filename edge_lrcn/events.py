@@ -1,0 +1,134 @@
+"""From window probabilities to activity events: smoothing, hysteresis, minimum duration.
+
+Event objects are plain dicts, versioned by ``SCHEMA_VERSION`` and documented in docs/events.md.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+NONE = "none"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def default_device_id() -> str:
+    return socket.gethostname().split(".")[0] or "edge-lrcn"
+
+
+@dataclass
+class EventSettings:
+    enter_threshold: float = 0.6
+    exit_threshold: float = 0.4
+    smoothing: int = 5  # windows averaged
+    min_duration: float = 1.0  # seconds a label must lead above enter_threshold before activity_start
+
+    def validate(self) -> None:
+        from .errors import UsageError
+
+        if not 0 < self.exit_threshold <= self.enter_threshold <= 1:
+            raise UsageError("thresholds need 0 < exit_threshold <= enter_threshold <= 1")
+        if self.smoothing < 1:
+            raise UsageError("smoothing must be at least 1 window")
+        if self.min_duration < 0:
+            raise UsageError("min_duration must be >= 0 seconds")
+
+
+class EventMaker:
+    """Stamps event dicts with type, device, ts, model and the schema version."""
+
+    def __init__(self, device: str, model: str):
+        self.device, self.model = device, model
+
+    def __call__(self, type_: str, **fields) -> dict:
+        return {"type": type_, "v": SCHEMA_VERSION, "device": self.device, "ts": utc_now(), "model": self.model,
+                **fields}
+
+
+class ActivityTracker:
+    """Turns a stream of window probabilities (at source time ``t``) into start/end events.
+
+    * smoothing: the mean of the last ``smoothing`` windows;
+    * hysteresis: a label starts when its smoothed probability is the highest and >= ``enter_threshold`` for at
+      least ``min_duration`` seconds; it ends when it falls below ``exit_threshold`` (then another may start);
+    * ``none`` is the state when no activity is on.
+    """
+
+    def __init__(self, labels: list[str], settings: EventSettings, make: EventMaker):
+        settings.validate()
+        self.labels, self.s, self.make = list(labels), settings, make
+        self._recent: deque[np.ndarray] = deque(maxlen=settings.smoothing)
+        self.label = NONE
+        self.confidence = 0.0
+        self.since_t: float | None = None
+        self.since_ts: str | None = None
+        self.peak = 0.0
+        self._cand: tuple[int, float] | None = None  # (label index, t first seen leading)
+        self.last_probs: np.ndarray | None = None
+
+    def update_settings(self, settings: EventSettings) -> None:
+        settings.validate()
+        self.s = settings
+        self._recent = deque(self._recent, maxlen=settings.smoothing)
+
+    def state(self) -> dict:
+        """The retained current state: label (``none`` when idle), confidence, since (UTC)."""
+        return {"label": self.label, "confidence": round(self.confidence, 4), "since": self.since_ts}
+
+    def reset(self, t: float) -> list[dict]:
+        """Forget the smoothing history (camera gap); closes the current activity."""
+        self._recent.clear()
+        self._cand = None
+        return self.close(t)
+
+    def close(self, t: float, reason: str | None = None) -> list[dict]:
+        if self.label == NONE:
+            return []
+        ev = self.make("activity_end", label=self.label, duration_s=round(max(0.0, t - self.since_t), 3),
+                       peak_confidence=round(self.peak, 4), t=round(t, 3), **({"reason": reason} if reason else {}))
+        self.label, self.confidence, self.peak = NONE, 0.0, 0.0
+        self.since_t, self.since_ts = t, ev["ts"]
+        return [ev]
+
+    def update(self, probs: np.ndarray, t: float) -> list[dict]:
+        self._recent.append(np.asarray(probs, np.float32))
+        mean = np.mean(self._recent, axis=0)
+        self.last_probs = mean
+        events: list[dict] = []
+        if self.label != NONE:
+            p = float(mean[self.labels.index(self.label)])
+            self.confidence = p
+            if p < self.s.exit_threshold:
+                events += self.close(t)
+            else:
+                self.peak = max(self.peak, p)
+                return events
+        top = int(mean.argmax())
+        p = float(mean[top])
+        if p < self.s.enter_threshold:
+            self._cand = None
+            return events
+        if self._cand is None or self._cand[0] != top:
+            self._cand = (top, t)
+        if t - self._cand[1] + 1e-9 >= self.s.min_duration:
+            self.label, self.confidence, self.peak = self.labels[top], p, p
+            self.since_t = t
+            ev = self.make("activity_start", label=self.label, confidence=round(p, 4), t=round(t, 3))
+            self.since_ts = ev["ts"]
+            self._cand = None
+            events.append(ev)
+        return events
+
+    def scores(self, t: float) -> dict | None:
+        if self.last_probs is None:
+            return None
+        return self.make("scores", t=round(t, 3),
+                         scores={lab: round(float(p), 4) for lab, p in zip(self.labels, self.last_probs)})

@@ -1,0 +1,181 @@
+"""LiteRT interpreters for the bundle's encoder and head, with delegates.
+
+Import chain: ``ai_edge_litert.interpreter`` (current LiteRT wheels), then ``tflite_runtime.interpreter`` (armv7,
+older Pis), then ``tensorflow.lite`` (only if neither is installed; never imported otherwise).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bundle import Bundle
+from .errors import BundleError, UsageError
+
+log = logging.getLogger(__name__)
+
+_CHAIN = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
+DEFAULT_GPU_DELEGATE = "libtensorflowlite_gpu_delegate.so"
+DEFAULT_EDGETPU_DELEGATE = "libedgetpu.so.1"
+_module = None
+
+
+def runtime():
+    """The first importable interpreter module of the chain (cached)."""
+    global _module
+    if _module is None:
+        for name in _CHAIN:
+            try:
+                _module = importlib.import_module(name)
+                log.debug("TFLite interpreter from %s", name)
+                break
+            except ImportError:
+                continue
+        else:
+            raise UsageError("no TFLite interpreter installed: pip install ai-edge-litert "
+                             "(or tflite-runtime on 32-bit Raspberry Pi OS)")
+    return _module
+
+
+def runtime_name() -> str:
+    return runtime().__name__
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def load_delegate(library: str, options: dict | None = None):
+    return runtime().load_delegate(library, options or {})
+
+
+def make_interpreter(model: bytes, threads: int | None = None, delegates=(), what: str = "model"):
+    """Build and allocate an interpreter from model bytes; a model it cannot load is a BundleError."""
+    rt = runtime()
+    kwargs = {"model_content": model, "num_threads": threads or default_threads()}
+    if delegates:
+        kwargs["experimental_delegates"] = list(delegates)
+    try:
+        interp = rt.Interpreter(**kwargs)
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise BundleError(f"the {what} in the bundle cannot be loaded: {str(exc).splitlines()[0]}") from None
+    return interp
+
+
+@dataclass
+class _Port:
+    index: int
+    shape: tuple
+    dtype: type
+    scale: float
+    zero_point: int
+
+
+def _port(detail) -> _Port:
+    scale, zp = detail.get("quantization", (0.0, 0))
+    return _Port(detail["index"], tuple(detail["shape"]), detail["dtype"], float(scale), int(zp))
+
+
+class _Model:
+    def __init__(self, interp, what: str):
+        self.interp = interp
+        ins, outs = interp.get_input_details(), interp.get_output_details()
+        if len(ins) != 1 or len(outs) != 1:
+            raise BundleError(f"the {what} must have one input and one output, has {len(ins)} and {len(outs)}")
+        self.inp, self.out = _port(ins[0]), _port(outs[0])
+        self._invoke = interp.invoke
+        self._set = interp.set_tensor
+        self._get = interp.get_tensor
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        p = self.inp
+        if p.dtype == np.float32:
+            return x.astype(np.float32, copy=False)
+        info = np.iinfo(p.dtype)
+        q = np.round(x / p.scale + p.zero_point)
+        return np.clip(q, info.min, info.max).astype(p.dtype)
+
+    def _dequantize(self, y: np.ndarray) -> np.ndarray:
+        p = self.out
+        if p.dtype == np.float32:
+            return y
+        return (y.astype(np.float32) - p.zero_point) * np.float32(p.scale)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        self._set(self.inp.index, self._quantize(x).reshape(self.inp.shape))
+        self._invoke()
+        return self._dequantize(self._get(self.out.index))
+
+
+class Encoder(_Model):
+    """Per-frame CNN: float32 (H, W, 3) in [0, 1] -> feature vector (feature_dim,) float32."""
+
+    def __init__(self, interp, member: str, device: str):
+        super().__init__(interp, f"encoder {member}")
+        self.member, self.device = member, device
+        if len(self.inp.shape) != 4 or self.inp.shape[0] != 1 or self.inp.shape[3] != 3:
+            raise BundleError(f"encoder {member} input must be (1, H, W, 3), is {self.inp.shape}")
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return self.run(frame)[0]
+
+
+class Head(_Model):
+    """LSTM + Dense over (T, feature_dim) -> class probabilities."""
+
+    def __init__(self, interp):
+        super().__init__(interp, "head")
+        self.frames, self.feature_dim = self.inp.shape[1], self.inp.shape[2]
+
+    def __call__(self, window: np.ndarray) -> np.ndarray:
+        return self.run(window)[0]
+
+
+def open_models(bundle: Bundle, delegate: str = "cpu", threads: int | None = None, require_delegate: bool = False,
+                gpu_library: str = DEFAULT_GPU_DELEGATE, edgetpu_library: str = DEFAULT_EDGETPU_DELEGATE):
+    """The encoder (on the delegate asked for, falling back to the CPU int8 encoder) and the head (always CPU)."""
+    delegate = (delegate or "cpu").strip()
+    enc = None
+    if delegate != "cpu":
+        if delegate == "gpu":
+            member, lib = "encoder_fp16.tflite", gpu_library
+        elif delegate == "edgetpu":
+            member, lib = "encoder_edgetpu.tflite", edgetpu_library
+        elif delegate.endswith(".so") or ".so." in delegate or os.sep in delegate:
+            member, lib = "encoder_fp16.tflite", delegate
+        else:
+            raise UsageError(f"--delegate {delegate!r}: use cpu, gpu, edgetpu or the path to a delegate .so")
+        problem = None
+        if not bundle.has(member):
+            problem = f"the bundle has no {member}"
+        else:
+            try:
+                d = load_delegate(lib)
+                enc = Encoder(make_interpreter(bundle.member(member), threads, [d], member), member, f"{delegate}:{lib}")
+            except (ValueError, RuntimeError, OSError, BundleError) as exc:
+                problem = f"delegate {lib} could not be used ({str(exc).splitlines()[0] if str(exc) else exc})"
+        if problem:
+            if require_delegate:
+                raise UsageError(f"--delegate {delegate}: {problem} (and --require-delegate is set)")
+            log.warning("%s: falling back to the CPU int8 encoder", problem)
+    if enc is None:
+        member = "encoder_int8.tflite"
+        enc = Encoder(make_interpreter(bundle.member(member), threads, (), member), member, "cpu")
+    head = Head(make_interpreter(bundle.member("head.tflite"), threads, (), "head"))
+    h, w = bundle.input_size
+    if enc.inp.shape[1:3] != (h, w):
+        raise BundleError(f"encoder input {enc.inp.shape} does not match the manifest size {h}x{w}")
+    if enc.out.shape[-1] != bundle.feature_dim or head.feature_dim != bundle.feature_dim:
+        raise BundleError("encoder output, head input and manifest feature_dim disagree")
+    if head.frames != bundle.frames:
+        raise BundleError(f"head window {head.frames} does not match the manifest ({bundle.frames} frames)")
+    if head.out.shape[-1] != len(bundle.labels):
+        raise BundleError(f"head has {head.out.shape[-1]} outputs for {len(bundle.labels)} labels")
+    log.info("encoder %s runs on %s; head runs on cpu (%s, %d threads)", enc.member, enc.device, runtime_name(),
+             threads or default_threads())
+    return enc, head

@@ -1,0 +1,394 @@
+"""``edge-lrcn run``: source -> pacer -> preprocess -> encoder -> window -> head -> tracker -> sinks.
+
+The source is read by its own thread into a small queue, so a camera that blocks cannot freeze the loop: the loop
+notices the stall, marks the camera offline, reopens it with capped backoff and carries on (live sources never end
+the daemon; a file source ends it, exit 0). Signals: SIGTERM/SIGINT stop cleanly (the open activity is closed, queued
+messages flushed within a bound, ``offline`` published); SIGHUP reloads thresholds and sinks from the config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+
+from . import config as C
+from .bundle import Bundle, read_bundle
+from .errors import EXIT_OK, SourceError, UsageError
+from .events import ActivityTracker, EventMaker, EventSettings, default_device_id
+from .interpreter import open_models
+from .notify import Notifier
+from .pacer import Pacer
+from .sinks import Sink, make_sinks
+from .sources import Source, SourceReadError, open_source
+from .stream import StreamingClassifier
+
+log = logging.getLogger(__name__)
+SHUTDOWN_FLUSH_S = 3.0
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help=f"TOML config file (default {C.DEFAULT_CONFIG_PATH} if it exists; "
+                                     f"env EDGE_LRCN_CONFIG)")
+    for s in C.SCHEMA:
+        if not s.flag or s.name == "sinks":
+            continue
+        flag = "--" + s.name.replace("_", "-")
+        if s.conv is C._bool:
+            p.add_argument(flag, dest=s.name, action="store_true", default=None, help=s.help)
+            p.add_argument("--no-" + s.name.replace("_", "-"), dest=s.name, action="store_false", default=None,
+                           help=f"turn {flag} off")
+        else:
+            p.add_argument(flag, dest=s.name, default=None, help=s.help)
+    p.add_argument("--sink", dest="sinks", action="append", default=None,
+                   help="stdout (default) or mqtt[s]://[user@]host[:port]; repeatable")
+
+
+def config_path_from(args) -> tuple[str | None, bool]:
+    """(path, must_exist): an explicit --config or EDGE_LRCN_CONFIG must exist; the default path is optional."""
+    if getattr(args, "config", None):
+        return args.config, True
+    if os.environ.get("EDGE_LRCN_CONFIG"):
+        return os.environ["EDGE_LRCN_CONFIG"], True
+    return C.DEFAULT_CONFIG_PATH, False
+
+
+def load_bundle(path: str | None) -> Bundle:
+    from .models import default_model_path
+
+    return read_bundle(path or default_model_path())
+
+
+class FrameReader:
+    """Reads a source on its own thread. Files: every frame, in order (blocking queue). Live: the latest frames
+    (a full queue drops the oldest, counted), so a slow loop never works on a stale backlog."""
+
+    END = object()
+
+    def __init__(self, source: Source, maxsize: int = 4):
+        self.source = source
+        self.q: queue.Queue = queue.Queue(maxsize=maxsize)
+        self.dropped = 0
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="frame-reader", daemon=True)
+        self.thread.start()
+
+    def _put(self, item) -> None:
+        if not self.source.live or item is self.END:
+            while not self._stop.is_set():
+                try:
+                    self.q.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+            return
+        try:
+            self.q.put_nowait(item)
+        except queue.Full:
+            try:
+                self.q.get_nowait()
+                self.dropped += 1
+            except queue.Empty:
+                pass
+            self.q.put_nowait(item)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.source.read()
+                if frame is None:
+                    break
+                self._put(frame)
+        except SourceReadError as exc:
+            self.error = exc
+        except Exception as exc:  # a driver bug must surface as a camera fault, not kill the thread silently
+            self.error = SourceReadError(f"{self.source.description}: {type(exc).__name__}: {exc}")
+        self._put(self.END)
+
+    def get(self, timeout: float):
+        return self.q.get(timeout=timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Stats:
+    def __init__(self):
+        self.reset_window(time.monotonic())
+        self.frames_in = self.frames_kept = self.windows = 0
+
+    def reset_window(self, now: float) -> None:
+        self.t0 = now
+        self.w_in = self.w_kept = self.w_windows = 0
+        self.enc_s = self.head_s = 0.0
+
+
+class Daemon:
+    def __init__(self, settings: dict, config_path: str | None = None, config_must_exist: bool = False,
+                 flags: dict | None = None):
+        self.settings = settings
+        self.config_path, self.config_must_exist, self.flags = config_path, config_must_exist, flags or {}
+        self.bundle = load_bundle(settings["model"])
+        self.device_id = settings["device_id"] or default_device_id()
+        self.make = EventMaker(self.device_id, self.bundle.model_id)
+        self.encoder, self.head = open_models(self.bundle, settings["delegate"], settings["threads"],
+                                              settings["require_delegate"], settings["gpu_delegate_library"])
+        h, w = self.bundle.input_size
+        self.classifier = StreamingClassifier(self.encoder, self.head, h, w, self.bundle.frames, settings["stride"])
+        self.pacer = Pacer(self.bundle.fps)
+        self.tracker = ActivityTracker(self.bundle.labels, self._event_settings(settings), self.make)
+        self.notifier = Notifier()
+        self.stats = Stats()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self.source: Source | None = None
+        self.sinks: list[Sink] = []
+        self.camera_online = None
+        self.last_t: float | None = None
+
+    @staticmethod
+    def _event_settings(s: dict) -> EventSettings:
+        return EventSettings(s["enter_threshold"], s["exit_threshold"], s["smoothing"], s["min_duration"])
+
+    # ---- sinks -------------------------------------------------------------------------------------------------
+    def publish(self, kind: str, obj: dict) -> None:
+        for sink in self.sinks:
+            try:
+                sink.publish(kind, obj)
+            except Exception:  # a sink must never take the daemon down
+                log.exception("sink %s failed to publish", sink.name)
+
+    def _emit(self, events: list[dict]) -> None:
+        for ev in events:
+            self.publish("event", ev)
+        if events:
+            self.publish("state", self.tracker.state())
+
+    def _ctx(self):
+        return {"device_id": self.device_id, "labels": self.bundle.labels, "model": self.bundle.model_id,
+                "state": self.tracker.state}
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------------
+    def _open_source(self) -> Source:
+        s = self.settings
+        return open_source(s["source"], realtime=s["realtime"], size=(s["width"], s["height"]), fps=s["camera_fps"])
+
+    def request_stop(self, *_):
+        self._stop.set()
+
+    def request_reload(self, *_):
+        self._reload.set()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self.request_reload)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read thresholds and sinks from the config file; the feature window is kept."""
+        try:
+            new = C.resolve(self.flags, self.config_path, must_exist=self.config_must_exist)
+            self.tracker.update_settings(self._event_settings(new))
+        except UsageError as exc:
+            log.error("reload failed, keeping the old settings: %s", exc)
+            return
+        if new["sinks"] != self.settings["sinks"] or any(
+                new[k] != self.settings[k] for k in C.BY_NAME if C.BY_NAME[k].section == "mqtt"):
+            try:
+                sinks = make_sinks(new["sinks"], new, self._ctx())
+            except UsageError as exc:
+                log.error("reload: sinks unchanged: %s", exc)
+            else:
+                old, self.sinks = self.sinks, sinks
+                for s in old:
+                    s.close()
+                self.publish("state", self.tracker.state())
+        self.settings = {**self.settings, **{k: new[k] for k in new if k not in ("model", "source", "delegate")}}
+        log.info("reloaded settings from %s", self.config_path)
+
+    def _set_camera(self, online: bool, reason: str = "") -> None:
+        if self.camera_online == online:
+            return
+        self.camera_online = online
+        obj = self.make("camera", state="online" if online else "offline", source=self.source_description,
+                        **({"reason": reason} if reason else {}))
+        (log.info if online else log.warning)("camera %s%s", obj["state"], f": {reason}" if reason else "")
+        self.publish("camera", obj)
+
+    def _stats_obj(self, now: float) -> dict:
+        st = self.stats
+        dt = max(1e-6, now - st.t0)
+        extra = {}
+        for sink in self.sinks:
+            extra.update(sink.stats())
+        obj = self.make("stats", fps_in=round(st.w_in / dt, 2), fps_kept=round(st.w_kept / dt, 2),
+                        encoder_ms=round(1000 * st.enc_s / max(1, st.w_kept), 3),
+                        head_ms=round(1000 * st.head_s / max(1, st.w_windows), 3),
+                        frames_in=st.frames_in, frames_kept=st.frames_kept, windows=st.windows,
+                        frames_skipped=self.source.skipped if self.source else 0,
+                        frames_dropped=self.reader.dropped if self.reader else 0,
+                        camera="online" if self.camera_online else "offline",
+                        activity=self.tracker.label, **extra)
+        return obj
+
+    def run(self) -> int:
+        s = self.settings
+        self.source = self._open_source()
+        self.source_description = self.source.description
+        self.sinks = make_sinks(s["sinks"], s, self._ctx())
+        self._install_signals()
+        self.reader = FrameReader(self.source, maxsize=4 if not self.source.live else 2)
+        self.camera_online = True
+        self.publish("state", self.tracker.state())
+        self.notifier.ready(f"streaming {self.source.description}")
+        log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.source.description,
+                 self.bundle.path, self.bundle.model_id, self.bundle.frames, self.bundle.fps,
+                 ", ".join(self.bundle.labels))
+        try:
+            return self._loop()
+        finally:
+            self._shutdown()
+
+    def _loop(self) -> int:
+        s = self.settings
+        st = self.stats
+        clock = time.monotonic
+        last_stats = last_ping = last_status = clock()
+        advanced = False
+        backoff = 0.5
+        pacer, classifier, tracker = self.pacer, self.classifier, self.tracker
+        gap = 3.0 / self.bundle.fps
+        while not self._stop.is_set():
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+            now = clock()
+            try:
+                item = self.reader.get(timeout=min(0.5, s["stall_timeout"]))
+            except queue.Empty:
+                item = None
+                if self.source.live and now - self._last_frame_wall() > s["stall_timeout"]:
+                    self._camera_fault(f"no frame for {s['stall_timeout']:g} s")
+                    backoff = self._reopen(backoff)
+            else:
+                if item is FrameReader.END:
+                    if not self.source.live:
+                        log.info("end of %s: %d frames, %d kept, %d windows, %d undecodable skipped",
+                                 self.source.description, st.frames_in, st.frames_kept, st.windows,
+                                 self.source.skipped)
+                        return EXIT_OK
+                    self._camera_fault(str(self.reader.error or "source ended"))
+                    backoff = self._reopen(backoff)
+                    continue
+                frame = item
+                self._frame_wall = clock()
+                st.frames_in += 1
+                st.w_in += 1
+                if pacer.keep(frame.t):
+                    if self.last_t is not None and frame.t - self.last_t > gap:
+                        log.info("%.1f s gap in the stream: restarting the window", frame.t - self.last_t)
+                        classifier.reset()
+                        self._emit(tracker.reset(self.last_t))
+                    self.last_t = frame.t
+                    st.frames_kept += 1
+                    st.w_kept += 1
+                    t0 = clock()
+                    feat = classifier.encode(frame.pixels)
+                    t1 = clock()
+                    probs = classifier.push_features(feat)
+                    st.enc_s += t1 - t0
+                    if probs is not None:
+                        st.head_s += clock() - t1
+                        st.windows += 1
+                        st.w_windows += 1
+                        self._emit(tracker.update(probs, frame.t))
+                        if s["scores"]:
+                            self.publish("scores", tracker.scores(frame.t))
+                    advanced = True
+                    backoff = 0.5
+            now = clock()
+            if self.notifier.watchdog_interval and s["watchdog"] and advanced \
+                    and now - last_ping >= self.notifier.watchdog_interval:
+                self.notifier.watchdog()
+                last_ping, advanced = now, False
+            if self.notifier.enabled and now - last_status >= 5:
+                last_status = now
+                dt = max(1e-6, now - st.t0)
+                self.notifier.status(f"{st.w_kept / dt:.1f} fps kept, activity {tracker.label}, camera "
+                                     f"{'online' if self.camera_online else 'offline'}")
+            if s["stats_interval"] and now - last_stats >= s["stats_interval"]:
+                self.publish("stats", self._stats_obj(now))
+                st.reset_window(now)
+                last_stats = now
+        log.info("stopping on request")
+        return EXIT_OK
+
+    def _last_frame_wall(self) -> float:
+        return getattr(self, "_frame_wall", None) or self.stats.t0
+
+    def _camera_fault(self, reason: str) -> None:
+        self._set_camera(False, reason)
+        if self.last_t is not None:
+            self._emit(self.tracker.reset(self.last_t))
+        self.classifier.reset()
+        self.pacer.reset()
+        self.last_t = None
+
+    def _reopen(self, backoff: float) -> float:
+        """Close the source and try to reopen it after ``backoff`` seconds (interruptible); returns the next backoff."""
+        self.reader.stop()
+        try:
+            self.source.close()
+        except Exception:
+            log.debug("closing the source failed", exc_info=True)
+        if self._stop.wait(backoff):
+            return backoff
+        try:
+            self.source = self._open_source()
+        except (SourceError, UsageError) as exc:
+            log.warning("reopen failed (next try in %.0f s): %s", min(backoff * 2, self.settings["reopen_max_delay"]),
+                        exc)
+            self._frame_wall = time.monotonic()
+            return min(backoff * 2, self.settings["reopen_max_delay"])
+        self.reader = FrameReader(self.source, maxsize=2)
+        self._frame_wall = time.monotonic()
+        self._set_camera(True)
+        return backoff
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping()
+        if self.last_t is not None:
+            self._emit(self.tracker.close(self.last_t, reason="shutdown"))
+        if self.stats.frames_in and self.settings["stats_interval"]:
+            self.publish("stats", self._stats_obj(time.monotonic()))
+        if getattr(self, "reader", None):
+            self.reader.stop()
+        deadline = time.monotonic() + SHUTDOWN_FLUSH_S
+        for sink in self.sinks:
+            try:
+                sink.flush(max(0.0, deadline - time.monotonic()))
+                sink.close()
+            except Exception:
+                log.exception("closing sink %s failed", sink.name)
+        if self.source:
+            try:
+                self.source.close()
+            except Exception:
+                log.debug("closing the source failed", exc_info=True)
+        self.notifier.close()
+
+
+def run_from_args(args) -> int:
+    path, must_exist = config_path_from(args)
+    flags = {s.name: getattr(args, s.name, None) for s in C.SCHEMA}
+    settings = C.resolve(flags, path, must_exist=must_exist)
+    return Daemon(settings, path, must_exist, flags).run()

@@ -1,0 +1,273 @@
+"""Frame sources behind one interface: ``read() -> Frame | None``.
+
+``None`` means the end of a finite source (a file). Live sources (cameras, streams) never end; a failed read raises
+:class:`SourceReadError` so that the caller can mark the camera offline and reopen it.
+
+Spec strings accepted by :func:`open_source`:
+  ``/dev/video0`` or ``0``          V4L2 device (OpenCV)
+  ``path/to/file.mp4``              video file (its own timestamps; as fast as possible unless ``realtime``)
+  ``rtsp://...``, ``http(s)://...`` network stream (OpenCV/FFmpeg)
+  ``gst:<pipeline>``                GStreamer pipeline ending in ``appsink`` (OpenCV built with GStreamer)
+  ``picamera2`` / ``picamera2:1``   Raspberry Pi camera through picamera2 (imported only when asked)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import SourceError, UsageError
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".flv")
+
+
+@dataclass
+class Frame:
+    pixels: np.ndarray  # BGR uint8 (H, W, 3)
+    t: float  # seconds: the file's own timestamp, or the monotonic clock for live sources
+    seq: int  # frames delivered by this source so far, from 0
+
+
+class SourceReadError(Exception):
+    """A live source failed to deliver a frame (camera unplugged, stream dropped)."""
+
+
+class Source:
+    live = True
+    description = "source"
+
+    def read(self) -> Frame | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def skipped(self) -> int:
+        """Frames that could not be decoded and were skipped."""
+        return 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class VideoFileSource(Source):
+    """A video file, decoded with OpenCV, timestamps from the container.
+
+    Frames that cannot be decoded are skipped and counted (``skipped``); the source ends (``None``) at the end
+    of the file, or after ``max_bad`` consecutive undecodable frames (a truncated file).
+    """
+
+    live = False
+
+    def __init__(self, path: str | os.PathLike, realtime: bool = False, max_bad: int = 25):
+        self.path = Path(path)
+        self.description = f"file {self.path}"
+        if not self.path.is_file():
+            raise SourceError(f"video file not found: {self.path}")
+        self.cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        if not self.cap.isOpened():
+            raise SourceError(f"cannot open video file {self.path} (not a video OpenCV can decode)")
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 0 < fps < 1000 else 25.0
+        self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.realtime = realtime
+        self.max_bad = max_bad
+        self._seq = 0
+        self._skipped = 0
+        self._last_t = -1.0
+        self._t0_wall: float | None = None
+
+    @property
+    def skipped(self) -> int:
+        return self._skipped
+
+    def _timestamp(self) -> float:
+        t = self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if not np.isfinite(t) or t <= self._last_t:  # container without usable timestamps
+            t = self._last_t + 1.0 / self.fps if self._last_t >= 0 else 0.0
+        return t
+
+    def read(self) -> Frame | None:
+        bad = 0
+        while True:
+            try:
+                ok, pixels = self.cap.read()
+            except cv2.error:
+                ok, pixels = False, None
+            if ok and pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 3 and pixels.size:
+                break
+            if ok and pixels is not None and pixels.ndim == 2:  # grey video
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+                break
+            bad += 1
+            pos = self.cap.get(cv2.CAP_PROP_POS_FRAMES)
+            if bad > self.max_bad or (self.frame_count and pos >= self.frame_count - 1) or not self.cap.isOpened():
+                if bad > 1 or (self.frame_count and self._seq + self._skipped < self.frame_count - 1):
+                    self._skipped += max(0, (self.frame_count or 0) - self._seq - self._skipped)
+                return None
+            self._skipped += 1
+        t = self._timestamp()
+        self._last_t = t
+        if self.realtime:
+            now = time.monotonic()
+            if self._t0_wall is None:
+                self._t0_wall = now - t
+            delay = self._t0_wall + t - now
+            if delay > 0:
+                time.sleep(delay)
+        frame = Frame(pixels, t, self._seq)
+        self._seq += 1
+        return frame
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class OpenCVLiveSource(Source):
+    """A V4L2 device, a network stream or a GStreamer pipeline through OpenCV; timestamps are monotonic."""
+
+    def __init__(self, target, api: int = cv2.CAP_ANY, description: str = "camera", size=None, fps=None):
+        self.target, self.api, self.description = target, api, description
+        self.cap = cv2.VideoCapture(target, api)
+        if not self.cap.isOpened():
+            self.cap.release()
+            raise SourceError(f"cannot open {description}")
+        if size:
+            self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+            self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+        if fps:
+            self.cap.set(cv2.CAP_PROP_FPS, fps)
+        self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # latest frame, not a stale backlog
+        self._seq = 0
+
+    def read(self) -> Frame:
+        try:
+            ok, pixels = self.cap.read()
+        except cv2.error as exc:
+            raise SourceReadError(f"{self.description}: {exc}") from None
+        if not ok or pixels is None or not pixels.size:
+            raise SourceReadError(f"{self.description}: no frame")
+        if pixels.ndim == 2:
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+        frame = Frame(pixels, time.monotonic(), self._seq)
+        self._seq += 1
+        return frame
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+def picamera_to_bgr(array: np.ndarray, fmt: str) -> np.ndarray:
+    """Convert a picamera2 array to BGR uint8.
+
+    libcamera names formats by their little-endian word order: "RGB888" is B, G, R bytes in memory (OpenCV's BGR),
+    "XRGB8888" is B, G, R, X; "BGR888"/"XBGR8888" are R, G, B(, X). "YUV420" (the only lores format on a Pi 4) is
+    planar I420 of shape (H * 3 / 2, W).
+    """
+    fmt = fmt.upper()
+    if fmt == "RGB888":
+        return array
+    if fmt == "BGR888":
+        return cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    if fmt == "XRGB8888":
+        return np.ascontiguousarray(array[:, :, :3])
+    if fmt == "XBGR8888":
+        return cv2.cvtColor(np.ascontiguousarray(array[:, :, :3]), cv2.COLOR_RGB2BGR)
+    if fmt in ("YUV420", "YUV420P", "I420"):
+        return cv2.cvtColor(array, cv2.COLOR_YUV2BGR_I420)
+    raise UsageError(f"unsupported picamera2 format {fmt!r} (use RGB888, XRGB8888 or YUV420)")
+
+
+class Picamera2Source(Source):
+    """Raspberry Pi camera modules through picamera2 (libcamera).
+
+    ``stream="main"`` asks for an RGB888 main stream of ``size``; ``stream="lores"`` asks for a YUV420 low-resolution
+    stream (cheap on a Pi 4, whose ISP only produces YUV420 there) beside a small main stream.
+    """
+
+    def __init__(self, index: int = 0, size=(320, 240), fps: float = 30.0, stream: str = "main"):
+        try:
+            from picamera2 import Picamera2  # noqa: PLC0415 - optional, imported only when asked for
+        except ImportError:
+            raise UsageError("picamera2 is not installed: on Raspberry Pi OS run 'sudo apt install python3-picamera2' "
+                             "and create the venv with --system-site-packages (deploy/install.sh does)") from None
+        self.description = f"picamera2:{index}"
+        try:
+            self.cam = Picamera2(index)
+            if stream == "lores":
+                self.fmt = "YUV420"
+                config = self.cam.create_video_configuration(
+                    main={"size": (640, 480), "format": "XRGB8888"}, lores={"size": tuple(size), "format": "YUV420"},
+                    buffer_count=4, controls={"FrameRate": fps})
+            else:
+                self.fmt = "RGB888"
+                config = self.cam.create_video_configuration(
+                    main={"size": tuple(size), "format": "RGB888"}, buffer_count=4, controls={"FrameRate": fps})
+            self.stream = stream
+            self.cam.configure(config)
+            self.cam.start()
+        except Exception as exc:  # libcamera raises RuntimeError/IndexError for an absent camera
+            raise SourceError(f"cannot open picamera2 camera {index}: {exc}") from None
+        self._seq = 0
+
+    def read(self) -> Frame:
+        try:
+            request = self.cam.capture_request()
+            try:
+                array = request.make_array(self.stream)
+                meta = request.get_metadata()
+            finally:
+                request.release()
+        except Exception as exc:
+            raise SourceReadError(f"{self.description}: {exc}") from None
+        ts = meta.get("SensorTimestamp")  # ns, CLOCK_BOOTTIME-based sensor time: advances only with new frames
+        t = ts / 1e9 if ts else time.monotonic()
+        frame = Frame(picamera_to_bgr(array, self.fmt), t, self._seq)
+        self._seq += 1
+        return frame
+
+    def close(self) -> None:
+        try:
+            self.cam.stop()
+            self.cam.close()
+        except Exception:  # closing a vanished camera must not mask the original fault
+            log.debug("picamera2 close failed", exc_info=True)
+
+
+def open_source(spec: str, realtime: bool = False, size=None, fps=None) -> Source:
+    """Open a source from its spec string (see the module docstring); raises SourceError or UsageError."""
+    spec = str(spec).strip()
+    if not spec:
+        raise UsageError("--source is empty")
+    if spec.startswith("picamera2"):
+        _, _, idx = spec.partition(":")
+        try:
+            index = int(idx or 0)
+        except ValueError:
+            raise UsageError(f"bad picamera2 index in {spec!r} (use picamera2 or picamera2:N)") from None
+        return Picamera2Source(index, size=size or (320, 240), fps=fps or 30.0)
+    if spec.startswith("gst:"):
+        if "GStreamer:                   YES" not in cv2.getBuildInformation():
+            raise SourceError("this OpenCV has no GStreamer support: use the system OpenCV (apt python3-opencv, "
+                              "JetPack's build) in a venv with --system-site-packages")
+        return OpenCVLiveSource(spec[4:], cv2.CAP_GSTREAMER, "GStreamer pipeline")
+    if "://" in spec:
+        return OpenCVLiveSource(spec, cv2.CAP_FFMPEG, f"stream {spec.split('@')[-1]}")
+    if spec.isdigit() or spec.startswith("/dev/video"):
+        index = int(spec) if spec.isdigit() else spec
+        if not spec.isdigit() and not os.path.exists(spec):
+            raise SourceError(f"camera {spec} does not exist (is it plugged in? see 'v4l2-ctl --list-devices')")
+        return OpenCVLiveSource(index, cv2.CAP_V4L2, f"camera {spec}", size=size, fps=fps)
+    return VideoFileSource(spec, realtime=realtime)

@@ -1,0 +1,53 @@
+"""Shared fixtures: real synthetic videos written with OpenCV, a real (tiny) trained bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, timeout=600, env=None, input=None, cwd=None) -> subprocess.CompletedProcess:
+    """Run ``python -m edge_lrcn ARGS`` as a user would; returns the completed process (text)."""
+    e = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    e.pop("EDGE_LRCN_CONFIG", None) if not (env and "EDGE_LRCN_CONFIG" in env) else None
+    return subprocess.run([sys.executable, "-m", "edge_lrcn", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=e, input=input, cwd=cwd)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """5 classes x 4 clips, real MJPG .avi files."""
+    from edge_lrcn.convert.synth import make_dataset
+
+    root = tmp_path_factory.mktemp("tiny_data")
+    make_dataset(root, clips_per_class=4, seed=3)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
+    """A real convert run on tiny data (2 epochs): the bundle path and its report."""
+    out = tmp_path_factory.mktemp("tiny_bundle") / "tiny.lrcn"
+    proc = run_cli("convert", "--data", tiny_data, "--out", out, "--epochs", "2", "--windows-per-clip", "2",
+                   "--allow-degraded", "--quiet", "--calibration-frames", "50", "--test-split", "0.25",
+                   "--val-split", "0.25")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads(Path(str(out) + ".report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def default_bundle() -> Path:
+    from edge_lrcn.models import default_model_path
+
+    return default_model_path()

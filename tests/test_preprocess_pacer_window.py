@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from edge_lrcn.pacer import Pacer
+from edge_lrcn.preprocess import preprocess, resize_rgb, to_float
+from edge_lrcn.stream import FeatureWindow
+
+
+def test_preprocess_is_bgr_to_rgb_area_resize_and_unit_scale():
+    bgr = np.zeros((120, 160, 3), np.uint8)
+    bgr[..., 0] = 255  # pure blue in BGR
+    x = preprocess(bgr, 64, 64)
+    assert x.shape == (64, 64, 3) and x.dtype == np.float32
+    assert np.allclose(x[..., 2], 1.0) and np.allclose(x[..., :2], 0.0)  # blue is channel 2 in RGB
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    assert np.array_equal(preprocess(img, 64, 64), to_float(resize_rgb(img, 64, 64)))
+    assert 0.0 <= preprocess(img, 32, 48).min() and preprocess(img, 32, 48).max() <= 1.0
+
+
+def test_trainer_and_runtime_share_the_one_preprocessing_function():
+    import edge_lrcn.convert.dataset as D
+    import edge_lrcn.stream as S
+
+    assert D.resize_rgb is resize_rgb and D.to_float is to_float
+    assert S.preprocess is preprocess
+
+
+def test_pacer_keeps_one_frame_in_three_from_30fps_with_jitter():
+    rng = np.random.default_rng(1)
+    p = Pacer(10)
+    ts = np.arange(900) / 30.0 + rng.uniform(-0.004, 0.004, 900)
+    kept = [t for t in ts if p.keep(t)]
+    assert 295 <= len(kept) <= 305
+    gaps = np.diff(kept)
+    assert gaps.min() > 0.06 and gaps.max() < 0.14
+
+
+def test_pacer_25fps_file_averages_model_fps_and_resyncs_after_gap():
+    p = Pacer(10)
+    kept = [t for t in np.arange(250) / 25.0 if p.keep(t)]
+    assert len(kept) == 100  # 10 s at 10 fps
+    p = Pacer(10)
+    assert p.keep(0.0) and not p.keep(0.05) and p.keep(0.1)
+    assert p.keep(5.0)  # after a gap it restarts at once
+    assert not p.keep(5.04) and p.keep(5.1)
+    assert p.keep(1.0)  # time going backwards (a reopened source) restarts too
+
+
+def test_feature_window_is_the_last_T_in_order():
+    w = FeatureWindow(3, 2)
+    for i in range(7):
+        w.push(np.array([i, -i], np.float32))
+        if i >= 2:
+            assert w.full
+            assert w.view()[:, 0].tolist() == [i - 2, i - 1, i]
+    w.clear()
+    assert not w.full
