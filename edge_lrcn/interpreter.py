@@ -50,6 +50,11 @@ def default_threads() -> int:
 
 
 def load_delegate(library: str, options: dict | None = None):
+    """Load a delegate library. It is dlopen()ed with ctypes first: LiteRT's Delegate object raises in ``__del__``
+    when its own load fails, which would print a stray traceback."""
+    import ctypes
+
+    ctypes.CDLL(library)  # OSError with the loader's reason if it cannot be loaded
     return runtime().load_delegate(library, options or {})
 
 

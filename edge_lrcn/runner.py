@@ -134,20 +134,19 @@ class Daemon:
                  flags: dict | None = None):
         self.settings = settings
         self.config_path, self.config_must_exist, self.flags = config_path, config_must_exist, flags or {}
+        self.tracker_settings = self._event_settings(settings)
+        self.tracker_settings.validate()
         self.bundle = load_bundle(settings["model"])
         self.device_id = settings["device_id"] or default_device_id()
         self.make = EventMaker(self.device_id, self.bundle.model_id)
-        self.encoder, self.head = open_models(self.bundle, settings["delegate"], settings["threads"],
-                                              settings["require_delegate"], settings["gpu_delegate_library"])
-        h, w = self.bundle.input_size
-        self.classifier = StreamingClassifier(self.encoder, self.head, h, w, self.bundle.frames, settings["stride"])
+        self.tracker = ActivityTracker(self.bundle.labels, self.tracker_settings, self.make)
         self.pacer = Pacer(self.bundle.fps)
-        self.tracker = ActivityTracker(self.bundle.labels, self._event_settings(settings), self.make)
         self.notifier = Notifier()
         self.stats = Stats()
         self._stop = threading.Event()
         self._reload = threading.Event()
         self.source: Source | None = None
+        self.reader: FrameReader | None = None
         self.sinks: list[Sink] = []
         self.camera_online = None
         self.last_t: float | None = None
@@ -242,9 +241,17 @@ class Daemon:
 
     def run(self) -> int:
         s = self.settings
-        self.source = self._open_source()
+        self.source = self._open_source()  # before the interpreters: a missing camera is one line, exit 4
         self.source_description = self.source.description
-        self.sinks = make_sinks(s["sinks"], s, self._ctx())
+        try:
+            self.encoder, self.head = open_models(self.bundle, s["delegate"], s["threads"], s["require_delegate"],
+                                                  s["gpu_delegate_library"])
+            h, w = self.bundle.input_size
+            self.classifier = StreamingClassifier(self.encoder, self.head, h, w, self.bundle.frames, s["stride"])
+            self.sinks = make_sinks(s["sinks"], s, self._ctx())
+        except BaseException:
+            self.source.close()
+            raise
         self._install_signals()
         self.reader = FrameReader(self.source, maxsize=4 if not self.source.live else 2)
         self.camera_online = True

@@ -106,18 +106,18 @@ class VideoFileSource(Source):
                 ok, pixels = self.cap.read()
             except cv2.error:
                 ok, pixels = False, None
-            if ok and pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 3 and pixels.size:
-                break
-            if ok and pixels is not None and pixels.ndim == 2:  # grey video
-                pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
-                break
+            if ok and pixels is not None and pixels.size:
+                if pixels.ndim == 2:  # grey video
+                    pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+                if pixels.ndim == 3 and pixels.shape[2] == 3:
+                    break
             bad += 1
             pos = self.cap.get(cv2.CAP_PROP_POS_FRAMES)
             if bad > self.max_bad or (self.frame_count and pos >= self.frame_count - 1) or not self.cap.isOpened():
-                if bad > 1 or (self.frame_count and self._seq + self._skipped < self.frame_count - 1):
-                    self._skipped += max(0, (self.frame_count or 0) - self._seq - self._skipped)
+                # the end, or a truncated file: what the header promised and never came counts as skipped
+                self._skipped = max(self._skipped, self.frame_count - self._seq)
                 return None
-            self._skipped += 1
+        self._skipped += bad
         t = self._timestamp()
         self._last_t = t
         if self.realtime:

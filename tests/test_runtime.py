@@ -1,0 +1,154 @@
+"""The daemon on real video files, with the real LiteRT interpreter."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edge_lrcn.bundle import read_bundle
+from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.interpreter import open_models
+from edge_lrcn.sources import VideoFileSource, picamera_to_bgr
+from tests.conftest import json_lines, run_cli
+
+
+@pytest.fixture(scope="module")
+def seq_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "seq.avi"
+    make_sequence(path, [("left", 4.0), ("still", 4.0)], seed=11)
+    return path
+
+
+def test_run_file_source_emits_json_lines_and_exits_0(tiny_bundle, seq_video):
+    bundle, _ = tiny_bundle
+    proc = run_cli("run", "--model", bundle, "--source", seq_video, "--sink", "stdout", "--scores",
+                   "--stats-interval", "1000", "--device-id", "testdev")
+    assert proc.returncode == 0, proc.stderr
+    objs = json_lines(proc.stdout)
+    scores = [o for o in objs if o["type"] == "scores"]
+    b = read_bundle(bundle)
+    # 8 s at 10 fps = 80 kept frames; a window from the 20th on, every kept frame (stride 1)
+    assert 55 <= len(scores) <= 65
+    for o in objs:
+        assert o["device"] == "testdev" and o["model"] == b.model_id and o["v"] == 1 and o["ts"].endswith("Z")
+    assert set(scores[0]["scores"]) == set(b.labels)
+    assert abs(sum(scores[0]["scores"].values()) - 1) < 1e-3
+    stats = [o for o in objs if o["type"] == "stats"][-1]
+    assert stats["frames_in"] == 200 and 78 <= stats["frames_kept"] <= 82 and stats["frames_skipped"] == 0
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_never_imports_tensorflow(tiny_bundle, seq_video):
+    bundle, _ = tiny_bundle
+    code = ("import sys\nfrom edge_lrcn.cli import main\n"
+            f"rc = main(['run', '--model', {str(bundle)!r}, '--source', {str(seq_video)!r}, '--stats-interval', '0'])\n"
+            "rc2 = main(['info', " + repr(str(bundle)) + "])\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')]\n"
+            "print('TF_MODULES', bad, rc, rc2)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "TF_MODULES [] 0 0" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_import_edge_lrcn_does_not_import_tensorflow():
+    code = ("import sys, edge_lrcn, edge_lrcn.cli, edge_lrcn.runner, edge_lrcn.bundle, edge_lrcn.mqtt, "
+            "edge_lrcn.convert, edge_lrcn.convert.synth\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_missing_file_or_camera_exits_4_with_one_line(tiny_bundle, tmp_path):
+    bundle, _ = tiny_bundle
+    for src in (tmp_path / "nope.mp4", "/dev/video77"):
+        proc = run_cli("run", "--model", bundle, "--source", src)
+        assert proc.returncode == 4, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_not_a_video_exits_4(tiny_bundle, tmp_path):
+    bad = tmp_path / "x.mp4"
+    bad.write_bytes(b"\x00" * 5000)
+    proc = run_cli("run", "--model", tiny_bundle[0], "--source", bad)
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr
+
+
+def _damage(src, dst, mode):
+    data = bytearray(src.read_bytes())
+    n = len(data)
+    if mode == "truncated":
+        dst.write_bytes(bytes(data[: int(n * 0.6)]))
+    else:
+        rng = np.random.default_rng(0)
+        for frac in (0.3, 0.5, 0.7):
+            i = int(n * frac)
+            data[i:i + 4000] = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
+        dst.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("mode", ["truncated", "corrupt"])
+def test_damaged_video_skips_and_counts_frames_and_exits_0(tiny_bundle, seq_video, tmp_path, mode):
+    bad = tmp_path / f"{mode}.avi"
+    _damage(seq_video, bad, mode)
+    with VideoFileSource(bad) as src:
+        n = 0
+        while src.read() is not None:
+            n += 1
+        assert src.skipped > 0 and n + src.skipped == src.frame_count == 200
+    proc = run_cli("run", "--model", tiny_bundle[0], "--source", bad, "--stats-interval", "1000")
+    assert proc.returncode == 0, proc.stderr
+    stats = [o for o in json_lines(proc.stdout) if o["type"] == "stats"][-1]
+    assert stats["frames_skipped"] == 200 - stats["frames_in"] > 0
+    assert "Traceback" not in proc.stderr
+
+
+def test_delegate_falls_back_or_fails_when_required(tiny_bundle, seq_video):
+    bundle, _ = tiny_bundle
+    proc = run_cli("run", "--model", bundle, "--source", seq_video, "--delegate", "gpu", "--stats-interval", "0",
+                   "--gpu-delegate-library", "/nonexistent/libgpu.so")
+    assert proc.returncode == 0
+    assert "falling back to the CPU int8 encoder" in proc.stderr
+    proc = run_cli("run", "--model", bundle, "--source", seq_video, "--delegate", "gpu", "--require-delegate",
+                   "--gpu-delegate-library", "/nonexistent/libgpu.so")
+    assert proc.returncode == 2 and "--require-delegate" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_open_models_logs_where_each_model_runs(tiny_bundle, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    enc, head = open_models(read_bundle(tiny_bundle[0]), "cpu", 2)
+    assert enc.member == "encoder_int8.tflite" and enc.inp.dtype == np.int8
+    assert "encoder encoder_int8.tflite runs on cpu" in caplog.text and "head runs on cpu" in caplog.text
+
+
+def test_picamera_formats_convert_to_bgr():
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[..., 0] = 200  # R
+    bgr_mem = rgb[..., ::-1].copy()  # libcamera RGB888 is B,G,R in memory
+    assert np.array_equal(picamera_to_bgr(bgr_mem, "RGB888"), bgr_mem)
+    assert np.array_equal(picamera_to_bgr(rgb, "BGR888"), bgr_mem)
+    xrgb = np.concatenate([bgr_mem, np.full((4, 6, 1), 255, np.uint8)], axis=2)
+    assert np.array_equal(picamera_to_bgr(xrgb, "XRGB8888"), bgr_mem)
+    import cv2
+
+    yuv = cv2.cvtColor(bgr_mem, cv2.COLOR_BGR2YUV_I420)
+    back = picamera_to_bgr(yuv, "YUV420")
+    assert back.shape == (4, 6, 3) and abs(int(back[..., 2].mean()) - 200) < 12
+
+
+def test_config_errors_exit_2_naming_the_key(tmp_path, tiny_bundle):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('source = "x.mp4"\n[events]\nenter_threshold = "high"\n')
+    proc = run_cli("run", "--config", cfg, "--model", tiny_bundle[0])
+    assert proc.returncode == 2 and "events.enter_threshold" in proc.stderr
+    cfg.write_text('sourec = "x.mp4"\n')
+    proc = run_cli("check-config", cfg)
+    assert proc.returncode == 2 and "sourec: unknown key" in proc.stderr
+    cfg.write_text('[events]\nsmoothing = 3\n[mqtt]\nqos = 1\n')
+    assert run_cli("check-config", cfg).returncode == 0
+    proc = run_cli("run", "--model", tiny_bundle[0], "--source", "x.mp4", "--enter-threshold", "0.2",
+                   "--exit-threshold", "0.5")
+    assert proc.returncode == 2 and "threshold" in proc.stderr
