@@ -83,11 +83,11 @@ class ActivityTracker:
         """The retained current state: label (``none`` when idle), confidence, since (UTC)."""
         return {"label": self.label, "confidence": round(self.confidence, 4), "since": self.since_ts}
 
-    def reset(self, t: float) -> list[dict]:
-        """Forget the smoothing history (camera gap); closes the current activity."""
+    def reset(self, t: float, reason: str) -> list[dict]:
+        """Forget the smoothing history (a gap in the stream, a camera fault); closes the current activity."""
         self._recent.clear()
         self._cand = None
-        return self.close(t)
+        return self.close(t, reason)
 
     def close(self, t: float, reason: str | None = None) -> list[dict]:
         if self.label == NONE:

@@ -57,7 +57,7 @@ def read_password(settings: dict, environ=None) -> str | None:
     if cred_dir and settings.get("password_credential"):
         path = Path(cred_dir) / settings["password_credential"]
         if path.exists():
-            return path.read_text().strip()
+            return path.read_text().strip() or None  # the installer leaves it empty until a password is set
     return None
 
 

@@ -304,7 +304,7 @@ class Daemon:
                     if self.last_t is not None and frame.t - self.last_t > gap:
                         log.info("%.1f s gap in the stream: restarting the window", frame.t - self.last_t)
                         classifier.reset()
-                        self._emit(tracker.reset(self.last_t))
+                        self._emit(tracker.reset(self.last_t, "gap"))
                     self.last_t = frame.t
                     st.frames_kept += 1
                     st.w_kept += 1
@@ -345,7 +345,7 @@ class Daemon:
     def _camera_fault(self, reason: str) -> None:
         self._set_camera(False, reason)
         if self.last_t is not None:
-            self._emit(self.tracker.reset(self.last_t))
+            self._emit(self.tracker.reset(self.last_t, "camera"))
         self.classifier.reset()
         self.pacer.reset()
         self.last_t = None

@@ -1,0 +1,272 @@
+"""MQTT against real mosquitto brokers started by the tests (never mocked)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from edge_lrcn.convert.synth import make_sequence
+from tests.broker import Broker, make_certs, mosquitto_bin
+
+pytestmark = pytest.mark.skipif(mosquitto_bin() is None and not os.environ.get("CI"),
+                                reason="mosquitto is not installed (CI installs it)")
+
+DEV = "testdev"
+PREFIX = f"edge-lrcn/{DEV}"
+
+
+class Subscriber:
+    """A paho subscriber recording (topic, payload, retain) in arrival order."""
+
+    def __init__(self, port: int, topics=("edge-lrcn/#", "homeassistant/#"), client_id=None, clean=True, **tls):
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.lock = threading.Lock()
+        self.connected = threading.Event()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", clean_session=clean)
+        if tls:
+            self.c.tls_set(ca_certs=str(tls["ca"]))
+        self.topics = topics
+
+        def on_connect(c, u, f, rc, p):
+            for t in topics:
+                c.subscribe(t, qos=1)
+            self.connected.set()
+
+        def on_message(c, u, m):
+            with self.lock:
+                self.messages.append((m.topic, m.payload, bool(m.retain)))
+
+        self.c.on_connect = on_connect
+        self.c.on_message = on_message
+        self.c.on_disconnect = lambda *a: self.connected.clear()
+        self.c.reconnect_delay_set(0.2, 1)
+        self.c.connect_async("127.0.0.1" if not tls else "localhost", port, 10)
+        self.c.loop_start()
+        assert self.connected.wait(10), "subscriber did not connect"
+
+    def on(self, topic: str):
+        with self.lock:
+            return [(p, r) for t, p, r in self.messages if t == topic]
+
+    def wait_for(self, pred, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def daemon(port, video, *extra, scheme="mqtt", host="127.0.0.1", env=None, stdout=subprocess.PIPE):
+    cmd = [sys.executable, "-m", "edge_lrcn", "run", "--source", str(video), "--device-id", DEV,
+           "--sink", f"{scheme}://{host}:{port}", "--sink", "stdout", "--stats-interval", "1", *map(str, extra)]
+    e = {**os.environ, **(env or {})}
+    e.pop("EDGE_LRCN_CONFIG", None)
+    return subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, env=e)
+
+
+@pytest.fixture()
+def broker(tmp_path):
+    b = Broker(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def seq(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mqttvid") / "seq.avi"
+    make_sequence(path, [("right", 5.0), ("up", 5.0), ("still", 5.0)], seed=21)
+    return path
+
+
+def events_of(stdout: str) -> list[dict]:
+    return [json.loads(x) for x in stdout.splitlines() if x.startswith("{") and '"activity_' in x]
+
+
+def test_run_publishes_availability_state_events_and_ha_discovery(broker, seq):
+    sub = Subscriber(broker.port)
+    proc = daemon(broker.port, seq)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    produced = events_of(out)
+    assert produced, "the run produced no activity events"
+    assert sub.wait_for(lambda: len(sub.on(f"{PREFIX}/events")) >= len(produced), 20)
+    got = [json.loads(p) for p, _ in sub.on(f"{PREFIX}/events")]
+    assert got == produced  # same objects, same order
+    assert all(not r for _, r in sub.on(f"{PREFIX}/events"))
+    avail = [p.decode() for p, _ in sub.on(f"{PREFIX}/availability")]
+    assert avail[0] == "online" and avail[-1] == "offline"  # clean stop publishes offline itself
+    states = [json.loads(p) for p, _ in sub.on(f"{PREFIX}/activity")]
+    assert {"label", "confidence", "since"} <= set(states[-1]) and states[-1]["label"] == "none"
+    assert any(s["label"] == produced[0]["label"] for s in states)
+    stats = [json.loads(p) for p, _ in sub.on(f"{PREFIX}/stats")]
+    assert stats and "mqtt_dropped" in stats[-1]
+    sub.close()
+    # a late subscriber gets the retained state, availability and discovery configs
+    late = Subscriber(broker.port)
+    assert late.wait_for(lambda: late.on(f"{PREFIX}/availability") and late.on(f"{PREFIX}/activity"), 10)
+    assert late.on(f"{PREFIX}/availability")[0] == (b"offline", True)
+    assert json.loads(late.on(f"{PREFIX}/activity")[0][0])["label"] == "none"
+    configs = {t: json.loads(p) for t, p, r in late.messages if t.startswith("homeassistant/") and p}
+    late.close()
+    sensors = [c for t, c in configs.items() if t.startswith("homeassistant/sensor/")]
+    binaries = [c for t, c in configs.items() if t.startswith("homeassistant/binary_sensor/")]
+    assert len(sensors) == 1 and len(binaries) == 5 + 1  # a binary sensor per label + camera connectivity
+    for c in sensors + binaries:
+        assert {"name", "unique_id", "state_topic", "availability_topic", "device"} <= set(c)
+        assert c["availability_topic"] == f"{PREFIX}/availability" and c["device"]["identifiers"]
+    assert len({c["unique_id"] for c in sensors + binaries}) == 6
+    assert sensors[0]["state_topic"] == f"{PREFIX}/activity"
+
+
+def test_no_ha_discovery(broker, seq):
+    sub = Subscriber(broker.port)
+    proc = daemon(broker.port, seq, "--no-ha-discovery")
+    proc.communicate(timeout=120)
+    time.sleep(0.5)
+    assert not [t for t, _, _ in sub.messages if t.startswith("homeassistant/")]
+    sub.close()
+
+
+def test_sigkill_leaves_the_retained_offline_will(broker, seq):
+    sub = Subscriber(broker.port)
+    proc = daemon(broker.port, seq, "--realtime")
+    assert sub.wait_for(lambda: (b"online", False) in sub.on(f"{PREFIX}/availability")
+                        or (b"online", True) in sub.on(f"{PREFIX}/availability"), 30)
+    proc.kill()
+    proc.wait()
+    assert sub.wait_for(lambda: sub.on(f"{PREFIX}/availability")[-1][0] == b"offline", 10)
+    sub.close()
+    late = Subscriber(broker.port)
+    assert late.wait_for(lambda: late.on(f"{PREFIX}/availability"), 5)
+    assert late.on(f"{PREFIX}/availability")[0] == (b"offline", True)
+    late.close()
+
+
+def test_sigterm_closes_activity_publishes_offline_exits_0(broker, seq):
+    sub = Subscriber(broker.port)
+    proc = daemon(broker.port, seq, "--realtime")
+    assert sub.wait_for(lambda: any(json.loads(p)["type"] == "activity_start" for p, _ in sub.on(f"{PREFIX}/events")),
+                        60)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - t0 < 5
+    assert sub.wait_for(lambda: sub.on(f"{PREFIX}/availability")[-1][0] == b"offline", 5)
+    evs = [json.loads(p) for p, _ in sub.on(f"{PREFIX}/events")]
+    assert evs[-1]["type"] == "activity_end" and evs[-1]["reason"] == "shutdown"
+    assert json.loads(sub.on(f"{PREFIX}/activity")[-1][0])["label"] == "none"
+    sub.close()
+
+
+def test_broker_outage_events_are_queued_and_delivered_in_order(tmp_path):
+    video = tmp_path / "long.avi"
+    make_sequence(video, [("right", 4.0), ("still", 4.0), ("up", 4.0), ("left", 4.0), ("down", 4.0),
+                          ("still", 4.0)], seed=5)
+    b = Broker(tmp_path / "pb", persistence=True).start()
+    # a persistent QoS 1 session: the broker keeps what arrives while this subscriber is reconnecting
+    sub = Subscriber(b.port, client_id="outage-sub", clean=False)
+    proc = daemon(b.port, video, "--realtime")
+    assert sub.wait_for(lambda: sub.on(f"{PREFIX}/events"), 30)
+    b.stop()
+    outage_start = time.time()
+    time.sleep(7)
+    b.start()
+    outage_end = time.time()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    produced = events_of(out)
+    during = [e for e in produced if outage_start < _epoch(e["ts"]) < outage_end]
+    assert during, "no event was produced during the outage: the test proves nothing"
+    assert sub.wait_for(lambda: len(sub.on(f"{PREFIX}/events")) >= len(produced), 30)
+    got = [json.loads(p) for p, _ in sub.on(f"{PREFIX}/events")]
+    assert got == produced
+    onl = [p for p, _ in sub.on(f"{PREFIX}/availability") if p == b"online"]
+    assert len(onl) >= 2  # republished after the reconnect
+    assert "reconnecting" in err or "cannot connect" in err
+    sub.close()
+    b.stop()
+
+
+def _epoch(ts: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def test_tls_with_client_certificate_and_mosquitto_sub(tmp_path, seq):
+    certs = make_certs(tmp_path / "certs")
+    b = Broker(tmp_path / "tb", tls={**certs, "require_certificate": True}).start()
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "localhost", "-p", str(b.port), "--cafile", str(certs["ca"]),
+                            "--cert", str(certs["client_cert"]), "--key", str(certs["client_key"]),
+                            "-t", f"{PREFIX}/events", "-t", f"{PREFIX}/availability", "-v", "-q", "1"],
+                           stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[mqtt]\nca_file = "{certs["ca"]}"\ncert_file = "{certs["client_cert"]}"\n'
+                   f'key_file = "{certs["client_key"]}"\n')
+    proc = daemon(b.port, seq, "--config", cfg, scheme="mqtts", host="localhost")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    time.sleep(1.0)
+    sub.terminate()
+    lines = sub.communicate(timeout=5)[0].splitlines()
+    produced = events_of(out)
+    got = [json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith(f"{PREFIX}/events ")]
+    assert produced and got == produced
+    assert f"{PREFIX}/availability online" in lines and lines[-1] == f"{PREFIX}/availability offline"
+    assert "TLS" in err
+    b.stop()
+
+
+def test_password_from_file_and_wrong_password_is_logged_not_fatal(tmp_path, seq):
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw), "edge", "s3cret"], check=True)
+    os.chmod(pw, 0o600)
+    b = Broker(tmp_path / "ab", password_file=pw).start()
+    good = tmp_path / "good"
+    good.write_text("s3cret\n")
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(b.port), "-u", "edge", "-P", "s3cret",
+                            "-t", f"{PREFIX}/availability", "-v"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[mqtt]\nusername = "edge"\npassword_file = "{good}"\n')
+    proc = daemon(b.port, seq, "--config", cfg)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    time.sleep(0.5)
+    sub.terminate()
+    assert f"{PREFIX}/availability online" in sub.communicate(timeout=5)[0]
+    bad = tmp_path / "bad"
+    bad.write_text("wrong\n")
+    cfg.write_text(f'[mqtt]\nusername = "edge"\npassword_file = "{bad}"\n')
+    proc = daemon(b.port, seq, "--config", cfg, "--realtime")
+    time.sleep(6)
+    assert proc.poll() is None  # still streaming, not crashed
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "refused the connection" in err and "check the username and password" in err
+    assert err.count("refused the connection") == 1  # logged once, retried quietly with backoff
+    assert "Traceback" not in err
+    b.stop()
+
+
+def test_password_in_url_is_refused(seq):
+    proc = daemon(1883, seq, scheme="mqtt", host="u:pw@127.0.0.1")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "password" in err
