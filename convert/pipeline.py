@@ -21,7 +21,7 @@ from edge_lrcn.stream import classify_windows
 
 from . import dataset as D
 from .model import LrcnConfig
-from .train import TrainOptions, get_strategy, save_sidecar, train_baseline, train_lrcn
+from .train import TrainOptions, get_strategy, parse_reverse_pairs, save_sidecar, train_baseline, train_lrcn
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ def _load_split(opts: ConvertOptions):
 
 def _cfg_for(opts: ConvertOptions, labels: list[str]) -> LrcnConfig:
     opts.cfg.labels = list(labels)
+    if isinstance(opts.train.reverse_pairs, str):
+        opts.train.reverse_pairs = parse_reverse_pairs(opts.train.reverse_pairs, labels)
     return opts.cfg
 
 
@@ -274,6 +276,11 @@ def convert_command(opts: ConvertOptions) -> dict:
              for name, b in members.items()}
     blobs["report.json"] = (json.dumps(report, indent=2).encode(), "report", "json")
     sha = write_bundle(out, manifest, blobs)
+    if not opts.keras_model:
+        keras_out = out.with_suffix(".keras")
+        model.save(keras_out)  # for fine-tuning (--init-from) and re-conversion (--keras-model)
+        save_sidecar(keras_out, cfg, opts.train, opts.fps, history)
+        print(f"keras:  {keras_out}")
     read_bundle_bytes(out.read_bytes(), str(out))  # what we wrote must read back
     Path(str(out) + ".report.json").write_text(json.dumps(report, indent=2))
     print(f"bundle: {out} (sha256 {sha[:12]})")

@@ -46,10 +46,10 @@ class Scene:
 
     @classmethod
     def random(cls, label: str, rng: np.random.Generator, width: int = DEFAULT_SIZE[0],
-               height: int = DEFAULT_SIZE[1]) -> "Scene":
+               height: int = DEFAULT_SIZE[1], backgrounds: Sequence[str] = BACKGROUNDS) -> "Scene":
         if label not in DIRECTIONS:
             raise ValueError(f"unknown synth class {label!r}; classes are {', '.join(CLASSES)}")
-        kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
+        kind = backgrounds[rng.integers(len(backgrounds))]
         base = rng.integers(0, 256, size=3).astype(np.float32)
         noise = 0.0
         if kind == "plain":
@@ -132,14 +132,23 @@ def write_scenes(path: Path, scenes: Sequence[tuple[Scene, float]], fps: float =
 
 
 def write_clip(path: Path, label: str, rng: np.random.Generator, seconds: float | None = None,
-               fps: float = DEFAULT_FPS, size: tuple[int, int] = DEFAULT_SIZE) -> int:
+               fps: float = DEFAULT_FPS, size: tuple[int, int] = DEFAULT_SIZE,
+               backgrounds: Sequence[str] = BACKGROUNDS) -> int:
     seconds = float(rng.uniform(3.0, 6.0)) if seconds is None else seconds
-    return write_scenes(path, [(Scene.random(label, rng, *size), seconds)], fps)
+    return write_scenes(path, [(Scene.random(label, rng, *size, backgrounds=backgrounds), seconds)], fps)
 
 
 def make_dataset(out_dir: Path, clips_per_class: int = 40, seed: int = 0, classes: Iterable[str] = CLASSES,
-                 fps: float = DEFAULT_FPS, size: tuple[int, int] = DEFAULT_SIZE, progress=None) -> dict[str, int]:
-    """Write ``out_dir/<class>/<class>_NNN.avi`` for every class; returns clips written per class."""
+                 fps: float = DEFAULT_FPS, size: tuple[int, int] = DEFAULT_SIZE, progress=None,
+                 backgrounds: Sequence[str] = BACKGROUNDS) -> dict[str, int]:
+    """Write ``out_dir/<class>/<class>_NNN.avi`` for every class; returns clips written per class.
+
+    ``backgrounds`` restricts the background kinds (all three by default); plain backgrounds alone make an easy
+    warm-up set for a curriculum (scripts/make_default_model.sh).
+    """
+    unknown = set(backgrounds) - set(BACKGROUNDS)
+    if unknown or not backgrounds:
+        raise ValueError(f"unknown background kind(s) {sorted(unknown)}; kinds are {', '.join(BACKGROUNDS)}")
     out_dir = Path(out_dir)
     classes = list(classes)
     counts = {}
@@ -148,7 +157,8 @@ def make_dataset(out_dir: Path, clips_per_class: int = 40, seed: int = 0, classe
     for ci, label in enumerate(classes):
         for k in range(clips_per_class):
             rng = np.random.default_rng([seed, ci, k])
-            write_clip(out_dir / label / f"{label}_{k:03d}.avi", label, rng, fps=fps, size=size)
+            write_clip(out_dir / label / f"{label}_{k:03d}.avi", label, rng, fps=fps, size=size,
+                       backgrounds=backgrounds)
             done += 1
             if progress:
                 progress(done, total)

@@ -31,6 +31,8 @@ class TrainOptions:
     seed: int = 0
     sampling: str = "stream"
     verbose: int = 1
+    reverse_pairs: dict[int, int] | None = None  # label index -> label of the same window played backwards
+    init_from: str | None = None  # a trained .keras model whose weights start the training (fine-tuning)
 
 
 def get_strategy():
@@ -52,6 +54,7 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy):
 
     rng = np.random.default_rng(opts.seed)
     per_clip = 1 if opts.sampling == "uniform" else opts.windows_per_clip
+    reverse = opts.reverse_pairs or {}
 
     def gen():
         index = [(ci, s) for ci, c in enumerate(clips)
@@ -64,10 +67,17 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy):
                 x = clip.frames[D.uniform_indices(len(clip.frames), cfg.frames)]
             else:
                 x = clip.frames[s:s + cfg.frames]
-            yield D.to_float(np.asarray(x)), clip.label
+            y = clip.label
+            if reverse and y in reverse and rng.random() < 0.5:
+                x, y = x[::-1], reverse[y]
+            yield D.to_float(np.asarray(x)), y
 
     sig = (tf.TensorSpec((cfg.frames, cfg.height, cfg.width, 3), tf.float32), tf.TensorSpec((), tf.int64))
+    # every clip is at least one window long (the loader drops shorter ones), so each epoch has this many windows;
+    # declaring it lets Keras show progress and stops the "ran out of data" warning
+    n_windows = len(clips) * per_clip
     ds = tf.data.Dataset.from_generator(gen, output_signature=sig)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n_windows))
     global_batch = opts.batch_size * strategy.num_replicas_in_sync
     ds = ds.batch(global_batch).prefetch(2)
     options = tf.data.Options()
@@ -83,6 +93,8 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
     strategy = strategy or get_strategy()
     with strategy.scope():
         model = build(cfg)
+        if opts.init_from and build is build_lrcn:
+            _init_weights(model, opts.init_from)
         compile_model(model, opts.learning_rate)
     per_clip = 1 if opts.sampling == "uniform" else opts.eval_windows_per_clip
     xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling)
@@ -91,8 +103,42 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
     log.info("training %s: %d train clips, %d validation windows, up to %d epochs", name, len(train_clips),
              len(xv), opts.epochs)
     hist = model.fit(_train_dataset(train_clips, cfg, opts, strategy), validation_data=(xv, yv),
-                     epochs=opts.epochs, callbacks=callbacks, verbose=opts.verbose)
+                     epochs=opts.epochs, callbacks=callbacks, verbose=opts.verbose, shuffle=False)
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def _init_weights(model, path: str) -> None:
+    """Start from a trained model's weights, layer by layer; a model of another shape is a usage error."""
+    import keras
+
+    from edge_lrcn.errors import UsageError
+
+    try:
+        src = keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        raise UsageError(f"--init-from {path}: cannot load it ({str(exc).splitlines()[0]})") from None
+    try:
+        model.set_weights(src.get_weights())
+    except ValueError as exc:
+        raise UsageError(f"--init-from {path}: its layers do not match this model (same frames, size, filters, "
+                         f"pools, LSTM units and number of labels are needed): {str(exc).splitlines()[0]}") from None
+    log.info("starting from the weights of %s", path)
+
+
+def parse_reverse_pairs(text: str | None, labels: list[str]) -> dict[int, int] | None:
+    """``a:b,c:c`` -> {a: b, b: a, c: c} by label index; unknown labels are a usage error."""
+    from edge_lrcn.errors import UsageError
+
+    if not text:
+        return None
+    out: dict[int, int] = {}
+    for part in text.split(","):
+        a, sep, b = part.strip().partition(":")
+        if not sep or a not in labels or b not in labels:
+            raise UsageError(f"--reverse-pairs: {part!r} must be LABEL:LABEL with labels of the data "
+                             f"({', '.join(labels)})")
+        out[labels.index(a)], out[labels.index(b)] = labels.index(b), labels.index(a)
+    return out
 
 
 def train_lrcn(cfg, train_clips, val_clips, opts, strategy=None):

@@ -125,6 +125,7 @@ m $USER_NAME render
 SYSU
 put "$tmp/sysusers.conf" "$SYSUSERS" 0644
 if ! grep -qs "^$USER_NAME:" "$ROOT/etc/passwd"; then
+  [ -d "$ROOT/etc" ] || act install -d -m 0755 "$ROOT/etc"
   if command -v systemd-sysusers >/dev/null; then
     act systemd-sysusers ${ROOT:+--root="$ROOT"} "$SYSUSERS"
   else

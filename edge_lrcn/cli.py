@@ -52,6 +52,11 @@ def _add_train_args(p):
     p.add_argument("--pools", type=_ints, default=(4, 4, 2, 2), help="max-pool size per stage")
     p.add_argument("--lstm-units", type=int, default=32)
     p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--reverse-pairs", metavar="A:B,...",
+                   help="time-reversal augmentation: half the training windows play backwards with label A<->B "
+                        "(e.g. left:right,up:down,still:still; sit_down:stand_up). Stops the model from learning "
+                        "appearance instead of motion")
+    p.add_argument("--init-from", type=Path, help="start training from this trained .keras model (fine-tuning)")
     p.add_argument("--no-plots", action="store_true", help="do not write the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
@@ -71,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=25.0, help="video frame rate (default 25)")
     p.add_argument("--width", type=int, default=160)
     p.add_argument("--height", type=int, default=120)
+    p.add_argument("--backgrounds", default="plain,noise,texture",
+                   help="background kinds to draw from (default all: plain,noise,texture)")
     p.add_argument("--sequence", metavar="LABEL:SECONDS,...",
                    help="instead of a dataset, write one video OUT_DIR of labelled segments back to back")
 
@@ -149,7 +156,8 @@ def _convert_options(args):
                      dropout=args.dropout, lstm_units=args.lstm_units)
     topts = TrainOptions(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
                          windows_per_clip=args.windows_per_clip, learning_rate=args.learning_rate, seed=args.seed,
-                         sampling=args.sampling, verbose=0 if args.quiet else (1 if sys.stderr.isatty() else 2))
+                         sampling=args.sampling, verbose=0 if args.quiet else (1 if sys.stderr.isatty() else 2),
+                         reverse_pairs=args.reverse_pairs, init_from=str(args.init_from) if args.init_from else None)
     return ConvertOptions(data=args.data, out=args.out, cfg=cfg, fps=args.fps, train=topts, val_split=args.val_split,
                           test_split=args.test_split, cache_dir=args.cache,
                           keras_model=getattr(args, "keras_model", None),
@@ -182,8 +190,12 @@ def _cmd_synth(args) -> int:
         raise UsageError("--clips-per-class must be at least 1")
     if args.width < 160 or args.height < 120:
         raise UsageError("--width/--height must be at least 160x120")
-    counts = synth.make_dataset(args.out_dir, args.clips_per_class, args.seed, fps=args.fps,
-                                size=(args.width, args.height))
+    try:
+        counts = synth.make_dataset(args.out_dir, args.clips_per_class, args.seed, fps=args.fps,
+                                    size=(args.width, args.height),
+                                    backgrounds=[b.strip() for b in args.backgrounds.split(",") if b.strip()])
+    except ValueError as exc:
+        raise UsageError(f"--backgrounds: {exc}") from None
     print(f"wrote {sum(counts.values())} clips in {len(counts)} classes to {args.out_dir}")
     return 0
 

@@ -122,6 +122,7 @@ class Stats:
     def __init__(self):
         self.reset_window(time.monotonic())
         self.frames_in = self.frames_kept = self.windows = 0
+        self.skipped_before = self.dropped_before = 0  # counts of sources closed by reopens
 
     def reset_window(self, now: float) -> None:
         self.t0 = now
@@ -130,10 +131,17 @@ class Stats:
 
 
 class Daemon:
+    """The streaming daemon. ``clock``, ``wait`` and ``source_factory`` can be replaced (tests drive a fake clock
+    and a fault-injecting source through them); by default they are the monotonic clock, an interruptible sleep
+    and :func:`~edge_lrcn.sources.open_source` on the configured spec."""
+
     def __init__(self, settings: dict, config_path: str | None = None, config_must_exist: bool = False,
-                 flags: dict | None = None):
+                 flags: dict | None = None, clock=time.monotonic, source_factory=None, poll: float = 0.25):
         self.settings = settings
         self.config_path, self.config_must_exist, self.flags = config_path, config_must_exist, flags or {}
+        self.clock = clock
+        self.poll = poll
+        self.source_factory = source_factory or self._open_source
         self.tracker_settings = self._event_settings(settings)
         self.tracker_settings.validate()
         self.bundle = load_bundle(settings["model"])
@@ -148,12 +156,20 @@ class Daemon:
         self.source: Source | None = None
         self.reader: FrameReader | None = None
         self.sinks: list[Sink] = []
-        self.camera_online = None
-        self.last_t: float | None = None
+        self.source_description = str(settings["source"])
+        self.camera_online: bool | None = None
+        self.reopen_attempts = 0
+        self.last_t: float | None = None  # source time of the last kept frame
+        self._newest_t: float | None = None  # newest source timestamp seen (frozen timestamps do not advance it)
+        self._progress = clock()  # daemon clock when a frame with a new timestamp last arrived
 
     @staticmethod
     def _event_settings(s: dict) -> EventSettings:
         return EventSettings(s["enter_threshold"], s["exit_threshold"], s["smoothing"], s["min_duration"])
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True if a stop was requested meanwhile."""
+        return self._stop.wait(seconds)
 
     # ---- sinks -------------------------------------------------------------------------------------------------
     def publish(self, kind: str, obj: dict) -> None:
@@ -208,8 +224,9 @@ class Daemon:
                 log.error("reload: sinks unchanged: %s", exc)
             else:
                 old, self.sinks = self.sinks, sinks
-                for s in old:
-                    s.close()
+                for sink in old:
+                    sink.flush(1.0)
+                    sink.close()
                 self.publish("state", self.tracker.state())
         self.settings = {**self.settings, **{k: new[k] for k in new if k not in ("model", "source", "delegate")}}
         log.info("reloaded settings from %s", self.config_path)
@@ -229,19 +246,18 @@ class Daemon:
         extra = {}
         for sink in self.sinks:
             extra.update(sink.stats())
-        obj = self.make("stats", fps_in=round(st.w_in / dt, 2), fps_kept=round(st.w_kept / dt, 2),
-                        encoder_ms=round(1000 * st.enc_s / max(1, st.w_kept), 3),
-                        head_ms=round(1000 * st.head_s / max(1, st.w_windows), 3),
-                        frames_in=st.frames_in, frames_kept=st.frames_kept, windows=st.windows,
-                        frames_skipped=self.source.skipped if self.source else 0,
-                        frames_dropped=self.reader.dropped if self.reader else 0,
-                        camera="online" if self.camera_online else "offline",
-                        activity=self.tracker.label, **extra)
-        return obj
+        return self.make("stats", fps_in=round(st.w_in / dt, 2), fps_kept=round(st.w_kept / dt, 2),
+                         encoder_ms=round(1000 * st.enc_s / max(1, st.w_kept), 3),
+                         head_ms=round(1000 * st.head_s / max(1, st.w_windows), 3),
+                         frames_in=st.frames_in, frames_kept=st.frames_kept, windows=st.windows,
+                         frames_skipped=st.skipped_before + (self.source.skipped if self.source else 0),
+                         frames_dropped=st.dropped_before + (self.reader.dropped if self.reader else 0),
+                         camera="online" if self.camera_online else "offline",
+                         camera_reopens=self.reopen_attempts, activity=self.tracker.label, **extra)
 
     def run(self) -> int:
         s = self.settings
-        self.source = self._open_source()  # before the interpreters: a missing camera is one line, exit 4
+        self.source = self.source_factory()  # before the interpreters: a missing camera is one line, exit 4
         self.source_description = self.source.description
         try:
             self.encoder, self.head = open_models(self.bundle, s["delegate"], s["threads"], s["require_delegate"],
@@ -253,7 +269,7 @@ class Daemon:
             self.source.close()
             raise
         self._install_signals()
-        self.reader = FrameReader(self.source, maxsize=4 if not self.source.live else 2)
+        self._start_reader()
         self.camera_online = True
         self.publish("state", self.tracker.state())
         self.notifier.ready(f"streaming {self.source.description}")
@@ -265,64 +281,41 @@ class Daemon:
         finally:
             self._shutdown()
 
+    def _start_reader(self) -> None:
+        self.reader = FrameReader(self.source, maxsize=2 if self.source.live else 4)
+        self._progress = self.clock()
+        self._newest_t = None
+
     def _loop(self) -> int:
-        s = self.settings
         st = self.stats
-        clock = time.monotonic
-        last_stats = last_ping = last_status = clock()
+        last_stats = last_ping = last_status = self.clock()
         advanced = False
-        backoff = 0.5
-        pacer, classifier, tracker = self.pacer, self.classifier, self.tracker
-        gap = 3.0 / self.bundle.fps
         while not self._stop.is_set():
             if self._reload.is_set():
                 self._reload.clear()
                 self.reload()
-            now = clock()
+            s = self.settings
+            if not self.camera_online:
+                if not self._reopen():
+                    continue
             try:
-                item = self.reader.get(timeout=min(0.5, s["stall_timeout"]))
+                item = self.reader.get(timeout=self.poll)
             except queue.Empty:
                 item = None
-                if self.source.live and now - self._last_frame_wall() > s["stall_timeout"]:
-                    self._camera_fault(f"no frame for {s['stall_timeout']:g} s")
-                    backoff = self._reopen(backoff)
-            else:
-                if item is FrameReader.END:
-                    if not self.source.live:
-                        log.info("end of %s: %d frames, %d kept, %d windows, %d undecodable skipped",
-                                 self.source.description, st.frames_in, st.frames_kept, st.windows,
-                                 self.source.skipped)
-                        return EXIT_OK
-                    self._camera_fault(str(self.reader.error or "source ended"))
-                    backoff = self._reopen(backoff)
-                    continue
-                frame = item
-                self._frame_wall = clock()
-                st.frames_in += 1
-                st.w_in += 1
-                if pacer.keep(frame.t):
-                    if self.last_t is not None and frame.t - self.last_t > gap:
-                        log.info("%.1f s gap in the stream: restarting the window", frame.t - self.last_t)
-                        classifier.reset()
-                        self._emit(tracker.reset(self.last_t, "gap"))
-                    self.last_t = frame.t
-                    st.frames_kept += 1
-                    st.w_kept += 1
-                    t0 = clock()
-                    feat = classifier.encode(frame.pixels)
-                    t1 = clock()
-                    probs = classifier.push_features(feat)
-                    st.enc_s += t1 - t0
-                    if probs is not None:
-                        st.head_s += clock() - t1
-                        st.windows += 1
-                        st.w_windows += 1
-                        self._emit(tracker.update(probs, frame.t))
-                        if s["scores"]:
-                            self.publish("scores", tracker.scores(frame.t))
-                    advanced = True
-                    backoff = 0.5
-            now = clock()
+            if item is FrameReader.END:
+                if not self.source.live:
+                    log.info("end of %s: %d frames, %d kept, %d windows, %d undecodable skipped",
+                             self.source.description, st.frames_in, st.frames_kept, st.windows, self.source.skipped)
+                    return EXIT_OK
+                self._camera_fault(str(self.reader.error or "the source ended"))
+                continue
+            if item is not None:
+                advanced |= self._on_frame(item)
+            now = self.clock()
+            if self.source.live and now - self._progress > s["stall_timeout"]:
+                what = "frozen timestamps" if item is not None else "no frame"
+                self._camera_fault(f"{what} for {now - self._progress:.1f} s")
+                continue
             if self.notifier.watchdog_interval and s["watchdog"] and advanced \
                     and now - last_ping >= self.notifier.watchdog_interval:
                 self.notifier.watchdog()
@@ -330,7 +323,7 @@ class Daemon:
             if self.notifier.enabled and now - last_status >= 5:
                 last_status = now
                 dt = max(1e-6, now - st.t0)
-                self.notifier.status(f"{st.w_kept / dt:.1f} fps kept, activity {tracker.label}, camera "
+                self.notifier.status(f"{st.w_kept / dt:.1f} fps kept, activity {self.tracker.label}, camera "
                                      f"{'online' if self.camera_online else 'offline'}")
             if s["stats_interval"] and now - last_stats >= s["stats_interval"]:
                 self.publish("stats", self._stats_obj(now))
@@ -339,45 +332,76 @@ class Daemon:
         log.info("stopping on request")
         return EXIT_OK
 
-    def _last_frame_wall(self) -> float:
-        return getattr(self, "_frame_wall", None) or self.stats.t0
+    def _on_frame(self, frame) -> bool:
+        """One frame from the source; True when it advanced the pipeline (a kept, encoded frame)."""
+        st = self.stats
+        st.frames_in += 1
+        st.w_in += 1
+        if self._newest_t is None or frame.t > self._newest_t:
+            self._newest_t = frame.t
+            self._progress = self.clock()
+        if not self.pacer.keep(frame.t):
+            return False
+        if self.last_t is not None and frame.t - self.last_t > 3.0 / self.bundle.fps and frame.t > self.last_t:
+            log.info("%.1f s gap in the stream: restarting the window", frame.t - self.last_t)
+            self.classifier.reset()
+            self._emit(self.tracker.reset(self.last_t, "gap"))
+        self.last_t = frame.t
+        st.frames_kept += 1
+        st.w_kept += 1
+        t0 = time.perf_counter()
+        feat = self.classifier.encode(frame.pixels)
+        t1 = time.perf_counter()
+        probs = self.classifier.push_features(feat)
+        st.enc_s += t1 - t0
+        if probs is not None:
+            st.head_s += time.perf_counter() - t1
+            st.windows += 1
+            st.w_windows += 1
+            self._emit(self.tracker.update(probs, frame.t))
+            if self.settings["scores"]:
+                self.publish("scores", self.tracker.scores(frame.t))
+        return True
 
     def _camera_fault(self, reason: str) -> None:
-        self._set_camera(False, reason)
+        """The live source stalled, froze or failed: close the activity, forget the window, mark the camera offline."""
         if self.last_t is not None:
             self._emit(self.tracker.reset(self.last_t, "camera"))
         self.classifier.reset()
         self.pacer.reset()
         self.last_t = None
-
-    def _reopen(self, backoff: float) -> float:
-        """Close the source and try to reopen it after ``backoff`` seconds (interruptible); returns the next backoff."""
+        self.stats.skipped_before += self.source.skipped
+        self.stats.dropped_before += self.reader.dropped
         self.reader.stop()
         try:
             self.source.close()
         except Exception:
             log.debug("closing the source failed", exc_info=True)
-        if self._stop.wait(backoff):
-            return backoff
+        self._backoff = 0.5
+        self._set_camera(False, reason)
+
+    def _reopen(self) -> bool:
+        """One reopen attempt after the current backoff (capped exponential); True once the camera is back."""
+        if self.wait(self._backoff):
+            return False
+        self.reopen_attempts += 1
         try:
-            self.source = self._open_source()
+            self.source = self.source_factory()
         except (SourceError, UsageError) as exc:
-            log.warning("reopen failed (next try in %.0f s): %s", min(backoff * 2, self.settings["reopen_max_delay"]),
-                        exc)
-            self._frame_wall = time.monotonic()
-            return min(backoff * 2, self.settings["reopen_max_delay"])
-        self.reader = FrameReader(self.source, maxsize=2)
-        self._frame_wall = time.monotonic()
+            self._backoff = min(self._backoff * 2, self.settings["reopen_max_delay"])
+            log.warning("reopening %s failed (next try in %.1f s): %s", self.source_description, self._backoff, exc)
+            return False
+        self._start_reader()
         self._set_camera(True)
-        return backoff
+        return True
 
     def _shutdown(self) -> None:
         self.notifier.stopping()
         if self.last_t is not None:
             self._emit(self.tracker.close(self.last_t, reason="shutdown"))
         if self.stats.frames_in and self.settings["stats_interval"]:
-            self.publish("stats", self._stats_obj(time.monotonic()))
-        if getattr(self, "reader", None):
+            self.publish("stats", self._stats_obj(self.clock()))
+        if self.reader:
             self.reader.stop()
         deadline = time.monotonic() + SHUTDOWN_FLUSH_S
         for sink in self.sinks:

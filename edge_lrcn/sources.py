@@ -136,7 +136,7 @@ class VideoFileSource(Source):
 
 
 class OpenCVLiveSource(Source):
-    """A V4L2 device, a network stream or a GStreamer pipeline through OpenCV; timestamps are monotonic."""
+    """A V4L2 device, a network stream or a GStreamer pipeline through OpenCV."""
 
     def __init__(self, target, api: int = cv2.CAP_ANY, description: str = "camera", size=None, fps=None):
         self.target, self.api, self.description = target, api, description
@@ -161,9 +161,18 @@ class OpenCVLiveSource(Source):
             raise SourceReadError(f"{self.description}: no frame")
         if pixels.ndim == 2:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
-        frame = Frame(pixels, time.monotonic(), self._seq)
+        frame = Frame(pixels, self._timestamp(), self._seq)
         self._seq += 1
         return frame
+
+    def _timestamp(self) -> float:
+        """The driver's buffer timestamp when it gives one (V4L2: CLOCK_MONOTONIC, like time.monotonic()), so a dead
+        device that keeps handing out its last buffer shows up as a frozen timestamp; else the read time."""
+        if self.api == cv2.CAP_V4L2:
+            ms = self.cap.get(cv2.CAP_PROP_POS_MSEC)
+            if ms and ms > 0 and abs(ms / 1000.0 - time.monotonic()) < 3600:
+                return ms / 1000.0
+        return time.monotonic()
 
     def close(self) -> None:
         self.cap.release()

@@ -146,7 +146,7 @@ def test_install_into_staging_root_is_idempotent_and_uninstalls(tmp_path):
     pw = stage / "etc/edge-lrcn/mqtt-password"
     assert pw.exists() and oct(pw.stat().st_mode)[-3:] == "600"
     passwd = (stage / "etc/passwd").read_text()
-    assert passwd.count("edge-lrcn:") == 1 and "/var/lib/edge-lrcn" in passwd
+    assert [l.split(":")[0] for l in passwd.splitlines()].count("edge-lrcn") == 1 and "/var/lib/edge-lrcn" in passwd
     group = (stage / "etc/group").read_text()
     assert any(l.startswith("video:") and "edge-lrcn" in l for l in group.splitlines())
     venv_exe = stage / "opt/edge-lrcn/venv/bin/edge-lrcn"

@@ -1,0 +1,272 @@
+"""Camera faults driven by a fake clock through a fault-injecting source; a real file cut while being read."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from edge_lrcn import config as C
+from edge_lrcn.errors import SourceError
+from edge_lrcn.runner import Daemon
+from edge_lrcn.sources import Frame, Source, SourceReadError
+from tests.conftest import json_lines, run_cli
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+        self.lock = threading.Lock()
+
+    def __call__(self):
+        with self.lock:
+            return self.t
+
+    def advance(self, dt):
+        with self.lock:
+            self.t += dt
+
+
+class ScriptedSource(Source):
+    """A live source following a script of steps: ("frames", n), ("frozen", n), ("stall",), ("error",), ("raise",).
+    Each delivered frame advances the fake clock by one camera period (30 fps)."""
+
+    live = True
+
+    def __init__(self, script, clock, tag):
+        self.script = list(script)
+        self.clock = clock
+        self.description = f"fake camera {tag}"
+        self.closed = threading.Event()
+        self.seq = 0
+        self.frozen_t = None
+        self.pixels = np.random.default_rng(tag).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+
+    def read(self):
+        while self.script:
+            step = self.script[0]
+            if step[0] in ("frames", "frozen") and step[1] > 0:
+                self.script[0] = (step[0], step[1] - 1)
+                self.clock.advance(1 / 30)
+                if step[0] == "frozen":
+                    self.frozen_t = self.frozen_t or self.clock()
+                    t = self.frozen_t
+                else:
+                    t = self.clock()
+                self.seq += 1
+                time.sleep(0.0005)
+                return Frame(self.pixels, t, self.seq)
+            if step[0] in ("frames", "frozen"):
+                self.script.pop(0)
+                continue
+            if step[0] == "stall":
+                self.closed.wait(30)
+                raise SourceReadError("closed while stalled")
+            if step[0] == "error":
+                self.script.pop(0)
+                raise SourceReadError(f"{self.description}: no frame")
+            if step[0] == "raise":
+                self.script.pop(0)
+                raise RuntimeError("driver bug")
+        self.closed.wait(30)
+        raise SourceReadError("script done")
+
+    def close(self):
+        self.closed.set()
+
+
+class FakeDaemon(Daemon):
+    def __init__(self, *a, clock, **kw):
+        super().__init__(*a, clock=clock, poll=0.01, **kw)
+        self.waits = []
+
+    def wait(self, seconds):
+        self.waits.append(seconds)
+        self.clock.advance(seconds)
+        return self._stop.is_set()
+
+
+def settings(model, **over):
+    s = C.resolve({"model": str(model), "source": "fake", "stats_interval": 0, "stall_timeout": 5.0,
+                   "reopen_max_delay": 4.0, **over}, None)
+    return s
+
+
+def run_daemon(model, scripts, until, clock=None, **over):
+    """Run a FakeDaemon in a thread; ``scripts`` is a list, one per (re)open: a script or "gone" (open fails)."""
+    clock = clock or FakeClock()
+    opened = []
+    plan = list(scripts)
+
+    def factory():
+        step = plan.pop(0) if plan else [("stall",)]
+        if step == "gone":
+            raise SourceError("camera fake does not exist")
+        src = ScriptedSource(step, clock, len(opened))
+        opened.append(src)
+        return src
+
+    out = io.StringIO()
+    d = FakeDaemon(settings(model, **over), clock=clock, source_factory=factory)
+    import edge_lrcn.sinks as sinks_mod
+
+    orig = sinks_mod.StdoutSink.__init__
+
+    def init(self, stream=None):
+        orig(self, out)
+
+    sinks_mod.StdoutSink.__init__ = init
+    try:
+        rc = []
+        th = threading.Thread(target=lambda: rc.append(d.run()), daemon=True)
+        th.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not until(d, clock, opened):
+            time.sleep(0.01)
+        ok = until(d, clock, opened)
+        d.request_stop()
+        th.join(20)
+    finally:
+        sinks_mod.StdoutSink.__init__ = orig
+    assert ok, f"condition not reached; waits {d.waits}, stdout {out.getvalue()[-2000:]}"
+    assert not th.is_alive() and rc == [0]
+    return d, json_lines(out.getvalue()), opened
+
+
+def camera_states(objs):
+    return [(o["state"], o.get("reason", "")) for o in objs if o["type"] == "camera"]
+
+
+def test_stall_marks_camera_offline_and_reopens(tiny_bundle):
+    def until(d, clock, opened):
+        if len(opened) == 1 and opened[0].script and opened[0].script[0] == ("stall",):
+            clock.advance(0.5)  # time passes while the camera delivers nothing
+        return d.camera_online and len(opened) == 2 and opened[1].seq > 5
+
+    d, objs, opened = run_daemon(tiny_bundle[0], [[("frames", 60), ("stall",)], [("frames", 200)]], until)
+    states = camera_states(objs)
+    assert states[0][0] == "offline" and "no frame for" in states[0][1] and states[1][0] == "online"
+    assert opened[0].closed.is_set()
+
+
+def test_frozen_timestamps_are_a_stall(tiny_bundle):
+    def until(d, clock, opened):
+        return len(opened) == 2 and d.camera_online and opened[1].seq > 5
+
+    d, objs, opened = run_daemon(tiny_bundle[0], [[("frames", 40), ("frozen", 400)], [("frames", 100)]], until)
+    states = camera_states(objs)
+    assert states[0] == ("offline", states[0][1]) and "frozen timestamps" in states[0][1]
+    # detected after stall_timeout (5 s = 150 frames at 30 fps) of frozen frames, not at the first one
+    assert 140 <= 400 - opened[0].script[0][1] <= 175
+
+
+@pytest.mark.parametrize("fault,reason", [("error", "no frame"), ("raise", "RuntimeError: driver bug")])
+def test_read_errors_and_exceptions_reopen(tiny_bundle, fault, reason):
+    def until(d, clock, opened):
+        return len(opened) == 2 and d.camera_online and opened[1].seq > 3
+
+    d, objs, _ = run_daemon(tiny_bundle[0], [[("frames", 30), (fault,)], [("frames", 100)]], until)
+    states = camera_states(objs)
+    assert states[0][0] == "offline" and reason in states[0][1] and states[1][0] == "online"
+
+
+def test_camera_gone_for_a_while_backs_off_capped_and_recovers(tiny_bundle):
+    def until(d, clock, opened):
+        return len(opened) == 2 and d.camera_online and opened[1].seq > 3
+
+    d, objs, _ = run_daemon(tiny_bundle[0], [[("frames", 30), ("error",)], "gone", "gone", "gone", "gone", "gone",
+                                             [("frames", 100)]], until)
+    assert d.waits[:6] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, capped at reopen_max_delay
+    assert d.reopen_attempts == 6
+    assert [s for s, _ in camera_states(objs)] == ["offline", "online"]
+
+
+def test_open_activity_is_closed_when_the_camera_drops(default_bundle):
+    """With a real model on a moving scene, the activity on at the fault ends with reason camera."""
+    from edge_lrcn.convert.synth import Scene
+
+    clock = FakeClock()
+    scene = Scene.random("right", np.random.default_rng(4))
+
+    class MovingSource(ScriptedSource):
+        def read(self):
+            f = super().read()
+            f.pixels = scene.render(f.t - 1000.0)
+            return f
+
+    opened = []
+    plan = [[("frames", 240), ("error",)], [("frames", 30)]]
+
+    def factory():
+        src = MovingSource(plan.pop(0) if plan else [("stall",)], clock, len(opened))
+        opened.append(src)
+        return src
+
+    out = io.StringIO()
+    d = FakeDaemon(settings(default_bundle), clock=clock, source_factory=factory)
+    d.sinks_override = out
+    import edge_lrcn.sinks as sinks_mod
+
+    orig = sinks_mod.StdoutSink.__init__
+    sinks_mod.StdoutSink.__init__ = lambda self, stream=None: orig(self, out)
+    try:
+        th = threading.Thread(target=d.run, daemon=True)
+        th.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (len(opened) == 2 and opened[1].seq > 3):
+            time.sleep(0.01)
+        d.request_stop()
+        th.join(20)
+    finally:
+        sinks_mod.StdoutSink.__init__ = orig
+    objs = json_lines(out.getvalue())
+    kinds = [(o["type"], o.get("label"), o.get("reason")) for o in objs if o["type"].startswith("activity")]
+    assert kinds[0][:2] == ("activity_start", "right"), kinds
+    assert ("activity_end", "right", "camera") in kinds
+
+
+def test_file_truncated_while_read_ends_cleanly(tiny_bundle, tmp_path):
+    from edge_lrcn.convert.synth import make_sequence
+
+    video = tmp_path / "v.avi"
+    make_sequence(video, [("left", 6.0)], seed=3)
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--model", str(tiny_bundle[0]), "--source",
+                             str(video), "--realtime", "--stats-interval", "1000"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    with open(video, "r+b") as f:
+        f.truncate(os.path.getsize(video) // 2)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    stats = [o for o in json_lines(out) if o["type"] == "stats"][-1]
+    assert stats["frames_in"] < 150 and stats["frames_skipped"] > 0
+    assert stats["frames_in"] + stats["frames_skipped"] == 150
+    assert "Traceback" not in err
+
+
+def test_file_deleted_while_read_plays_to_the_end(tiny_bundle, tmp_path):
+    from edge_lrcn.convert.synth import make_sequence
+
+    video = tmp_path / "v.avi"
+    make_sequence(video, [("up", 4.0)], seed=3)
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--model", str(tiny_bundle[0]), "--source",
+                             str(video), "--realtime", "--stats-interval", "1000"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    video.unlink()  # the open descriptor keeps the data
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    stats = [o for o in json_lines(out) if o["type"] == "stats"][-1]
+    assert stats["frames_in"] == 100 and stats["frames_skipped"] == 0
