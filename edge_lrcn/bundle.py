@@ -12,6 +12,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,8 +175,9 @@ def read_bundle_bytes(data: bytes, where: str = "<bytes>", max_member_bytes: int
                 members[name] = blob
     except BundleError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError,
-            RuntimeError) as exc:  # CRC errors, truncated data, unsupported compression, encrypted members
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
+            RuntimeError) as exc:  # CRC errors, corrupt deflate streams, truncated data, unsupported compression,
+        # encrypted members
         raise _fail(where, f"damaged archive ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") \
             from None
     return Bundle(manifest, members, hashlib.sha256(data).hexdigest(), where)

@@ -81,6 +81,7 @@ class Setting:
 S = Setting
 SCHEMA: list[Setting] = [
     S("model", None, _str, None, "model bundle (.lrcn); default: the embedded model"),
+    S("verify_model", None, _bool, True, "load a new bundle's models in a child process once before using them"),
     S("source", None, _str, "/dev/video0", "frame source: /dev/videoN, N, file, rtsp://..., gst:PIPELINE, picamera2[:N]"),
     S("realtime", None, _bool, False, "pace file sources at their native rate"),
     S("device_id", None, _str, None, "device id in events and topics (default: hostname)"),

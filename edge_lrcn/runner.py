@@ -58,10 +58,20 @@ def config_path_from(args) -> tuple[str | None, bool]:
     return C.DEFAULT_CONFIG_PATH, False
 
 
-def load_bundle(path: str | None) -> Bundle:
+def load_bundle(path: str | None, verify: bool = False) -> Bundle:
+    """Read and check a bundle (the embedded default when ``path`` is empty). With ``verify``, a bundle that is not
+    the embedded one has its models loaded and run once in a child process first (remembered by sha256), so a
+    crafted model that would crash the interpreter is an exit 3, not a crash of the daemon."""
     from .models import default_model_path
 
-    return read_bundle(path or default_model_path())
+    if not path:
+        return read_bundle(default_model_path())
+    bundle = read_bundle(path)
+    if verify:
+        from .verify import verify_once
+
+        verify_once(bundle)
+    return bundle
 
 
 class FrameReader:
@@ -144,7 +154,7 @@ class Daemon:
         self.source_factory = source_factory or self._open_source
         self.tracker_settings = self._event_settings(settings)
         self.tracker_settings.validate()
-        self.bundle = load_bundle(settings["model"])
+        self.bundle = load_bundle(settings["model"], verify=settings.get("verify_model", True))
         self.device_id = settings["device_id"] or default_device_id()
         self.make = EventMaker(self.device_id, self.bundle.model_id)
         self.tracker = ActivityTracker(self.bundle.labels, self.tracker_settings, self.make)

@@ -7,30 +7,58 @@ bundle signed by nobody) could still crash the interpreter. The child takes the 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from .errors import BundleError
 
 _CHILD = r"""
 import json, sys
 import numpy as np
-from edge_lrcn.bundle import read_bundle
-from edge_lrcn.interpreter import make_interpreter
-b = read_bundle(sys.argv[1])
-out = {}
-for name, info in b.manifest["files"].items():
-    if not name.endswith(".tflite"):
-        continue
-    it = make_interpreter(b.member(name), threads=1, what=name)
-    for d in it.get_input_details():
-        it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
-    it.invoke()
-    outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
-    out[name] = "ok: " + ", ".join(str(tuple(o.shape)) for o in outs)
+try:
+    from edge_lrcn.bundle import read_bundle
+    from edge_lrcn.interpreter import make_interpreter, open_models
+    b = read_bundle(sys.argv[1])
+    out = {}
+    for name in b.manifest["files"]:
+        if not name.endswith(".tflite"):
+            continue
+        it = make_interpreter(b.member(name), threads=1, what=name)
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        it.invoke()
+        outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+        out[name] = "ok: " + ", ".join(str(tuple(o.shape)) for o in outs)
+    open_models(b, "cpu", 1)  # shapes agree with each other and with the manifest
+except Exception as exc:
+    print(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
+    sys.exit(1)
 print(json.dumps(out))
 """
+
+
+def _cache_dir() -> Path | None:
+    base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME") or \
+        (os.path.join(os.path.expanduser("~"), ".cache") if os.path.expanduser("~") != "~" else None)
+    return Path(base.split(":")[0]) / "edge-lrcn" / "verified" if base else None
+
+
+def verify_once(bundle) -> None:
+    """Verify a bundle's models in a child process unless this exact bundle (by sha256) passed before."""
+    cache = _cache_dir()
+    mark = cache / bundle.sha256 if cache else None
+    if mark is not None and mark.exists():
+        return
+    verify_in_child(bundle.path)
+    if mark is not None:
+        try:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.write_text("ok\n")
+        except OSError:  # a read-only home: verify again next time, no harm
+            pass
 
 
 def verify_in_child(path: str, timeout: float = 120.0) -> dict:
@@ -45,5 +73,6 @@ def verify_in_child(path: str, timeout: float = 120.0) -> dict:
         raise BundleError(f"invalid model bundle {path}: a model crashed the interpreter ({name})")
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise BundleError(f"invalid model bundle {path}: a model fails to run ({last})")
+        raise BundleError(f"invalid model bundle {path}: {last}" if last.startswith("the ") or "bundle" in last
+                          else f"invalid model bundle {path}: a model fails to run ({last})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
