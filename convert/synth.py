@@ -23,6 +23,8 @@ CLASSES = ("left", "right", "up", "down", "still")
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1), "still": (0, 0)}
 SHAPES = ("disc", "square", "triangle")
 BACKGROUNDS = ("plain", "noise", "texture")
+# warm-up only, not part of the dataset spec: a white shape on black, where motion is all there is to see
+WARMUP_BACKGROUNDS = ("black",)
 DEFAULT_SIZE = (160, 120)  # width, height
 DEFAULT_FPS = 25.0
 FOURCC = "MJPG"
@@ -52,7 +54,10 @@ class Scene:
         kind = backgrounds[rng.integers(len(backgrounds))]
         base = rng.integers(0, 256, size=3).astype(np.float32)
         noise = 0.0
-        if kind == "plain":
+        if kind == "black":
+            base = np.zeros(3, np.float32)
+            bg = np.zeros((height, width, 3), np.float32)
+        elif kind == "plain":
             bg = np.broadcast_to(base, (height, width, 3)).copy()
         elif kind == "noise":
             bg = np.broadcast_to(base, (height, width, 3)).copy()
@@ -64,7 +69,7 @@ class Scene:
             angle, freq = rng.uniform(0, math.pi), rng.uniform(0.05, 0.3)
             stripes = np.sin((xx * math.cos(angle) + yy * math.sin(angle)) * freq)[..., None]
             bg = base + 40 * blobs + 25 * stripes
-        colour = rng.integers(0, 256, size=3)
+        colour = rng.integers(0, 256, size=3) if kind != "black" else np.full(3, 255)
         # keep the shape visible against the background: push its colour away from the background mean
         if np.abs(colour - base).sum() < 150:
             colour = (255 - base).astype(np.int64)
@@ -143,10 +148,10 @@ def make_dataset(out_dir: Path, clips_per_class: int = 40, seed: int = 0, classe
                  backgrounds: Sequence[str] = BACKGROUNDS) -> dict[str, int]:
     """Write ``out_dir/<class>/<class>_NNN.avi`` for every class; returns clips written per class.
 
-    ``backgrounds`` restricts the background kinds (all three by default); plain backgrounds alone make an easy
-    warm-up set for a curriculum (scripts/make_default_model.sh).
+    ``backgrounds`` restricts the background kinds (all three by default). ``black`` (a white shape on black, outside
+    the dataset spec) makes the warm-up set of the default model's curriculum (scripts/make_default_model.sh).
     """
-    unknown = set(backgrounds) - set(BACKGROUNDS)
+    unknown = set(backgrounds) - set(BACKGROUNDS) - set(WARMUP_BACKGROUNDS)
     if unknown or not backgrounds:
         raise ValueError(f"unknown background kind(s) {sorted(unknown)}; kinds are {', '.join(BACKGROUNDS)}")
     out_dir = Path(out_dir)

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=160)
     p.add_argument("--height", type=int, default=120)
     p.add_argument("--backgrounds", default="plain,noise,texture",
-                   help="background kinds to draw from (default all: plain,noise,texture)")
+                   help="background kinds to draw from (default all: plain,noise,texture; 'black' gives white "
+                        "shapes on black, a warm-up set for curricula)")
     p.add_argument("--sequence", metavar="LABEL:SECONDS,...",
                    help="instead of a dataset, write one video OUT_DIR of labelled segments back to back")
 
@@ -123,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", parents=[common], help="synth -> convert -> stream a demo video -> events")
     p.add_argument("--workdir", type=Path, default=Path("edge-lrcn-demo"))
     p.add_argument("--clips-per-class", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=6)
 
     p = sub.add_parser("check-config", parents=[common], help="validate a config file")
     p.add_argument("file", nargs="?", type=Path)

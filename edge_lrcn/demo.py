@@ -29,9 +29,13 @@ def demo_command(args) -> int:
     data, bundle, video = work / "data", work / "demo.lrcn", work / "demo_video.avi"
     print(f"[1/4] writing {args.clips_per_class} synthetic clips per class to {data}", flush=True)
     synth.make_dataset(data, args.clips_per_class, seed=1)
-    print(f"[2/4] training and converting (up to {args.epochs} epochs) -> {bundle}", flush=True)
-    opts = ConvertOptions(data=data, out=bundle, train=TrainOptions(epochs=args.epochs, patience=4, verbose=0),
-                          baseline=False, allow_degraded=True)
+    init = Path(__file__).with_name("models") / "default.keras"
+    how = f"fine-tuning the embedded model's weights ({init.name})" if init.exists() else "training from scratch"
+    print(f"[2/4] {how} for up to {args.epochs} epochs, converting to int8, validating -> {bundle}", flush=True)
+    opts = ConvertOptions(data=data, out=bundle, baseline=False, allow_degraded=True,
+                          train=TrainOptions(epochs=args.epochs, patience=3, verbose=0,
+                                             reverse_pairs="left:right,up:down,still:still",
+                                             init_from=str(init) if init.exists() else None))
     convert_command(opts)
     print(f"[3/4] writing a demo video of segments {', '.join(f'{a} {b:g}s' for a, b in DEMO_SEGMENTS)} -> {video}",
           flush=True)

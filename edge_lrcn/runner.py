@@ -129,8 +129,8 @@ class FrameReader:
 
 
 class Stats:
-    def __init__(self):
-        self.reset_window(time.monotonic())
+    def __init__(self, now: float = 0.0):
+        self.reset_window(now)
         self.frames_in = self.frames_kept = self.windows = 0
         self.skipped_before = self.dropped_before = 0  # counts of sources closed by reopens
 
@@ -160,7 +160,7 @@ class Daemon:
         self.tracker = ActivityTracker(self.bundle.labels, self.tracker_settings, self.make)
         self.pacer = Pacer(self.bundle.fps)
         self.notifier = Notifier()
-        self.stats = Stats()
+        self.stats = Stats(clock())
         self._stop = threading.Event()
         self._reload = threading.Event()
         self.source: Source | None = None
@@ -281,6 +281,7 @@ class Daemon:
         self._install_signals()
         self._start_reader()
         self.camera_online = True
+        self.stats.reset_window(self.clock())  # rates count from the first frame, not from model loading
         self.publish("state", self.tracker.state())
         self.notifier.ready(f"streaming {self.source.description}")
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.source.description,

@@ -270,3 +270,45 @@ def test_file_deleted_while_read_plays_to_the_end(tiny_bundle, tmp_path):
     assert proc.returncode == 0, err
     stats = [o for o in json_lines(out) if o["type"] == "stats"][-1]
     assert stats["frames_in"] == 100 and stats["frames_skipped"] == 0
+
+
+def test_sighup_reloads_settings_and_sinks_keeping_the_window(tiny_bundle, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.mjpeg_server import MjpegCamera
+
+    cam = MjpegCamera(fps=20)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'model = "{tiny_bundle[0]}"\nsource = "{cam.url}"\n[events]\nscores = false\nstats_interval = 0\n')
+    env = {**os.environ}
+    env.pop("EDGE_LRCN_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--config", str(cfg)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[tuple[float, str]] = []
+    reader = threading.Thread(target=lambda: [lines.append((time.monotonic(), l)) for l in proc.stdout], daemon=True)
+    reader.start()
+    try:
+        time.sleep(4.0)  # the window is full after 2 s at 10 fps
+        assert not [l for _, l in lines if '"scores"' in l]
+        cfg.write_text(cfg.read_text().replace("scores = false", "scores = true\nenter_threshold = 0.9"))
+        t_hup = time.monotonic()
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(2.0)
+        scores = [t for t, l in lines if '"scores"' in l]
+        assert scores, "no scores after the reload"
+        # a kept window gives scores at the next kept frame; a dropped one would need 20 frames (2 s) first
+        assert scores[0] - t_hup < 1.0, scores[0] - t_hup
+        cfg.write_text(cfg.read_text().replace("stats_interval = 0", "stats_interval = -1"))
+        proc.send_signal(signal.SIGHUP)  # a bad config is logged and the old settings stay
+        time.sleep(0.5)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0
+        assert "reloaded settings" in err and "reload failed, keeping the old settings" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        cam.close()
