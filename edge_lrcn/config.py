@@ -176,8 +176,7 @@ def resolve(flags: dict[str, Any], config_path: str | os.PathLike | None, enviro
     for s in SCHEMA:
         if flags.get(s.name) is not None:
             try:
-                out[s.name] = s.conv(flags[s.name]) if not isinstance(flags[s.name], (list, bool)) \
-                    or s.conv in (_str_list, _bool) else flags[s.name]
+                out[s.name] = s.conv(flags[s.name])
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"--{s.name.replace('_', '-')}: {exc}") from None
         elif env_name(s.name) in environ:

@@ -114,6 +114,7 @@ class MqttSink(Sink):
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._last_error = None
+        self._refresh_state = False
         client_id = settings.get("client_id") or f"edge-lrcn-{self.device_id}"
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         c.max_queued_messages_set(int(settings.get("queue_limit", 10000)))
@@ -210,8 +211,20 @@ class MqttSink(Sink):
             node = _object_id(f"edge_lrcn_{self.device_id}")
             client.subscribe(f"{self.ha_prefix}/binary_sensor/{node}/+/config", qos=1)
         if self._state_fn and self.connects > 1:
-            client.publish(self.topic("activity"), json.dumps(self._state_fn()), qos=1, retain=True)
+            # paho resends the QoS 1 backlog after this callback, oldest first; a state published now would be
+            # overwritten by older queued states (and be stale if the queue overflowed). Refresh it once drained.
+            with self._pending_lock:
+                drained = not self._pending
+                self._refresh_state = not drained
+            if drained:
+                self._publish_state(client)
         self._connected.set()
+
+    def _publish_state(self, client) -> None:
+        info = client.publish(self.topic("activity"), json.dumps(self._state_fn()), qos=1, retain=True)
+        with self._pending_lock:
+            if not info.is_published():
+                self._pending[info.mid] = info
 
     def _on_message(self, client, userdata, msg) -> None:
         if not msg.retain or not msg.payload:
@@ -228,6 +241,11 @@ class MqttSink(Sink):
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._pending_lock:
             self._pending.pop(mid, None)
+            refresh = self._refresh_state and not self._pending
+            if refresh:
+                self._refresh_state = False
+        if refresh:
+            self._publish_state(client)
 
     # ---- Sink interface ----------------------------------------------------------------------------------------
     def publish(self, kind: str, obj: dict) -> None:

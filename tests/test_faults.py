@@ -98,9 +98,10 @@ def settings(model, **over):
     return s
 
 
-def run_daemon(model, scripts, until, clock=None, **over):
+def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
     """Run a FakeDaemon in a thread; ``scripts`` is a list, one per (re)open: a script or "gone" (open fails)."""
     clock = clock or FakeClock()
+    source_cls = source_cls or ScriptedSource
     opened = []
     plan = list(scripts)
 
@@ -108,7 +109,7 @@ def run_daemon(model, scripts, until, clock=None, **over):
         step = plan.pop(0) if plan else [("stall",)]
         if step == "gone":
             raise SourceError("camera fake does not exist")
-        src = ScriptedSource(step, clock, len(opened))
+        src = source_cls(step, clock, len(opened))
         opened.append(src)
         return src
 
@@ -188,10 +189,9 @@ def test_camera_gone_for_a_while_backs_off_capped_and_recovers(tiny_bundle):
 
 
 def test_open_activity_is_closed_when_the_camera_drops(default_bundle):
-    """With a real model on a moving scene, the activity on at the fault ends with reason camera."""
+    """With the real model on a moving scene, the activity on at the fault ends with reason camera."""
     from edge_lrcn.convert.synth import Scene
 
-    clock = FakeClock()
     scene = Scene.random("right", np.random.default_rng(4))
 
     class MovingSource(ScriptedSource):
@@ -200,35 +200,23 @@ def test_open_activity_is_closed_when_the_camera_drops(default_bundle):
             f.pixels = scene.render(f.t - 1000.0)
             return f
 
-    opened = []
-    plan = [[("frames", 240), ("error",)], [("frames", 30)]]
+    def until(d, clock, opened):
+        return len(opened) == 2 and opened[1].seq > 3
 
-    def factory():
-        src = MovingSource(plan.pop(0) if plan else [("stall",)], clock, len(opened))
-        opened.append(src)
-        return src
-
-    out = io.StringIO()
-    d = FakeDaemon(settings(default_bundle), clock=clock, source_factory=factory)
-    d.sinks_override = out
-    import edge_lrcn.sinks as sinks_mod
-
-    orig = sinks_mod.StdoutSink.__init__
-    sinks_mod.StdoutSink.__init__ = lambda self, stream=None: orig(self, out)
-    try:
-        th = threading.Thread(target=d.run, daemon=True)
-        th.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (len(opened) == 2 and opened[1].seq > 3):
-            time.sleep(0.01)
-        d.request_stop()
-        th.join(20)
-    finally:
-        sinks_mod.StdoutSink.__init__ = orig
-    objs = json_lines(out.getvalue())
+    _, objs, _ = run_daemon(default_bundle, [[("frames", 240), ("error",)], [("frames", 30)]], until,
+                            source_cls=MovingSource)
     kinds = [(o["type"], o.get("label"), o.get("reason")) for o in objs if o["type"].startswith("activity")]
-    assert kinds[0][:2] == ("activity_start", "right"), kinds
+    assert kinds and kinds[0][:2] == ("activity_start", "right"), kinds
     assert ("activity_end", "right", "camera") in kinds
+
+
+def _realtime_daemon(model, video):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--model", str(model), "--source", str(video),
+                             "--realtime", "--stats-interval", "1000"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def test_file_truncated_while_read_ends_cleanly(tiny_bundle, tmp_path):
@@ -236,12 +224,7 @@ def test_file_truncated_while_read_ends_cleanly(tiny_bundle, tmp_path):
 
     video = tmp_path / "v.avi"
     make_sequence(video, [("left", 6.0)], seed=3)
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--model", str(tiny_bundle[0]), "--source",
-                             str(video), "--realtime", "--stats-interval", "1000"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = _realtime_daemon(tiny_bundle[0], video)
     time.sleep(2.5)
     with open(video, "r+b") as f:
         f.truncate(os.path.getsize(video) // 2)
@@ -258,12 +241,7 @@ def test_file_deleted_while_read_plays_to_the_end(tiny_bundle, tmp_path):
 
     video = tmp_path / "v.avi"
     make_sequence(video, [("up", 4.0)], seed=3)
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--model", str(tiny_bundle[0]), "--source",
-                             str(video), "--realtime", "--stats-interval", "1000"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = _realtime_daemon(tiny_bundle[0], video)
     time.sleep(1.5)
     video.unlink()  # the open descriptor keeps the data
     out, err = proc.communicate(timeout=60)
