@@ -21,7 +21,7 @@ from edge_lrcn.stream import classify_windows
 
 from . import dataset as D
 from .model import LrcnConfig
-from .train import TrainOptions, get_strategy, parse_reverse_pairs, save_sidecar, train_baseline, train_lrcn
+from .train import TrainOptions, get_strategy, resolve_pairs, save_sidecar, train_baseline, train_lrcn
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ def _load_split(opts: ConvertOptions):
 
 def _cfg_for(opts: ConvertOptions, labels: list[str]) -> LrcnConfig:
     opts.cfg.labels = list(labels)
-    if isinstance(opts.train.reverse_pairs, str):
-        opts.train.reverse_pairs = parse_reverse_pairs(opts.train.reverse_pairs, labels)
+    resolve_pairs(opts.train, labels)
     return opts.cfg
 
 
@@ -196,8 +195,8 @@ def convert_command(opts: ConvertOptions) -> dict:
     report["keras_float"] = _metrics(keras_pred, yt, n)
     report["test_windows"] = int(len(yt))
 
-    if opts.baseline and not opts.keras_model:
-        bopts = TrainOptions(**{**opts.train.__dict__, "verbose": opts.train.verbose})
+    if opts.baseline:
+        bopts = TrainOptions(**{**opts.train.__dict__, "checkpoint": None})
         base, baseline_history = train_baseline(cfg, train, val, bopts, strategy)
         bpred = base.predict(xt, batch_size=16, verbose=0).argmax(1)
         report["baseline_single_frame"] = {

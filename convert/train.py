@@ -32,6 +32,9 @@ class TrainOptions:
     sampling: str = "stream"
     verbose: int = 1
     reverse_pairs: dict[int, int] | None = None  # label index -> label of the same window played backwards
+    hflip: dict[int, int] | None = None  # label index -> label of the mirrored window (left-right)
+    vflip: dict[int, int] | None = None  # label index -> label of the upside-down window
+    checkpoint: str | None = None  # save the best weights here after every improving epoch
     init_from: str | None = None  # a trained .keras model whose weights start the training (fine-tuning)
 
 
@@ -55,6 +58,7 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy):
     rng = np.random.default_rng(opts.seed)
     per_clip = 1 if opts.sampling == "uniform" else opts.windows_per_clip
     reverse = opts.reverse_pairs or {}
+    hflip, vflip = opts.hflip or {}, opts.vflip or {}
 
     def gen():
         index = [(ci, s) for ci, c in enumerate(clips)
@@ -70,7 +74,11 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy):
             y = clip.label
             if reverse and y in reverse and rng.random() < 0.5:
                 x, y = x[::-1], reverse[y]
-            yield D.to_float(np.asarray(x)), y
+            if hflip and y in hflip and rng.random() < 0.5:
+                x, y = np.asarray(x)[:, :, ::-1], hflip[y]
+            if vflip and y in vflip and rng.random() < 0.5:
+                x, y = np.asarray(x)[:, ::-1], vflip[y]
+            yield D.to_float(np.ascontiguousarray(x)), y
 
     sig = (tf.TensorSpec((cfg.frames, cfg.height, cfg.width, 3), tf.float32), tf.TensorSpec((), tf.int64))
     # every clip is at least one window long (the loader drops shorter ones), so each epoch has this many windows;
@@ -99,7 +107,11 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
     per_clip = 1 if opts.sampling == "uniform" else opts.eval_windows_per_clip
     xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling)
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience,
-                                               restore_best_weights=True)]
+                                               restore_best_weights=True),
+                 keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+                                                   patience=max(2, opts.patience // 3), min_lr=1e-5, verbose=0)]
+    if opts.checkpoint and build is build_lrcn:
+        callbacks.append(keras.callbacks.ModelCheckpoint(opts.checkpoint, monitor="val_loss", save_best_only=True))
     log.info("training %s: %d train clips, %d validation windows, up to %d epochs", name, len(train_clips),
              len(xv), opts.epochs)
     hist = model.fit(_train_dataset(train_clips, cfg, opts, strategy), validation_data=(xv, yv),
@@ -125,20 +137,32 @@ def _init_weights(model, path: str) -> None:
     log.info("starting from the weights of %s", path)
 
 
-def parse_reverse_pairs(text: str | None, labels: list[str]) -> dict[int, int] | None:
-    """``a:b,c:c`` -> {a: b, b: a, c: c} by label index; unknown labels are a usage error."""
+def parse_pairs(text: str | None, labels: list[str], flag: str, all_labels: bool = False) -> dict[int, int] | None:
+    """``a:b,c:c`` -> {a: b, b: a, c: c} by label index; unknown labels are a usage error.
+
+    With ``all_labels`` (flips) every label not named maps to itself: mirroring keeps most actions what they are;
+    an empty ``text`` then means "flip everything, keep every label"."""
     from edge_lrcn.errors import UsageError
 
-    if not text:
+    if text is None:
         return None
-    out: dict[int, int] = {}
-    for part in text.split(","):
-        a, sep, b = part.strip().partition(":")
+    out: dict[int, int] = {i: i for i in range(len(labels))} if all_labels else {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        a, sep, b = part.partition(":")
         if not sep or a not in labels or b not in labels:
-            raise UsageError(f"--reverse-pairs: {part!r} must be LABEL:LABEL with labels of the data "
-                             f"({', '.join(labels)})")
+            raise UsageError(f"{flag}: {part!r} must be LABEL:LABEL with labels of the data ({', '.join(labels)})")
         out[labels.index(a)], out[labels.index(b)] = labels.index(b), labels.index(a)
-    return out
+    return out or None
+
+
+def resolve_pairs(opts: TrainOptions, labels: list[str]) -> None:
+    """Turn the command line's pair strings into label-index maps, once the labels are known."""
+    if isinstance(opts.reverse_pairs, str):
+        opts.reverse_pairs = parse_pairs(opts.reverse_pairs, labels, "--reverse-pairs")
+    if isinstance(opts.hflip, str):
+        opts.hflip = parse_pairs(opts.hflip, labels, "--hflip", all_labels=True)
+    if isinstance(opts.vflip, str):
+        opts.vflip = parse_pairs(opts.vflip, labels, "--vflip", all_labels=True)
 
 
 def train_lrcn(cfg, train_clips, val_clips, opts, strategy=None):

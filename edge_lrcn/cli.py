@@ -56,6 +56,11 @@ def _add_train_args(p):
                    help="time-reversal augmentation: half the training windows play backwards with label A<->B "
                         "(e.g. left:right,up:down,still:still; sit_down:stand_up). Stops the model from learning "
                         "appearance instead of motion")
+    p.add_argument("--hflip", nargs="?", const="", metavar="A:B,...",
+                   help="mirror half the training windows left-right; labels kept, except pairs that swap "
+                        "(e.g. left:right)")
+    p.add_argument("--vflip", nargs="?", const="", metavar="A:B,...",
+                   help="flip half the training windows upside down; labels kept, except pairs that swap (up:down)")
     p.add_argument("--init-from", type=Path, help="start training from this trained .keras model (fine-tuning)")
     p.add_argument("--no-plots", action="store_true", help="do not write the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
@@ -158,7 +163,9 @@ def _convert_options(args):
     topts = TrainOptions(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
                          windows_per_clip=args.windows_per_clip, learning_rate=args.learning_rate, seed=args.seed,
                          sampling=args.sampling, verbose=0 if args.quiet else (1 if sys.stderr.isatty() else 2),
-                         reverse_pairs=args.reverse_pairs, init_from=str(args.init_from) if args.init_from else None)
+                         reverse_pairs=args.reverse_pairs, hflip=args.hflip, vflip=args.vflip,
+                         init_from=str(args.init_from) if args.init_from else None,
+                         checkpoint=str(args.out.with_suffix("")) + ".best.keras")
     return ConvertOptions(data=args.data, out=args.out, cfg=cfg, fps=args.fps, train=topts, val_split=args.val_split,
                           test_split=args.test_split, cache_dir=args.cache,
                           keras_model=getattr(args, "keras_model", None),

@@ -8,8 +8,10 @@
 #   1. warm-up: 200 clips per class of white shapes on black (--backgrounds black). Nothing but motion tells the
 #      classes apart there, and the model leaves the plateau in ~2 epochs;
 #   2. fine-tune (--init-from) on the 40-clips-per-class spec set with time-reversal augmentation
-#      (--reverse-pairs): a window played backwards is the opposite direction, so appearance cannot explain a label.
-# The 40-clip set's test split is never seen by either stage. Usage: scripts/make_default_model.sh [WORKDIR]
+#      (--reverse-pairs): a window played backwards is the opposite direction, so appearance cannot explain a label;
+#   3. fine-tune again with mirrored and flipped windows too (--hflip left:right --vflip up:down), which multiplies
+#      the appearances of 140 training clips by four.
+# The 40-clip set's test split is never seen by any stage. Usage: scripts/make_default_model.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-build/default-model}"
@@ -20,8 +22,10 @@ edge-lrcn synth "$WORK/warmup" --clips-per-class 200 --seed 200 --backgrounds bl
 edge-lrcn synth "$WORK/synth" --clips-per-class 40 --seed 0
 edge-lrcn train --data "$WORK/warmup" --out "$WORK/warmup.keras" --learning-rate 2e-3 --epochs 15 --patience 4 \
   --windows-per-clip 2 --val-split 0.05 --test-split 0.05
-edge-lrcn convert --data "$WORK/synth" --out "$WORK/default.lrcn" --init-from "$WORK/warmup.keras" \
-  --reverse-pairs "$PAIRS" --learning-rate 1e-3 --epochs 40 --patience 10
+edge-lrcn convert --data "$WORK/synth" --out "$WORK/stage2.lrcn" --init-from "$WORK/warmup.keras" \
+  --reverse-pairs "$PAIRS" --learning-rate 1e-3 --epochs 40 --patience 10 --no-baseline
+edge-lrcn convert --data "$WORK/synth" --out "$WORK/default.lrcn" --init-from "$WORK/stage2.keras" \
+  --reverse-pairs "$PAIRS" --hflip left:right --vflip up:down --learning-rate 5e-4 --epochs 50 --patience 12
 
 install -m 0644 "$WORK/default.lrcn" edge_lrcn/models/default.lrcn
 install -m 0644 "$WORK/default.keras" edge_lrcn/models/default.keras
