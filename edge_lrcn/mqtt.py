@@ -110,6 +110,7 @@ class MqttSink(Sink):
         self.connects = 0
         self._last_camera: dict | None = None
         self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._acked: set[int] = set()  # PUBACKs that arrived before publish() returned
         self._pending_lock = threading.Lock()
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -221,10 +222,7 @@ class MqttSink(Sink):
         self._connected.set()
 
     def _publish_state(self, client) -> None:
-        info = client.publish(self.topic("activity"), json.dumps(self._state_fn()), qos=1, retain=True)
-        with self._pending_lock:
-            if not info.is_published():
-                self._pending[info.mid] = info
+        self._track(client.publish(self.topic("activity"), json.dumps(self._state_fn()), qos=1, retain=True))
 
     def _on_message(self, client, userdata, msg) -> None:
         if not msg.retain or not msg.payload:
@@ -240,7 +238,8 @@ class MqttSink(Sink):
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._pending_lock:
-            self._pending.pop(mid, None)
+            if self._pending.pop(mid, None) is None:
+                self._acked.add(mid)
             refresh = self._refresh_state and not self._pending
             if refresh:
                 self._refresh_state = False
@@ -266,9 +265,17 @@ class MqttSink(Sink):
             return
         self.published += 1
         if qos:
-            with self._pending_lock:
-                if info.mid not in self._pending and not info.is_published():
-                    self._pending[info.mid] = info
+            self._track(info)
+
+    def _track(self, info) -> None:
+        """Count a QoS 1 message as pending until its PUBACK. paho may call on_publish before ``publish()`` has
+        returned (then the mid is in ``_acked`` already); a message queued while disconnected (rc NO_CONN) is
+        pending too: paho sends it after the reconnect."""
+        with self._pending_lock:
+            if info.mid in self._acked:
+                self._acked.discard(info.mid)
+            else:
+                self._pending[info.mid] = info
 
     def flush(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

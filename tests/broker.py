@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,9 @@ class Broker:
         lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {'false' if password_file else 'true'}",
                  f"persistence {'true' if persistence else 'false'}", f"persistence_location {self.workdir}/",
                  "log_dest stderr", "log_type error", "log_type warning", "log_type notice"]
+        if os.geteuid() == 0:
+            # as root mosquitto would switch to the "mosquitto" user, who cannot read the tests' private files
+            lines.append("user root")
         if password_file:
             lines.append(f"password_file {password_file}")
         if tls:
