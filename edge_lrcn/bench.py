@@ -74,7 +74,7 @@ def bare_decode_resize(path: Path, height: int, width: int) -> tuple[float, int]
 def daemon_run(model: str | None, video: Path, threads: int) -> dict:
     """Run the real daemon on the file; returns fps (from its own final stats), peak RSS and first-window latency."""
     cmd = [sys.executable, "-m", "edge_lrcn", "run", "--source", str(video), "--sink", "stdout", "--scores",
-           "--stats-interval", "100000", "--threads", str(threads), "--log-level", "WARNING"]
+           "--stats-interval", "86400", "--threads", str(threads), "--log-level", "WARNING"]
     if model:
         cmd += ["--model", model]
     env = {**os.environ, "EDGE_LRCN_CONFIG": ""}

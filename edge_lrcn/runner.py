@@ -306,27 +306,26 @@ class Daemon:
                 self._reload.clear()
                 self.reload()
             s = self.settings
-            if not self.camera_online:
-                if not self._reopen():
-                    continue
-            try:
-                item = self.reader.get(timeout=self.poll)
-            except queue.Empty:
-                item = None
-            if item is FrameReader.END:
-                if not self.source.live:
-                    log.info("end of %s: %d frames, %d kept, %d windows, %d undecodable skipped",
-                             self.source.description, st.frames_in, st.frames_kept, st.windows, self.source.skipped)
-                    return EXIT_OK
-                self._camera_fault(str(self.reader.error or "the source ended"))
-                continue
-            if item is not None:
-                advanced |= self._on_frame(item)
+            if self.camera_online or self._reopen():
+                try:
+                    item = self.reader.get(timeout=self.poll)
+                except queue.Empty:
+                    item = None
+                if item is FrameReader.END:
+                    if not self.source.live:
+                        log.info("end of %s: %d frames, %d kept, %d windows, %d undecodable skipped",
+                                 self.source.description, st.frames_in, st.frames_kept, st.windows,
+                                 self.source.skipped)
+                        return EXIT_OK
+                    self._camera_fault(str(self.reader.error or "the source ended"))
+                elif item is not None:
+                    advanced |= self._on_frame(item)
+                now = self.clock()
+                if self.camera_online and self.source.live and now - self._progress > s["stall_timeout"]:
+                    what = "frozen timestamps" if item is not None else "no frame"
+                    self._camera_fault(f"{what} for {now - self._progress:.1f} s")
+            # the periodic part runs while the camera is offline too: stats and STATUS= matter most then
             now = self.clock()
-            if self.source.live and now - self._progress > s["stall_timeout"]:
-                what = "frozen timestamps" if item is not None else "no frame"
-                self._camera_fault(f"{what} for {now - self._progress:.1f} s")
-                continue
             if self.notifier.watchdog_interval and s["watchdog"] and advanced \
                     and now - last_ping >= self.notifier.watchdog_interval:
                 self.notifier.watchdog()

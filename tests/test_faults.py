@@ -290,3 +290,13 @@ def test_sighup_reloads_settings_and_sinks_keeping_the_window(tiny_bundle, tmp_p
         if proc.poll() is None:
             proc.kill()
         cam.close()
+
+
+def test_stats_keep_flowing_while_the_camera_is_offline(tiny_bundle):
+    def until(d, clock, opened):
+        return d.reopen_attempts >= 4
+
+    d, objs, _ = run_daemon(tiny_bundle[0], [[("frames", 30), ("error",)], "gone", "gone", "gone", "gone", "gone"],
+                            until, stats_interval=1.0)
+    offline_stats = [o for o in objs if o["type"] == "stats" and o["camera"] == "offline"]
+    assert offline_stats and offline_stats[-1]["camera_reopens"] >= 2
