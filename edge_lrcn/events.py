@@ -28,8 +28,8 @@ def default_device_id() -> str:
 class EventSettings:
     enter_threshold: float = 0.6
     exit_threshold: float = 0.4
-    smoothing: int = 5  # windows averaged
-    min_duration: float = 1.0  # seconds a label must lead above enter_threshold before activity_start
+    smoothing: int = 8  # windows averaged
+    min_duration: float = 1.5  # seconds a label must lead above enter_threshold before activity_start
 
     def validate(self) -> None:
         from .errors import UsageError

@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import config as C
 from .bundle import Bundle, read_bundle
 from .errors import EXIT_OK, SourceError, UsageError
@@ -172,6 +174,7 @@ class Daemon:
         self.last_t: float | None = None  # source time of the last kept frame
         self._newest_t: float | None = None  # newest source timestamp seen (frozen timestamps do not advance it)
         self._progress = clock()  # daemon clock when a frame with a new timestamp last arrived
+        self._prev_x = None  # the previous kept frame's model input, for scene-cut detection
 
     @staticmethod
     def _event_settings(s: dict) -> EventSettings:
@@ -360,7 +363,16 @@ class Daemon:
         st.frames_kept += 1
         st.w_kept += 1
         t0 = time.perf_counter()
-        feat = self.classifier.encode(frame.pixels)
+        x = self.classifier.preprocess(frame.pixels)
+        cut = self.settings["cut_threshold"]
+        if cut and self._prev_x is not None and float(np.abs(x - self._prev_x).mean()) > cut:
+            # a window must not span a scene cut (another camera, a light switched on, a PTZ move): half of it
+            # would show one scene and half another, which no training window ever did
+            log.info("scene cut at t=%.2f: restarting the window", frame.t)
+            self.classifier.reset()
+            self._emit(self.tracker.reset(frame.t, "cut"))
+        self._prev_x = x
+        feat = self.classifier.encoder(x)
         t1 = time.perf_counter()
         probs = self.classifier.push_features(feat)
         st.enc_s += t1 - t0
@@ -380,6 +392,7 @@ class Daemon:
         self.classifier.reset()
         self.pacer.reset()
         self.last_t = None
+        self._prev_x = None
         self.stats.skipped_before += self.source.skipped
         self.stats.dropped_before += self.reader.dropped
         self.reader.stop()

@@ -61,8 +61,11 @@ class StreamingClassifier:
         self.window.clear()
         self._since = 0
 
+    def preprocess(self, bgr: np.ndarray) -> np.ndarray:
+        return preprocess(bgr, self.height, self.width)
+
     def encode(self, bgr: np.ndarray) -> np.ndarray:
-        return self.encoder(preprocess(bgr, self.height, self.width))
+        return self.encoder(self.preprocess(bgr))
 
     def push_features(self, feature: np.ndarray) -> np.ndarray | None:
         self.window.push(feature)
