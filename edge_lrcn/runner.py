@@ -78,7 +78,12 @@ def load_bundle(path: str | None, verify: bool = False) -> Bundle:
 
 class FrameReader:
     """Reads a source on its own thread. Files: every frame, in order (blocking queue). Live: the latest frames
-    (a full queue drops the oldest, counted), so a slow loop never works on a stale backlog."""
+    (a full queue drops the oldest, counted), so a slow loop never works on a stale backlog.
+
+    The reader owns closing the source (:meth:`close`): OpenCV's VideoCapture must not be released while ``read()``
+    runs on another thread (a use after free in the capture backend), so a source stuck in ``read()`` is closed by
+    the reader thread itself once that read returns (V4L2 times out after 10 s, FFmpeg streams after 30 s), unless
+    the source declares that ``close()`` from another thread is safe and unblocks the read."""
 
     END = object()
 
@@ -88,6 +93,8 @@ class FrameReader:
         self.dropped = 0
         self.error: Exception | None = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._done = self._close_requested = self._closed = False
         self.thread = threading.Thread(target=self._run, name="frame-reader", daemon=True)
         self.thread.start()
 
@@ -121,13 +128,42 @@ class FrameReader:
             self.error = exc
         except Exception as exc:  # a driver bug must surface as a camera fault, not kill the thread silently
             self.error = SourceReadError(f"{self.source.description}: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._done = True
+                late_close = self._close_requested and not self._closed
+                self._closed = self._closed or late_close
+            if late_close:
+                self._close_source()
+                log.info("%s closed after its pending read returned", self.source.description)
         self._put(self.END)
 
     def get(self, timeout: float):
         return self.q.get(timeout=timeout)
 
     def stop(self) -> None:
+        """Stop delivering frames (the source stays open until :meth:`close`)."""
         self._stop.set()
+
+    def close(self, timeout: float = 0.5) -> None:
+        """Stop reading and close the source now, or hand the close to the reader thread if it is inside read()."""
+        self._stop.set()
+        self.thread.join(timeout)
+        with self._lock:
+            self._close_requested = True
+            now = not self._closed and (self._done or self.source.close_unblocks_read)
+            self._closed = self._closed or now
+        if now:
+            self._close_source()
+        elif not self._closed:
+            log.warning("%s is still inside a read: it will be closed when that read returns",
+                        self.source.description)
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception:
+            log.debug("closing the source failed", exc_info=True)
 
 
 class Stats:
@@ -395,11 +431,7 @@ class Daemon:
         self._prev_x = None
         self.stats.skipped_before += self.source.skipped
         self.stats.dropped_before += self.reader.dropped
-        self.reader.stop()
-        try:
-            self.source.close()
-        except Exception:
-            log.debug("closing the source failed", exc_info=True)
+        self.reader.close()
         self._backoff = 0.5
         self._set_camera(False, reason)
 
@@ -425,7 +457,7 @@ class Daemon:
         if self.stats.frames_in and self.settings["stats_interval"]:
             self.publish("stats", self._stats_obj(self.clock()))
         if self.reader:
-            self.reader.stop()
+            self.reader.stop()  # no more frames; the source is closed below, once the sinks are flushed
         deadline = time.monotonic() + SHUTDOWN_FLUSH_S
         for sink in self.sinks:
             try:
@@ -433,11 +465,10 @@ class Daemon:
                 sink.close()
             except Exception:
                 log.exception("closing sink %s failed", sink.name)
-        if self.source:
-            try:
-                self.source.close()
-            except Exception:
-                log.debug("closing the source failed", exc_info=True)
+        if self.reader:
+            self.reader.close()
+        elif self.source:
+            self.source.close()
         self.notifier.close()
 
 

@@ -43,6 +43,9 @@ class SourceReadError(Exception):
 class Source:
     live = True
     description = "source"
+    # True only if close() may be called while read() blocks on another thread and makes that read return.
+    # Not so for OpenCV's VideoCapture (releasing it under a running read is a use after free).
+    close_unblocks_read = False
 
     def read(self) -> Frame | None:
         raise NotImplementedError

@@ -38,6 +38,7 @@ class ScriptedSource(Source):
     Each delivered frame advances the fake clock by one camera period (30 fps)."""
 
     live = True
+    close_unblocks_read = True  # like picamera2's stop(): a stalled read returns when the camera is closed
 
     def __init__(self, script, clock, tag):
         self.script = list(script)
@@ -154,6 +155,45 @@ def test_stall_marks_camera_offline_and_reopens(tiny_bundle):
     states = camera_states(objs)
     assert states[0][0] == "offline" and "no frame for" in states[0][1] and states[1][0] == "online"
     assert opened[0].closed.is_set()
+
+
+class NoConcurrentCloseSource(ScriptedSource):
+    """Like OpenCV's VideoCapture: a stalled read returns on its own after a (real) timeout, and close() must not
+    run while a read is in progress. Records any overlap."""
+
+    close_unblocks_read = False
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.in_read = False
+        self.overlap = False
+
+    def read(self):
+        self.in_read = True
+        try:
+            if self.script and self.script[0] == ("stall",):
+                time.sleep(1.5)  # the driver's own read timeout
+                raise SourceReadError("select() timeout")
+            return super().read()
+        finally:
+            self.in_read = False
+
+    def close(self):
+        self.overlap |= self.in_read
+        super().close()
+
+
+def test_a_source_stuck_in_read_is_closed_only_after_the_read_returns(tiny_bundle):
+    def until(d, clock, opened):
+        if len(opened) == 1 and opened[0].script and opened[0].script[0] == ("stall",):
+            clock.advance(0.5)
+        return d.camera_online and len(opened) == 2 and opened[1].seq > 5 and opened[0].closed.is_set()
+
+    d, objs, opened = run_daemon(tiny_bundle[0], [[("frames", 60), ("stall",)], [("frames", 200)]], until,
+                                 source_cls=NoConcurrentCloseSource)
+    assert [s for s, _ in camera_states(objs)] == ["offline", "online"]
+    assert opened[0].closed.is_set() and not opened[0].overlap
+    assert not any(o.overlap for o in opened)
 
 
 def test_frozen_timestamps_are_a_stall(tiny_bundle):
