@@ -34,6 +34,7 @@ from .sinks import Sink
 log = logging.getLogger(__name__)
 
 QOS1_KINDS = {"event", "state", "camera"}
+EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
 SUBTOPIC = {"event": "events", "state": "activity", "stats": "stats", "scores": "scores", "camera": "camera"}
 
 
@@ -110,7 +111,8 @@ class MqttSink(Sink):
         self.connects = 0
         self._last_camera: dict | None = None
         self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
-        self._acked: set[int] = set()  # PUBACKs that arrived before publish() returned
+        self._acked: dict[int, float] = {}  # mid -> when on_publish came for a mid not (yet) tracked
+        self._acked_swept = 0.0
         self._pending_lock = threading.Lock()
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -239,7 +241,12 @@ class MqttSink(Sink):
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._pending_lock:
             if self._pending.pop(mid, None) is None:
-                self._acked.add(mid)
+                # a QoS 1 message acknowledged before publish() returned, or any QoS 0 message (never tracked)
+                now = time.monotonic()
+                self._acked[mid] = now
+                if len(self._acked) > 1024 and now - self._acked_swept > EARLY_ACK_S / 5:
+                    self._acked_swept = now
+                    self._acked = {m: t for m, t in self._acked.items() if now - t < EARLY_ACK_S}
             refresh = self._refresh_state and not self._pending
             if refresh:
                 self._refresh_state = False
@@ -269,12 +276,12 @@ class MqttSink(Sink):
 
     def _track(self, info) -> None:
         """Count a QoS 1 message as pending until its PUBACK. paho may call on_publish before ``publish()`` has
-        returned (then the mid is in ``_acked`` already); a message queued while disconnected (rc NO_CONN) is
+        returned (then the mid is in ``_acked`` already, seconds ago at most: mids are 16 bits and get reused,
+        so an older entry belongs to another message); a message queued while disconnected (rc NO_CONN) is
         pending too: paho sends it after the reconnect."""
         with self._pending_lock:
-            if info.mid in self._acked:
-                self._acked.discard(info.mid)
-            else:
+            acked_at = self._acked.pop(info.mid, None)
+            if acked_at is None or time.monotonic() - acked_at > EARLY_ACK_S:
                 self._pending[info.mid] = info
 
     def flush(self, timeout: float) -> None:

@@ -271,3 +271,31 @@ def test_password_in_url_is_refused(seq):
     proc = daemon(1883, seq, scheme="mqtt", host="u:pw@127.0.0.1")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "password" in err
+
+
+def test_ack_bookkeeping_stays_bounded_under_qos0_traffic(broker, monkeypatch):
+    """QoS 0 scores/stats get on_publish callbacks too: remembering their mids must not grow without bound (nor
+    make a later QoS 1 message with a reused mid look delivered); QoS 1 events still count as queued until acked."""
+    import edge_lrcn.config as C
+    import edge_lrcn.mqtt as M
+
+    monkeypatch.setattr(M, "EARLY_ACK_S", 0.2)
+    sub = Subscriber(broker.port)
+    settings = C.resolve({"model": "", "source": "x"}, None)
+    sink = M.MqttSink("127.0.0.1", broker.port, settings,
+                      {"device_id": DEV, "labels": ["a", "b"], "state": lambda: {"label": "none"}})
+    try:
+        assert sub.wait_for(lambda: sink.stats()["mqtt_connected"], 10)
+        for i in range(4000):
+            sink.publish("scores", {"type": "scores", "i": i})
+            if i % 100 == 0:
+                sink.publish("event", {"type": "activity_start", "i": i})
+            if i % 500 == 499:
+                time.sleep(0.3)
+        assert sub.wait_for(lambda: len(sub.on(f"{PREFIX}/events")) == 40)
+        assert [json.loads(p)["i"] for p, _ in sub.on(f"{PREFIX}/events")] == list(range(0, 4000, 100))
+        assert sub.wait_for(lambda: sink.stats()["mqtt_queued"] == 0, 10)
+        assert len(sink._acked) <= 1500, len(sink._acked)
+    finally:
+        sink.close()
+        sub.close()
