@@ -38,6 +38,8 @@ def _num(kind, lo=None, hi=None):
     def conv(v):
         if isinstance(v, bool):
             raise ValueError(f"expected a number, got {v!r}")
+        if kind is int and isinstance(v, float) and not v.is_integer():
+            raise ValueError(f"expected a whole number, got {v!r}")
         x = kind(v)
         if (lo is not None and x < lo) or (hi is not None and x > hi):
             raise ValueError(f"must be between {lo} and {hi}, got {x}")

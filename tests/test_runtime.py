@@ -147,6 +147,9 @@ def test_config_errors_exit_2_naming_the_key(tmp_path, tiny_bundle):
     cfg.write_text('sourec = "x.mp4"\n')
     proc = run_cli("check-config", cfg)
     assert proc.returncode == 2 and "sourec: unknown key" in proc.stderr
+    cfg.write_text('[events]\nsmoothing = 2.5\n')
+    proc = run_cli("check-config", cfg)
+    assert proc.returncode == 2 and "events.smoothing: expected a whole number" in proc.stderr
     cfg.write_text('[events]\nsmoothing = 3\n[mqtt]\nqos = 1\n')
     assert run_cli("check-config", cfg).returncode == 0
     proc = run_cli("run", "--model", tiny_bundle[0], "--source", "x.mp4", "--enter-threshold", "0.2",
