@@ -291,12 +291,14 @@ class MqttSink(Sink):
         if self._pending:
             log.warning("MQTT: %d queued messages not delivered at shutdown", len(self._pending))
 
-    def close(self) -> None:
-        """Clean stop: publish ``offline`` ourselves (paho sends no will on a clean disconnect), then disconnect."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Clean stop: publish ``offline`` ourselves (paho sends no will on a clean disconnect), then disconnect;
+        at most ``timeout`` seconds (the connection thread leaves its loop within 0.5 s)."""
+        end = time.monotonic() + timeout
         if self._connected.is_set():
             info = self.client.publish(self.topic("availability"), "offline", qos=1, retain=True)
             try:
-                info.wait_for_publish(timeout=2.0)
+                info.wait_for_publish(timeout=max(0.1, end - time.monotonic() - 0.6))
             except (RuntimeError, ValueError):
                 pass
         self._stop.set()
@@ -304,7 +306,7 @@ class MqttSink(Sink):
             self.client.disconnect()
         except Exception:
             log.debug("MQTT disconnect failed", exc_info=True)
-        self.thread.join(timeout=3.0)
+        self.thread.join(timeout=max(0.1, end - time.monotonic()))
 
     def stats(self) -> dict:
         return {"mqtt_connected": self._connected.is_set(), "mqtt_dropped": self.dropped,

@@ -31,7 +31,8 @@ from .sources import Source, SourceReadError, open_source
 from .stream import StreamingClassifier
 
 log = logging.getLogger(__name__)
-SHUTDOWN_FLUSH_S = 3.0
+SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
+CLOSE_RESERVE_S = 1.5  # of which kept for closing the sinks (MQTT: publish offline, disconnect)
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -458,11 +459,15 @@ class Daemon:
             self.publish("stats", self._stats_obj(self.clock()))
         if self.reader:
             self.reader.stop()  # no more frames; the source is closed below, once the sinks are flushed
-        deadline = time.monotonic() + SHUTDOWN_FLUSH_S
+        deadline = time.monotonic() + SHUTDOWN_BUDGET_S
         for sink in self.sinks:
             try:
-                sink.flush(max(0.0, deadline - time.monotonic()))
-                sink.close()
+                sink.flush(max(0.0, deadline - CLOSE_RESERVE_S - time.monotonic()))
+            except Exception:
+                log.exception("flushing sink %s failed", sink.name)
+        for sink in self.sinks:
+            try:
+                sink.close(max(0.5, deadline - time.monotonic()))
             except Exception:
                 log.exception("closing sink %s failed", sink.name)
         if self.reader:

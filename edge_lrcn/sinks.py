@@ -22,8 +22,8 @@ class Sink:
     def flush(self, timeout: float) -> None:
         """Deliver what is queued, waiting at most ``timeout`` seconds."""
 
-    def close(self) -> None:
-        pass
+    def close(self, timeout: float = 2.0) -> None:
+        """Release the sink, taking at most ``timeout`` seconds."""
 
     def stats(self) -> dict:
         return {}

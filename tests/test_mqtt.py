@@ -173,6 +173,29 @@ def test_sigterm_closes_activity_publishes_offline_exits_0(broker, seq):
     sub.close()
 
 
+def test_sigterm_with_a_hung_broker_still_exits_within_5_s(broker, seq):
+    """A broker that accepts the TCP connection but answers nothing (SIGSTOPped): the flush and the offline
+    publish wait on acknowledgements that never come, and the stop must still finish in time."""
+    sub = Subscriber(broker.port)
+    proc = daemon(broker.port, seq, "--realtime")
+    try:
+        assert sub.wait_for(lambda: any(json.loads(p)["type"] == "activity_start"
+                                        for p, _ in sub.on(f"{PREFIX}/events")), 60)
+        broker.proc.send_signal(signal.SIGSTOP)  # the activity_end and state of the shutdown will wait for PUBACKs
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        elapsed = time.monotonic() - t0
+    finally:
+        broker.proc.send_signal(signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+        sub.close()
+    assert proc.returncode == 0, err
+    assert elapsed < 5, elapsed
+    assert "Traceback" not in err
+
+
 def test_broker_outage_events_are_queued_and_delivered_in_order(tmp_path):
     video = tmp_path / "long.avi"
     make_sequence(video, [("right", 4.0), ("still", 4.0), ("up", 4.0), ("left", 4.0), ("down", 4.0),
