@@ -208,6 +208,8 @@ class Daemon:
         self.source_description = str(settings["source"])
         self.camera_online: bool | None = None
         self.reopen_attempts = 0
+        self._backoff = 0.5
+        self._reopen_failures, self._reopen_last_error = 0, None
         self.last_t: float | None = None  # source time of the last kept frame
         self._newest_t: float | None = None  # newest source timestamp seen (frozen timestamps do not advance it)
         self._progress = clock()  # daemon clock when a frame with a new timestamp last arrived
@@ -434,6 +436,7 @@ class Daemon:
         self.stats.dropped_before += self.reader.dropped
         self.reader.close()
         self._backoff = 0.5
+        self._reopen_failures, self._reopen_last_error = 0, None
         self._set_camera(False, reason)
 
     def _reopen(self) -> bool:
@@ -445,8 +448,14 @@ class Daemon:
             self.source = self.source_factory()
         except (SourceError, UsageError) as exc:
             self._backoff = min(self._backoff * 2, self.settings["reopen_max_delay"])
-            log.warning("reopening %s failed (next try in %.1f s): %s", self.source_description, self._backoff, exc)
+            # a camera gone for days must not fill the journal: the same failure is logged again every 20 tries
+            failures, self._reopen_failures = self._reopen_failures, self._reopen_failures + 1
+            loud = str(exc) != self._reopen_last_error or failures % 20 == 0
+            self._reopen_last_error = str(exc)
+            (log.warning if loud else log.debug)("reopening %s failed (attempt %d; next try in %.1f s): %s",
+                                                 self.source_description, failures + 1, self._backoff, exc)
             return False
+        self._reopen_failures, self._reopen_last_error = 0, None
         self._start_reader()
         self._set_camera(True)
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import shutil
 import threading
@@ -217,15 +218,18 @@ def test_read_errors_and_exceptions_reopen(tiny_bundle, fault, reason):
     assert states[0][0] == "offline" and reason in states[0][1] and states[1][0] == "online"
 
 
-def test_camera_gone_for_a_while_backs_off_capped_and_recovers(tiny_bundle):
+def test_camera_gone_for_a_while_backs_off_capped_and_recovers(tiny_bundle, caplog):
     def until(d, clock, opened):
         return len(opened) == 2 and d.camera_online and opened[1].seq > 3
 
-    d, objs, _ = run_daemon(tiny_bundle[0], [[("frames", 30), ("error",)], "gone", "gone", "gone", "gone", "gone",
-                                             [("frames", 100)]], until)
+    caplog.set_level(logging.INFO, logger="edge_lrcn")
+    d, objs, _ = run_daemon(tiny_bundle[0], [[("frames", 30), ("error",)], *["gone"] * 25, [("frames", 100)]], until)
     assert d.waits[:6] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, capped at reopen_max_delay
-    assert d.reopen_attempts == 6
+    assert d.reopen_attempts == 26
     assert [s for s, _ in camera_states(objs)] == ["offline", "online"]
+    # the same failure 25 times: logged the first time and the 21st, not 25 times
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "reopening" in r.getMessage()]
+    assert len(loud) == 2 and "(attempt 1;" in loud[0] and "(attempt 21;" in loud[1], loud
 
 
 def test_open_activity_is_closed_when_the_camera_drops(default_bundle):
