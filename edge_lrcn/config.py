@@ -103,7 +103,7 @@ SCHEMA: list[Setting] = [
     S("smoothing", "events", _num(int, 1, 1000), 8, "windows averaged"),
     S("min_duration", "events", _num(float, 0.0, 3600), 1.5, "seconds a label must lead before activity_start"),
     S("scores", "events", _bool, False, "also emit per-window scores"),
-    S("cut_threshold", "events", _num(float, 0.0, 1.0), 0.12,
+    S("cut_threshold", "events", _num(float, 0.0, 1.0), 0.07,
       "mean absolute change between consecutive model inputs (0-1) that counts as a scene cut and restarts the "
       "window (0: off)"),
     S("stats_interval", "events", _num(float, 0.0, 86400), 60.0, "seconds between stats objects (0: off)"),
