@@ -155,3 +155,20 @@ def test_config_errors_exit_2_naming_the_key(tmp_path, tiny_bundle):
     proc = run_cli("run", "--model", tiny_bundle[0], "--source", "x.mp4", "--enter-threshold", "0.2",
                    "--exit-threshold", "0.5")
     assert proc.returncode == 2 and "threshold" in proc.stderr
+
+
+def test_tiny_convert_report_members_and_ops(tiny_bundle):
+    """The small real convert run: what its report says about the members it wrote, checked against the bundle."""
+    from edge_lrcn.bundle import read_bundle
+
+    path, report = tiny_bundle
+    b = read_bundle(path)
+    assert set(report["ops"]["encoder_int8.tflite"]) == {"CONV_2D", "MAX_POOL_2D", "RESHAPE"}
+    assert "WHILE" not in report["ops"]["head.tflite"]  # the head's LSTM is exported unrolled
+    assert "WHILE" in report["ops"]["lrcn_fp32.tflite"]  # the reference is the trained model as Keras built it
+    assert report["sizes"]["encoder_int8"] == len(b.member("encoder_int8.tflite"))
+    assert report["sizes"]["int8_over_fp32"] <= 0.35
+    assert 0 <= report["int8_streaming"]["agreement_with_float"] <= 1 and "baseline_single_frame" in report
+    # the unrolled head + float encoders reproduce the Keras model on the test windows
+    assert report["fp16_streaming"]["max_prob_diff"] < 0.01
+    assert report["lrcn_fp32_tflite"]["max_prob_diff"] < 1e-4
