@@ -196,8 +196,7 @@ def convert_command(opts: ConvertOptions) -> dict:
     report["test_windows"] = int(len(yt))
 
     if opts.baseline:
-        bopts = TrainOptions(**{**opts.train.__dict__, "checkpoint": None})
-        base, baseline_history = train_baseline(cfg, train, val, bopts, strategy)
+        base, baseline_history = train_baseline(cfg, train, val, opts.train, strategy)
         bpred = base.predict(xt, batch_size=16, verbose=0).argmax(1)
         report["baseline_single_frame"] = {
             "what": "same CNN, LSTM replaced by the mean over time", **_metrics(bpred, yt, n),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,7 +101,7 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
     strategy = strategy or get_strategy()
     with strategy.scope():
         model = build(cfg)
-        if opts.init_from and build is build_lrcn:
+        if opts.init_from:
             _init_weights(model, opts.init_from)
         compile_model(model, opts.learning_rate)
     per_clip = 1 if opts.sampling == "uniform" else opts.eval_windows_per_clip
@@ -110,7 +110,7 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
                                                restore_best_weights=True),
                  keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                    patience=max(2, opts.patience // 3), min_lr=1e-5, verbose=0)]
-    if opts.checkpoint and build is build_lrcn:
+    if opts.checkpoint:
         callbacks.append(keras.callbacks.ModelCheckpoint(opts.checkpoint, monitor="val_loss", save_best_only=True))
     log.info("training %s: %d train clips, %d validation windows, up to %d epochs", name, len(train_clips),
              len(xv), opts.epochs)
@@ -170,6 +170,9 @@ def train_lrcn(cfg, train_clips, val_clips, opts, strategy=None):
 
 
 def train_baseline(cfg, train_clips, val_clips, opts, strategy=None):
+    """The single-frame baseline, trained like the LRCN but from scratch and without a checkpoint (``init_from``
+    and ``checkpoint`` name LRCN files)."""
+    opts = replace(opts, init_from=None, checkpoint=None)
     return train(build_baseline, cfg, train_clips, val_clips, opts, strategy, "single-frame baseline")
 
 
