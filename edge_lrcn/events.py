@@ -26,10 +26,12 @@ def default_device_id() -> str:
 
 @dataclass
 class EventSettings:
-    enter_threshold: float = 0.6
-    exit_threshold: float = 0.4
-    smoothing: int = 8  # windows averaged
-    min_duration: float = 1.5  # seconds a label must lead above enter_threshold before activity_start
+    """The event settings; their defaults live in one place, the config schema (edge_lrcn.config.SCHEMA)."""
+
+    enter_threshold: float
+    exit_threshold: float
+    smoothing: int  # windows averaged
+    min_duration: float  # seconds a label must lead above enter_threshold before activity_start
 
     def validate(self) -> None:
         from .errors import UsageError
