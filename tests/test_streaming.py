@@ -55,11 +55,15 @@ def test_streaming_fp16_encoder_plus_head_matches_monolithic_fp32(default_bundle
 SEGMENTS = [("right", 7.0), ("still", 7.0), ("up", 7.0), ("left", 7.0), ("down", 7.0)]
 
 
-def test_run_names_the_segments_of_fresh_videos(default_bundle, tmp_path):
-    """Fresh videos of synth segments through the daemon with the embedded model: most segments are announced with
-    their own label while they run, and few announcements are wrong. (Exact order on every video is not reached by
-    the current model: see the README's model figures.) Seeds are fixed for reproducibility, not chosen."""
-    hits = starts = right = 0
+def test_run_names_the_segments_of_fresh_videos_in_order(default_bundle, tmp_path):
+    """Fresh videos of five synth segments through the daemon with the embedded model and the default settings.
+
+    Every start must carry the label of the segment it falls in; the five labels must come exactly in order on at
+    least two of the three videos, and at most one segment of the fifteen may go unannounced. That tolerance is the
+    model's measured rate, not slack: exact order on 36 of 40 videos used for no choice, 196 of 200 segments, no wrong
+    start (README; `python benchmarks/events.py --seeds 301-340`). Here seed 1's `up` segment is the one missed.
+    The seeds were fixed before the model and the settings were chosen."""
+    exact, announced, videos = 0, 0, []
     for seed in (1, 2, 3):
         video = tmp_path / f"segments{seed}.avi"
         truth = make_sequence(video, SEGMENTS, seed=seed)
@@ -69,14 +73,14 @@ def test_run_names_the_segments_of_fresh_videos(default_bundle, tmp_path):
         started = [o for o in objs if o["type"] == "activity_start"]
         ended = [o for o in objs if o["type"] == "activity_end"]
         assert len(ended) == len(started)  # every start is closed, the last one at the end of the file
-        for label, a, b in truth:
-            hits += any(o["label"] == label and a < o["t"] <= b for o in started)
         for o in started:
-            starts += 1
-            right += any(label == o["label"] and a < o["t"] <= b for label, a, b in truth)
-    recall, precision = hits / (3 * len(SEGMENTS)), right / max(1, starts)
-    print(f"segments announced with their label: {hits}/15 ({recall:.2f}); starts right: {right}/{starts}")
-    assert recall >= 0.8 and precision >= 0.8, (hits, right, starts)
+            assert any(o["label"] == label and a < o["t"] <= b for label, a, b in truth), (seed, o["label"], o["t"])
+        labels = [o["label"] for o in started]
+        videos.append((seed, labels))
+        exact += labels == [label for label, _, _ in truth]
+        announced += sum(any(o["label"] == label and a < o["t"] <= b for o in started) for label, a, b in truth)
+    print(f"exact order on {exact}/3 videos, {announced}/15 segments announced: {videos}")
+    assert exact >= 2 and announced >= 14, videos
 
 
 def test_scene_cuts_restart_the_window(default_bundle, tmp_path):
