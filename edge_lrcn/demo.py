@@ -37,7 +37,7 @@ def demo_command(args) -> int:
     # at the from-scratch rate of 1e-3 it undid part of what the embedded model knows
     opts = ConvertOptions(data=data, out=bundle, baseline=False, allow_degraded=True,
                           train=TrainOptions(epochs=args.epochs, patience=3, verbose=0,
-                                             learning_rate=FINE_TUNE_LR if init.exists() else 1e-3,
+                                             learning_rate=FINE_TUNE_LR if init.exists() else TrainOptions.learning_rate,
                                              reverse_pairs="left:right,up:down,still:still",
                                              hflip="left:right", vflip="up:down",
                                              init_from=str(init) if init.exists() else None))
