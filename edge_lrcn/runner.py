@@ -435,7 +435,7 @@ class Daemon:
         self.stats.skipped_before += self.source.skipped
         self.stats.dropped_before += self.reader.dropped
         self.reader.close()
-        self._backoff = 0.5
+        self._backoff = 0.5  # the per-outage reopen state starts here, and only here
         self._reopen_failures, self._reopen_last_error = 0, None
         self._set_camera(False, reason)
 
@@ -455,7 +455,6 @@ class Daemon:
             (log.warning if loud else log.debug)("reopening %s failed (attempt %d; next try in %.1f s): %s",
                                                  self.source_description, failures + 1, self._backoff, exc)
             return False
-        self._reopen_failures, self._reopen_last_error = 0, None
         self._start_reader()
         self._set_camera(True)
         return True
