@@ -17,11 +17,12 @@ import numpy as np
 
 from edge_lrcn.errors import DatasetError
 from edge_lrcn.pacer import Pacer
-from edge_lrcn.preprocess import resize_rgb, to_float
+from edge_lrcn.preprocess import resize_rgb, to_float, transform_stack
 from edge_lrcn.sources import VIDEO_EXTENSIONS, VideoFileSource
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
+
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Clip:
     path: Path
     label: int
     frames: np.ndarray | None = None  # (N, H, W, 3) uint8 RGB, memory-mapped from the cache
+    grids: dict | None = None  # a frozen backbone's features per flip, computed once by training
 
 
 @dataclass
@@ -71,27 +73,35 @@ def scan(root: Path) -> tuple[list[str], list[tuple[Path, str]], list[str]]:
     return labels, files, empty
 
 
-def _cache_path(cache_dir: Path, path: Path, height: int, width: int, fps: float | None) -> Path:
+def _cache_path(cache_dir: Path, path: Path, height: int, width: int, fps: float | None,
+                transform: str | None = None, lag: int = 1) -> Path:
     st = path.stat()
     key = f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{height}x{width}|{fps}"
+    if transform:
+        key += f"|{transform}|{lag}"
     return cache_dir / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".npy")
 
 
-def decode_clip(path: Path, height: int, width: int, fps: float | None) -> np.ndarray:
-    """Decode a clip to uint8 RGB frames at ``fps`` (all frames when fps is None), exactly as the daemon keeps them."""
+def decode_clip(path: Path, height: int, width: int, fps: float | None, transform: str | None = None,
+                lag: int = 1) -> np.ndarray:
+    """Decode a clip to uint8 RGB frames at ``fps`` (all frames when fps is None), exactly as the daemon keeps them;
+    with ``transform="difference"``, each kept frame's difference to the one ``lag`` kept frames before (``lag``
+    fewer), as the daemon feeds such a model."""
     pacer = Pacer(fps) if fps else None
     frames = []
     with VideoFileSource(path) as src:
         while (frame := src.read()) is not None:
             if pacer is None or pacer.keep(frame.t):
                 frames.append(resize_rgb(frame.pixels, height, width))
-    if not frames:
-        return np.zeros((0, height, width, 3), np.uint8)
-    return np.stack(frames)
+    if len(frames) < (lag + 1 if transform else 1):
+        return np.zeros((0, height, width, 6 if transform == "frame+difference" else 3), np.uint8)
+    stack = np.stack(frames)
+    return transform_stack(stack, transform, lag) if transform else stack
 
 
 def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0, min_frames: int = 20,
-         cache_dir: Path | None = None, progress: bool = True) -> Dataset:
+         cache_dir: Path | None = None, progress: bool = True, transform: str | None = None,
+         lag: int = 1) -> Dataset:
     """Decode (or reuse the cache of) every clip; clips that are unreadable or too short are skipped and reported."""
     root = Path(root)
     labels, files, empty = scan(root)
@@ -102,10 +112,10 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
         log.warning("class folder %s has no videos: ignored", root / name)
     bar = _progress(len(files), "decoding clips", progress)
     for path, label in files:
-        cached = _cache_path(cache_dir, path, height, width, fps)
+        cached = _cache_path(cache_dir, path, height, width, fps, transform, lag)
         try:
             if not cached.exists():
-                frames = decode_clip(path, height, width, fps)
+                frames = decode_clip(path, height, width, fps, transform, lag)
                 tmp = cached.with_suffix(".tmp.npy")
                 np.save(tmp, frames)
                 tmp.replace(cached)

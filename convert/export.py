@@ -44,7 +44,7 @@ def _convert(model, input_shape: tuple, configure: Callable | None = None) -> by
 def encoder_int8(encoder, representative: Iterable[np.ndarray]) -> bytes:
     """Full-integer int8 encoder (CONV_2D, MAX_POOL_2D, RESHAPE): XNNPACK, GPU and EdgeTPU friendly.
 
-    ``representative`` yields float32 frames (H, W, 3) in [0, 1] from every class of the training split.
+    ``representative`` yields float32 model inputs (H, W, C) in [0, 1] from every class of the training split.
     """
     import tensorflow as tf
 
@@ -61,8 +61,7 @@ def encoder_int8(encoder, representative: Iterable[np.ndarray]) -> bytes:
         c.inference_input_type = tf.int8
         c.inference_output_type = tf.int8
 
-    h, w = encoder.input_shape[1:3]
-    return _convert(encoder, (1, h, w, 3), configure)
+    return _convert(encoder, (1, *encoder.input_shape[1:]), configure)
 
 
 def encoder_fp16(encoder) -> bytes:
@@ -72,8 +71,7 @@ def encoder_fp16(encoder) -> bytes:
         c.optimizations = [tf.lite.Optimize.DEFAULT]
         c.target_spec.supported_types = [tf.float16]
 
-    h, w = encoder.input_shape[1:3]
-    return _convert(encoder, (1, h, w, 3), configure)
+    return _convert(encoder, (1, *encoder.input_shape[1:]), configure)
 
 
 def head_fp32(head) -> bytes:

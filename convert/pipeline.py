@@ -6,7 +6,6 @@ import json
 import logging
 import platform
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,32 +19,15 @@ from edge_lrcn.plots import plot_confusion, plot_curves
 from edge_lrcn.stream import classify_windows
 
 from . import dataset as D
-from .model import LrcnConfig
-from .train import TrainOptions, get_strategy, resolve_pairs, save_sidecar, train_baseline, train_lrcn
+from . import gate
+from .options import ConvertOptions, LrcnConfig, input_channels, transform_of
+from .train import get_strategy, resolve_pairs, save_sidecar, train_baseline, train_lrcn
 
 log = logging.getLogger(__name__)
 
 
 class DegradedModel(EdgeLrcnError):
-    """The int8 model disagrees with the float one more than allowed (exit 1; --allow-degraded writes it anyway)."""
-
-
-@dataclass
-class ConvertOptions:
-    data: Path
-    out: Path
-    cfg: LrcnConfig = field(default_factory=LrcnConfig)
-    fps: float = 10.0
-    train: TrainOptions = field(default_factory=TrainOptions)
-    val_split: float = 0.15
-    test_split: float = 0.15
-    cache_dir: Path | None = None
-    keras_model: Path | None = None
-    min_agreement: float = 0.97
-    allow_degraded: bool = False
-    baseline: bool = True
-    calibration_frames: int = 400
-    plots: bool = True
+    """The model failed the quality gate (convert/gate.py): exit 1, no bundle; --allow-degraded writes it anyway."""
 
 
 def _load_split(opts: ConvertOptions):
@@ -55,7 +37,8 @@ def _load_split(opts: ConvertOptions):
         log.warning("--sampling uniform spreads %d frames over each whole clip (the tutorial's way): a live stream "
                     "sees %d frames at %g fps, so this model will not match what the daemon feeds it",
                     cfg.frames, cfg.frames, opts.fps)
-    ds = D.load(opts.data, cfg.height, cfg.width, fps, cfg.frames, opts.cache_dir)
+    ds = D.load(opts.data, cfg.height, cfg.width, fps, cfg.frames, opts.cache_dir, transform=transform_of(cfg),
+                lag=cfg.lag)
     log.info("dataset: %s", ds.summary())
     for path, why in ds.skipped:
         log.info("  skipped %s: %s", path, why)
@@ -163,46 +146,39 @@ def _tflite_probs(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     return np.array(res)
 
 
-def convert_command(opts: ConvertOptions) -> dict:
-    import keras
-    import tensorflow as tf
-
-    from . import export
-
-    t_start = time.time()
-    ds, train, val, test = _load_split(opts)
-    cfg = _cfg_for(opts, ds.labels)
-    n = len(ds.labels)
-    strategy = get_strategy()
-    baseline_history = None
+def _train_step(opts: ConvertOptions, cfg: LrcnConfig, ds, train, val, strategy):
     if opts.keras_model:
         model, history = _load_keras(opts, ds.labels)
         log.warning("converting %s: test figures are only held-out if it was trained on this data with the same "
                     "split seed (%d)", opts.keras_model, opts.train.seed)
-    else:
-        model, history = train_lrcn(cfg, train, val, opts.train, strategy)
-    report: dict = {"edge_lrcn": __version__, "dataset": {
+        return model, history
+    return train_lrcn(cfg, train, val, opts.train, strategy)
+
+
+def _report_header(opts, cfg, ds, train, val, test, history) -> dict:
+    return {"edge_lrcn": __version__, "dataset": {
         "root": str(opts.data), "labels": ds.labels, "clips": len(ds.clips), "summary": ds.summary(),
         "skipped": [{"path": p, "reason": r} for p, r in ds.skipped], "empty_classes": ds.empty_classes},
         "split": {"train": len(train), "val": len(val), "test": len(test), "seed": opts.train.seed, "by": "clip"},
         "window": {"frames": cfg.frames, "fps": opts.fps, "sampling": opts.train.sampling},
-        "epochs_trained": len(history.get("loss", []))}
+        "model": cfg.to_dict(), "epochs_trained": len(history.get("loss", []))}
 
-    per_clip = opts.train.eval_windows_per_clip
-    xt, yt, _ = D.stack_windows(test, cfg.frames, per_clip, opts.train.sampling)
-    keras_probs = model.predict(xt, batch_size=16, verbose=0)
-    keras_pred = keras_probs.argmax(1)
-    report["keras_float"] = _metrics(keras_pred, yt, n)
-    report["test_windows"] = int(len(yt))
 
-    if opts.baseline:
-        base, baseline_history = train_baseline(cfg, train, val, opts.train, strategy)
-        bpred = base.predict(xt, batch_size=16, verbose=0).argmax(1)
-        report["baseline_single_frame"] = {
-            "what": "same CNN, LSTM replaced by the mean over time", **_metrics(bpred, yt, n),
-            "epochs_trained": len(baseline_history.get("loss", []))}
-        del base
+def _baseline_step(opts, cfg, train, val, xt, yt, strategy, report) -> dict | None:
+    """The single-frame baseline (same encoder, the mean over time instead of the LSTM): what frames alone say."""
+    if not opts.baseline:
+        return None
+    base, history = train_baseline(cfg, train, val, opts.train, strategy)
+    pred = base.predict(xt, batch_size=16, verbose=0).argmax(1)
+    report["baseline_single_frame"] = {"what": "same CNN, LSTM replaced by the mean over time",
+                                       **_metrics(pred, yt, len(cfg.labels)),
+                                       "epochs_trained": len(history.get("loss", []))}
+    return history
 
+
+def export_step(model, train, cfg: LrcnConfig, opts: ConvertOptions) -> tuple[dict, int]:
+    """Keras -> the four TFLite members (int8 + fp16 encoders, float head, monolithic reference)."""
+    from . import export
     from .model import parts
 
     encoder, head = parts(model)
@@ -214,61 +190,131 @@ def convert_command(opts: ConvertOptions) -> dict:
         "head.tflite": export.head_fp32(head),
         "lrcn_fp32.tflite": export.lrcn_fp32(model),
     }
-    fp32_encoder_bytes = len(export._convert(encoder, (1, cfg.height, cfg.width, 3)))
+    return members, len(export._convert(encoder, (1, *encoder.input_shape[1:])))
 
+
+def validate_step(members: dict, test, xt, yt, keras_probs, cfg: LrcnConfig, opts: ConvertOptions) -> dict:
+    """Every member through the device's own interpreter on the held-out windows: accuracy and agreement."""
     log.info("validating with the %s interpreter on %d test windows", runtime_name(), len(yt))
+    n, keras_pred = len(cfg.labels), keras_probs.argmax(1)
     head_rt = Head(make_interpreter(members["head.tflite"], what="head"))
-    results = {}
+    out = {}
     for name in ("encoder_int8.tflite", "encoder_fp16.tflite"):
         enc_rt = Encoder(make_interpreter(members[name], what=name), name, "cpu")
-        probs = _stream_probs(enc_rt, head_rt, test, cfg, per_clip, opts.train.sampling)
+        probs = _stream_probs(enc_rt, head_rt, test, cfg, opts.train.eval_windows_per_clip, opts.train.sampling)
+        out[name] = probs
+    out["lrcn_fp32.tflite"] = _tflite_probs(members["lrcn_fp32.tflite"], xt)
+    res = {}
+    for name, probs in out.items():
         pred = probs.argmax(1)
-        results[name] = {**_metrics(pred, yt, n), "agreement_with_float": float((pred == keras_pred).mean()),
-                         "max_prob_diff": float(np.abs(probs - keras_probs).max())}
-    mono = _tflite_probs(members["lrcn_fp32.tflite"], xt)
-    results["lrcn_fp32.tflite"] = {**_metrics(mono.argmax(1), yt, n),
-                                   "agreement_with_float": float((mono.argmax(1) == keras_pred).mean()),
-                                   "max_prob_diff": float(np.abs(mono - keras_probs).max())}
-    report["int8_streaming"] = results["encoder_int8.tflite"]
-    report["fp16_streaming"] = results["encoder_fp16.tflite"]
-    report["lrcn_fp32_tflite"] = results["lrcn_fp32.tflite"]
-    report["sizes"] = {"encoder_int8": len(members["encoder_int8.tflite"]),
-                       "encoder_fp16": len(members["encoder_fp16.tflite"]),
-                       "encoder_fp32": fp32_encoder_bytes,
-                       "head": len(members["head.tflite"]), "lrcn_fp32": len(members["lrcn_fp32.tflite"]),
-                       "int8_over_fp32": len(members["encoder_int8.tflite"]) / fp32_encoder_bytes}
-    try:
-        report["ops"] = {k: export.op_names(v) for k, v in members.items()}
-    except Exception:  # the op listing is informative only; TF's flatbuffer helpers move between versions
-        log.debug("op listing failed", exc_info=True)
-    agreement = report["int8_streaming"]["agreement_with_float"]
-    report["threshold"] = {"min_agreement": opts.min_agreement, "passed": agreement >= opts.min_agreement}
-    report["seconds"] = round(time.time() - t_start, 1)
+        res[name] = {**_metrics(pred, yt, n), "agreement_with_float": float((pred == keras_pred).mean()),
+                     "max_prob_diff": float(np.abs(probs - keras_probs).max())}
+    return {"int8_streaming": res["encoder_int8.tflite"], "fp16_streaming": res["encoder_fp16.tflite"],
+            "lrcn_fp32_tflite": res["lrcn_fp32.tflite"]}
 
+
+def _sizes(members: dict, fp32_encoder_bytes: int) -> dict:
+    return {"encoder_int8": len(members["encoder_int8.tflite"]), "encoder_fp16": len(members["encoder_fp16.tflite"]),
+            "encoder_fp32": fp32_encoder_bytes, "head": len(members["head.tflite"]),
+            "lrcn_fp32": len(members["lrcn_fp32.tflite"]),
+            "int8_over_fp32": len(members["encoder_int8.tflite"]) / fp32_encoder_bytes}
+
+
+def _gate_step(report: dict, test, opts: ConvertOptions) -> gate.GateResult:
+    base = report.get("baseline_single_frame", {}).get("accuracy")
+    result = gate.evaluate(report["int8_streaming"]["accuracy"], [c.label for c in test],
+                           report["int8_streaming"]["agreement_with_float"], opts.min_agreement, opts.max_p_value,
+                           base)
+    report["gate"] = {**result.to_dict(), "min_agreement": opts.min_agreement, "max_p_value": opts.max_p_value}
+    return result
+
+
+def convert_command(opts: ConvertOptions) -> dict:
+    """Train (or load), evaluate, export, validate, gate, package: one step each."""
+    t_start = time.time()
+    ds, train, val, test = _load_split(opts)
+    cfg = _cfg_for(opts, ds.labels)
+    strategy = get_strategy()
+    model, history = _train_step(opts, cfg, ds, train, val, strategy)
+    report = _report_header(opts, cfg, ds, train, val, test, history)
+    xt, yt, _ = D.stack_windows(test, cfg.frames, opts.train.eval_windows_per_clip, opts.train.sampling)
+    keras_probs = model.predict(xt, batch_size=16, verbose=0)
+    report["keras_float"] = _metrics(keras_probs.argmax(1), yt, len(ds.labels))
+    report["test_windows"] = int(len(yt))
+    baseline_history = _baseline_step(opts, cfg, train, val, xt, yt, strategy, report)
+    members, fp32_encoder_bytes = export_step(model, train, cfg, opts)
+    report.update(validate_step(members, test, xt, yt, keras_probs, cfg, opts))
+    report["sizes"] = _sizes(members, fp32_encoder_bytes)
+    report["ops"] = _ops(members)
+    report["encoder_macs"] = _macs(model)
+    verdict = _gate_step(report, test, opts)
+    report["threshold"] = {"min_agreement": opts.min_agreement,
+                           "passed": report["int8_streaming"]["agreement_with_float"] >= opts.min_agreement}
+    report["seconds"] = round(time.time() - t_start, 1)
     _print_summary(report)
     out = Path(opts.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if opts.plots:
         report["plots"] = _plots(history, baseline_history, report, ds.labels, out)
-    if agreement < opts.min_agreement and not opts.allow_degraded:
-        Path(str(out) + ".report.json").write_text(json.dumps(report, indent=2))
-        raise DegradedModel(f"int8 agreement with the float model is {agreement:.3f} < {opts.min_agreement}: "
-                            f"no bundle written (report in {out}.report.json; --allow-degraded to write it anyway)")
-    manifest = {
-        "labels": ds.labels, "window": {"frames": cfg.frames, "fps": opts.fps},
-        "input": {"height": cfg.height, "width": cfg.width, "color": "rgb", "scale": SCALE, "range": [0.0, 1.0],
-                  "resize": "INTER_AREA"},
-        "feature_dim": int(encoder.output_shape[-1]),
-        "model": {"architecture": "lrcn", **{k: v for k, v in cfg.to_dict().items() if k != "labels"}},
+    Path(str(out) + ".report.json").write_text(json.dumps(report, indent=2))
+    if not verdict.passed and not opts.allow_degraded:
+        raise DegradedModel(f"{'; '.join(verdict.reasons)}: no bundle written ({out}.report.json has the figures). "
+                            f"Give each class more clips, check the labels, try other settings (docs/training.md), "
+                            f"or --allow-degraded to write it anyway")
+    if not verdict.passed:
+        log.warning("writing a DEGRADED bundle (--allow-degraded): %s", "; ".join(verdict.reasons))
+    return package_step(opts, cfg, ds, model, history, members, report, verdict)
+
+
+def _ops(members: dict) -> dict:
+    from . import export
+
+    try:
+        return {k: export.op_names(v) for k, v in members.items()}
+    except Exception:  # the op listing is informative only; TF's flatbuffer helpers move between versions
+        log.debug("op listing failed", exc_info=True)
+        return {}
+
+
+def _macs(model) -> int:
+    from .pretrained import macs
+
+    return macs(model.get_layer("td_encoder").layer)
+
+
+def _manifest(opts: ConvertOptions, cfg: LrcnConfig, ds, report: dict, verdict) -> dict:
+    import keras
+    import tensorflow as tf
+
+    inp = {"height": cfg.height, "width": cfg.width, "color": "rgb", "scale": SCALE, "range": [0.0, 1.0],
+           "resize": "INTER_AREA"}
+    if transform_of(cfg):
+        inp["transform"], inp["lag"], inp["channels"] = transform_of(cfg), cfg.lag, input_channels(cfg)
+    return {
+        "labels": ds.labels, "window": {"frames": cfg.frames, "fps": opts.fps}, "input": inp,
+        "feature_dim": int(report["feature_dim"]),
+        "model": {"architecture": "lrcn", **{k: v for k, v in cfg.to_dict().items() if k != "labels"},
+                  "encoder_macs": report["encoder_macs"]},
         "sampling": opts.train.sampling,
         "tools": {"edge_lrcn": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
                   "python": platform.python_version(), "interpreter": runtime_name()},
-        "validation": {"test_windows": len(yt), "keras_accuracy": report["keras_float"]["accuracy"],
-                       "int8_accuracy": report["int8_streaming"]["accuracy"], "int8_agreement": agreement,
+        "validation": {"test_windows": report["test_windows"], "test_clips": report["split"]["test"],
+                       "keras_accuracy": report["keras_float"]["accuracy"],
+                       "int8_accuracy": report["int8_streaming"]["accuracy"],
+                       "int8_agreement": report["int8_streaming"]["agreement_with_float"],
                        "fp16_accuracy": report["fp16_streaming"]["accuracy"],
-                       "degraded": agreement < opts.min_agreement},
+                       "baseline_accuracy": report.get("baseline_single_frame", {}).get("accuracy"),
+                       "chance": verdict.chance, "p_value": verdict.p_value,
+                       "degraded": not verdict.passed, "degraded_reasons": verdict.reasons},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def package_step(opts: ConvertOptions, cfg: LrcnConfig, ds, model, history, members, report, verdict) -> dict:
+    """Write the bundle (and the .keras model for fine-tuning), read it back, print where everything went."""
+    out = Path(opts.out)
+    report["feature_dim"] = int(model.get_layer("td_encoder").layer.output_shape[-1])
+    manifest = _manifest(opts, cfg, ds, report, verdict)
     blobs = {name: (b, "encoder" if name.startswith("encoder") else "head" if name == "head.tflite" else "reference",
                     "int8" if "int8" in name else "float16" if "fp16" in name else "float32")
              for name, b in members.items()}
@@ -300,7 +346,13 @@ def _print_summary(r: dict) -> None:
     if "baseline_single_frame" in r:
         lines.append(f"  single-frame baseline    {pct(r['baseline_single_frame']['accuracy'])} "
                      f"(no temporal model)")
+    g = r.get("gate")
+    if g:
+        lines.append(f"  quality gate             {'passed' if g['passed'] else 'FAILED'}: chance "
+                     f"{pct(g['chance'])}, {g['correct_clips']}/{g['test_clips']} clips, p = {g['p_value']:.2g}"
+                     + "".join(f"\n    - {why}" for why in g["reasons"]))
     s = r["sizes"]
+    lines.append(f"  encoder {r.get('encoder_macs', 0) / 1e6:.1f} M MACs per frame")
     lines.append(f"  encoder int8 {s['encoder_int8']} B = {pct(s['int8_over_fp32'])} of fp32 ({s['encoder_fp32']} B)")
     print("\n".join(lines))
 

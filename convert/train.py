@@ -10,32 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from . import dataset as D
-from .model import LrcnConfig, build_baseline, build_lrcn, compile_model
+from .model import build_baseline, build_lrcn, compile_model, feature_model
+from .options import LrcnConfig, TrainOptions
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainOptions:
-    epochs: int = 40
-    patience: int = 8
-    batch_size: int = 16
-    windows_per_clip: int = 4
-    eval_windows_per_clip: int = 3
-    learning_rate: float = 1e-3
-    seed: int = 0
-    sampling: str = "stream"
-    verbose: int = 1
-    reverse_pairs: dict[int, int] | None = None  # label index -> label of the same window played backwards
-    hflip: dict[int, int] | None = None  # label index -> label of the mirrored window (left-right)
-    vflip: dict[int, int] | None = None  # label index -> label of the upside-down window
-    checkpoint: str | None = None  # save the best weights here after every improving epoch
-    init_from: str | None = None  # a trained .keras model whose weights start the training (fine-tuning)
 
 
 def get_strategy():
@@ -51,8 +35,19 @@ def get_strategy():
     return tf.distribute.get_strategy()
 
 
-def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy):
-    """Windows re-drawn at random offsets every epoch (random temporal crops), read from the memory-mapped cache."""
+def _flip(x, h: bool, v: bool):
+    if h:
+        x = x[:, :, ::-1]
+    if v:
+        x = x[:, ::-1]
+    return x
+
+
+def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=None):
+    """Windows re-drawn at random offsets every epoch (random temporal crops), read from the memory-mapped cache.
+
+    With ``grids`` (a frozen pretrained backbone) the windows are cut from each clip's precomputed backbone grids
+    instead of its frames; ``grids[i][(h, v)]`` holds the grids of the clip mirrored that way."""
     import tensorflow as tf
 
     rng = np.random.default_rng(opts.seed)
@@ -67,20 +62,26 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy):
         for k in rng.permutation(len(index)):
             ci, s = index[k]
             clip = clips[ci]
-            if s is None:
-                x = clip.frames[D.uniform_indices(len(clip.frames), cfg.frames)]
-            else:
-                x = clip.frames[s:s + cfg.frames]
+            idx = (D.uniform_indices(len(clip.frames), cfg.frames) if s is None
+                   else slice(s, s + cfg.frames))
             y = clip.label
-            if reverse and y in reverse and rng.random() < 0.5:
-                x, y = x[::-1], reverse[y]
-            if hflip and y in hflip and rng.random() < 0.5:
-                x, y = np.asarray(x)[:, :, ::-1], hflip[y]
-            if vflip and y in vflip and rng.random() < 0.5:
-                x, y = np.asarray(x)[:, ::-1], vflip[y]
-            yield D.to_float(np.ascontiguousarray(x)), y
+            back = bool(reverse and y in reverse and rng.random() < 0.5)
+            if back:
+                y = reverse[y]
+            h = bool(hflip and y in hflip and rng.random() < 0.5)
+            if h:
+                y = hflip[y]
+            v = bool(vflip and y in vflip and rng.random() < 0.5)
+            if v:
+                y = vflip[y]
+            if grids is not None:
+                x = np.asarray(grids[ci][(h, v)][idx], np.float32)
+            else:
+                x = D.to_float(np.ascontiguousarray(_flip(np.asarray(clip.frames[idx]), h, v)))
+            yield (x[::-1].copy() if back else x), y
 
-    sig = (tf.TensorSpec((cfg.frames, cfg.height, cfg.width, 3), tf.float32), tf.TensorSpec((), tf.int64))
+    shape = (cfg.frames, *(clips[0].frames.shape[1:] if grids is None else grids[0][(False, False)].shape[1:]))
+    sig = (tf.TensorSpec(shape, tf.float32), tf.TensorSpec((), tf.int64))
     # every clip is at least one window long (the loader drops shorter ones), so each epoch has this many windows;
     # declaring it lets Keras show progress and stops the "ran out of data" warning
     n_windows = len(clips) * per_clip
@@ -93,8 +94,68 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy):
     return ds.with_options(options)
 
 
+def compute_grids(backbone, clips, flips=((False, False),), batch: int = 256):
+    """Each clip's frames through the frozen backbone, once: ``[{(h, v): float16 (N, gh, gw, c)}]``."""
+    import tensorflow as tf
+
+    fn = tf.function(lambda x: backbone(x, training=False), reduce_retracing=True)
+    out = [clip.grids if clip.grids is not None else {} for clip in clips]
+    for flip in flips:
+        if all(flip in o for o in out):
+            continue
+        pending, count = [], 0
+
+        def flush():
+            nonlocal pending, count
+            if not pending:
+                return
+            frames = np.concatenate([f for _, f in pending])
+            res = np.concatenate([fn(D.to_float(frames[i:i + batch])).numpy().astype(np.float16)
+                                  for i in range(0, len(frames), batch)])
+            k = 0
+            for ci, f in pending:
+                out[ci][flip] = res[k:k + len(f)]
+                k += len(f)
+            pending, count = [], 0
+
+        for ci, clip in enumerate(clips):
+            f = np.ascontiguousarray(_flip(np.asarray(clip.frames), *flip))
+            pending.append((ci, f))
+            count += len(f)
+            if count >= 4 * batch:
+                flush()
+        flush()
+    for clip, o in zip(clips, out):
+        clip.grids = o  # shared by the LRCN and the baseline, which use the same frozen backbone
+    return out
+
+
+def _flips(opts: TrainOptions):
+    hs = (False, True) if opts.hflip else (False,)
+    vs = (False, True) if opts.vflip else (False,)
+    return tuple((h, v) for h in hs for v in vs)
+
+
+def _stack_grid_windows(grids, clips, frames: int, per_clip: int, sampling: str):
+    xs, ys = [], []
+    for ci, clip in enumerate(clips):
+        g = grids[ci][(False, False)]
+        if sampling == "uniform":
+            xs.append(g[D.uniform_indices(len(g), frames)])
+            ys.append(clip.label)
+            continue
+        for s in D.window_starts(len(g), frames, per_clip, None):
+            xs.append(g[s:s + frames])
+            ys.append(clip.label)
+    return np.stack(xs).astype(np.float32), np.array(ys, np.int64)
+
+
 def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, strategy=None, name="lrcn"):
-    """Train one model with early stopping on the validation loss; returns (model, history dict)."""
+    """Train one model with early stopping on the validation loss; returns (model, history dict).
+
+    A model whose encoder has a frozen pretrained backbone trains from the backbone's grids, computed once per
+    clip (and per flip), instead of running the backbone on every window of every epoch: the same model, ~20x
+    less work per epoch."""
     import keras
 
     keras.utils.set_random_seed(opts.seed)
@@ -103,24 +164,57 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         model = build(cfg)
         if opts.init_from:
             _init_weights(model, opts.init_from)
-        compile_model(model, opts.learning_rate)
+        grid_model = feature_model(model)
+        compile_model(grid_model or model, opts.learning_rate)
     per_clip = 1 if opts.sampling == "uniform" else opts.eval_windows_per_clip
-    xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling)
+    grids = None
+    if grid_model is not None:
+        backbone = model.get_layer("td_encoder").layer.get_layer("backbone")
+        log.info("computing the pretrained backbone's features of %d clips once", len(train_clips) + len(val_clips))
+        grids = compute_grids(backbone, train_clips, _flips(opts))
+        xv, yv = _stack_grid_windows(compute_grids(backbone, val_clips), val_clips, cfg.frames, per_clip,
+                                     opts.sampling)
+    else:
+        xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling)
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience,
                                                restore_best_weights=True),
                  keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                    patience=max(2, opts.patience // 3), min_lr=1e-5, verbose=0)]
     if opts.checkpoint:
-        callbacks.append(keras.callbacks.ModelCheckpoint(opts.checkpoint, monitor="val_loss", save_best_only=True))
+        callbacks.append(_Checkpoint(model, opts.checkpoint))
     log.info("training %s: %d train clips, %d validation windows, up to %d epochs", name, len(train_clips),
              len(xv), opts.epochs)
-    hist = model.fit(_train_dataset(train_clips, cfg, opts, strategy), validation_data=(xv, yv),
-                     epochs=opts.epochs, callbacks=callbacks, verbose=opts.verbose, shuffle=False)
+    hist = (grid_model or model).fit(_train_dataset(train_clips, cfg, opts, strategy, grids),
+                                     validation_data=(xv, yv), epochs=opts.epochs, callbacks=callbacks,
+                                     verbose=opts.verbose, shuffle=False)
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
+class _Checkpoint:
+    """Save the whole model (not the grid model being fitted) after every epoch that improves the validation loss."""
+
+    def __new__(cls, model, path):
+        import keras
+
+        class Checkpoint(keras.callbacks.Callback):
+            best = float("inf")
+
+            def on_epoch_end(self, epoch, logs=None):
+                loss = (logs or {}).get("val_loss")
+                if loss is not None and loss < self.best:
+                    self.best = loss
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    model.save(path)
+
+        return Checkpoint()
+
+
 def _init_weights(model, path: str) -> None:
-    """Start from a trained model's weights, layer by layer; a model of another shape is a usage error."""
+    """Start from a trained model's weights, layer by layer (fine-tuning, or new labels on a trained model).
+
+    Every layer whose name and weight shapes match is copied; the output layer of a model trained on other labels
+    stays fresh (new activities on top of a trained encoder and LSTM). A model whose encoder does not fit is a
+    usage error."""
     import keras
 
     from edge_lrcn.errors import UsageError
@@ -129,12 +223,32 @@ def _init_weights(model, path: str) -> None:
         src = keras.models.load_model(path, compile=False)
     except Exception as exc:
         raise UsageError(f"--init-from {path}: cannot load it ({str(exc).splitlines()[0]})") from None
-    try:
-        model.set_weights(src.get_weights())
-    except ValueError as exc:
-        raise UsageError(f"--init-from {path}: its layers do not match this model (same frames, size, filters, "
-                         f"pools, LSTM units and number of labels are needed): {str(exc).splitlines()[0]}") from None
-    log.info("starting from the weights of %s", path)
+
+    def weighted(m):
+        out = {}
+        for layer in m.layers:
+            inner = getattr(layer, "layer", None) or layer  # TimeDistributed -> the wrapped encoder
+            if hasattr(inner, "layers"):
+                out.update({f"{layer.name}/{k}": v for k, v in weighted(inner).items()})
+            elif layer.weights:
+                out[layer.name] = layer
+        return out
+
+    mine, theirs = weighted(model), weighted(src)
+    copied, fresh = [], []
+    for name, layer in mine.items():
+        other = theirs.get(name)
+        if other is not None and [w.shape for w in other.get_weights()] == [w.shape for w in layer.get_weights()]:
+            layer.set_weights(other.get_weights())
+            copied.append(name)
+        else:
+            fresh.append(name)
+    if not any(n.startswith("td_encoder/") for n in copied) or any(n.startswith("td_encoder/") for n in fresh):
+        raise UsageError(f"--init-from {path}: its encoder does not match this model's (same --encoder, frames, "
+                         f"size and encoder settings are needed); layers that differ: "
+                         f"{', '.join(n for n in fresh if n.startswith('td_encoder/')) or 'all'}")
+    log.info("starting from the weights of %s (%d layers copied%s)", path, len(copied),
+             f"; trained afresh: {', '.join(fresh)}" if fresh else "")
 
 
 def parse_pairs(text: str | None, labels: list[str], flag: str, all_labels: bool = False) -> dict[int, int] | None:

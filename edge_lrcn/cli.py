@@ -20,52 +20,6 @@ from .errors import EXIT_UNEXPECTED, EXIT_USAGE, EdgeLrcnError, UsageError
 log = logging.getLogger("edge_lrcn")
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def _add_window_args(p, with_defaults=True):
-    p.add_argument("--frames", type=int, default=20, help="window length T in frames (default 20)")
-    p.add_argument("--fps", type=float, default=10.0, help="model fps F: frames kept per second (default 10)")
-    p.add_argument("--size", type=int, default=64, help="model input height and width (default 64)")
-
-
-def _add_train_args(p):
-    _add_window_args(p)
-    p.add_argument("--data", required=True, type=Path, help="labelled video folder, one sub-folder per class")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--patience", type=int, default=8, help="early stopping patience in epochs")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--windows-per-clip", type=int, default=4, help="random temporal crops per clip and epoch")
-    p.add_argument("--val-split", type=float, default=0.15)
-    p.add_argument("--test-split", type=float, default=0.15)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache", type=Path, help="frame cache folder (default DATA/.edge-lrcn-cache)")
-    p.add_argument("--sampling", choices=("stream", "uniform"), default="stream",
-                   help="stream: T frames at F fps (matches the daemon); uniform: T frames over the whole clip "
-                        "(the tutorial's way, does not match a live stream)")
-    p.add_argument("--filters", type=_ints, default=(16, 32, 64, 64), help="conv filters per stage")
-    p.add_argument("--pools", type=_ints, default=(4, 4, 2, 2), help="max-pool size per stage")
-    p.add_argument("--lstm-units", type=int, default=32)
-    p.add_argument("--dropout", type=float, default=0.25)
-    p.add_argument("--reverse-pairs", metavar="A:B,...",
-                   help="time-reversal augmentation: half the training windows play backwards with label A<->B "
-                        "(e.g. left:right,up:down,still:still; sit_down:stand_up). Stops the model from learning "
-                        "appearance instead of motion")
-    p.add_argument("--hflip", nargs="?", const="", metavar="A:B,...",
-                   help="mirror half the training windows left-right; labels kept, except pairs that swap "
-                        "(e.g. left:right)")
-    p.add_argument("--vflip", nargs="?", const="", metavar="A:B,...",
-                   help="flip half the training windows upside down; labels kept, except pairs that swap (up:down)")
-    p.add_argument("--init-from", type=Path, help="start training from this trained .keras model (fine-tuning)")
-    p.add_argument("--no-plots", action="store_true", help="do not write the PNG plots")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="edge-lrcn", description="Video activity recognition on edge devices.")
     ap.add_argument("--version", action="version", version=f"edge-lrcn {__version__}")
@@ -76,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", parents=[common], help="write a synthetic labelled video dataset")
     p.add_argument("out_dir", type=Path)
+    p.add_argument("--kind", choices=("directions", "motion"), default="directions",
+                   help="directions: left/right/up/down/still shapes (the embedded model's classes, default); "
+                        "motion: oscillating/hopping/circling/growing/shrinking/still at 320x240, 30 fps, 4 s "
+                        "(activities the embedded model never saw: docs/training.md)")
     p.add_argument("--clips-per-class", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=float, default=25.0, help="video frame rate (default 25)")
@@ -87,19 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequence", metavar="LABEL:SECONDS,...",
                    help="instead of a dataset, write one video OUT_DIR of labelled segments back to back")
 
+    from .convert.options import add_arguments
+
     p = sub.add_parser("train", parents=[common], help="train the LRCN on a labelled video folder")
-    _add_train_args(p)
-    p.add_argument("--out", required=True, type=Path, help="where to save the Keras model (.keras)")
+    add_arguments(p, "train")
 
     p = sub.add_parser("convert", parents=[common], help="train, int8-convert, validate and write a model bundle")
-    _add_train_args(p)
-    p.add_argument("--out", required=True, type=Path, help="the bundle to write (.lrcn)")
-    p.add_argument("--keras-model", type=Path, help="convert this trained .keras model instead of training")
-    p.add_argument("--min-agreement", type=float, default=0.97,
-                   help="refuse a bundle whose int8 top-1 agreement with float is below this (default 0.97)")
-    p.add_argument("--allow-degraded", action="store_true", help="write the bundle even below --min-agreement")
-    p.add_argument("--no-baseline", action="store_true", help="skip training the single-frame baseline")
-    p.add_argument("--calibration-frames", type=int, default=400)
+    add_arguments(p, "convert")
 
     p = sub.add_parser("info", parents=[common], help="print a bundle's manifest")
     p.add_argument("model", nargs="?", help="bundle (default: the embedded model)")
@@ -147,32 +99,9 @@ def _setup_logging(args) -> None:
 
 
 def _convert_options(args):
-    from .convert.model import LrcnConfig
-    from .convert.pipeline import ConvertOptions
-    from .convert.train import TrainOptions
+    from .convert.options import from_args
 
-    for name in ("frames", "epochs", "batch_size", "windows_per_clip", "size", "lstm_units"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if not 0 < args.fps <= 120:
-        raise UsageError("--fps must be in (0, 120]")
-    if len(args.filters) != len(args.pools):
-        raise UsageError("--filters and --pools need the same number of stages")
-    cfg = LrcnConfig(frames=args.frames, height=args.size, width=args.size, filters=args.filters, pools=args.pools,
-                     dropout=args.dropout, lstm_units=args.lstm_units)
-    topts = TrainOptions(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
-                         windows_per_clip=args.windows_per_clip, learning_rate=args.learning_rate, seed=args.seed,
-                         sampling=args.sampling, verbose=0 if args.quiet else (1 if sys.stderr.isatty() else 2),
-                         reverse_pairs=args.reverse_pairs, hflip=args.hflip, vflip=args.vflip,
-                         init_from=str(args.init_from) if args.init_from else None,
-                         checkpoint=str(args.out.with_suffix("")) + ".best.keras")
-    return ConvertOptions(data=args.data, out=args.out, cfg=cfg, fps=args.fps, train=topts, val_split=args.val_split,
-                          test_split=args.test_split, cache_dir=args.cache,
-                          keras_model=getattr(args, "keras_model", None),
-                          min_agreement=getattr(args, "min_agreement", 0.97),
-                          allow_degraded=getattr(args, "allow_degraded", False),
-                          baseline=not getattr(args, "no_baseline", False),
-                          calibration_frames=getattr(args, "calibration_frames", 400), plots=not args.no_plots)
+    return from_args(args, verbose=0 if args.quiet else (1 if sys.stderr.isatty() else 2))
 
 
 def _cmd_synth(args) -> int:
@@ -196,6 +125,12 @@ def _cmd_synth(args) -> int:
         return 0
     if args.clips_per_class < 1:
         raise UsageError("--clips-per-class must be at least 1")
+    if args.kind == "motion":
+        from .convert import motion_synth
+
+        counts = motion_synth.make_dataset(args.out_dir, args.clips_per_class, args.seed)
+        print(f"wrote {sum(counts.values())} clips in {len(counts)} classes to {args.out_dir}")
+        return 0
     if args.width < 160 or args.height < 120:
         raise UsageError("--width/--height must be at least 160x120")
     try:

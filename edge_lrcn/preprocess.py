@@ -2,6 +2,10 @@
 
 BGR uint8 frame -> RGB -> resize to the model size with cv2.INTER_AREA -> float32 in [0, 1].
 
+A model may also ask for the *difference* between each kept frame and the one ``lag`` kept frames before it
+(:func:`difference`, manifest ``input.transform`` and ``input.lag``): the static scene drops out and what moved remains, which is what lets a pretrained encoder
+learn new activities from a few dozen clips (docs/training.md).
+
 It is split in two steps so that the trainer can cache the uint8 output of the first step on disk:
 ``preprocess(f) == to_float(resize_rgb(f))`` always, and neither step exists anywhere else.
 """
@@ -26,6 +30,35 @@ def resize_rgb(bgr: np.ndarray, height: int, width: int) -> np.ndarray:
 def to_float(rgb: np.ndarray) -> np.ndarray:
     """RGB uint8 -> float32 scaled to [0, 1] (works on one frame or a stack of frames)."""
     return rgb.astype(np.float32) * np.float32(SCALE)
+
+
+def difference(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    """The motion input of a model whose manifest says ``input.transform = "difference"``: two consecutive kept
+    frames (RGB uint8, as :func:`resize_rgb` gives them) -> uint8 ``(cur - prev + 256) // 2``, 128 where nothing
+    changed. Exact integer arithmetic, so the trainer's cached differences and the daemon's are identical."""
+    d = cur.astype(np.int16)
+    d -= prev
+    d += 256
+    d >>= 1
+    return d.astype(np.uint8)
+
+
+def frame_and_difference(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    """``input.transform = "frame+difference"``: the frame and its :func:`difference` stacked as 6 channels."""
+    return np.concatenate([cur, difference(cur, prev)], axis=-1)
+
+
+TRANSFORMS = {"difference": difference, "frame+difference": frame_and_difference}
+
+
+def transform_stack(frames: np.ndarray, transform: str, lag: int = 1) -> np.ndarray:
+    """A transform applied to every frame of a (N, H, W, 3) uint8 stack and the frame ``lag`` kept frames before it
+    -> N - lag model inputs."""
+    return TRANSFORMS[transform](frames[lag:], frames[:-lag])
+
+
+def channels(transform: str | None) -> int:
+    return 6 if transform == "frame+difference" else 3
 
 
 def preprocess(bgr: np.ndarray, height: int, width: int) -> np.ndarray:
