@@ -27,9 +27,9 @@ PYTHON="${PYTHON:-python3}"
 SITE=auto
 PIP_ARGS=()
 INDEX_URL="${PIP_INDEX_URL:-}"
-# a fresh runtime venv is ~260 MB (docs/deploy.md); pip needs room for the downloads on top
-NEED_MB_NEW=600
-NEED_MB_UPGRADE=300
+# a fresh runtime venv is ~320 MB (docs/deploy.md); pip needs room for its downloads on top
+NEED_MB_NEW="${EDGE_LRCN_INSTALL_MIN_FREE_MB:-700}"
+NEED_MB_UPGRADE="${EDGE_LRCN_INSTALL_MIN_FREE_MB:-300}"
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "install.sh: $*" >&2; exit 2; }
@@ -352,6 +352,10 @@ if ! grep -qs "^$USER_NAME:" "$ROOT/etc/passwd"; then
   if [ -z "$ROOT" ]; then
     undo+=("userdel $USER_NAME")
   else
+    # a staging root without an account database: the files systemd-sysusers creates go too
+    for f in passwd group shadow gshadow .pwd.lock; do
+      [ -e "$ROOT/etc/$f" ] || undo+=("rm -f $(q "$ROOT/etc/$f")")
+    done
     undo+=("for f in passwd group shadow gshadow; do [ -f $(q "$ROOT")/etc/\$f ] && sed -i -E '/^$USER_NAME:/d; s/([:,])$USER_NAME(,|\$)/\\1\\2/; s/,\$//' $(q "$ROOT")/etc/\$f; done")
   fi
   if command -v systemd-sysusers >/dev/null; then
@@ -423,11 +427,12 @@ if [ "$DRY" = 0 ]; then
   "$VENV/bin/edge-lrcn" check-config "$CFG" >/dev/null \
     || die "$CFG does not pass edge-lrcn check-config (above)"
 fi
+undo=()  # installed: a service that does not start (e.g. no camera yet) is reported, not undone
 if [ "$START" = 1 ] && [ "$DRY" = 0 ]; then
   systemctl daemon-reload
-  systemctl restart "$UNIT"
+  systemctl restart "$UNIT" \
+    || { echo "install.sh: installed, but $UNIT did not start: journalctl -u ${UNIT%.service} -b" >&2; exit 1; }
   say "service started: journalctl -u ${UNIT%.service} -f"
 fi
-undo=()
 [ "$changed" = 0 ] && say "nothing to do: already installed"
 say "done"
