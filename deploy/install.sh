@@ -315,6 +315,15 @@ PY
 )"
 fi
 
+# a device that runs only template instances (edge-lrcn@NAME): a run without --camera upgrades them and does not
+# add the single-camera unit
+enabled=()
+for u in "$WANTS"/edge-lrcn@*.service; do [ -L "$u" ] && enabled+=("$(basename "$u")"); done
+CAMERAS_ONLY=0
+if [ -z "$CAMERA" ] && [ ${#enabled[@]} -gt 0 ] && [ ! -L "$WANTS/edge-lrcn.service" ]; then CAMERAS_ONLY=1; fi
+[ -L "$WANTS/edge-lrcn.service" ] && enabled+=(edge-lrcn.service)
+pkg_changed=0
+
 say "platform: $PLATFORM, python: $("$PYTHON" -V 2>&1), system site-packages: $SITE, source: $FROM${WHEEL:+ ($(basename "$WHEEL"))}${ROOT:+, staging root $ROOT}"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -337,6 +346,7 @@ else
     act "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps ${PIP_ARGS[@]+"${PIP_ARGS[@]}"} "$WHEEL"
     if [ "$DRY" = 0 ]; then echo "$want" > "$MARKER"; fi
   fi
+  pkg_changed=1
   say "installed edge-lrcn from $FROM into $VENV"
 fi
 
@@ -374,7 +384,9 @@ if [ -n "$CAMERA" ]; then
 else
   CFG="$ETC/config.toml"
 fi
-if [ ! -f "$CFG" ]; then
+if [ "$CAMERAS_ONLY" = 1 ]; then
+  say "cameras on this device: ${enabled[*]}; edge-lrcn.service (config.toml) is not added"
+elif [ ! -f "$CFG" ]; then
   "$PYTHON" - "$HERE/config.example.toml" "$tmp/config.toml" "$CAMERA" "$CAM_SOURCE" "$GPU_DELEGATE" <<'PY'
 import json, re, sys
 src, out, camera, source, gpu = sys.argv[1:6]
@@ -417,22 +429,32 @@ if [ -n "$CAMERA" ]; then
   UNIT="edge-lrcn@$CAMERA.service"
   link /etc/systemd/system/edge-lrcn@.service "$WANTS/$UNIT"
   [ -L "$WANTS/edge-lrcn.service" ] && say "note: edge-lrcn.service (config.toml) is enabled too; if it uses the same camera: systemctl disable --now edge-lrcn"
-else
+elif [ "$CAMERAS_ONLY" = 0 ]; then
   UNIT=edge-lrcn.service
   put "$CHECKOUT/systemd/edge-lrcn.service" "$UNIT_DIR/edge-lrcn.service" 0644
   link /etc/systemd/system/edge-lrcn.service "$WANTS/$UNIT"
 fi
+# what to (re)start: this unit; every enabled one when the package changed (they share the venv)
+restart=()
+[ "$CAMERAS_ONLY" = 0 ] && restart+=("$UNIT")
+if [ "$pkg_changed" = 1 ] || [ "$CAMERAS_ONLY" = 1 ]; then
+  for u in ${enabled[@]+"${enabled[@]}"}; do [[ " ${restart[*]} " == *" $u "* ]] || restart+=("$u"); done
+fi
 
 if [ "$DRY" = 0 ]; then
-  "$VENV/bin/edge-lrcn" check-config "$CFG" >/dev/null \
-    || die "$CFG does not pass edge-lrcn check-config (above)"
+  for u in ${restart[@]+"${restart[@]}"}; do
+    if [ "$u" = edge-lrcn.service ]; then c="$ETC/config.toml"; else c="${u#edge-lrcn@}"; c="$ETC/${c%.service}.toml"; fi
+    "$VENV/bin/edge-lrcn" check-config "$c" >/dev/null || die "$c does not pass edge-lrcn check-config (above)"
+  done
 fi
 undo=()  # installed: a service that does not start (e.g. no camera yet) is reported, not undone
 if [ "$START" = 1 ] && [ "$DRY" = 0 ]; then
   systemctl daemon-reload
-  systemctl restart "$UNIT" \
-    || { echo "install.sh: installed, but $UNIT did not start: journalctl -u ${UNIT%.service} -b" >&2; exit 1; }
-  say "service started: journalctl -u ${UNIT%.service} -f"
+  for u in ${restart[@]+"${restart[@]}"}; do
+    systemctl restart "$u" \
+      || { echo "install.sh: installed, but $u did not start: journalctl -u ${u%.service} -b" >&2; exit 1; }
+    say "$u started: journalctl -u ${u%.service} -f"
+  done
 fi
 [ "$changed" = 0 ] && say "nothing to do: already installed"
 say "done"
