@@ -224,6 +224,12 @@ def test_install_into_staging_root_is_idempotent_adds_a_camera_and_uninstalls(tm
         "/etc/systemd/system/edge-lrcn@.service"
     assert subprocess.run([str(venv_exe), "check-config", str(back)], capture_output=True).returncode == 0
     assert cfg.read_text() == text
+    # a device that runs cameras only: a plain run upgrades them and does not bring the single unit back
+    (stage / "etc/systemd/system/multi-user.target.wants/edge-lrcn.service").unlink()
+    p3b = install("--root", stage)
+    assert p3b.returncode == 0, p3b.stdout + p3b.stderr
+    assert "cameras on this device: edge-lrcn@back.service" in p3b.stdout
+    assert not (stage / "etc/systemd/system/multi-user.target.wants/edge-lrcn.service").exists()
     p4 = install("--root", stage, "--uninstall", "--camera", "back", timeout=120)
     assert p4.returncode == 0, p4.stderr
     assert not (stage / "etc/systemd/system/multi-user.target.wants/edge-lrcn@back.service").exists()
