@@ -131,10 +131,19 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
     for r, t, p in msgs:
         if t.startswith("homeassistant/") and p:
             configs[t] = json.loads(p)
-    per_dev = {d: {t: c for t, c in configs.items() if d in json.dumps(c["device"])} for d in ids.values()}
+    def device(c):  # full or abbreviated keys; a device-based config keeps its entities under "components"/"cmps"
+        return json.dumps(c.get("device", c.get("dev", {})))
+
+    def unique_ids(c):
+        parts = [c, *(c.get("components") or c.get("cmps") or {}).values()]
+        return {p.get("unique_id", p.get("uniq_id")) for p in parts} - {None}
+
+    per_dev = {d: {t: c for t, c in configs.items() if d in device(c)} for d in ids.values()}
     front, back = per_dev[ids["front"]], per_dev[ids["back"]]
     assert front and back and len(front) == len(back) and not set(front) & set(back)
-    assert not {c["unique_id"] for c in front.values()} & {c["unique_id"] for c in back.values()}
+    uf = set().union(*map(unique_ids, front.values()))
+    ub = set().union(*map(unique_ids, back.values()))
+    assert uf and ub and not uf & ub
     # what stays on the broker afterwards: each device's own retained offline and idle state
     late = read_sub(mosquitto_sub(broker.port, "edge-lrcn/+/availability", "edge-lrcn/+/activity",
                                   retained_only=True))
