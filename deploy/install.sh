@@ -349,6 +349,15 @@ else
   pkg_changed=1
   say "installed edge-lrcn from $FROM into $VENV"
 fi
+# Jetson: JetPack's OpenCV (apt; GStreamer, the hardware decoders) is what gst: sources need, and pip's
+# opencv-python-headless in the venv would come first on sys.path and hide it. Not tried on a Jetson yet.
+if [ "$PLATFORM" = jetson ] && [ "$SITE" = yes ] && [ "$DRY" = 0 ] && [ -d "$VENV/lib" ] \
+   && "$PYTHON" -c 'import cv2, re, sys; sys.exit(0 if re.search(r"GStreamer:\s+YES", cv2.getBuildInformation()) else 1)' 2>/dev/null \
+   && "$VENV/bin/python" -m pip show -q opencv-python-headless >/dev/null 2>&1; then
+  act "$VENV/bin/python" -m pip uninstall --quiet --yes opencv-python-headless
+  "$VENV/bin/python" -c 'import cv2' || die "the system OpenCV does not import in $VENV"
+  say "using JetPack's OpenCV $("$VENV/bin/python" -c 'import cv2; print(cv2.__version__)') (GStreamer) instead of pip's"
+fi
 
 # 2. user and groups (systemd-sysusers; useradd where it is missing)
 cat > "$tmp/sysusers.conf" <<SYSU
