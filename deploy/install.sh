@@ -236,8 +236,11 @@ PY
 }
 need_index() {  # the dependencies (numpy, OpenCV, LiteRT, paho-mqtt) and the build tools come from the index
   [ "$offline" = 1 ] && return 0
-  local msg
-  msg="$(index_has "")" || die "the package index is not reachable ($msg): connect the device, set PIP_INDEX_URL, or pass --pip-arg --find-links=DIR with the wheels"
+  local msg links
+  msg="$(index_has "")" && return 0
+  links="${PIP_FIND_LINKS:-$("$PYTHON" -m pip config get global.find-links 2>/dev/null || true)}"
+  [ -n "$links" ] || die "the package index is not reachable ($msg): connect the device, set PIP_INDEX_URL, or pass --pip-arg --find-links=DIR with the wheels"
+  say "note: the package index is not reachable ($msg); relying on pip's find-links $links"
 }
 
 # which source: a checkout (default: the one this script is in), a wheel, or a requirement for the index

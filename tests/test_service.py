@@ -274,9 +274,12 @@ def test_install_checks_fail_before_anything_is_created(tmp_path):
         ([], "not enough disk space"),
         # a requirement the index does not have (or an index that is not reachable): said before anything is made
         (["--from", "edge-lrcn-no-such-package-4f1c"], "edge-lrcn-no-such-package-4f1c is not on"),
+        # the dependencies come from the index: one that does not answer, and no find-links to fall back on
+        (["--dry-run"], "the package index is not reachable (http://127.0.0.1:9/simple/"),
     ]
+    offline = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull}
     for args, message in cases:
-        env = {"EDGE_LRCN_INSTALL_MIN_FREE_MB": "100000000"} if not args else None
+        env = {"EDGE_LRCN_INSTALL_MIN_FREE_MB": "100000000"} if not args else offline if "--dry-run" in args else None
         p = install("--root", stage, *args, timeout=120, env=env)
         if "no-such-package" in message and "not reachable" in p.stderr:
             message = "not reachable"
