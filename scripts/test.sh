@@ -1,9 +1,32 @@
 #!/usr/bin/env bash
-# The README's test command: a virtualenv with edge-lrcn and its convert + test extras, then pytest.
+# The README's test command: the system tools the tests run for real (mosquitto and its clients, systemd-analyze,
+# systemd-sysusers, openssl; installed with apt-get when run as root, listed otherwise), a virtualenv with edge-lrcn
+# and its convert + test extras, then pytest (arguments are passed on). A test whose tool is missing is skipped, and
+# fails when CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${EDGE_LRCN_TEST_VENV:-.venv}"
 PY="${PYTHON:-python3}"
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+missing=()  # Debian/Ubuntu package names
+have mosquitto || missing+=(mosquitto)
+have mosquitto_sub || missing+=(mosquitto-clients)
+{ have systemd-analyze && have systemd-sysusers; } || missing+=(systemd)
+have openssl || missing+=(openssl)
+"$PY" -c 'import ensurepip, venv' 2>/dev/null || [ -x "$VENV/bin/python" ] || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "scripts/test.sh: installing ${missing[*]} (apt-get)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "scripts/test.sh: not installed: ${missing[*]}; the tests that need them are skipped (and fail with" \
+         "CI=true). Install them: sudo apt-get install ${missing[*]} (or run this script as root)" >&2
+  fi
+fi
+
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e ".[convert,test]"

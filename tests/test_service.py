@@ -18,39 +18,72 @@ from edge_lrcn.convert.synth import make_sequence
 from tests.conftest import ROOT
 
 UNIT = ROOT / "systemd" / "edge-lrcn.service"
-needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None and not os.environ.get("CI"),
-                                   reason="systemd-analyze not installed (CI installs it)")
+needs_analyze = pytest.mark.needs("systemd-analyze")  # skipped where missing, a failure in CI (tests/conftest.py)
+
+
+TEMPLATE = ROOT / "systemd" / "edge-lrcn@.service"
+UNITS = {"single": (UNIT, "edge-lrcn.service"), "template": (TEMPLATE, "edge-lrcn@front.service")}
 
 
 @needs_analyze
-def test_unit_verifies(tmp_path):
-    # verify the shipped unit, with ExecStart pointing at this machine's real edge-lrcn instead of /opt/...
+@pytest.mark.parametrize("kind", UNITS)
+def test_unit_verifies(tmp_path, kind):
+    # verify the shipped unit (the template as its instance edge-lrcn@front), with ExecStart pointing at this
+    # machine's real edge-lrcn instead of /opt/...
+    src, name = UNITS[kind]
     exe = Path(sys.executable).with_name("edge-lrcn")
-    unit = tmp_path / "edge-lrcn.service"
-    unit.write_text(UNIT.read_text().replace("/opt/edge-lrcn/venv/bin/edge-lrcn", str(exe)))
-    proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
-    problems = [l for l in proc.stderr.splitlines() if "edge-lrcn.service" in l]
+    (tmp_path / src.name).write_text(src.read_text().replace("/opt/edge-lrcn/venv/bin/edge-lrcn", str(exe)))
+    proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True, text=True)
+    problems = [l for l in proc.stderr.splitlines() if "edge-lrcn" in l]
     assert proc.returncode == 0 and not problems, proc.stderr
 
 
 @needs_analyze
-def test_unit_security_exposure_at_most_2_5():
-    proc = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(UNIT)], capture_output=True,
-                          text=True)
+@pytest.mark.parametrize("kind", UNITS)
+def test_unit_security_exposure_at_most_2_5(tmp_path, kind):
+    src, name = UNITS[kind]
+    (tmp_path / src.name).write_text(src.read_text())
+    proc = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(tmp_path / name)],
+                          capture_output=True, text=True)
     line = [l for l in proc.stdout.splitlines() if "Overall exposure level" in l]
     assert line, proc.stdout[-2000:] + proc.stderr
     score = float(line[0].split(":")[1].split()[0])
     assert score <= 2.5, line[0]
 
 
-def test_unit_contract():
-    text = UNIT.read_text()
+@pytest.mark.parametrize("kind", UNITS)
+def test_unit_contract(kind):
+    text = UNITS[kind][0].read_text()
+    cfg = "/etc/edge-lrcn/config.toml" if kind == "single" else "/etc/edge-lrcn/%i.toml"
     for needed in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "StartLimitBurst=", "User=edge-lrcn",
-                   "SupplementaryGroups=video", "LoadCredential=mqtt-password:", "/etc/edge-lrcn/config.toml",
+                   "SupplementaryGroups=video", "LoadCredential=mqtt-password:", f"run --config {cfg}\n",
+                   f"EDGE_LRCN_CONFIG={cfg}\n",
                    "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "RestrictAddressFamilies=",
                    "SystemCallFilter=@system-service", "CapabilityBoundingSet=\n", "DeviceAllow=char-video4linux",
                    "DeviceAllow=char-media", "dma_heap", "RestartPreventExitStatus=2 3"):
         assert needed in text, needed
+    docs = [u for line in text.splitlines() if line.startswith("Documentation=") for u in line.split("=", 1)[1].split()]
+    assert docs and all(u.startswith("file:/opt/edge-lrcn/doc/") for u in docs), docs  # laid down by install.sh
+
+
+def test_template_unit_is_the_single_unit_per_camera():
+    """Same service settings and hardening; per instance: config, device id, state, cache and working dirs."""
+    single, template = UNIT.read_text(), TEMPLATE.read_text()
+    for needed in ("Environment=EDGE_LRCN_DEVICE_ID=%H-%i\n", "EnvironmentFile=-/etc/edge-lrcn/%i.env\n",
+                   "StateDirectory=edge-lrcn/%i\n", "CacheDirectory=edge-lrcn/%i\n",
+                   "WorkingDirectory=/var/lib/edge-lrcn/%i\n"):
+        assert needed in template, needed
+    # EnvironmentFile= comes after Environment=: a device id put in NAME.env replaces the default
+    assert template.index("EnvironmentFile=") > template.index("EDGE_LRCN_DEVICE_ID=")
+
+    def settings(text):
+        lines = [l for l in text.splitlines() if l and not l.startswith("#") and "=" in l]
+        return [l for l in lines if l.split("=")[0] not in ("Description", "ExecStart", "StateDirectory",
+                "CacheDirectory", "WorkingDirectory", "SyslogIdentifier", "Environment", "EnvironmentFile")]
+
+    assert settings(template) == settings(single)
+    hardening = single[single.index("# --- hardening"):]
+    assert hardening in template
 
 
 class NotifySocket:
@@ -127,18 +160,34 @@ def _tree(root: Path) -> dict[str, str]:
     return out
 
 
-@pytest.mark.skipif(shutil.which("systemd-sysusers") is None and shutil.which("useradd") is None,
-                    reason="needs systemd-sysusers or useradd")
-def test_install_into_staging_root_is_idempotent_and_uninstalls(tmp_path):
+INSTALL = ROOT / "deploy" / "install.sh"
+
+
+def install(*args, timeout=900, env=None):
+    e = {**os.environ, **(env or {})}
+    return subprocess.run(["bash", str(INSTALL), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=e)
+
+
+@pytest.mark.needs("sysusers")
+def test_install_into_staging_root_is_idempotent_adds_a_camera_and_uninstalls(tmp_path):
     stage = tmp_path / "stage"
-    cmd = ["bash", str(ROOT / "deploy" / "install.sh"), "--root", str(stage), "--from", str(ROOT),
-           "--gpu-delegate", "/usr/lib/aarch64-linux-gnu/libtensorflowlite_gpu_delegate.so"]
-    p1 = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    # no --from: the checkout install.sh is in, built into a wheel
+    cmd = ["--root", stage, "--gpu-delegate", "/usr/lib/aarch64-linux-gnu/libtensorflowlite_gpu_delegate.so"]
+    checkout = sorted(p.name for p in ROOT.iterdir())
+    p1 = install(*cmd)
     assert p1.returncode == 0, p1.stdout + p1.stderr
+    assert f"source: {ROOT} (edge_lrcn-" in p1.stdout
+    assert sorted(p.name for p in ROOT.iterdir()) == checkout  # built in a copy: no build/ or egg-info left here
     unit = stage / "etc/systemd/system/edge-lrcn.service"
     assert unit.read_text() == UNIT.read_text()
+    assert (stage / "etc/systemd/system/edge-lrcn@.service").read_text() == TEMPLATE.read_text()
     assert os.readlink(stage / "etc/systemd/system/multi-user.target.wants/edge-lrcn.service") == \
         "/etc/systemd/system/edge-lrcn.service"
+    for line in UNIT.read_text().splitlines():  # the units' Documentation= exists
+        if line.startswith("Documentation="):
+            for url in line.split("=", 1)[1].split():
+                assert (stage / url.removeprefix("file:/")).is_file(), url
     cfg = stage / "etc/edge-lrcn/config.toml"
     text = cfg.read_text()
     assert 'gpu_delegate_library = "/usr/lib/aarch64-linux-gnu/libtensorflowlite_gpu_delegate.so"' in text
@@ -152,27 +201,94 @@ def test_install_into_staging_root_is_idempotent_and_uninstalls(tmp_path):
     venv_exe = stage / "opt/edge-lrcn/venv/bin/edge-lrcn"
     ver = subprocess.run([str(venv_exe), "--version"], capture_output=True, text=True)
     assert ver.returncode == 0 and ver.stdout.startswith("edge-lrcn "), ver.stderr
+    # the venv's edge-lrcn works: the embedded model loads and classifies a real video
+    video = tmp_path / "v.avi"
+    make_sequence(video, [("right", 4.0)], seed=5)
+    run = subprocess.run([str(venv_exe), "run", "--source", str(video), "--stats-interval", "0"], capture_output=True,
+                         text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "EDGE_LRCN_CONFIG"})
+    assert run.returncode == 0 and '"activity_start"' in run.stdout, run.stderr[-2000:]
     chk = subprocess.run([str(venv_exe), "check-config", str(cfg)], capture_output=True, text=True)
     assert chk.returncode == 0, chk.stderr
     before = _tree(stage)
-    p2 = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    p2 = install(*cmd, timeout=600)
     assert p2.returncode == 0, p2.stderr
     assert "nothing to do" in p2.stdout
     assert _tree(stage) == before  # a second run changes nothing
+
+    # a second camera: its own config and an enabled instance of the template; the rest is kept as it was
+    p3 = install("--root", stage, "--camera", "back", "--source", "rtsp://cam2.local:554/stream")
+    assert p3.returncode == 0, p3.stdout + p3.stderr
+    back = stage / "etc/edge-lrcn/back.toml"
+    assert 'source = "rtsp://cam2.local:554/stream"' in back.read_text()
+    assert os.readlink(stage / "etc/systemd/system/multi-user.target.wants/edge-lrcn@back.service") == \
+        "/etc/systemd/system/edge-lrcn@.service"
+    assert subprocess.run([str(venv_exe), "check-config", str(back)], capture_output=True).returncode == 0
+    assert cfg.read_text() == text
+    # a device that runs cameras only: a plain run upgrades them and does not bring the single unit back
+    (stage / "etc/systemd/system/multi-user.target.wants/edge-lrcn.service").unlink()
+    p3b = install("--root", stage)
+    assert p3b.returncode == 0, p3b.stdout + p3b.stderr
+    assert "cameras on this device: edge-lrcn@back.service" in p3b.stdout
+    assert not (stage / "etc/systemd/system/multi-user.target.wants/edge-lrcn.service").exists()
+    p4 = install("--root", stage, "--uninstall", "--camera", "back", timeout=120)
+    assert p4.returncode == 0, p4.stderr
+    assert not (stage / "etc/systemd/system/multi-user.target.wants/edge-lrcn@back.service").exists()
+    assert back.exists() and unit.exists() and venv_exe.exists()
+
     cfg.write_text(text + "\n# edited by the user\n")
-    p3 = subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--root", str(stage), "--uninstall"],
-                        capture_output=True, text=True, timeout=120)
-    assert p3.returncode == 0, p3.stderr
+    p5 = install("--root", stage, "--uninstall", timeout=120)
+    assert p5.returncode == 0, p5.stderr
     assert not unit.exists() and not (stage / "opt/edge-lrcn").exists()
+    assert not (stage / "etc/systemd/system/edge-lrcn@.service").exists()
     assert not (stage / "usr/lib/sysusers.d/edge-lrcn.conf").exists()
     assert "edge-lrcn" not in (stage / "etc/passwd").read_text()
     assert "edge-lrcn" not in (stage / "etc/group").read_text()
     assert cfg.read_text().endswith("# edited by the user\n")  # the config is kept
 
 
+def _created(stage: Path) -> list[str]:
+    return sorted(str(p.relative_to(stage)) for p in stage.rglob("*")) if stage.exists() else []
+
+
+@pytest.mark.needs("sysusers")
+def test_failed_install_undoes_what_it_created(tmp_path):
+    """A config left from before that does not pass check-config: the run fails at its last step and leaves the
+    staging root as it found it (no venv, user, sysusers file, unit, docs, password file)."""
+    stage = tmp_path / "stage"
+    (stage / "etc/edge-lrcn").mkdir(parents=True)
+    (stage / "etc/edge-lrcn/config.toml").write_text("bogus_key = 1\n")
+    p = install("--root", stage)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "bogus_key" in p.stderr and "undoing what this run created" in p.stderr
+    assert _created(stage) == ["etc", "etc/edge-lrcn", "etc/edge-lrcn/config.toml"], _created(stage)
+
+
+def test_install_checks_fail_before_anything_is_created(tmp_path):
+    stage = tmp_path / "stage"
+    cases = [
+        (["--from", tmp_path / "nope.whl"], "no such wheel"),
+        (["--from", tmp_path], "no pyproject.toml"),
+        (["--camera", "back"], "needs --source"),
+        (["--camera", "../x", "--source", "/dev/video0"], "--camera ../x"),
+        (["--python", tmp_path / "python2"], "not found"),
+        ([], "not enough disk space"),
+        # a requirement the index does not have (or an index that is not reachable): said before anything is made
+        (["--from", "edge-lrcn-no-such-package-4f1c"], "edge-lrcn-no-such-package-4f1c is not on"),
+        # the dependencies come from the index: one that does not answer, and no find-links to fall back on
+        (["--dry-run"], "the package index is not reachable (http://127.0.0.1:9/simple/"),
+    ]
+    offline = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull}
+    for args, message in cases:
+        env = {"EDGE_LRCN_INSTALL_MIN_FREE_MB": "100000000"} if not args else offline if "--dry-run" in args else None
+        p = install("--root", stage, *args, timeout=120, env=env)
+        if "no-such-package" in message and "not reachable" in p.stderr:
+            message = "not reachable"
+        assert p.returncode == 2 and message in p.stderr and p.stderr.count("\n") == 1, (args, p.stderr)
+        assert not stage.exists(), args
+
+
 def test_install_dry_run_changes_nothing(tmp_path):
     stage = tmp_path / "stage"
-    p = subprocess.run(["bash", str(ROOT / "deploy" / "install.sh"), "--root", str(stage), "--dry-run",
-                        "--from", str(ROOT)], capture_output=True, text=True, timeout=120)
+    p = install("--root", stage, "--dry-run", "--camera", "side", "--source", "picamera2:1", timeout=300)
     assert p.returncode == 0, p.stderr
     assert "would run:" in p.stdout and not stage.exists()
