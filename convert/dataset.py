@@ -94,7 +94,7 @@ def decode_clip(path: Path, height: int, width: int, fps: float | None, transfor
             if pacer is None or pacer.keep(frame.t):
                 frames.append(resize_rgb(frame.pixels, height, width))
     if len(frames) < (lag + 1 if transform else 1):
-        return np.zeros((0, height, width, 6 if transform == "frame+difference" else 3), np.uint8)
+        return np.zeros((0, height, width, 3), np.uint8)
     stack = np.stack(frames)
     return transform_stack(stack, transform, lag) if transform else stack
 

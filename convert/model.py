@@ -1,24 +1,26 @@
-"""The Keras LRCN built as ``TimeDistributed(encoder) -> LSTM -> Dense``, with two encoders.
+"""The Keras LRCN built as ``TimeDistributed(encoder) -> head (LSTM -> Dense)``, with two encoders.
 
-- ``efficientnet`` (default): EfficientNet-Lite0 with its ImageNet weights up to stage 5 (a 4x4x112 grid at 64x64),
-  frozen, plus a trained 1x1 convolution (the *neck*) that keeps the grid: the LSTM sees what is where. The head
-  also sees each feature's change since the previous kept frame (``motion``), so motion is explicit. Learns new
-  activities from a few dozen clips (docs/training.md).
-- ``reference``: the classic tutorial CNN (Conv2D 16, 32, 64, 64 with max-pooling 4, 4, 2, 2), trained from scratch.
+- ``efficientnet`` (default): EfficientNet-Lite0 with its ImageNet weights up to stage 5, frozen: a 4x4x112 grid per
+  64x64 frame, flattened. The head learns everything: a per-cell projection of the grid (the *neck*, 112 -> 16
+  channels), the change of those features since the previous step (``motion``), the LSTM and the softmax. Because the
+  encoder is frozen it is quantized *before* training, and the head trains on the int8 encoder's own features as well
+  as the float ones: what the device computes is what the head learned from (docs/training.md).
+- ``reference``: the classic tutorial CNN (Conv2D 16, 32, 64, 64 with max-pooling 4, 4, 2, 2), trained from scratch,
+  LSTM(32) directly on its features.
 
-The per-frame encoder is one sub-model, so it exports on its own; the head (motion, LSTM, Dense) reuses the trained
-layers over ``(T, feature_dim)`` features. Imported only by the host-side commands.
+The per-frame encoder is one sub-model, so it exports on its own; the head reuses the trained layers over
+``(T, feature_dim)`` features. Imported only by the host-side commands.
 """
 
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import layers
 
 from .options import ENCODERS, LrcnConfig, input_channels
 
-__all__ = ["ENCODERS", "LrcnConfig", "build_lrcn", "build_baseline", "feature_model", "parts", "compile_model"]
+__all__ = ["ENCODERS", "LrcnConfig", "build_lrcn", "build_baseline", "frozen_encoder", "feature_model", "parts",
+           "compile_model"]
 
 
 def _reference_encoder(cfg: LrcnConfig, name: str) -> keras.Model:
@@ -38,37 +40,12 @@ def _reference_encoder(cfg: LrcnConfig, name: str) -> keras.Model:
 def _pretrained_encoder(cfg: LrcnConfig, name: str, weights: bool) -> keras.Model:
     from .pretrained import build_backbone, load_imagenet
 
-    net = build_backbone(cfg.height, cfg.width, cfg.backbone_blocks, name="efficientnet_lite0")
+    net = build_backbone(cfg.height, cfg.width, cfg.backbone_blocks, name="backbone")
     if weights:
         load_imagenet(net)
-    streams = input_channels(cfg) // 3
-    inp = keras.Input((cfg.height, cfg.width, 3 * streams), name="frame")
-    if streams == 1:
-        backbone = keras.Model(inp, net(inp), name="backbone")
-    else:
-        # two streams through the one backbone: the frame (appearance) and its difference (motion), as the
-        # original LRCN paired RGB with optical flow; channels picked by fixed 1x1 convolutions (no Lambda)
-        grids = []
-        for k in range(streams):
-            pick = layers.Conv2D(3, 1, use_bias=False, trainable=False, name=f"stream{k}")
-            x = pick(inp)
-            sel = np.zeros((1, 1, 3 * streams, 3), np.float32)
-            sel[0, 0, 3 * k:3 * k + 3] = np.eye(3)
-            pick.set_weights([sel])
-            grids.append(net(x))
-        backbone = keras.Model(inp, layers.Concatenate(name="streams")(grids), name="backbone")
-    backbone.trainable = False
-    neck = neck_model(cfg, backbone.output_shape[1:])
-    return keras.Model(inp, neck(backbone(inp)), name=name)
-
-
-
-def neck_model(cfg: LrcnConfig, grid_shape) -> keras.Model:
-    """The trained part of the pretrained encoder: backbone grid (h, w, c) -> 1x1 conv -> flat features."""
-    x = inp = keras.Input(tuple(grid_shape), name="grid")
-    x = layers.Conv2D(cfg.neck_channels, 1, activation="relu", name="neck_conv")(x)
-    x = layers.Flatten(name="features")(x)
-    return keras.Model(inp, x, name="neck")
+    net.trainable = False
+    inp = keras.Input((cfg.height, cfg.width, input_channels(cfg)), name="frame")
+    return keras.Model(inp, layers.Flatten(name="features")(net(inp)), name=name)
 
 
 def build_encoder(cfg: LrcnConfig, name: str = "encoder", weights: bool = True) -> keras.Model:
@@ -93,8 +70,18 @@ def motion(x, frames: int, kind: str = "both"):
     return layers.Concatenate(axis=-1, name="motion_concat")([x, delta])
 
 
-def temporal(cfg: LrcnConfig, x, n_labels: int, baseline: bool = False):
-    """Features over time -> probabilities: [motion] -> dropout -> LSTM (or the mean over time) -> Dense."""
+def _neck(cfg: LrcnConfig, x, grid_shape):
+    """(T, h*w*c) -> (T, h*w*neck): the same 1x1 projection in every grid cell (keeps *where*, learns *what*)."""
+    cells, channels = grid_shape[0] * grid_shape[1], grid_shape[2]
+    x = layers.Reshape((cfg.frames, cells, channels), name="neck_cells")(x)
+    x = layers.Dense(cfg.neck_channels, activation="relu", name="neck")(x)
+    return layers.Reshape((cfg.frames, cells * cfg.neck_channels), name="neck_flat")(x)
+
+
+def temporal(cfg: LrcnConfig, x, n_labels: int, grid_shape=None, baseline: bool = False):
+    """Features over time -> probabilities: [neck] -> [motion] -> dropout -> LSTM (or the mean over time) -> Dense."""
+    if grid_shape is not None:
+        x = _neck(cfg, x, grid_shape)
     if baseline:
         x = layers.GlobalAveragePooling1D(name="time_mean")(x)
     else:
@@ -111,7 +98,8 @@ def build_lrcn(cfg: LrcnConfig, weights: bool = True, baseline: bool = False) ->
     encoder = build_encoder(cfg, name="baseline_encoder" if baseline else "encoder", weights=weights)
     inp = keras.Input((cfg.frames, cfg.height, cfg.width, input_channels(cfg)), name="window")
     x = layers.TimeDistributed(encoder, name="td_encoder")(inp)
-    out = temporal(cfg, x, len(cfg.labels), baseline)
+    grid = encoder.get_layer("backbone").output_shape[1:] if cfg.encoder != "reference" else None
+    out = temporal(cfg, x, len(cfg.labels), grid, baseline)
     return keras.Model(inp, out, name="baseline" if baseline else "lrcn")
 
 
@@ -120,20 +108,21 @@ def build_baseline(cfg: LrcnConfig, weights: bool = True) -> keras.Model:
     return build_lrcn(cfg, weights, baseline=True)
 
 
-def feature_model(model: keras.Model) -> keras.Model | None:
-    """For a model with a frozen pretrained backbone: the same model from backbone grids ``(T, h, w, c)`` on, sharing
-    its trainable layers, so training runs on grids computed once (docs/training.md). None for the reference."""
+def frozen_encoder(model: keras.Model) -> keras.Model | None:
+    """The per-frame encoder when nothing in it trains (the pretrained one), else None."""
     encoder = model.get_layer("td_encoder").layer
-    try:
-        neck = encoder.get_layer("neck")
-    except ValueError:
+    return encoder if not encoder.trainable_weights else None
+
+
+def feature_model(model: keras.Model) -> keras.Model | None:
+    """For a model with a frozen encoder: the same model from the encoder's features ``(T, D)`` on, sharing its
+    layers, so training runs on features computed once per clip (docs/training.md). None for the reference."""
+    if frozen_encoder(model) is None:
         return None
-    frames = model.input_shape[1]
-    inp = keras.Input((frames, *neck.input_shape[1:]), name="grids")
-    x = layers.TimeDistributed(neck, name="td_neck")(inp)
-    after = keras.Model(model.get_layer("td_encoder").output, model.output, name="after_encoder")
-    out = after(x)
-    return keras.Model(inp, out, name=model.name + "_on_grids")
+    td = model.get_layer("td_encoder")
+    inp = keras.Input(td.output.shape[1:], name="features")
+    after = keras.Model(td.output, model.output, name="head_on_features")
+    return keras.Model(inp, after(inp), name=model.name + "_on_features")
 
 
 def parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
@@ -144,10 +133,12 @@ def parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
     delegate accepts. The monolithic reference keeps the trained layer as it is."""
     encoder = model.get_layer("td_encoder").layer
     frames = model.input_shape[1]
-    feature_dim = encoder.output_shape[-1]
     trained = model.get_layer("lstm")
-    x = feats = keras.Input((frames, feature_dim), name="features")
+    x = feats = keras.Input((frames, encoder.output_shape[-1]), name="features")
     names = {layer.name for layer in model.layers}
+    if "neck" in names:
+        for name in ("neck_cells", "neck", "neck_flat"):
+            x = model.get_layer(name)(x)
     if "motion_delta" in names:
         x = motion(x, frames, "both" if "motion_concat" in names else "delta")
     unrolled = layers.LSTM(trained.units, use_cudnn=False, unroll=True, name="lstm_unrolled")

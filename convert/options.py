@@ -12,7 +12,7 @@ from pathlib import Path
 
 ENCODERS = ("efficientnet", "reference")
 MOTION = ("both", "delta", "none")
-INPUTS = ("frame+difference", "difference", "frame")
+INPUTS = ("difference", "frame")
 
 
 @dataclass
@@ -88,7 +88,7 @@ def transform_of(cfg: LrcnConfig) -> str | None:
 
 
 def input_channels(cfg: LrcnConfig) -> int:
-    return 6 if cfg.input == "frame+difference" else 3
+    return 3
 
 
 def _ints(text: str) -> tuple[int, ...]:

@@ -60,7 +60,7 @@ def train_command(opts: ConvertOptions) -> Path:
     """Train only; save the Keras model (``--out model.keras``) with a JSON sidecar and the curves PNG."""
     ds, train, val, _ = _load_split(opts)
     cfg = _cfg_for(opts, ds.labels)
-    model, history = train_lrcn(cfg, train, val, opts.train)
+    model, history = train_lrcn(cfg, train, val, opts.train, quantize=Quantizer(train, cfg, opts))
     out = opts.out if opts.out.suffix == ".keras" else opts.out.with_suffix(".keras")
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
@@ -146,13 +146,31 @@ def _tflite_probs(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     return np.array(res)
 
 
-def _train_step(opts: ConvertOptions, cfg: LrcnConfig, ds, train, val, strategy):
+class Quantizer:
+    """Quantizes a frozen encoder to int8 once (calibrated on training frames) and keeps the bytes: training uses its
+    features, and the bundle ships the very same model."""
+
+    def __init__(self, train, cfg: LrcnConfig, opts: ConvertOptions):
+        self.train, self.cfg, self.opts = train, cfg, opts
+        self.encoder_int8: bytes | None = None
+
+    def __call__(self, encoder) -> bytes:
+        if self.encoder_int8 is None:
+            from . import export
+
+            log.info("quantizing the frozen encoder to int8 before training (its features train the head too)")
+            rep = _representative(self.train, self.cfg, self.opts.calibration_frames, self.opts.train.seed)
+            self.encoder_int8 = export.encoder_int8(encoder, rep)
+        return self.encoder_int8
+
+
+def _train_step(opts: ConvertOptions, cfg: LrcnConfig, ds, train, val, strategy, quantize):
     if opts.keras_model:
         model, history = _load_keras(opts, ds.labels)
         log.warning("converting %s: test figures are only held-out if it was trained on this data with the same "
                     "split seed (%d)", opts.keras_model, opts.train.seed)
         return model, history
-    return train_lrcn(cfg, train, val, opts.train, strategy)
+    return train_lrcn(cfg, train, val, opts.train, strategy, quantize)
 
 
 def _report_header(opts, cfg, ds, train, val, test, history) -> dict:
@@ -164,11 +182,11 @@ def _report_header(opts, cfg, ds, train, val, test, history) -> dict:
         "model": cfg.to_dict(), "epochs_trained": len(history.get("loss", []))}
 
 
-def _baseline_step(opts, cfg, train, val, xt, yt, strategy, report) -> dict | None:
+def _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize) -> dict | None:
     """The single-frame baseline (same encoder, the mean over time instead of the LSTM): what frames alone say."""
     if not opts.baseline:
         return None
-    base, history = train_baseline(cfg, train, val, opts.train, strategy)
+    base, history = train_baseline(cfg, train, val, opts.train, strategy, quantize)
     pred = base.predict(xt, batch_size=16, verbose=0).argmax(1)
     report["baseline_single_frame"] = {"what": "same CNN, LSTM replaced by the mean over time",
                                        **_metrics(pred, yt, len(cfg.labels)),
@@ -176,16 +194,19 @@ def _baseline_step(opts, cfg, train, val, xt, yt, strategy, report) -> dict | No
     return history
 
 
-def export_step(model, train, cfg: LrcnConfig, opts: ConvertOptions) -> tuple[dict, int]:
+def export_step(model, train, cfg: LrcnConfig, opts: ConvertOptions, quantize: Quantizer) -> tuple[dict, int]:
     """Keras -> the four TFLite members (int8 + fp16 encoders, float head, monolithic reference)."""
     from . import export
-    from .model import parts
+    from .model import frozen_encoder, parts
 
     encoder, head = parts(model)
     log.info("exporting TFLite models")
-    rep = _representative(train, cfg, opts.calibration_frames, opts.train.seed)
+    if frozen_encoder(model) is not None:
+        int8 = quantize(encoder)  # the model the head was trained on (already converted unless --keras-model)
+    else:
+        int8 = export.encoder_int8(encoder, _representative(train, cfg, opts.calibration_frames, opts.train.seed))
     members = {
-        "encoder_int8.tflite": export.encoder_int8(encoder, rep),
+        "encoder_int8.tflite": int8,
         "encoder_fp16.tflite": export.encoder_fp16(encoder),
         "head.tflite": export.head_fp32(head),
         "lrcn_fp32.tflite": export.lrcn_fp32(model),
@@ -235,14 +256,15 @@ def convert_command(opts: ConvertOptions) -> dict:
     ds, train, val, test = _load_split(opts)
     cfg = _cfg_for(opts, ds.labels)
     strategy = get_strategy()
-    model, history = _train_step(opts, cfg, ds, train, val, strategy)
+    quantize = Quantizer(train, cfg, opts)
+    model, history = _train_step(opts, cfg, ds, train, val, strategy, quantize)
     report = _report_header(opts, cfg, ds, train, val, test, history)
     xt, yt, _ = D.stack_windows(test, cfg.frames, opts.train.eval_windows_per_clip, opts.train.sampling)
     keras_probs = model.predict(xt, batch_size=16, verbose=0)
     report["keras_float"] = _metrics(keras_probs.argmax(1), yt, len(ds.labels))
     report["test_windows"] = int(len(yt))
-    baseline_history = _baseline_step(opts, cfg, train, val, xt, yt, strategy, report)
-    members, fp32_encoder_bytes = export_step(model, train, cfg, opts)
+    baseline_history = _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize)
+    members, fp32_encoder_bytes = export_step(model, train, cfg, opts, quantize)
     report.update(validate_step(members, test, xt, yt, keras_probs, cfg, opts))
     report["sizes"] = _sizes(members, fp32_encoder_bytes)
     report["ops"] = _ops(members)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dataset as D
-from .model import build_baseline, build_lrcn, compile_model, feature_model
+from .model import build_baseline, build_lrcn, compile_model, feature_model, frozen_encoder
 from .options import LrcnConfig, TrainOptions
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,10 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=N
             if v:
                 y = vflip[y]
             if grids is not None:
-                x = np.asarray(grids[ci][(h, v)][idx], np.float32)
+                # the int8 encoder's features half of the time when there are some: the head learns from what the
+                # device will compute, and from the float features the reference model sees
+                q = ("int8",) if ("int8", h, v) in grids[ci] and rng.random() < 0.5 else ()
+                x = np.asarray(grids[ci][q + (h, v)][idx], np.float32)
             else:
                 x = D.to_float(np.ascontiguousarray(_flip(np.asarray(clip.frames[idx]), h, v)))
             yield (x[::-1].copy() if back else x), y
@@ -94,40 +97,40 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=N
     return ds.with_options(options)
 
 
-def compute_grids(backbone, clips, flips=((False, False),), batch: int = 256):
-    """Each clip's frames through the frozen backbone, once: ``[{(h, v): float16 (N, gh, gw, c)}]``."""
+def keras_features(encoder, batch: int = 256):
+    """A batch function running a Keras per-frame encoder: float32 (N, H, W, C) -> (N, D)."""
     import tensorflow as tf
 
-    fn = tf.function(lambda x: backbone(x, training=False), reduce_retracing=True)
-    out = [clip.grids if clip.grids is not None else {} for clip in clips]
+    fn = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
+    return lambda frames: np.concatenate([fn(frames[i:i + batch]).numpy() for i in range(0, len(frames), batch)])
+
+
+def tflite_features(encoder_bytes: bytes):
+    """The same for a TFLite encoder through the device's interpreter (one frame per call, as the daemon runs it)."""
+    from edge_lrcn.model.interpreter import Encoder, make_interpreter
+
+    enc = Encoder(make_interpreter(encoder_bytes, what="int8 encoder"), "encoder_int8.tflite", "cpu")
+    return lambda frames: np.stack([enc(f) for f in frames])
+
+
+def compute_grids(features, clips, flips=((False, False),), key=()):
+    """Each clip's frames through a frozen encoder, once: ``clip.grids[key + (h, v)]`` = float16 (N, D).
+
+    ``features`` is a batch function (:func:`keras_features`, :func:`tflite_features`); ``key`` tells variants
+    apart (``("int8",)`` for the quantized encoder's features). Clips already holding a variant are skipped."""
     for flip in flips:
-        if all(flip in o for o in out):
-            continue
-        pending, count = [], 0
-
-        def flush():
-            nonlocal pending, count
-            if not pending:
-                return
-            frames = np.concatenate([f for _, f in pending])
-            res = np.concatenate([fn(D.to_float(frames[i:i + batch])).numpy().astype(np.float16)
-                                  for i in range(0, len(frames), batch)])
+        todo = [c for c in clips if c.grids is None or key + flip not in c.grids]
+        for start in range(0, len(todo), 16):
+            group = todo[start:start + 16]
+            frames = np.concatenate([_flip(np.asarray(c.frames), *flip) for c in group])
+            res = features(D.to_float(frames)).astype(np.float16)
             k = 0
-            for ci, f in pending:
-                out[ci][flip] = res[k:k + len(f)]
-                k += len(f)
-            pending, count = [], 0
-
-        for ci, clip in enumerate(clips):
-            f = np.ascontiguousarray(_flip(np.asarray(clip.frames), *flip))
-            pending.append((ci, f))
-            count += len(f)
-            if count >= 4 * batch:
-                flush()
-        flush()
-    for clip, o in zip(clips, out):
-        clip.grids = o  # shared by the LRCN and the baseline, which use the same frozen backbone
-    return out
+            for c in group:
+                if c.grids is None:
+                    c.grids = {}  # shared by the LRCN and the baseline, which use the same frozen encoder
+                c.grids[key + flip] = res[k:k + len(c.frames)]
+                k += len(c.frames)
+    return [c.grids for c in clips]
 
 
 def _flips(opts: TrainOptions):
@@ -136,10 +139,10 @@ def _flips(opts: TrainOptions):
     return tuple((h, v) for h in hs for v in vs)
 
 
-def _stack_grid_windows(grids, clips, frames: int, per_clip: int, sampling: str):
+def _stack_grid_windows(grids, clips, frames: int, per_clip: int, sampling: str, key=()):
     xs, ys = [], []
     for ci, clip in enumerate(clips):
-        g = grids[ci][(False, False)]
+        g = grids[ci][key + (False, False)]
         if sampling == "uniform":
             xs.append(g[D.uniform_indices(len(g), frames)])
             ys.append(clip.label)
@@ -150,12 +153,15 @@ def _stack_grid_windows(grids, clips, frames: int, per_clip: int, sampling: str)
     return np.stack(xs).astype(np.float32), np.array(ys, np.int64)
 
 
-def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, strategy=None, name="lrcn"):
+def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, strategy=None, name="lrcn",
+          quantize=None):
     """Train one model with early stopping on the validation loss; returns (model, history dict).
 
-    A model whose encoder has a frozen pretrained backbone trains from the backbone's grids, computed once per
-    clip (and per flip), instead of running the backbone on every window of every epoch: the same model, ~20x
-    less work per epoch."""
+    A model whose encoder is frozen (the pretrained one) trains from the encoder's features, computed once per clip
+    (and per flip), instead of running the encoder on every window of every epoch: the same model, far less work.
+    ``quantize(encoder) -> int8 TFLite bytes`` (given by ``convert``) quantizes that encoder first; the head then
+    also trains on the int8 encoder's features and is validated on them, so the int8 model on the device is what
+    training chose."""
     import keras
 
     keras.utils.set_random_seed(opts.seed)
@@ -164,16 +170,21 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         model = build(cfg)
         if opts.init_from:
             _init_weights(model, opts.init_from)
-        grid_model = feature_model(model)
-        compile_model(grid_model or model, opts.learning_rate)
+        head_model = feature_model(model)
+        compile_model(head_model or model, opts.learning_rate)
     per_clip = 1 if opts.sampling == "uniform" else opts.eval_windows_per_clip
     grids = None
-    if grid_model is not None:
-        backbone = model.get_layer("td_encoder").layer.get_layer("backbone")
-        log.info("computing the pretrained backbone's features of %d clips once", len(train_clips) + len(val_clips))
-        grids = compute_grids(backbone, train_clips, _flips(opts))
-        xv, yv = _stack_grid_windows(compute_grids(backbone, val_clips), val_clips, cfg.frames, per_clip,
-                                     opts.sampling)
+    frozen = frozen_encoder(model)
+    if frozen is not None:
+        log.info("computing the frozen encoder's features of %d clips once", len(train_clips) + len(val_clips))
+        fns = [((), keras_features(frozen))]
+        if quantize is not None:
+            fns.append((("int8",), tflite_features(quantize(frozen))))
+        for key, fn in fns:
+            grids = compute_grids(fn, train_clips, _flips(opts), key)
+            compute_grids(fn, val_clips, key=key)
+        xv, yv = _stack_grid_windows([c.grids for c in val_clips], val_clips, cfg.frames, per_clip, opts.sampling,
+                                     fns[-1][0])
     else:
         xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling)
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience,
@@ -184,7 +195,7 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         callbacks.append(_Checkpoint(model, opts.checkpoint))
     log.info("training %s: %d train clips, %d validation windows, up to %d epochs", name, len(train_clips),
              len(xv), opts.epochs)
-    hist = (grid_model or model).fit(_train_dataset(train_clips, cfg, opts, strategy, grids),
+    hist = (head_model or model).fit(_train_dataset(train_clips, cfg, opts, strategy, grids),
                                      validation_data=(xv, yv), epochs=opts.epochs, callbacks=callbacks,
                                      verbose=opts.verbose, shuffle=False)
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -279,15 +290,15 @@ def resolve_pairs(opts: TrainOptions, labels: list[str]) -> None:
         opts.vflip = parse_pairs(opts.vflip, labels, "--vflip", all_labels=True)
 
 
-def train_lrcn(cfg, train_clips, val_clips, opts, strategy=None):
-    return train(build_lrcn, cfg, train_clips, val_clips, opts, strategy, "LRCN")
+def train_lrcn(cfg, train_clips, val_clips, opts, strategy=None, quantize=None):
+    return train(build_lrcn, cfg, train_clips, val_clips, opts, strategy, "LRCN", quantize)
 
 
-def train_baseline(cfg, train_clips, val_clips, opts, strategy=None):
+def train_baseline(cfg, train_clips, val_clips, opts, strategy=None, quantize=None):
     """The single-frame baseline, trained like the LRCN but from scratch and without a checkpoint (``init_from``
     and ``checkpoint`` name LRCN files)."""
     opts = replace(opts, init_from=None, checkpoint=None)
-    return train(build_baseline, cfg, train_clips, val_clips, opts, strategy, "single-frame baseline")
+    return train(build_baseline, cfg, train_clips, val_clips, opts, strategy, "single-frame baseline", quantize)
 
 
 def save_sidecar(path, cfg: LrcnConfig, opts: TrainOptions, fps: float, history: dict) -> None:

@@ -43,22 +43,13 @@ def difference(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
     return d.astype(np.uint8)
 
 
-def frame_and_difference(cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
-    """``input.transform = "frame+difference"``: the frame and its :func:`difference` stacked as 6 channels."""
-    return np.concatenate([cur, difference(cur, prev)], axis=-1)
-
-
-TRANSFORMS = {"difference": difference, "frame+difference": frame_and_difference}
+TRANSFORMS = {"difference": difference}
 
 
 def transform_stack(frames: np.ndarray, transform: str, lag: int = 1) -> np.ndarray:
     """A transform applied to every frame of a (N, H, W, 3) uint8 stack and the frame ``lag`` kept frames before it
     -> N - lag model inputs."""
     return TRANSFORMS[transform](frames[lag:], frames[:-lag])
-
-
-def channels(transform: str | None) -> int:
-    return 6 if transform == "frame+difference" else 3
 
 
 def preprocess(bgr: np.ndarray, height: int, width: int) -> np.ndarray:
