@@ -106,10 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="also load every model in a child process")
     p.add_argument("--report", action="store_true", help="print the validation report too")
 
-    from .runner import add_run_args
+    from .config import add_arguments
 
     p = sub.add_parser("run", parents=[common], help="the streaming daemon")
-    add_run_args(p)
+    add_arguments(p)
 
     p = sub.add_parser("eval", parents=[common], help="bundle accuracy on a labelled video folder")
     p.add_argument("data", type=Path)
@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips-per-class", type=int, default=16)
     p.add_argument("--epochs", type=int, default=6)
 
-    p = sub.add_parser("check-config", parents=[common], help="validate a config file")
+    p = sub.add_parser("check-config", parents=[common],
+                       help="check a config file as the daemon would: every error with its key, exit 2 if any")
     p.add_argument("file", nargs="?", type=Path)
     return ap
 
@@ -223,7 +224,7 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from .bundle import read_bundle
+    from .model.bundle import read_bundle
     from .models import default_model_path
 
     path = args.model or str(default_model_path())
@@ -232,7 +233,7 @@ def _cmd_info(args) -> int:
     if args.report:
         out["report"] = b.report
     if args.verify:
-        from .verify import verify_in_child
+        from .model.verify import verify_in_child
 
         out["verify"] = verify_in_child(path)
     print(json.dumps(out, indent=2))
@@ -240,16 +241,20 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_check_config(args) -> int:
-    from .config import DEFAULT_CONFIG_PATH, load_config_file
+    from .config import DEFAULT_CONFIG_PATH, gather
 
-    path = args.file or Path(os.environ.get("EDGE_LRCN_CONFIG", DEFAULT_CONFIG_PATH))
-    load_config_file(path, must_exist=True)
+    path = args.file or Path(os.environ.get("EDGE_LRCN_CONFIG") or DEFAULT_CONFIG_PATH)
+    _, problems = gather({}, path, must_exist=True)
+    for problem in problems:
+        print(f"edge-lrcn check-config: error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
     print(f"{path}: ok")
     return 0
 
 
 def _cmd_run(args) -> int:
-    from .runner import run_from_args
+    from .daemon import run_from_args
 
     return run_from_args(args)
 
