@@ -177,7 +177,7 @@ def parse_sink(spec: str) -> SinkSpec:
         raise ValueError(f"MQTT sink {spec!r} has no host")
     tls = parts.scheme == "mqtts"
     try:
-        port = parts.port or (8883 if tls else 1883)
+        port = parts.port if parts.port is not None else (8883 if tls else 1883)
     except ValueError:
         port = -1
     if not 0 < port < 65536:
@@ -252,15 +252,16 @@ def read_file(path: str | os.PathLike | None, must_exist: bool = False) -> tuple
     return out, problems
 
 
-def _cross_check(values: dict[str, Any], where) -> list[Problem]:
-    """The checks that involve more than one setting (each setting alone was checked by its converter)."""
+def _cross_check(values: dict[str, Any], where, bad=frozenset()) -> list[Problem]:
+    """The checks that involve more than one setting (each setting alone was checked by its converter); a check
+    one of whose settings is in ``bad`` (could not be read) is skipped."""
     problems = []
     enter, exit_ = values["enter_threshold"], values["exit_threshold"]
-    if not 0 < exit_ <= enter <= 1:
+    if not {"enter_threshold", "exit_threshold"} & bad and not 0 < exit_ <= enter <= 1:
         problems.append(Problem(where("exit_threshold"), f"{exit_} must be above 0 and at most enter_threshold "
                                 f"{enter} ({where('enter_threshold')}): 0 < exit_threshold <= enter_threshold <= 1"))
     specs = []
-    for spec in values["sinks"]:
+    for spec in values["sinks"] if "sinks" not in bad else ():
         try:
             specs.append(parse_sink(spec))
         except ValueError as exc:
@@ -324,6 +325,7 @@ def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = 
     environ = os.environ if environ is None else environ
     from_file, problems = read_file(config_path, must_exist)
     values, origins = {}, {}
+    bad = {name for name in BY_NAME for p in problems if p.where.endswith(f": {key_of(name)}")}
     for s in SCHEMA:
         if flags.get(s.name) is not None:
             raw, where = flags[s.name], "--sink" if s.name == "sinks" else "--" + s.name.replace("_", "-")
@@ -339,10 +341,10 @@ def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = 
             values[s.name], origins[s.name] = s.conv(raw), where
         except (TypeError, ValueError) as exc:
             problems.append(Problem(where, str(exc)))
-    if problems:
-        return None, problems
+            values[s.name], origins[s.name] = s.default, where
+            bad.add(s.name)
     settings = Settings(values, origins)
-    problems = _cross_check(values, settings.where)
+    problems += _cross_check(values, settings.where, bad)
     return (None if problems else settings), problems
 
 
