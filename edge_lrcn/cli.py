@@ -101,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip training the single-frame baseline")
     p.add_argument("--calibration-frames", type=int, default=400)
 
+    _add_device_commands(sub, common)
+
+    p = sub.add_parser("demo", parents=[common], help="synth -> convert -> stream a demo video -> events")
+    p.add_argument("--workdir", type=Path, default=Path("edge-lrcn-demo"))
+    p.add_argument("--clips-per-class", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=6)
+
+    return ap
+
+
+def _add_device_commands(sub, common) -> None:
+    """info, run, eval, bench, check-config: the commands a device runs."""
     p = sub.add_parser("info", parents=[common], help="print a bundle's manifest")
     p.add_argument("model", nargs="?", help="bundle (default: the embedded model)")
     p.add_argument("--verify", action="store_true", help="also load every model in a child process")
@@ -126,15 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("demo", parents=[common], help="synth -> convert -> stream a demo video -> events")
-    p.add_argument("--workdir", type=Path, default=Path("edge-lrcn-demo"))
-    p.add_argument("--clips-per-class", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=6)
-
     p = sub.add_parser("check-config", parents=[common],
                        help="check a config file as the daemon would: every error with its key, exit 2 if any")
     p.add_argument("file", nargs="?", type=Path)
-    return ap
 
 
 def _setup_logging(args) -> None:

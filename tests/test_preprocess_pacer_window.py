@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from edge_lrcn.classify.pacer import Pacer
 from edge_lrcn.classify.preprocess import preprocess, resize_rgb, to_float

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from edge_lrcn.model.bundle import read_bundle
 from edge_lrcn.convert.synth import make_sequence
