@@ -88,8 +88,9 @@ class Daemon:
             elif isinstance(item, Frame):
                 kept = self._on_frame(item)
             self.fanout.tick()
-            if self.health.tick(kept, self._status):
-                self._publish_stats()
+            stats = self.health.tick(kept, self._totals)
+            if stats:
+                self._publish_stats(stats)
         log.info("stopping on request")
         return EXIT_OK
 
@@ -120,22 +121,16 @@ class Daemon:
 
     def _totals(self) -> Totals:
         c, cam = self.classifier.counts, self.camera
-        return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens)
+        return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
+                      cam.online, self.tracker.label)
 
-    def _status(self) -> str:
-        return (f"{self.health.kept_fps(self._totals()):.1f} fps kept, activity {self.tracker.label}, camera "
-                f"{'online' if self.camera.online else 'offline'}")
-
-    def _publish_stats(self) -> None:
-        fields = self.health.stats(self._totals())
-        self.fanout.publish(Kind.STATS, self.make("stats", **fields, camera="online" if self.camera.online
-                                                  else "offline", activity=self.tracker.label,
-                                                  **self.fanout.stats()))
+    def _publish_stats(self, fields: dict) -> None:
+        self.fanout.publish(Kind.STATS, self.make("stats", **fields, **self.fanout.stats()))
 
     def reload(self) -> None:
         """SIGHUP: read the settings again and apply those that may change while running."""
         try:
-            new = self.config.load()
+            new = self.config.load() if self.config else self.settings
         except UsageError as exc:
             log.error("reload failed, keeping the old settings: %s", exc)
             return
@@ -163,7 +158,7 @@ class Daemon:
         if self.classifier.last_t is not None:
             self._emit(self.tracker.close(self.classifier.last_t, reason="shutdown"))
         if self.classifier.counts.frames and self.settings.stats_interval:
-            self._publish_stats()
+            self._publish_stats(self.health.stats(self._totals()))
         self.camera.stop()  # no more frames; the source is closed once the sinks are flushed
         self.fanout.close(SHUTDOWN_BUDGET_S, CLOSE_RESERVE_S)
         self.camera.close()

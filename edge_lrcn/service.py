@@ -64,7 +64,8 @@ class Notifier:
 
 @dataclass
 class Totals:
-    """The running totals a stats object is made from (the classifier's and the camera's counters)."""
+    """What the stats and STATUS= say: the classifier's and the camera's running totals, the camera state and the
+    current activity."""
 
     frames: int
     kept: int
@@ -74,6 +75,8 @@ class Totals:
     skipped: int
     dropped: int
     reopens: int
+    camera_online: bool = True
+    activity: str = "none"
 
 
 class Health:
@@ -98,8 +101,8 @@ class Health:
         self._window_start = self._last_stats = self.clock()
         self._window_totals = totals
 
-    def tick(self, advanced: bool, status: Callable[[], str]) -> bool:
-        """Called every turn of the loop (``advanced``: a frame was kept); True when a stats object is due."""
+    def tick(self, advanced: bool, totals: Callable[[], Totals]) -> dict | None:
+        """Called every turn of the loop (``advanced``: a frame was kept); the stats fields when they are due."""
         self._advanced |= advanced
         now = self.clock()
         interval = self.notifier.watchdog_interval
@@ -108,11 +111,13 @@ class Health:
             self._last_ping, self._advanced = now, False
         if self.notifier.enabled and now - self._last_status >= self.STATUS_EVERY_S:
             self._last_status = now
-            self.notifier.status(status())
-        return bool(self.stats_interval) and now - self._last_stats >= self.stats_interval
-
-    def kept_fps(self, totals: Totals) -> float:
-        return (totals.kept - self._base.kept) / max(1e-6, self.clock() - self._window_start)
+            t = totals()
+            fps = (t.kept - self._base.kept) / max(1e-6, now - self._window_start)
+            self.notifier.status(f"{fps:.1f} fps kept, activity {t.activity}, camera "
+                                 f"{'online' if t.camera_online else 'offline'}")
+        if self.stats_interval and now - self._last_stats >= self.stats_interval:
+            return self.stats(totals())
+        return None
 
     @property
     def _base(self) -> Totals:
@@ -128,7 +133,8 @@ class Health:
                   "head_ms": round(1000 * (totals.head_s - base.head_s) / max(1, windows), 3),
                   "frames_in": totals.frames, "frames_kept": totals.kept, "windows": totals.windows,
                   "frames_skipped": totals.skipped, "frames_dropped": totals.dropped,
-                  "camera_reopens": totals.reopens}
+                  "camera": "online" if totals.camera_online else "offline", "camera_reopens": totals.reopens,
+                  "activity": totals.activity}
         self._window_start = self._last_stats = now
         self._window_totals = totals
         return fields
