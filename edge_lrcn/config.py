@@ -314,8 +314,11 @@ class Settings(Mapping):
         """The names whose value differs in ``other``, in schema order."""
         return [s.name for s in SCHEMA if self[s.name] != other[s.name]]
 
-    def replace(self, **values) -> "Settings":
-        return Settings({**self._values, **values}, self._origins)
+    def taking(self, other: "Settings", names) -> "Settings":
+        """These settings with the values (and origins) of ``names`` taken from ``other``."""
+        names = list(names)
+        return Settings({**self._values, **{n: other[n] for n in names}},
+                        {**self._origins, **{n: other._origins[n] for n in names if n in other._origins}})
 
 
 def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = False) \

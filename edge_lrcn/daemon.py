@@ -146,7 +146,7 @@ class Daemon:
             except UsageError as exc:
                 log.error("reload: sinks unchanged: %s", exc)
                 live = [n for n in live if n not in SINK_SETTINGS]
-        self.settings = s = self.settings.replace(**{n: new[n] for n in live})
+        self.settings = s = self.settings.taking(new, live)
         self.tracker.update_settings(EventSettings.of(s))
         self.classifier.cut_threshold = s.cut_threshold
         self.camera.stall_timeout, self.camera.reopen_max_delay = s.stall_timeout, s.reopen_max_delay
