@@ -129,8 +129,11 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: read the settings again and apply those that may change while running."""
+        if self.config is None:
+            log.warning("reload: this daemon has no config source; nothing to reload")
+            return
         try:
-            new = self.config.load() if self.config else self.settings
+            new = self.config.load()
         except UsageError as exc:
             log.error("reload failed, keeping the old settings: %s", exc)
             return
