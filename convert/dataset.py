@@ -1,7 +1,7 @@
 """Labelled video folders (one sub-folder per class, UCF50/UCF101 layout) -> cached frames -> windows.
 
 Each clip is decoded once with the runtime's own file source, its frames kept at the model fps by the runtime's own
-:class:`~edge_lrcn.pacer.Pacer`, resized by the shared preprocessing step and cached on disk as uint8 ``.npy``
+:class:`~edge_lrcn.classify.pacer.Pacer`, resized by the shared preprocessing step and cached on disk as uint8 ``.npy``
 (memory-mapped when read), so a UCF101-size dataset never has to fit in memory.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from edge_lrcn.errors import DatasetError
-from edge_lrcn.pacer import Pacer
-from edge_lrcn.preprocess import resize_rgb, to_float, transform_stack
-from edge_lrcn.sources import VIDEO_EXTENSIONS, VideoFileSource
+from edge_lrcn.capture.sources import VIDEO_EXTENSIONS, VideoFileSource
+from edge_lrcn.classify.pacer import Pacer
+from edge_lrcn.classify.preprocess import resize_rgb, to_float, transform_stack
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1

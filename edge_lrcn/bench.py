@@ -29,8 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .interpreter import Encoder, Head, default_threads, make_interpreter, runtime_name
-from .runner import load_bundle
+from .model.interpreter import Encoder, Head, default_threads, make_interpreter, runtime_name
+from .model.loader import load_bundle
 
 log = logging.getLogger(__name__)
 

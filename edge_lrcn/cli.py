@@ -53,15 +53,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", parents=[common], help="train, int8-convert, validate and write a model bundle")
     add_arguments(p, "convert")
 
+    _add_device_commands(sub, common)
+
+    p = sub.add_parser("demo", parents=[common], help="synth -> convert -> stream a demo video -> events")
+    p.add_argument("--workdir", type=Path, default=Path("edge-lrcn-demo"))
+    p.add_argument("--clips-per-class", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=6)
+
+    return ap
+
+
+def _add_device_commands(sub, common) -> None:
+    """info, run, eval, bench, check-config: the commands a device runs."""
     p = sub.add_parser("info", parents=[common], help="print a bundle's manifest")
     p.add_argument("model", nargs="?", help="bundle (default: the embedded model)")
     p.add_argument("--verify", action="store_true", help="also load every model in a child process")
     p.add_argument("--report", action="store_true", help="print the validation report too")
 
-    from .runner import add_run_args
+    from .config import add_arguments
 
     p = sub.add_parser("run", parents=[common], help="the streaming daemon")
-    add_run_args(p)
+    add_arguments(p)
 
     p = sub.add_parser("eval", parents=[common], help="bundle accuracy on a labelled video folder")
     p.add_argument("data", type=Path)
@@ -78,14 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("demo", parents=[common], help="synth -> convert -> stream a demo video -> events")
-    p.add_argument("--workdir", type=Path, default=Path("edge-lrcn-demo"))
-    p.add_argument("--clips-per-class", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=6)
-
-    p = sub.add_parser("check-config", parents=[common], help="validate a config file")
+    p = sub.add_parser("check-config", parents=[common],
+                       help="check a config file as the daemon would: every error with its key, exit 2 if any")
     p.add_argument("file", nargs="?", type=Path)
-    return ap
 
 
 def _setup_logging(args) -> None:
@@ -158,7 +165,7 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from .bundle import read_bundle
+    from .model.bundle import read_bundle
     from .models import default_model_path
 
     path = args.model or str(default_model_path())
@@ -167,7 +174,7 @@ def _cmd_info(args) -> int:
     if args.report:
         out["report"] = b.report
     if args.verify:
-        from .verify import verify_in_child
+        from .model.verify import verify_in_child
 
         out["verify"] = verify_in_child(path)
     print(json.dumps(out, indent=2))
@@ -175,16 +182,20 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_check_config(args) -> int:
-    from .config import DEFAULT_CONFIG_PATH, load_config_file
+    from .config import DEFAULT_CONFIG_PATH, gather
 
-    path = args.file or Path(os.environ.get("EDGE_LRCN_CONFIG", DEFAULT_CONFIG_PATH))
-    load_config_file(path, must_exist=True)
+    path = args.file or Path(os.environ.get("EDGE_LRCN_CONFIG") or DEFAULT_CONFIG_PATH)
+    _, problems = gather({}, path, must_exist=True)
+    for problem in problems:
+        print(f"edge-lrcn check-config: error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
     print(f"{path}: ok")
     return 0
 
 
 def _cmd_run(args) -> int:
-    from .runner import run_from_args
+    from .daemon import run_from_args
 
     return run_from_args(args)
 

@@ -2,16 +2,24 @@
 
 Every setting has one name. In the TOML file it lives at top level or in its section (``[events]``, ``[mqtt]``,
 ``[camera]``, ``[service]``); on the command line it is ``--name-with-dashes``; in the environment
-``EDGE_LRCN_NAME`` (upper case). Unknown keys and bad values are errors that name the key and where it came from.
+``EDGE_LRCN_NAME`` (upper case). Unknown keys and bad values are errors that name the key and where it came from
+(with the closest key for a typo); the checks that involve several settings (threshold order, sink URLs and ports,
+TLS file pairs) live here too, so ``check-config`` and the daemon refuse the same things. The ``live`` column marks
+what a reload (SIGHUP) applies; a change to any other setting needs a restart.
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
 
 from .errors import UsageError
 
@@ -61,15 +69,6 @@ def _str_list(v: Any) -> list[str]:
     raise ValueError(f"expected a list of strings, got {v!r}")
 
 
-def _choice(*options):
-    def conv(v):
-        v = _str(v)
-        if v not in options:
-            raise ValueError(f"expected one of {', '.join(options)}, got {v!r}")
-        return v
-    return conv
-
-
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -78,6 +77,7 @@ class Setting:
     default: Any
     help: str
     flag: bool = True  # settable on the command line (secrets are not)
+    live: bool = False  # a reload (SIGHUP) applies it; the others need a restart
 
 
 S = Setting
@@ -92,37 +92,43 @@ SCHEMA: list[Setting] = [
     S("require_delegate", None, _bool, False, "exit 2 instead of falling back to the CPU"),
     S("gpu_delegate_library", None, _str, "libtensorflowlite_gpu_delegate.so", "GPU delegate library (name or path)"),
     S("stride", None, _num(int, 1, 1000), 1, "run the head every N kept frames"),
-    S("sinks", None, _str_list, ["stdout"], "stdout and/or mqtt[s]://[user@]host[:port] (repeat --sink)"),
+    S("sinks", None, _str_list, ["stdout"], "stdout and/or mqtt[s]://[user@]host[:port] (repeat --sink)", live=True),
     S("width", "camera", _num(int, 16, 8192), 640, "camera capture width"),
     S("height", "camera", _num(int, 16, 8192), 480, "camera capture height"),
     S("camera_fps", "camera", _num(float, 1, 240), 30.0, "camera capture fps"),
-    S("stall_timeout", "camera", _num(float, 0.5, 3600), 5.0, "seconds without a new frame before a camera is offline"),
-    S("reopen_max_delay", "camera", _num(float, 0.5, 3600), 30.0, "cap of the camera reopen backoff (s)"),
-    S("enter_threshold", "events", _num(float, 0.0, 1.0), 0.4, "smoothed probability that starts an activity"),
-    S("exit_threshold", "events", _num(float, 0.0, 1.0), 0.3, "smoothed probability below which it ends"),
-    S("smoothing", "events", _num(int, 1, 1000), 12, "windows averaged"),
-    S("min_duration", "events", _num(float, 0.0, 3600), 1.5, "seconds a label must lead before activity_start"),
-    S("scores", "events", _bool, False, "also emit per-window scores"),
+    S("stall_timeout", "camera", _num(float, 0.5, 3600), 5.0, "seconds without a new frame before a camera is offline",
+      live=True),
+    S("reopen_max_delay", "camera", _num(float, 0.5, 3600), 30.0, "cap of the camera reopen backoff (s)", live=True),
+    S("enter_threshold", "events", _num(float, 0.0, 1.0), 0.4, "smoothed probability that starts an activity",
+      live=True),
+    S("exit_threshold", "events", _num(float, 0.0, 1.0), 0.3, "smoothed probability below which it ends", live=True),
+    S("smoothing", "events", _num(int, 1, 1000), 12, "windows averaged", live=True),
+    S("min_duration", "events", _num(float, 0.0, 3600), 1.5, "seconds a label must lead before activity_start",
+      live=True),
+    S("scores", "events", _bool, False, "also emit per-window scores", live=True),
     S("cut_threshold", "events", _num(float, 0.0, 1.0), 0.07,
       "mean absolute change between consecutive model inputs (0-1) that counts as a scene cut and restarts the "
-      "window (0: off)"),
-    S("stats_interval", "events", _num(float, 0.0, 86400), 60.0, "seconds between stats objects (0: off)"),
-    S("topic_prefix", "mqtt", _str, None, "topic prefix (default edge-lrcn/<device_id>)"),
-    S("qos", "mqtt", _num(int, 0, 1), 1, "QoS of events and availability"),
-    S("keepalive", "mqtt", _num(int, 5, 3600), 30, "MQTT keepalive (s)"),
-    S("client_id", "mqtt", _str, None, "MQTT client id (default edge-lrcn-<device_id>)"),
-    S("ca_file", "mqtt", _str, None, "TLS CA certificate (PEM)"),
-    S("cert_file", "mqtt", _str, None, "TLS client certificate (PEM)"),
-    S("key_file", "mqtt", _str, None, "TLS client key (PEM)"),
-    S("tls_insecure", "mqtt", _bool, False, "do not verify the broker's host name (testing only)"),
-    S("username", "mqtt", _str, None, "MQTT user name (or user@ in the sink URL)"),
-    S("password_file", "mqtt", _str, None, "file holding the MQTT password"),
-    S("password_env", "mqtt", _str, None, "name of an environment variable holding the MQTT password", False),
-    S("password_credential", "mqtt", _str, "mqtt-password", "systemd credential name ($CREDENTIALS_DIRECTORY)"),
-    S("queue_limit", "mqtt", _num(int, 0, 10_000_000), 10000, "QoS 1 messages kept while disconnected"),
-    S("ha_discovery", "mqtt", _bool, True, "publish Home Assistant discovery configs"),
-    S("ha_prefix", "mqtt", _str, "homeassistant", "Home Assistant discovery prefix"),
-    S("watchdog", "service", _bool, True, "send systemd WATCHDOG=1 while frames advance"),
+      "window (0: off)", live=True),
+    S("stats_interval", "events", _num(float, 0.0, 86400), 60.0, "seconds between stats objects (0: off)", live=True),
+    S("topic_prefix", "mqtt", _str, None, "topic prefix (default edge-lrcn/<device_id>)", live=True),
+    S("qos", "mqtt", _num(int, 0, 1), 1, "QoS of the activity events (0 or 1); availability, discovery, the activity "
+      "state and the camera state are always QoS 1", live=True),
+    S("keepalive", "mqtt", _num(int, 5, 3600), 30, "MQTT keepalive (s)", live=True),
+    S("client_id", "mqtt", _str, None, "MQTT client id (default edge-lrcn-<device_id>)", live=True),
+    S("ca_file", "mqtt", _str, None, "TLS CA certificate (PEM)", live=True),
+    S("cert_file", "mqtt", _str, None, "TLS client certificate (PEM)", live=True),
+    S("key_file", "mqtt", _str, None, "TLS client key (PEM)", live=True),
+    S("tls_insecure", "mqtt", _bool, False, "do not verify the broker's host name (testing only)", live=True),
+    S("username", "mqtt", _str, None, "MQTT user name (or user@ in the sink URL)", live=True),
+    S("password_file", "mqtt", _str, None, "file holding the MQTT password", live=True),
+    S("password_env", "mqtt", _str, None, "name of an environment variable holding the MQTT password", False,
+      live=True),
+    S("password_credential", "mqtt", _str, "mqtt-password", "systemd credential name ($CREDENTIALS_DIRECTORY)",
+      live=True),
+    S("queue_limit", "mqtt", _num(int, 0, 10_000_000), 10000, "QoS 1 messages kept while disconnected", live=True),
+    S("ha_discovery", "mqtt", _bool, True, "publish Home Assistant discovery configs", live=True),
+    S("ha_prefix", "mqtt", _str, "homeassistant", "Home Assistant discovery prefix", live=True),
+    S("watchdog", "service", _bool, True, "send systemd WATCHDOG=1 while frames advance", live=True),
 ]
 BY_NAME = {s.name: s for s in SCHEMA}
 SECTIONS = {s.section for s in SCHEMA if s.section}
@@ -132,65 +138,265 @@ def env_name(name: str) -> str:
     return "EDGE_LRCN_" + name.upper()
 
 
-def load_config_file(path: str | os.PathLike | None, must_exist: bool = False) -> dict[str, Any]:
-    """Read and check a TOML config file; returns {name: converted value}."""
+def key_of(name: str) -> str:
+    """The TOML key of a setting, with its section: ``events.enter_threshold``."""
+    s = BY_NAME[name]
+    return f"{s.section}.{name}" if s.section else name
+
+
+# ---- sinks -------------------------------------------------------------------------------------------------------
+class SinkType(Enum):
+    STDOUT = "stdout"
+    MQTT = "mqtt"
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """One ``sinks`` entry, parsed: ``stdout`` or ``mqtt[s]://[user@]host[:port]``."""
+
+    type: SinkType
+    url: str = "stdout"
+    host: str = ""
+    port: int = 0
+    tls: bool = False
+    username: str | None = None
+
+
+def parse_sink(spec: str) -> SinkSpec:
+    """Parse and check one sink spec; ValueError says what is wrong."""
+    spec = spec.strip()
+    if spec == "stdout":
+        return SinkSpec(SinkType.STDOUT)
+    if not spec.startswith(("mqtt://", "mqtts://")):
+        raise ValueError(f"unknown sink {spec!r}: use stdout or mqtt://[user@]host[:port] (mqtts:// for TLS)")
+    parts = urlsplit(spec)
+    if parts.password is not None:
+        raise ValueError("do not put the MQTT password in the sink URL (it would show in ps and logs): use "
+                         "password_file, password_env or the systemd credential")
+    if not parts.hostname:
+        raise ValueError(f"MQTT sink {spec!r} has no host")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port if parts.port is not None else (8883 if tls else 1883)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise ValueError(f"MQTT sink {spec!r}: bad port (1-65535)")
+    return SinkSpec(SinkType.MQTT, spec, parts.hostname, port, tls, unquote(parts.username) if parts.username else None)
+
+
+# ---- problems ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the settings: where (file and key, flag or environment variable) and what."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def _closest(word: str, options) -> str | None:
+    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _unknown_key(key: str, section: str | None) -> str:
+    s = BY_NAME.get(key)
+    if s is not None:  # a known key in the wrong place
+        return f"unknown key (did you mean {'[' + s.section + '] ' if s.section else 'top-level '}{key}?)"
+    near = _closest(key, [n for n in BY_NAME if BY_NAME[n].section == section]) or _closest(key, BY_NAME)
+    return f"unknown key (did you mean {key_of(near)}?)" if near else "unknown key"
+
+
+def read_file(path: str | os.PathLike | None, must_exist: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+    """Read and check a TOML config file: ({name: converted value}, every problem found)."""
     if path is None:
-        return {}
+        return {}, []
     path = Path(path)
     if not path.exists():
-        if must_exist:
-            raise UsageError(f"config file not found: {path}")
-        return {}
+        return {}, [Problem(str(path), "config file not found")] if must_exist else []
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+        return {}, [Problem(str(path), f"not valid TOML: {exc}")]
     except OSError as exc:
-        raise UsageError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        return {}, [Problem(str(path), f"cannot read the config file: {exc.strerror or exc}")]
     out: dict[str, Any] = {}
+    problems: list[Problem] = []
 
     def take(key, value, section):
         where = f"{path}: {section + '.' if section else ''}{key}"
         s = BY_NAME.get(key)
-        if s is None or (s.section is not None and s.section != section) or (s.section is None and section):
-            hint = f" (did you mean [{s.section}] {key}?)" if s and s.section != section else ""
-            raise UsageError(f"{where}: unknown key{hint}")
+        if s is None or s.section != section:
+            problems.append(Problem(where, _unknown_key(key, section)))
+            return
         try:
             out[key] = s.conv(value)
         except (TypeError, ValueError) as exc:
-            raise UsageError(f"{where}: {exc}") from None
+            problems.append(Problem(where, str(exc)))
 
     for key, value in raw.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key not in BY_NAME:
             if key not in SECTIONS:
-                raise UsageError(f"{path}: unknown section [{key}] (sections: {', '.join(sorted(SECTIONS))})")
+                near = _closest(key, SECTIONS)
+                problems.append(Problem(f"{path}: [{key}]", "unknown section" + (f" (did you mean [{near}]?)" if near
+                                        else f" (sections: {', '.join(sorted(SECTIONS))})")))
+                continue
             for k, v in value.items():
                 take(k, v, key)
         else:
             take(key, value, None)
-    return out
+    return out, problems
 
 
-def resolve(flags: dict[str, Any], config_path: str | os.PathLike | None, environ=None,
-            must_exist: bool = False) -> dict[str, Any]:
-    """Merge settings: flags (non-None) > environment > config file > defaults."""
+def _cross_check(values: dict[str, Any], where, bad=frozenset()) -> list[Problem]:
+    """The checks that involve more than one setting (each setting alone was checked by its converter); a check
+    one of whose settings is in ``bad`` (could not be read) is skipped."""
+    problems = []
+    enter, exit_ = values["enter_threshold"], values["exit_threshold"]
+    if not {"enter_threshold", "exit_threshold"} & bad and not 0 < exit_ <= enter <= 1:
+        problems.append(Problem(where("exit_threshold"), f"{exit_} must be above 0 and at most enter_threshold "
+                                f"{enter} ({where('enter_threshold')}): 0 < exit_threshold <= enter_threshold <= 1"))
+    specs = []
+    for spec in values["sinks"] if "sinks" not in bad else ():
+        try:
+            specs.append(parse_sink(spec))
+        except ValueError as exc:
+            problems.append(Problem(where("sinks"), str(exc)))
+    if not values["sinks"]:
+        problems.append(Problem(where("sinks"), "no sink: give stdout and/or mqtt://host"))
+    mqtt = [s for s in specs if s.type is SinkType.MQTT]
+    if any(s.tls for s in mqtt) and bool(values["cert_file"]) != bool(values["key_file"]):
+        have, missing = ("cert_file", "key_file") if values["cert_file"] else ("key_file", "cert_file")
+        problems.append(Problem(where(have), f"a TLS client certificate needs both cert_file and key_file; "
+                                             f"{missing} is not set"))
+    if mqtt and (values["password_file"] or values["password_env"]) and not values["username"] \
+            and not all(s.username for s in mqtt):
+        problems.append(Problem(where("password_file" if values["password_file"] else "password_env"),
+                                "an MQTT password is set but no username (give user@host or username)"))
+    return problems
+
+
+# ---- settings ----------------------------------------------------------------------------------------------------
+class Settings(Mapping):
+    """The checked settings: every name of :data:`SCHEMA`, converted, as attributes (``s.enter_threshold``) and
+    items; :meth:`where` says where a value came from (flag, environment variable, file and key, or default)."""
+
+    def __init__(self, values: dict[str, Any], origins: dict[str, str]):
+        self._values, self._origins = dict(values), dict(origins)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def where(self, name: str) -> str:
+        return self._origins.get(name, f"default {key_of(name)}")
+
+    @property
+    def sink_specs(self) -> list[SinkSpec]:
+        return [parse_sink(s) for s in self.sinks]
+
+    def changed(self, other: "Settings") -> list[str]:
+        """The names whose value differs in ``other``, in schema order."""
+        return [s.name for s in SCHEMA if self[s.name] != other[s.name]]
+
+    def taking(self, other: "Settings", names) -> "Settings":
+        """These settings with the values (and origins) of ``names`` taken from ``other``."""
+        names = list(names)
+        return Settings({**self._values, **{n: other[n] for n in names}},
+                        {**self._origins, **{n: other._origins[n] for n in names if n in other._origins}})
+
+
+def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = False) \
+        -> tuple[Settings | None, list[Problem]]:
+    """Merge flags (non-None) > environment > config file > defaults and check them: the settings (None when a
+    value could not be read) and every problem found."""
     environ = os.environ if environ is None else environ
-    from_file = load_config_file(config_path, must_exist)
-    out = {}
+    from_file, problems = read_file(config_path, must_exist)
+    values, origins = {}, {}
+    bad = {name for name in BY_NAME for p in problems if p.where.endswith(f": {key_of(name)}")}
     for s in SCHEMA:
         if flags.get(s.name) is not None:
-            try:
-                out[s.name] = s.conv(flags[s.name])
-            except (TypeError, ValueError) as exc:
-                raise UsageError(f"--{s.name.replace('_', '-')}: {exc}") from None
+            raw, where = flags[s.name], "--sink" if s.name == "sinks" else "--" + s.name.replace("_", "-")
         elif env_name(s.name) in environ:
-            try:
-                out[s.name] = s.conv(environ[env_name(s.name)])
-            except (TypeError, ValueError) as exc:
-                raise UsageError(f"{env_name(s.name)}: {exc}") from None
+            raw, where = environ[env_name(s.name)], env_name(s.name)
         elif s.name in from_file:
-            out[s.name] = from_file[s.name]
+            values[s.name], origins[s.name] = from_file[s.name], f"{config_path}: {key_of(s.name)}"
+            continue
         else:
-            out[s.name] = s.default
-    return out
+            values[s.name] = s.default
+            continue
+        try:
+            values[s.name], origins[s.name] = s.conv(raw), where
+        except (TypeError, ValueError) as exc:
+            problems.append(Problem(where, str(exc)))
+            values[s.name], origins[s.name] = s.default, where
+            bad.add(s.name)
+    settings = Settings(values, origins)
+    problems += _cross_check(values, settings.where, bad)
+    return (None if problems else settings), problems
+
+
+def resolve(flags: dict[str, Any], config_path, environ=None, must_exist: bool = False) -> Settings:
+    """The checked settings; UsageError naming the first problem (and how many more there are)."""
+    settings, problems = gather(flags, config_path, environ, must_exist)
+    if problems:
+        more = f" (and {len(problems) - 1} more: run edge-lrcn check-config)" if len(problems) > 1 else ""
+        raise UsageError(f"{problems[0]}{more}")
+    return settings
+
+
+# ---- where the settings come from ---------------------------------------------------------------------------------
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``run`` flags, one per setting of the schema (secrets excepted)."""
+    p.add_argument("--config", help=f"TOML config file (default {DEFAULT_CONFIG_PATH} if it exists; "
+                                     f"env EDGE_LRCN_CONFIG)")
+    for s in SCHEMA:
+        if not s.flag or s.name == "sinks":
+            continue
+        flag = "--" + s.name.replace("_", "-")
+        if s.conv is _bool:
+            p.add_argument(flag, dest=s.name, action="store_true", default=None, help=s.help)
+            p.add_argument("--no-" + s.name.replace("_", "-"), dest=s.name, action="store_false", default=None,
+                           help=f"turn {flag} off")
+        else:
+            p.add_argument(flag, dest=s.name, default=None, help=s.help)
+    p.add_argument("--sink", dest="sinks", action="append", default=None,
+                   help="stdout (default) or mqtt[s]://[user@]host[:port]; repeatable")
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """Where the daemon's settings come from: the flags it was started with and a config file, read again on
+    every reload."""
+
+    flags: dict[str, Any]
+    path: str | None = None
+    must_exist: bool = False  # an explicit --config or EDGE_LRCN_CONFIG must exist; the default path is optional
+
+    @classmethod
+    def from_args(cls, args, environ=None) -> "ConfigSource":
+        env = os.environ if environ is None else environ
+        flags = {s.name: getattr(args, s.name, None) for s in SCHEMA}
+        if getattr(args, "config", None):
+            return cls(flags, args.config, True)
+        if env.get("EDGE_LRCN_CONFIG"):
+            return cls(flags, env["EDGE_LRCN_CONFIG"], True)
+        return cls(flags, DEFAULT_CONFIG_PATH, False)
+
+    def load(self) -> Settings:
+        return resolve(self.flags, self.path, must_exist=self.must_exist)

@@ -1,7 +1,8 @@
-"""``edge-lrcn eval``: the streaming path (pacer, int8 encoder, window, head) over a labelled video folder.
+"""``edge-lrcn eval``: the daemon's classifier over a labelled video folder.
 
-Every window of every clip is classified exactly as the daemon would (every ``stride`` kept frames); each window
-counts once. Prints per-class precision/recall and the confusion matrix.
+Every window of every clip is classified by the same :class:`~edge_lrcn.classify.classifier.Classifier` the daemon
+runs (pacer, int8 encoder, window, head every ``stride`` kept frames, gap and scene-cut resets with the default
+``cut_threshold``); each window counts once. Prints per-class precision/recall and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -12,27 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
+from .capture.sources import VIDEO_EXTENSIONS, VideoFileSource
+from .classify.classifier import Classifier
+from .config import BY_NAME
 from .errors import DatasetError
-from .interpreter import open_models
-from .pacer import Pacer
-from .runner import load_bundle
-from .sources import VIDEO_EXTENSIONS, VideoFileSource
-from .stream import StreamingClassifier
+from .model.loader import load_bundle, open_model
 
 log = logging.getLogger(__name__)
 
 
-def stream_file(classifier: StreamingClassifier, path: Path, fps: float) -> tuple[list[np.ndarray], int]:
+def stream_file(classifier: Classifier, path: Path) -> tuple[list[np.ndarray], int]:
     """Class probabilities of every window of one video, and the number of undecodable frames skipped."""
-    classifier.reset()
-    pacer = Pacer(fps)
+    classifier.restart("file")
     out = []
     with VideoFileSource(path) as src:
         while (frame := src.read()) is not None:
-            if pacer.keep(frame.t):
-                probs = classifier.push(frame.pixels)
-                if probs is not None:
-                    out.append(probs)
+            probs = classifier.push(frame).probs
+            if probs is not None:
+                out.append(probs)
         return out, src.skipped
 
 
@@ -41,9 +39,7 @@ def evaluate(bundle, data: Path, threads=None, stride: int = 5) -> dict:
     if not data.is_dir():
         raise DatasetError(f"dataset folder not found: {data}")
     labels = bundle.labels
-    enc, head = open_models(bundle, "cpu", threads)
-    h, w = bundle.input_size
-    clf = StreamingClassifier(enc, head, h, w, bundle.frames, stride)
+    clf = Classifier(open_model(bundle, "cpu", threads), stride, BY_NAME["cut_threshold"].default)
     n = len(labels)
     cm = np.zeros((n, n), np.int64)
     clips = skipped_clips = 0
@@ -55,7 +51,7 @@ def evaluate(bundle, data: Path, threads=None, stride: int = 5) -> dict:
         t = labels.index(d.name)
         for path in sorted(p for p in d.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS):
             try:
-                probs, _ = stream_file(clf, path, bundle.fps)
+                probs, _ = stream_file(clf, path)
             except Exception as exc:  # an unreadable clip is reported, not fatal
                 log.warning("skipping %s: %s", path, exc)
                 skipped_clips += 1

@@ -26,22 +26,17 @@ def default_device_id() -> str:
 
 @dataclass
 class EventSettings:
-    """The event settings; their defaults live in one place, the config schema (edge_lrcn.config.SCHEMA)."""
+    """The event settings, as checked by the settings layer (edge_lrcn.config: ranges and threshold order)."""
 
     enter_threshold: float
     exit_threshold: float
     smoothing: int  # windows averaged
     min_duration: float  # seconds a label must lead above enter_threshold before activity_start
 
-    def validate(self) -> None:
-        from .errors import UsageError
-
-        if not 0 < self.exit_threshold <= self.enter_threshold <= 1:
-            raise UsageError("thresholds need 0 < exit_threshold <= enter_threshold <= 1")
-        if self.smoothing < 1:
-            raise UsageError("smoothing must be at least 1 window")
-        if self.min_duration < 0:
-            raise UsageError("min_duration must be >= 0 seconds")
+    @classmethod
+    def of(cls, settings) -> "EventSettings":
+        return cls(settings["enter_threshold"], settings["exit_threshold"], settings["smoothing"],
+                   settings["min_duration"])
 
 
 class EventMaker:
@@ -65,7 +60,6 @@ class ActivityTracker:
     """
 
     def __init__(self, labels: list[str], settings: EventSettings, make: EventMaker):
-        settings.validate()
         self.labels, self.s, self.make = list(labels), settings, make
         self._recent: deque[np.ndarray] = deque(maxlen=settings.smoothing)
         self.label = NONE
@@ -77,7 +71,6 @@ class ActivityTracker:
         self.last_probs: np.ndarray | None = None
 
     def update_settings(self, settings: EventSettings) -> None:
-        settings.validate()
         self.s = settings
         self._recent = deque(self._recent, maxlen=settings.smoothing)
 

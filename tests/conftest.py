@@ -13,12 +13,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def cli_env(env: dict | None = None) -> dict:
+    """The environment of a CLI run in a test: this one, without a config file the test did not ask for
+    (``EDGE_LRCN_CONFIG`` set where the tests run must not change what they test), plus ``env``."""
+    e = {k: v for k, v in os.environ.items() if k != "EDGE_LRCN_CONFIG"}
+    return {**e, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+
+
 def run_cli(*args, timeout=600, env=None, input=None, cwd=None) -> subprocess.CompletedProcess:
     """Run ``python -m edge_lrcn ARGS`` as a user would; returns the completed process (text)."""
-    e = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    e.pop("EDGE_LRCN_CONFIG", None) if not (env and "EDGE_LRCN_CONFIG" in env) else None
     return subprocess.run([sys.executable, "-m", "edge_lrcn", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=e, input=input, cwd=cwd)
+                          timeout=timeout, env=cli_env(env), input=input, cwd=cwd)
+
+
+def launch(*args, env=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE) -> subprocess.Popen:
+    """Start ``python -m edge_lrcn ARGS`` (the daemon, usually) in the background; text pipes."""
+    return subprocess.Popen([sys.executable, "-m", "edge_lrcn", *map(str, args)], stdout=stdout, stderr=stderr,
+                            text=True, env=cli_env(env))
 
 
 def json_lines(text: str) -> list[dict]:

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from edge_lrcn.bundle import FORMAT, VERSION, read_bundle, write_bundle
+from edge_lrcn.model.bundle import FORMAT, VERSION, read_bundle, write_bundle
 from edge_lrcn.errors import BundleError
 from tests.conftest import run_cli
 

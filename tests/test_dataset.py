@@ -6,8 +6,8 @@ import pytest
 from edge_lrcn.convert import dataset as D
 from edge_lrcn.convert.synth import CLASSES, Scene, make_dataset, write_clip
 from edge_lrcn.errors import DatasetError
-from edge_lrcn.preprocess import resize_rgb
-from edge_lrcn.sources import VideoFileSource
+from edge_lrcn.classify.preprocess import resize_rgb
+from edge_lrcn.capture.sources import VideoFileSource
 
 
 @pytest.fixture()

@@ -98,5 +98,8 @@ def test_every_object_carries_the_common_keys():
 @pytest.mark.parametrize("kw", [dict(enter_threshold=0.3, exit_threshold=0.5), dict(smoothing=0),
                                 dict(min_duration=-1.0), dict(exit_threshold=0.0)])
 def test_bad_settings_are_usage_errors(kw):
+    """The settings layer refuses what the tracker cannot work with (each setting alone, and the threshold order)."""
+    from edge_lrcn import config as C
+
     with pytest.raises(UsageError):
-        make(**kw)
+        C.resolve({"enter_threshold": 0.6, "exit_threshold": 0.4, **kw}, None, environ={})

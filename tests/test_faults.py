@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
-import shutil
 import threading
 import time
 
@@ -14,10 +12,14 @@ import numpy as np
 import pytest
 
 from edge_lrcn import config as C
+from edge_lrcn.capture.camera import Camera
+from edge_lrcn.capture.sources import Frame, Source, SourceReadError
+from edge_lrcn.classify.classifier import Classifier
+from edge_lrcn.daemon import Daemon
 from edge_lrcn.errors import SourceError
-from edge_lrcn.runner import Daemon
-from edge_lrcn.sources import Frame, Source, SourceReadError
-from tests.conftest import json_lines, run_cli
+from edge_lrcn.model.loader import load_bundle, open_model
+from edge_lrcn.publish.stdout import StdoutSink
+from tests.conftest import json_lines, launch
 
 
 class FakeClock:
@@ -83,28 +85,23 @@ class ScriptedSource(Source):
         self.closed.set()
 
 
-class FakeDaemon(Daemon):
-    def __init__(self, *a, clock, **kw):
-        super().__init__(*a, clock=clock, poll=0.01, **kw)
-        self.waits = []
-
-    def wait(self, seconds):
-        self.waits.append(seconds)
-        self.clock.advance(seconds)
-        return self._stop.is_set()
+def settings(**over):
+    return C.resolve({"source": "fake", "stats_interval": 0, "stall_timeout": 5.0, "reopen_max_delay": 4.0, **over},
+                     None, environ={})
 
 
-def settings(model, **over):
-    s = C.resolve({"model": str(model), "source": "fake", "stats_interval": 0, "stall_timeout": 5.0,
-                   "reopen_max_delay": 4.0, **over}, None)
-    return s
+@pytest.fixture(scope="module")
+def model(default_bundle):
+    """The embedded model, real interpreters: the daemon's stages need no trained bundle of their own."""
+    return open_model(load_bundle(str(default_bundle)), "cpu", 2)
 
 
 def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
-    """Run a FakeDaemon in a thread; ``scripts`` is a list, one per (re)open: a script or "gone" (open fails)."""
+    """Run the daemon on a fault-injecting camera in a thread; ``scripts`` is a list, one per (re)open: a script or
+    "gone" (open fails). Time is a fake clock: each frame advances it, and so does each wait between reopens."""
     clock = clock or FakeClock()
     source_cls = source_cls or ScriptedSource
-    opened = []
+    opened, waits = [], []
     plan = list(scripts)
 
     def factory():
@@ -115,30 +112,26 @@ def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
         opened.append(src)
         return src
 
+    def sleep(seconds):
+        waits.append(seconds)
+        clock.advance(seconds)
+
+    s = settings(**over)
     out = io.StringIO()
-    d = FakeDaemon(settings(model, **over), clock=clock, source_factory=factory)
-    import edge_lrcn.sinks as sinks_mod
-
-    orig = sinks_mod.StdoutSink.__init__
-
-    def init(self, stream=None):
-        orig(self, out)
-
-    sinks_mod.StdoutSink.__init__ = init
-    try:
-        rc = []
-        th = threading.Thread(target=lambda: rc.append(d.run()), daemon=True)
-        th.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not until(d, clock, opened):
-            time.sleep(0.01)
-        ok = until(d, clock, opened)
-        d.request_stop()
-        th.join(20)
-    finally:
-        sinks_mod.StdoutSink.__init__ = orig
-    assert ok, f"condition not reached; waits {d.waits}, stdout {out.getvalue()[-2000:]}"
+    camera = Camera(factory, s.stall_timeout, s.reopen_max_delay, clock=clock, sleep=sleep, poll=0.01)
+    d = Daemon(s, Classifier(model, s.stride, s.cut_threshold), [StdoutSink(out)], camera, clock=clock)
+    rc = []
+    th = threading.Thread(target=lambda: rc.append(d.run()), daemon=True)
+    th.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not until(d, clock, opened):
+        time.sleep(0.01)
+    ok = until(d, clock, opened)
+    d.request_stop()
+    th.join(20)
+    assert ok, f"condition not reached; waits {waits}, stdout {out.getvalue()[-2000:]}"
     assert not th.is_alive() and rc == [0]
+    d.waits = waits
     return d, json_lines(out.getvalue()), opened
 
 
@@ -146,15 +139,15 @@ def camera_states(objs):
     return [(o["state"], o.get("reason", "")) for o in objs if o["type"] == "camera"]
 
 
-def test_stall_marks_camera_offline_and_reopens(tiny_bundle):
+def test_stall_marks_camera_offline_and_reopens(model):
     def until(d, clock, opened):
         if len(opened) == 1 and opened[0].script and opened[0].script[0] == ("stall",):
             clock.advance(0.5)  # time passes while the camera delivers nothing
-        return d.camera_online and len(opened) == 2 and opened[1].seq > 5
+        return d.camera.online and len(opened) == 2 and opened[1].seq > 5
 
-    d, objs, opened = run_daemon(tiny_bundle[0], [[("frames", 60), ("stall",)], [("frames", 200)]], until)
+    d, objs, opened = run_daemon(model, [[("frames", 60), ("stall",)], [("frames", 200)]], until)
     states = camera_states(objs)
-    assert states[0][0] == "offline" and "no frame for" in states[0][1] and states[1][0] == "online"
+    assert [s for s, _ in states] == ["online", "offline", "online"] and "no frame for" in states[1][1]
     assert opened[0].closed.is_set()
 
 
@@ -184,55 +177,55 @@ class NoConcurrentCloseSource(ScriptedSource):
         super().close()
 
 
-def test_a_source_stuck_in_read_is_closed_only_after_the_read_returns(tiny_bundle):
+def test_a_source_stuck_in_read_is_closed_only_after_the_read_returns(model):
     def until(d, clock, opened):
         if len(opened) == 1 and opened[0].script and opened[0].script[0] == ("stall",):
             clock.advance(0.5)
-        return d.camera_online and len(opened) == 2 and opened[1].seq > 5 and opened[0].closed.is_set()
+        return d.camera.online and len(opened) == 2 and opened[1].seq > 5 and opened[0].closed.is_set()
 
-    d, objs, opened = run_daemon(tiny_bundle[0], [[("frames", 60), ("stall",)], [("frames", 200)]], until,
+    d, objs, opened = run_daemon(model, [[("frames", 60), ("stall",)], [("frames", 200)]], until,
                                  source_cls=NoConcurrentCloseSource)
-    assert [s for s, _ in camera_states(objs)] == ["offline", "online"]
+    assert [s for s, _ in camera_states(objs)] == ["online", "offline", "online"]
     assert opened[0].closed.is_set() and not opened[0].overlap
     assert not any(o.overlap for o in opened)
 
 
-def test_frozen_timestamps_are_a_stall(tiny_bundle):
+def test_frozen_timestamps_are_a_stall(model):
     def until(d, clock, opened):
-        return len(opened) == 2 and d.camera_online and opened[1].seq > 5
+        return len(opened) == 2 and d.camera.online and opened[1].seq > 5
 
-    d, objs, opened = run_daemon(tiny_bundle[0], [[("frames", 40), ("frozen", 400)], [("frames", 100)]], until)
+    d, objs, opened = run_daemon(model, [[("frames", 40), ("frozen", 400)], [("frames", 100)]], until)
     states = camera_states(objs)
-    assert states[0] == ("offline", states[0][1]) and "frozen timestamps" in states[0][1]
+    assert [s for s, _ in states] == ["online", "offline", "online"] and "frozen timestamps" in states[1][1]
     # detected after stall_timeout (5 s = 150 frames at 30 fps) of frozen frames, not at the first one
     assert 140 <= 400 - opened[0].script[0][1] <= 175
 
 
 @pytest.mark.parametrize("fault,reason", [("error", "no frame"), ("raise", "RuntimeError: driver bug")])
-def test_read_errors_and_exceptions_reopen(tiny_bundle, fault, reason):
+def test_read_errors_and_exceptions_reopen(model, fault, reason):
     def until(d, clock, opened):
-        return len(opened) == 2 and d.camera_online and opened[1].seq > 3
+        return len(opened) == 2 and d.camera.online and opened[1].seq > 3
 
-    d, objs, _ = run_daemon(tiny_bundle[0], [[("frames", 30), (fault,)], [("frames", 100)]], until)
+    d, objs, _ = run_daemon(model, [[("frames", 30), (fault,)], [("frames", 100)]], until)
     states = camera_states(objs)
-    assert states[0][0] == "offline" and reason in states[0][1] and states[1][0] == "online"
+    assert [s for s, _ in states] == ["online", "offline", "online"] and reason in states[1][1]
 
 
-def test_camera_gone_for_a_while_backs_off_capped_and_recovers(tiny_bundle, caplog):
+def test_camera_gone_for_a_while_backs_off_capped_and_recovers(model, caplog):
     def until(d, clock, opened):
-        return len(opened) == 2 and d.camera_online and opened[1].seq > 3
+        return len(opened) == 2 and d.camera.online and opened[1].seq > 3
 
     caplog.set_level(logging.INFO, logger="edge_lrcn")
-    d, objs, _ = run_daemon(tiny_bundle[0], [[("frames", 30), ("error",)], *["gone"] * 25, [("frames", 100)]], until)
+    d, objs, _ = run_daemon(model, [[("frames", 30), ("error",)], *["gone"] * 25, [("frames", 100)]], until)
     assert d.waits[:6] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, capped at reopen_max_delay
-    assert d.reopen_attempts == 26
-    assert [s for s, _ in camera_states(objs)] == ["offline", "online"]
+    assert d.camera.reopens == 26
+    assert [s for s, _ in camera_states(objs)] == ["online", "offline", "online"]
     # the same failure 25 times: logged the first time and the 21st, not 25 times
     loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "reopening" in r.getMessage()]
     assert len(loud) == 2 and "(attempt 1;" in loud[0] and "(attempt 21;" in loud[1], loud
 
 
-def test_open_activity_is_closed_when_the_camera_drops(default_bundle):
+def test_open_activity_is_closed_when_the_camera_drops(model):
     """With the real model on a moving scene, the activity on at the fault ends with reason camera."""
     from edge_lrcn.convert.synth import Scene
 
@@ -247,28 +240,23 @@ def test_open_activity_is_closed_when_the_camera_drops(default_bundle):
     def until(d, clock, opened):
         return len(opened) == 2 and opened[1].seq > 3
 
-    _, objs, _ = run_daemon(default_bundle, [[("frames", 240), ("error",)], [("frames", 30)]], until,
+    _, objs, _ = run_daemon(model, [[("frames", 240), ("error",)], [("frames", 30)]], until,
                             source_cls=MovingSource)
     kinds = [(o["type"], o.get("label"), o.get("reason")) for o in objs if o["type"].startswith("activity")]
     assert kinds and kinds[0][:2] == ("activity_start", "right"), kinds
     assert ("activity_end", "right", "camera") in kinds
 
 
-def _realtime_daemon(model, video):
-    import subprocess
-    import sys
-
-    return subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--model", str(model), "--source", str(video),
-                             "--realtime", "--stats-interval", "1000"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def _realtime_daemon(video):
+    return launch("run", "--source", video, "--realtime", "--stats-interval", "1000")
 
 
-def test_file_truncated_while_read_ends_cleanly(tiny_bundle, tmp_path):
+def test_file_truncated_while_read_ends_cleanly(tmp_path):
     from edge_lrcn.convert.synth import make_sequence
 
     video = tmp_path / "v.avi"
     make_sequence(video, [("left", 6.0)], seed=3)
-    proc = _realtime_daemon(tiny_bundle[0], video)
+    proc = _realtime_daemon(video)
     time.sleep(2.5)
     with open(video, "r+b") as f:
         f.truncate(os.path.getsize(video) // 2)
@@ -280,12 +268,12 @@ def test_file_truncated_while_read_ends_cleanly(tiny_bundle, tmp_path):
     assert "Traceback" not in err
 
 
-def test_file_deleted_while_read_plays_to_the_end(tiny_bundle, tmp_path):
+def test_file_deleted_while_read_plays_to_the_end(tmp_path):
     from edge_lrcn.convert.synth import make_sequence
 
     video = tmp_path / "v.avi"
     make_sequence(video, [("up", 4.0)], seed=3)
-    proc = _realtime_daemon(tiny_bundle[0], video)
+    proc = _realtime_daemon(video)
     time.sleep(1.5)
     video.unlink()  # the open descriptor keeps the data
     out, err = proc.communicate(timeout=60)
@@ -294,27 +282,23 @@ def test_file_deleted_while_read_plays_to_the_end(tiny_bundle, tmp_path):
     assert stats["frames_in"] == 100 and stats["frames_skipped"] == 0
 
 
-def test_sighup_reloads_settings_and_sinks_keeping_the_window(tiny_bundle, tmp_path):
+def test_sighup_reloads_settings_and_sinks_keeping_the_window(tmp_path):
     import signal
-    import subprocess
-    import sys
 
     from tests.mjpeg_server import MjpegCamera
 
     cam = MjpegCamera(fps=20)
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'model = "{tiny_bundle[0]}"\nsource = "{cam.url}"\n[events]\nscores = false\nstats_interval = 0\n')
-    env = {**os.environ}
-    env.pop("EDGE_LRCN_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--config", str(cfg)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    top = f'source = "{cam.url}"\n'
+    cfg.write_text(top + "[events]\nscores = false\nstats_interval = 0\n")
+    proc = launch("run", "--config", cfg)
     lines: list[tuple[float, str]] = []
     reader = threading.Thread(target=lambda: [lines.append((time.monotonic(), l)) for l in proc.stdout], daemon=True)
     reader.start()
     try:
         time.sleep(4.0)  # the window is full after 2 s at 10 fps
         assert not [l for _, l in lines if '"scores"' in l]
-        cfg.write_text(cfg.read_text().replace("scores = false", "scores = true\nenter_threshold = 0.9"))
+        cfg.write_text(top + "[events]\nscores = true\nenter_threshold = 0.9\nstats_interval = 0\n")
         t_hup = time.monotonic()
         proc.send_signal(signal.SIGHUP)
         time.sleep(2.0)
@@ -322,25 +306,35 @@ def test_sighup_reloads_settings_and_sinks_keeping_the_window(tiny_bundle, tmp_p
         assert scores, "no scores after the reload"
         # a kept window gives scores at the next kept frame; a dropped one would need 20 frames (2 s) first
         assert scores[0] - t_hup < 1.0, scores[0] - t_hup
-        cfg.write_text(cfg.read_text().replace("stats_interval = 0", "stats_interval = -1"))
+        cfg.write_text(top + "[events]\nscores = true\nstats_interval = -1\n")
         proc.send_signal(signal.SIGHUP)  # a bad config is logged and the old settings stay
         time.sleep(0.5)
+        assert proc.poll() is None
+        # a setting that only a restart applies is named as such, and the live ones beside it still apply
+        cfg.write_text(top + "stride = 3\nthreads = 1\n[events]\nscores = false\nstats_interval = 0\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        n_scores = len([l for _, l in lines if '"scores"' in l])
+        time.sleep(1.0)
+        assert len([l for _, l in lines if '"scores"' in l]) == n_scores, "scores = false was not applied"
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
         assert proc.returncode == 0
         assert "reloaded settings" in err and "reload failed, keeping the old settings" in err
+        restart = [l for l in err.splitlines() if "needs a restart" in l]
+        assert len(restart) == 1 and "threads, stride changed" in restart[0], err
     finally:
         if proc.poll() is None:
             proc.kill()
         cam.close()
 
 
-def test_stats_keep_flowing_while_the_camera_is_offline(tiny_bundle):
+def test_stats_keep_flowing_while_the_camera_is_offline(model):
     def until(d, clock, opened):
-        return d.reopen_attempts >= 4
+        return d.camera.reopens >= 4
 
-    d, objs, _ = run_daemon(tiny_bundle[0], [[("frames", 30), ("error",)], "gone", "gone", "gone", "gone", "gone"],
+    d, objs, _ = run_daemon(model, [[("frames", 30), ("error",)], "gone", "gone", "gone", "gone", "gone"],
                             until, stats_interval=1.0)
     offline_stats = [o for o in objs if o["type"] == "stats" and o["camera"] == "offline"]
     assert offline_stats and offline_stats[-1]["camera_reopens"] >= 2

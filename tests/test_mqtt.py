@@ -9,13 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from edge_lrcn.convert.synth import make_sequence
 from tests.broker import Broker, make_certs
+from tests.conftest import launch
 
 pytestmark = pytest.mark.needs("mosquitto")  # skipped where missing, a failure in CI (tests/conftest.py)
 
@@ -28,6 +28,7 @@ class Subscriber:
 
     def __init__(self, port: int, topics=("edge-lrcn/#", "homeassistant/#"), client_id=None, clean=True, **tls):
         self.messages: list[tuple[str, bytes, bool]] = []
+        self.qos: list[tuple[str, int]] = []  # (topic, QoS it was delivered with: min of publish and subscribe)
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", clean_session=clean)
@@ -43,6 +44,7 @@ class Subscriber:
         def on_message(c, u, m):
             with self.lock:
                 self.messages.append((m.topic, m.payload, bool(m.retain)))
+                self.qos.append((m.topic, m.qos))
 
         self.c.on_connect = on_connect
         self.c.on_message = on_message
@@ -70,11 +72,8 @@ class Subscriber:
 
 
 def daemon(port, video, *extra, scheme="mqtt", host="127.0.0.1", env=None, stdout=subprocess.PIPE):
-    cmd = [sys.executable, "-m", "edge_lrcn", "run", "--source", str(video), "--device-id", DEV,
-           "--sink", f"{scheme}://{host}:{port}", "--sink", "stdout", "--stats-interval", "1", *map(str, extra)]
-    e = {**os.environ, **(env or {})}
-    e.pop("EDGE_LRCN_CONFIG", None)
-    return subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, env=e)
+    return launch("run", "--source", video, "--device-id", DEV, "--sink", f"{scheme}://{host}:{port}", "--sink",
+                  "stdout", "--stats-interval", "1", *extra, env=env, stdout=stdout)
 
 
 @pytest.fixture()
@@ -134,7 +133,9 @@ def test_run_publishes_availability_state_events_and_ha_discovery(broker, seq):
 def test_no_ha_discovery(broker, seq):
     sub = Subscriber(broker.port)
     proc = daemon(broker.port, seq, "--no-ha-discovery")
-    proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert sub.wait_for(lambda: sub.on(f"{PREFIX}/availability"), 10)  # it did talk to the broker
     time.sleep(0.5)
     assert not [t for t, _, _ in sub.messages if t.startswith("homeassistant/")]
     sub.close()
@@ -219,6 +220,12 @@ def test_broker_outage_events_are_queued_and_delivered_in_order(tmp_path):
     assert got == produced
     onl = [p for p, _ in sub.on(f"{PREFIX}/availability") if p == b"online"]
     assert len(onl) >= 2  # republished after the reconnect
+    # the retained objects are sent again once the backlog is delivered: the camera state (online since the start)
+    # and, last, the activity state that is current, not an older queued one
+    # (live deliveries only: the subscriber's own resubscription gets a retained copy with the retain flag)
+    cams = [json.loads(p)["state"] for p, retained in sub.on(f"{PREFIX}/camera") if not retained]
+    assert cams == ["online", "online"], sub.on(f"{PREFIX}/camera")
+    assert json.loads(sub.on(f"{PREFIX}/activity")[-1][0])["label"] == "none"
     assert "reconnecting" in err or "cannot connect" in err
     assert "Traceback" not in err and "failed to publish" not in err
     sub.close()
@@ -301,25 +308,72 @@ def test_ack_bookkeeping_stays_bounded_under_qos0_traffic(broker, monkeypatch):
     """QoS 0 scores/stats get on_publish callbacks too: remembering their mids must not grow without bound (nor
     make a later QoS 1 message with a reused mid look delivered); QoS 1 events still count as queued until acked."""
     import edge_lrcn.config as C
-    import edge_lrcn.mqtt as M
+    import edge_lrcn.publish.mqtt as M
+    from edge_lrcn.publish.sink import Kind, SinkContext
 
     monkeypatch.setattr(M, "EARLY_ACK_S", 0.2)
     sub = Subscriber(broker.port)
-    settings = C.resolve({"model": "", "source": "x"}, None)
-    sink = M.MqttSink("127.0.0.1", broker.port, settings,
-                      {"device_id": DEV, "labels": ["a", "b"], "state": lambda: {"label": "none"}})
+    settings = C.resolve({"source": "x"}, None, environ={})
+    sink = M.MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{broker.port}"), settings, SinkContext(DEV, ["a", "b"], "m"))
     try:
         assert sub.wait_for(lambda: sink.stats()["mqtt_connected"], 10)
         for i in range(4000):
-            sink.publish("scores", {"type": "scores", "i": i})
+            sink.publish(Kind.SCORES, {"type": "scores", "i": i})
             if i % 100 == 0:
-                sink.publish("event", {"type": "activity_start", "i": i})
+                sink.publish(Kind.EVENT, {"type": "activity_start", "i": i})
             if i % 500 == 499:
                 time.sleep(0.3)
         assert sub.wait_for(lambda: len(sub.on(f"{PREFIX}/events")) == 40)
         assert [json.loads(p)["i"] for p, _ in sub.on(f"{PREFIX}/events")] == list(range(0, 4000, 100))
         assert sub.wait_for(lambda: sink.stats()["mqtt_queued"] == 0, 10)
-        assert len(sink._acked) <= 1500, len(sink._acked)
+        assert sink.acks.remembered() <= 1500, sink.acks.remembered()
     finally:
         sink.close()
         sub.close()
+
+
+def test_camera_state_is_retained_from_the_start_replacing_a_stale_offline(broker, seq):
+    """Home Assistant's camera sensor must not stay unknown until the first outage, nor show the offline a
+    previous run left retained while this one streams."""
+    stale = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    stale.connect("127.0.0.1", broker.port)
+    stale.loop_start()
+    stale.publish(f"{PREFIX}/camera", json.dumps({"type": "camera", "state": "offline", "reason": "old run"}),
+                  qos=1, retain=True).wait_for_publish(5)
+    stale.loop_stop()
+    stale.disconnect()
+    proc = daemon(broker.port, seq, "--realtime")
+    try:
+        sub = Subscriber(broker.port)
+        assert sub.wait_for(lambda: any(json.loads(p).get("state") == "online" for p, _ in sub.on(f"{PREFIX}/camera")),
+                            30), sub.on(f"{PREFIX}/camera")
+        sub.close()
+        late = Subscriber(broker.port)  # what a Home Assistant that starts now reads
+        assert late.wait_for(lambda: late.on(f"{PREFIX}/camera"), 10)
+        payload, retained = late.on(f"{PREFIX}/camera")[0]
+        assert retained and json.loads(payload)["state"] == "online" and "reason" not in json.loads(payload)
+        late.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+
+
+def test_qos_setting_is_the_events_qos_retained_topics_stay_qos_1(broker, seq):
+    """``qos = 0`` makes the events QoS 0; availability, discovery, state and camera stay QoS 1 (as its help says)."""
+    sub = Subscriber(broker.port)
+    proc = daemon(broker.port, seq, "--qos", "0")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert events_of(out), "no event: the test proves nothing"
+    assert sub.wait_for(lambda: len(sub.on(f"{PREFIX}/events")) >= len(events_of(out)), 20)
+    sub.close()
+    delivered = {}
+    for topic, qos in sub.qos:
+        delivered.setdefault(topic.split("/")[-1] if topic.startswith(PREFIX) else "discovery", set()).add(qos)
+    assert delivered["events"] == {0}
+    for retained in ("availability", "activity", "camera", "discovery"):
+        assert delivered[retained] == {1}, (retained, delivered)
+    help_text = subprocess.run([sys.executable, "-m", "edge_lrcn", "run", "--help"], capture_output=True,
+                               text=True).stdout
+    assert "always QoS 1" in " ".join(help_text.split())

@@ -1,9 +1,8 @@
 import numpy as np
-import pytest
 
-from edge_lrcn.pacer import Pacer
-from edge_lrcn.preprocess import preprocess, resize_rgb, to_float
-from edge_lrcn.stream import FeatureWindow
+from edge_lrcn.classify.pacer import Pacer
+from edge_lrcn.classify.preprocess import preprocess, resize_rgb, to_float
+from edge_lrcn.classify.window import FeatureWindow
 
 
 def test_preprocess_is_bgr_to_rgb_area_resize_and_unit_scale():
@@ -19,11 +18,11 @@ def test_preprocess_is_bgr_to_rgb_area_resize_and_unit_scale():
 
 
 def test_trainer_and_runtime_share_the_one_preprocessing_function():
+    import edge_lrcn.classify.classifier as K
     import edge_lrcn.convert.dataset as D
-    import edge_lrcn.stream as S
 
     assert D.resize_rgb is resize_rgb and D.to_float is to_float
-    assert S.preprocess is preprocess
+    assert K.preprocess is preprocess
 
 
 def test_pacer_keeps_one_frame_in_three_from_30fps_with_jitter():

@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from edge_lrcn.bundle import read_bundle
+from edge_lrcn.model.bundle import read_bundle
 from edge_lrcn.convert.synth import make_sequence
-from edge_lrcn.interpreter import open_models
-from edge_lrcn.sources import VideoFileSource, picamera_to_bgr
+from edge_lrcn.model.interpreter import open_models
+from edge_lrcn.capture.sources import VideoFileSource, picamera_to_bgr
 from tests.conftest import json_lines, run_cli
 
 
@@ -52,15 +52,15 @@ def test_run_never_imports_tensorflow(tiny_bundle, seq_video):
 
 
 def test_import_edge_lrcn_does_not_import_tensorflow():
-    code = ("import sys, edge_lrcn, edge_lrcn.cli, edge_lrcn.runner, edge_lrcn.bundle, edge_lrcn.mqtt, "
-            "edge_lrcn.convert, edge_lrcn.convert.synth\n"
+    code = ("import sys, edge_lrcn, edge_lrcn.cli, edge_lrcn.daemon, edge_lrcn.evaluate, edge_lrcn.bench, "
+            "edge_lrcn.publish.mqtt, edge_lrcn.model.verify, edge_lrcn.convert, edge_lrcn.convert.synth\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
 
-def test_missing_file_or_camera_exits_4_with_one_line(tiny_bundle, tmp_path):
-    bundle, _ = tiny_bundle
+def test_missing_file_or_camera_exits_4_with_one_line(default_bundle, tmp_path):
+    bundle = default_bundle  # the tiny bundle is degraded: its load adds a warning line
     for src in (tmp_path / "nope.mp4", "/dev/video77"):
         proc = run_cli("run", "--model", bundle, "--source", src)
         assert proc.returncode == 4, proc.stderr
@@ -103,8 +103,8 @@ def test_damaged_video_skips_and_counts_frames_and_exits_0(tiny_bundle, seq_vide
     assert "Traceback" not in proc.stderr
 
 
-def test_delegate_falls_back_or_fails_when_required(tiny_bundle, seq_video):
-    bundle, _ = tiny_bundle
+def test_delegate_falls_back_or_fails_when_required(default_bundle, seq_video):
+    bundle = default_bundle  # the tiny bundle is degraded: its load adds a warning line
     proc = run_cli("run", "--model", bundle, "--source", seq_video, "--delegate", "gpu", "--stats-interval", "0",
                    "--gpu-delegate-library", "/nonexistent/libgpu.so")
     assert proc.returncode == 0
@@ -159,7 +159,7 @@ def test_config_errors_exit_2_naming_the_key(tmp_path, tiny_bundle):
 
 def test_tiny_convert_report_members_and_ops(tiny_bundle):
     """The small real convert run: what its report says about the members it wrote, checked against the bundle."""
-    from edge_lrcn.bundle import read_bundle
+    from edge_lrcn.model.bundle import read_bundle
 
     path, report = tiny_bundle
     b = read_bundle(path)
@@ -172,3 +172,22 @@ def test_tiny_convert_report_members_and_ops(tiny_bundle):
     # the unrolled head + float encoders reproduce the Keras model on the test windows
     assert report["fp16_streaming"]["max_prob_diff"] < 0.01
     assert report["lrcn_fp32_tflite"]["max_prob_diff"] < 1e-4
+
+
+def test_run_warns_once_about_a_degraded_bundle(default_bundle, seq_video, tmp_path):
+    """A bundle convert wrote below its quality gate (--allow-degraded) is run, with one warning naming it."""
+    from edge_lrcn.model.bundle import read_bundle, write_bundle
+
+    b = read_bundle(default_bundle)
+    manifest = {k: v for k, v in b.manifest.items() if k not in ("format", "version", "files")}
+    manifest["validation"] = {**manifest["validation"], "degraded": True, "int8_agreement": 0.81}
+    members = {name: (b.member(name), info["role"], info["dtype"]) for name, info in b.manifest["files"].items()}
+    degraded = tmp_path / "degraded.lrcn"
+    write_bundle(degraded, manifest, members)
+    proc = run_cli("run", "--model", degraded, "--source", seq_video, "--stats-interval", "0")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "quality gate" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0] and str(degraded) in warnings[0], proc.stderr
+    assert "0.810" in warnings[0]
+    proc = run_cli("run", "--model", default_bundle, "--source", seq_video, "--stats-interval", "0")
+    assert proc.returncode == 0 and "quality gate" not in proc.stderr

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_lrcn.convert.synth import make_sequence
-from tests.conftest import ROOT
+from tests.conftest import ROOT, launch
 
 UNIT = ROOT / "systemd" / "edge-lrcn.service"
 needs_analyze = pytest.mark.needs("systemd-analyze")  # skipped where missing, a failure in CI (tests/conftest.py)
@@ -114,11 +113,8 @@ def test_notify_ready_watchdog_stall_and_stopping(tmp_path):
 
     cam = MjpegCamera(fps=15)
     ns = NotifySocket(tmp_path / "notify.sock")
-    env = {**os.environ, "NOTIFY_SOCKET": str(ns.path), "WATCHDOG_USEC": "1000000"}
-    env.pop("EDGE_LRCN_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "edge_lrcn", "run", "--source", cam.url, "--stats-interval", "0",
-                             "--stall-timeout", "30", "--sink", "stdout"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = launch("run", "--source", cam.url, "--stats-interval", "0", "--stall-timeout", "30", "--sink", "stdout",
+                  env={"NOTIFY_SOCKET": str(ns.path), "WATCHDOG_USEC": "1000000"}, stdout=subprocess.DEVNULL)
     try:
         ns.pump(4.0)
         assert len(ns.times("READY=1")) == 1, ns.log

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
-from edge_lrcn.bundle import read_bundle
+from edge_lrcn.model.bundle import read_bundle
 from edge_lrcn.convert.synth import make_sequence
-from edge_lrcn.interpreter import Encoder, Head, make_interpreter
-from edge_lrcn.pacer import Pacer
-from edge_lrcn.preprocess import preprocess
-from edge_lrcn.sources import VideoFileSource
-from edge_lrcn.stream import FeatureWindow
+from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter
+from edge_lrcn.classify.pacer import Pacer
+from edge_lrcn.classify.preprocess import preprocess
+from edge_lrcn.capture.sources import VideoFileSource
+from edge_lrcn.classify.window import FeatureWindow
 from tests.conftest import json_lines, run_cli
 
 

@@ -13,14 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import BundleError
+from ..errors import BundleError
 
 _CHILD = r"""
 import json, sys
 import numpy as np
 try:
-    from edge_lrcn.bundle import read_bundle
-    from edge_lrcn.interpreter import make_interpreter, open_models
+    from edge_lrcn.model.bundle import read_bundle
+    from edge_lrcn.model.interpreter import make_interpreter, open_models
     b = read_bundle(sys.argv[1])
     out = {}
     for name in b.manifest["files"]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bundle import Bundle
-from .errors import BundleError, UsageError
+from ..errors import BundleError, UsageError
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import SourceError, UsageError
+from ..errors import SourceError, UsageError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Streaming LRCN: the encoder runs once per kept frame, the head runs over the cached last T features.
+"""The feature window: the encoder runs once per kept frame, the head runs over the cached last T features.
 
 For a window of T frames the result equals the monolithic LRCN on the same frames (the LSTM sees the same T
 feature vectors in the same order), at ~1/T of the CNN cost per classification.
@@ -7,8 +7,6 @@ feature vectors in the same order), at ~1/T of the CNN cost per classification.
 from __future__ import annotations
 
 import numpy as np
-
-from .preprocess import preprocess
 
 
 class FeatureWindow:
@@ -42,44 +40,6 @@ class FeatureWindow:
     def view(self) -> np.ndarray:
         """The last T features, oldest first (valid once ``full``)."""
         return self._buf[self._next:self._next + self.frames]
-
-
-class StreamingClassifier:
-    """encoder -> FeatureWindow -> head every ``stride`` kept frames."""
-
-    def __init__(self, encoder, head, height: int, width: int, frames: int, stride: int = 1):
-        if stride < 1:
-            raise ValueError("stride must be >= 1")
-        self.encoder, self.head = encoder, head
-        self.height, self.width = height, width
-        self.window = FeatureWindow(frames, head.feature_dim)
-        self.stride = stride
-        self._since = 0
-
-    def reset(self) -> None:
-        """Forget the window (after a camera gap: a window must not span the gap)."""
-        self.window.clear()
-        self._since = 0
-
-    def preprocess(self, bgr: np.ndarray) -> np.ndarray:
-        return preprocess(bgr, self.height, self.width)
-
-    def encode(self, bgr: np.ndarray) -> np.ndarray:
-        return self.encoder(self.preprocess(bgr))
-
-    def push_features(self, feature: np.ndarray) -> np.ndarray | None:
-        self.window.push(feature)
-        if not self.window.full:
-            return None
-        self._since += 1
-        if self._since < self.stride and self.window.count > self.window.frames:
-            return None
-        self._since = 0
-        return self.head(self.window.view())
-
-    def push(self, bgr: np.ndarray) -> np.ndarray | None:
-        """Feed one kept BGR frame; returns class probabilities when a window is due, else None."""
-        return self.push_features(self.encode(bgr))
 
 
 def classify_windows(encoder, head, frames_float: np.ndarray, frames: int, starts) -> np.ndarray:

@@ -1,0 +1,101 @@
+"""The thread that reads a source, so that a camera that blocks in ``read()`` cannot freeze the daemon's loop."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from .sources import Source, SourceReadError
+
+log = logging.getLogger(__name__)
+
+
+class FrameReader:
+    """Reads a source on its own thread. Files: every frame, in order (blocking queue). Live: the latest frames
+    (a full queue drops the oldest, counted), so a slow loop never works on a stale backlog.
+
+    The reader owns closing the source (:meth:`close`): OpenCV's VideoCapture must not be released while ``read()``
+    runs on another thread (a use after free in the capture backend), so a source stuck in ``read()`` is closed by
+    the reader thread itself once that read returns (V4L2 times out after 10 s, FFmpeg streams after 30 s), unless
+    the source declares that ``close()`` from another thread is safe and unblocks the read."""
+
+    END = object()
+
+    def __init__(self, source: Source, maxsize: int = 4):
+        self.source = source
+        self.q: queue.Queue = queue.Queue(maxsize=maxsize)
+        self.dropped = 0
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._done = self._close_requested = self._closed = False
+        self.thread = threading.Thread(target=self._run, name="frame-reader", daemon=True)
+        self.thread.start()
+
+    def _put(self, item) -> None:
+        if not self.source.live or item is self.END:
+            while not self._stop.is_set():
+                try:
+                    self.q.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+            return
+        try:
+            self.q.put_nowait(item)
+        except queue.Full:
+            try:
+                self.q.get_nowait()
+                self.dropped += 1
+            except queue.Empty:
+                pass
+            self.q.put_nowait(item)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.source.read()
+                if frame is None:
+                    break
+                self._put(frame)
+        except SourceReadError as exc:
+            self.error = exc
+        except Exception as exc:  # a driver bug must surface as a camera fault, not kill the thread silently
+            self.error = SourceReadError(f"{self.source.description}: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._done = True
+                late_close = self._close_requested and not self._closed
+                self._closed = self._closed or late_close
+            if late_close:
+                self._close_source()
+                log.info("%s closed after its pending read returned", self.source.description)
+        self._put(self.END)
+
+    def get(self, timeout: float):
+        return self.q.get(timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop delivering frames (the source stays open until :meth:`close`)."""
+        self._stop.set()
+
+    def close(self, timeout: float = 0.5) -> None:
+        """Stop reading and close the source now, or hand the close to the reader thread if it is inside read()."""
+        self._stop.set()
+        self.thread.join(timeout)
+        with self._lock:
+            self._close_requested = True
+            now = not self._closed and (self._done or self.source.close_unblocks_read)
+            self._closed = self._closed or now
+        if now:
+            self._close_source()
+        elif not self._closed:
+            log.warning("%s is still inside a read: it will be closed when that read returns",
+                        self.source.description)
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception:
+            log.debug("closing the source failed", exc_info=True)

@@ -1,0 +1,134 @@
+"""One object from frames to class probabilities, used by both ``run`` and ``eval``.
+
+Per frame: the pacer decides whether the model keeps it (by timestamp); a kept frame is preprocessed (the one
+function the trainer used), compared with the previous kept frame for a scene cut, encoded once and pushed into the
+feature window; every ``stride`` kept frames with a full window the head gives class probabilities. A gap in the
+stream or a scene cut restarts the window, and the caller hears of it as a :class:`Reset`, so that whatever turns
+probabilities into events can close what was open: a window must never span a gap or a cut, which no training
+window ever did.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ..capture.sources import Frame
+from ..model.loader import Model
+from .pacer import Pacer
+from .preprocess import preprocess
+from .window import FeatureWindow
+
+log = logging.getLogger(__name__)
+
+GAP_PERIODS = 3.0  # kept frames further apart than this many model periods are a gap in the stream
+
+
+@dataclass(frozen=True)
+class Reset:
+    """The window was restarted: an open activity ends at source time ``t`` for ``reason`` (gap, cut, camera...)."""
+
+    t: float
+    reason: str
+
+
+class Step(NamedTuple):
+    """What one frame did: whether the model kept it, a reset it caused, and probabilities when a window was due."""
+
+    kept: bool
+    reset: Reset | None = None
+    probs: np.ndarray | None = None
+
+
+SKIPPED = Step(False)
+
+
+@dataclass
+class Counts:
+    """Running totals (never reset): frames seen, kept, windows classified, and the time spent on them."""
+
+    frames: int = 0
+    kept: int = 0
+    windows: int = 0
+    encode_s: float = 0.0  # preprocess + cut check + encoder
+    head_s: float = 0.0
+
+
+class Classifier:
+    """pacer -> preprocess -> (gap and cut resets) -> encoder -> FeatureWindow -> head every ``stride`` kept frames."""
+
+    def __init__(self, model: Model, stride: int = 1, cut_threshold: float = 0.0):
+        if stride < 1:
+            raise ValueError("stride must be >= 1")
+        bundle = model.bundle
+        self.model = model
+        self.encoder, self.head = model.encoder, model.head
+        self.height, self.width = bundle.input_size
+        self.fps = bundle.fps
+        self.stride = stride
+        self.cut_threshold = cut_threshold  # mean absolute change of the model input (0-1); 0: off
+        self.pacer = Pacer(bundle.fps)
+        self.window = FeatureWindow(bundle.frames, model.head.feature_dim)
+        self.counts = Counts()
+        self.last_t: float | None = None  # source time of the last kept frame
+        self._prev_x: np.ndarray | None = None  # the last kept frame's model input, for cut detection
+        self._since = 0
+
+    def push(self, frame: Frame) -> Step:
+        c = self.counts
+        c.frames += 1
+        if not self.pacer.keep(frame.t):
+            return SKIPPED
+        reset = None
+        if self.last_t is not None and frame.t > self.last_t and frame.t - self.last_t > GAP_PERIODS / self.fps:
+            log.info("%.1f s gap in the stream: restarting the window", frame.t - self.last_t)
+            reset = Reset(self.last_t, "gap")
+            self._clear_window()
+        self.last_t = frame.t
+        c.kept += 1
+        t0 = time.perf_counter()
+        x = preprocess(frame.pixels, self.height, self.width)
+        if self.cut_threshold and self._prev_x is not None \
+                and float(np.abs(x - self._prev_x).mean()) > self.cut_threshold:
+            # another camera, a light switched on, a PTZ move: half of the window would show one scene and half
+            # another
+            log.info("scene cut at t=%.2f: restarting the window", frame.t)
+            reset = reset or Reset(frame.t, "cut")
+            self._clear_window()
+        self._prev_x = x
+        feature = self.encoder(x)
+        t1 = time.perf_counter()
+        c.encode_s += t1 - t0
+        probs = self._push_feature(feature)
+        if probs is not None:
+            c.head_s += time.perf_counter() - t1
+            c.windows += 1
+        return Step(True, reset, probs)
+
+    def restart(self, reason: str) -> Reset | None:
+        """Forget everything about the stream (a new source, a camera fault, the next file); the reset to apply to
+        an open activity, if any frame was kept."""
+        reset = Reset(self.last_t, reason) if self.last_t is not None else None
+        self._clear_window()
+        self.pacer.reset()
+        self.last_t = None
+        self._prev_x = None
+        return reset
+
+    def _clear_window(self) -> None:
+        self.window.clear()
+        self._since = 0
+
+    def _push_feature(self, feature: np.ndarray) -> np.ndarray | None:
+        self.window.push(feature)
+        if not self.window.full:
+            return None
+        self._since += 1
+        if self._since < self.stride and self.window.count > self.window.frames:
+            return None
+        self._since = 0
+        return self.head(self.window.view())

@@ -1,0 +1,276 @@
+"""MQTT sink (paho-mqtt 2.x): events, retained state, availability, camera, stats, Home Assistant discovery.
+
+Topics under ``<prefix>`` (default ``edge-lrcn/<device_id>``):
+  availability  ``online``/``offline``, retained, QoS 1; ``offline`` is the last will and is published on clean stop
+  activity      retained current state ``{"label", "confidence", "since"}`` (``none`` when idle), QoS 1
+  events        activity_start / activity_end, QoS ``qos`` (default 1), not retained
+  camera        retained ``camera`` objects (online/offline), QoS 1
+  stats         periodic health, QoS 0;  scores (optional), QoS 0
+
+The connection lives on its own thread: connect, run paho's ``loop()`` until the link drops, back off (capped
+exponential with jitter), repeat. The frame loop only calls ``publish``, which never blocks: QoS 1 messages wait in
+paho's queue while the broker is away (bounded by ``queue_limit``; what does not fit is dropped and counted).
+After a reconnect, once paho's backlog is delivered, :meth:`MqttSink.replay_due` tells the fan-out to send the
+retained state and camera objects again (a queued older state must not be the last word).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from ..config import SinkSpec
+from ..errors import UsageError
+from .discovery import discovery_configs, object_id
+from .sink import Kind, Sink, SinkContext
+
+log = logging.getLogger(__name__)
+
+EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
+SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
+            Kind.CAMERA: "camera"}
+
+
+def read_password(settings, environ=None) -> str | None:
+    """The MQTT password from a file, an environment variable or a systemd credential; never from argv."""
+    env = os.environ if environ is None else environ
+    if settings["password_file"]:
+        path = Path(settings["password_file"])
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read the MQTT password file {path}: {exc.strerror or exc}") from None
+    if settings["password_env"]:
+        name = settings["password_env"]
+        if name not in env:
+            raise UsageError(f"password_env names {name}, which is not set")
+        return env[name]
+    if env.get("EDGE_LRCN_MQTT_PASSWORD"):
+        return env["EDGE_LRCN_MQTT_PASSWORD"]
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    if cred_dir and settings["password_credential"]:
+        path = Path(cred_dir) / settings["password_credential"]
+        if path.exists():
+            return path.read_text().strip() or None  # the installer leaves it empty until a password is set
+    return None
+
+
+class Acks:
+    """PUBACK bookkeeping: the QoS 1 messages published and not yet acknowledged.
+
+    paho may call on_publish before ``publish()`` has returned (then the mid is remembered as acknowledged, for
+    ``EARLY_ACK_S`` at most: mids are 16 bits and get reused, so an older entry belongs to another message); QoS 0
+    messages get on_publish too and are never tracked; a message queued while disconnected (rc NO_CONN) is pending:
+    paho sends it after the reconnect."""
+
+    def __init__(self):
+        self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._acked: dict[int, float] = {}  # mid -> when on_publish came for a mid not (yet) tracked
+        self._swept = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def track(self, info: mqtt.MQTTMessageInfo) -> None:
+        with self._lock:
+            acked_at = self._acked.pop(info.mid, None)
+            if acked_at is None or time.monotonic() - acked_at > EARLY_ACK_S:
+                self._pending[info.mid] = info
+
+    def acked(self, mid: int) -> None:
+        with self._lock:
+            if self._pending.pop(mid, None) is None:
+                now = time.monotonic()
+                self._acked[mid] = now
+                if len(self._acked) > 1024 and now - self._swept > EARLY_ACK_S / 5:
+                    self._swept = now
+                    self._acked = {m: t for m, t in self._acked.items() if now - t < EARLY_ACK_S}
+
+    def remembered(self) -> int:
+        """Early acknowledgements remembered (bounded)."""
+        return len(self._acked)
+
+
+class MqttSink(Sink):
+    name = "mqtt"
+
+    def __init__(self, target: SinkSpec, settings, ctx: SinkContext, password: str | None = None):
+        self.host, self.port, self.tls = target.host, target.port, target.tls
+        self.device_id, self.labels = ctx.device_id, ctx.labels
+        self.prefix = (settings["topic_prefix"] or f"edge-lrcn/{self.device_id}").rstrip("/")
+        self.qos = settings["qos"]
+        self.ha = settings["ha_discovery"]
+        self.ha_prefix = settings["ha_prefix"] or "homeassistant"
+        self.keepalive = int(settings["keepalive"])
+        self.max_delay = 30.0
+        self.dropped = 0
+        self.connects = 0
+        self.acks = Acks()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._last_error = None
+        self._replay_wanted = False
+        self.client = self._client(target, settings, password)
+        self.thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def from_settings(cls, target: SinkSpec, settings, ctx: SinkContext) -> "MqttSink":
+        return cls(target, settings, ctx, read_password(settings))
+
+    def _client(self, target: SinkSpec, settings, password: str | None) -> mqtt.Client:
+        client_id = settings["client_id"] or f"edge-lrcn-{self.device_id}"
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        c.max_queued_messages_set(int(settings["queue_limit"]))
+        c.max_inflight_messages_set(50)
+        username = target.username or settings["username"]
+        if username:
+            c.username_pw_set(username, password)
+        if target.tls:
+            try:
+                c.tls_set(ca_certs=settings["ca_file"], certfile=settings["cert_file"], keyfile=settings["key_file"],
+                          cert_reqs=ssl.CERT_REQUIRED)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                raise UsageError(f"MQTT TLS settings: {exc}") from None
+            if settings["tls_insecure"]:
+                c.tls_insecure_set(True)
+        elif settings["ca_file"] or settings["cert_file"]:
+            log.warning("ca_file/cert_file are set but the sink is mqtt://, not mqtts://: TLS is off")
+        c.will_set(self.topic("availability"), "offline", qos=1, retain=True)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        return c
+
+    def topic(self, sub: str) -> str:
+        return f"{self.prefix}/{sub}"
+
+    # ---- connection thread -------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                self.client.connect(self.host, self.port, self.keepalive)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                self._report(f"cannot connect to MQTT broker {self.host}:{self.port}: {exc}")
+                delay = self._backoff(delay)
+                continue
+            while not self._stop.is_set():
+                rc = self.client.loop(timeout=0.5)
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+            if self._stop.is_set():
+                break
+            self._connected.clear()
+            if self._last_error is None:
+                log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
+            delay = self._backoff(delay if not self.connects else 1.0)
+
+    def _backoff(self, delay: float) -> float:
+        self._stop.wait(delay * random.uniform(0.8, 1.2))
+        return min(self.max_delay, delay * 2)
+
+    def _report(self, message: str) -> None:
+        """Log a connection problem once per distinct message (a broker down for hours must not flood the log)."""
+        if message != self._last_error:
+            log.warning("%s (retrying with backoff)", message)
+            self._last_error = message
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            hint = " (check the username and password)" if "auth" in str(reason_code).lower() \
+                or "password" in str(reason_code).lower() else ""
+            self._report(f"MQTT broker {self.host}:{self.port} refused the connection: {reason_code}{hint}")
+            return
+        self.connects += 1
+        self._last_error = None
+        log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
+        client.publish(self.topic("availability"), "online", qos=1, retain=True)
+        if self.ha:
+            for topic, cfg in discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix).items():
+                client.publish(topic, json.dumps(cfg), qos=1, retain=True)
+            # remove stale per-label configs left by an earlier model with other labels
+            node = object_id(f"edge_lrcn_{self.device_id}")
+            client.subscribe(f"{self.ha_prefix}/binary_sensor/{node}/+/config", qos=1)
+        # the first connection sends what was queued since the start, the retained objects included; after a
+        # reconnect paho resends the QoS 1 backlog first, oldest first: the retained objects are sent again once
+        # it is delivered (replay_due), or a queued older state would be the last word
+        self._replay_wanted = self.connects > 1
+        self._connected.set()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if not msg.retain or not msg.payload:
+            return
+        oid = msg.topic.split("/")[-2]
+        current = {object_id(label) for label in self.labels} | {"camera"}
+        if oid not in current:
+            log.info("removing stale Home Assistant config %s", msg.topic)
+            client.publish(msg.topic, b"", qos=1, retain=True)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self.acks.acked(mid)
+
+    # ---- Sink interface ----------------------------------------------------------------------------------------
+    def publish(self, kind: Kind, obj: dict) -> None:
+        qos = self.qos if kind is Kind.EVENT else 1 if kind.retained else 0
+        if kind is Kind.STATS:
+            obj = {**obj, "mqtt_dropped": self.dropped, "mqtt_queued": self.acks.pending}
+        if qos == 0 and not self._connected.is_set():
+            return  # periodic data is not worth queueing
+        info = self.client.publish(self.topic(SUBTOPIC[kind]), json.dumps(obj, separators=(",", ":")), qos=qos,
+                                   retain=kind.retained)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 100 == 0:
+                log.warning("MQTT queue full while the broker is away: %d messages dropped so far", self.dropped)
+            return
+        if qos:
+            self.acks.track(info)
+
+    def replay_due(self) -> bool:
+        if self._replay_wanted and self._connected.is_set() and not self.acks.pending:
+            self._replay_wanted = False
+            return True
+        return False
+
+    def flush(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.acks.pending and time.monotonic() < deadline and self._connected.is_set():
+            time.sleep(0.02)
+        if self.acks.pending:
+            log.warning("MQTT: %d queued messages not delivered at shutdown", self.acks.pending)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Clean stop: publish ``offline`` ourselves (paho sends no will on a clean disconnect), then disconnect;
+        at most ``timeout`` seconds (the connection thread leaves its loop within 0.5 s)."""
+        end = time.monotonic() + timeout
+        if self._connected.is_set():
+            info = self.client.publish(self.topic("availability"), "offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=max(0.1, end - time.monotonic() - 0.6))
+            except (RuntimeError, ValueError):
+                pass
+        self._stop.set()
+        try:
+            self.client.disconnect()
+        except Exception:
+            log.debug("MQTT disconnect failed", exc_info=True)
+        self.thread.join(timeout=max(0.1, end - time.monotonic()))
+
+    def stats(self) -> dict:
+        return {"mqtt_connected": self._connected.is_set(), "mqtt_dropped": self.dropped,
+                "mqtt_queued": self.acks.pending}

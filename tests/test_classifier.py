@@ -1,0 +1,54 @@
+"""The classifier ``run`` and ``eval`` share: frames in, probabilities or a reset out (real model, real videos)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_lrcn.capture.sources import Frame
+from edge_lrcn.classify.classifier import Classifier, Reset
+from edge_lrcn.convert.synth import Scene, make_sequence
+from edge_lrcn.evaluate import stream_file
+from edge_lrcn.model.loader import load_bundle, open_model
+
+
+@pytest.fixture(scope="module")
+def model(default_bundle):
+    return open_model(load_bundle(str(default_bundle)), "cpu", 2)
+
+
+def frames(scene, t0, seconds, fps=30.0):
+    for i in range(int(seconds * fps)):
+        t = t0 + i / fps
+        yield Frame(scene.render(t), t, i)
+
+
+def test_window_then_gap_then_cut_then_restart(model):
+    rng = np.random.default_rng(5)
+    a, b = Scene.random("right", rng), Scene.random("left", rng)
+    clf = Classifier(model, stride=1, cut_threshold=0.07)
+    steps = [clf.push(f) for f in frames(a, 0.0, 3.0)]
+    assert sum(s.kept for s in steps) == 30 and not any(s.reset for s in steps)
+    probs = [i for i, s in enumerate(steps) if s.probs is not None]
+    assert len(probs) == 30 - model.bundle.frames + 1  # one per kept frame once the window is full
+    last_t = clf.last_t
+    # a 2 s gap in the timestamps (a stalled stream, a seek): the window restarts, the activity ends at the last frame
+    steps = [clf.push(f) for f in frames(a, 5.0, 0.5)]
+    assert steps[0].reset == Reset(last_t, "gap") and steps[0].probs is None
+    assert not any(s.probs is not None for s in steps)
+    # another scene without a gap: a cut at the first frame of it
+    steps = [clf.push(f) for f in frames(b, 5.5, 3.0)]
+    cuts = [s.reset for s in steps if s.reset]
+    assert cuts == [Reset(5.5, "cut")]
+    last_t = clf.last_t
+    assert clf.restart("camera") == Reset(last_t, "camera") and clf.last_t is None
+    assert clf.restart("camera") is None  # nothing kept since
+
+
+def test_eval_streams_files_with_the_daemons_cut_resets(model, tmp_path):
+    video = tmp_path / "cuts.avi"
+    make_sequence(video, [("right", 4.0), ("left", 4.0)], seed=4)
+    with_cuts, _ = stream_file(Classifier(model, 1, 0.07), video)
+    without, _ = stream_file(Classifier(model, 1, 0.0), video)
+    # the cut at 4 s restarts the window: T - 1 fewer windows than without the reset
+    assert len(without) - len(with_cuts) == model.bundle.frames - 1
