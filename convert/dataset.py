@@ -74,16 +74,16 @@ def scan(root: Path) -> tuple[list[str], list[tuple[Path, str]], list[str]]:
 
 
 def _cache_path(cache_dir: Path, path: Path, height: int, width: int, fps: float | None,
-                transform: str | None = None, lag: int = 1) -> Path:
+                transform: str | None = None, lag: int = 1, gain: int = 4) -> Path:
     st = path.stat()
     key = f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{height}x{width}|{fps}"
     if transform:
-        key += f"|{transform}|{lag}"
+        key += f"|{transform}|{lag}|{gain}"
     return cache_dir / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".npy")
 
 
 def decode_clip(path: Path, height: int, width: int, fps: float | None, transform: str | None = None,
-                lag: int = 1) -> np.ndarray:
+                lag: int = 1, gain: int = 4) -> np.ndarray:
     """Decode a clip to uint8 RGB frames at ``fps`` (all frames when fps is None), exactly as the daemon keeps them;
     with ``transform="difference"``, each kept frame's difference to the one ``lag`` kept frames before (``lag``
     fewer), as the daemon feeds such a model."""
@@ -96,12 +96,12 @@ def decode_clip(path: Path, height: int, width: int, fps: float | None, transfor
     if len(frames) < (lag + 1 if transform else 1):
         return np.zeros((0, height, width, 3), np.uint8)
     stack = np.stack(frames)
-    return transform_stack(stack, transform, lag) if transform else stack
+    return transform_stack(stack, transform, lag, gain) if transform else stack
 
 
 def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0, min_frames: int = 20,
          cache_dir: Path | None = None, progress: bool = True, transform: str | None = None,
-         lag: int = 1) -> Dataset:
+         lag: int = 1, gain: int = 4) -> Dataset:
     """Decode (or reuse the cache of) every clip; clips that are unreadable or too short are skipped and reported."""
     root = Path(root)
     labels, files, empty = scan(root)
@@ -112,10 +112,10 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
         log.warning("class folder %s has no videos: ignored", root / name)
     bar = _progress(len(files), "decoding clips", progress)
     for path, label in files:
-        cached = _cache_path(cache_dir, path, height, width, fps, transform, lag)
+        cached = _cache_path(cache_dir, path, height, width, fps, transform, lag, gain)
         try:
             if not cached.exists():
-                frames = decode_clip(path, height, width, fps, transform, lag)
+                frames = decode_clip(path, height, width, fps, transform, lag, gain)
                 tmp = cached.with_suffix(".tmp.npy")
                 np.save(tmp, frames)
                 tmp.replace(cached)

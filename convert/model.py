@@ -56,13 +56,13 @@ def build_encoder(cfg: LrcnConfig, name: str = "encoder", weights: bool = True) 
     raise ValueError(f"unknown encoder {cfg.encoder!r}; encoders are {', '.join(ENCODERS)}")
 
 
-def motion(x, frames: int, kind: str = "both"):
-    """(T, D) -> (T, 2D): each feature and its change since the previous step (0 at the first step); with
-    ``kind="delta"`` (T, D), the changes only.
+def motion(x, frames: int, kind: str = "both", lag: int = 1):
+    """(T, D) -> (T, 2D): each feature and its change since ``lag`` steps before (0 for the first ``lag`` steps);
+    with ``kind="delta"`` (T, D), the changes only.
 
     Built from stock layers only (no Lambda), so the model saves, loads and converts like any other."""
-    first = layers.Cropping1D((0, frames - 1), name="motion_first")(x)
-    prev = layers.Cropping1D((0, 1), name="motion_prev")(x)
+    first = layers.Cropping1D((0, frames - lag), name="motion_first")(x)
+    prev = layers.Cropping1D((0, lag), name="motion_prev")(x)
     shifted = layers.Concatenate(axis=1, name="motion_shift")([first, prev])
     delta = layers.Subtract(name="motion_delta")([x, shifted])
     if kind == "delta":
@@ -86,7 +86,7 @@ def temporal(cfg: LrcnConfig, x, n_labels: int, grid_shape=None, baseline: bool 
         x = layers.GlobalAveragePooling1D(name="time_mean")(x)
     else:
         if cfg.motion != "none":
-            x = motion(x, cfg.frames, cfg.motion)
+            x = motion(x, cfg.frames, cfg.motion, cfg.delta_lag)
         if cfg.encoder != "reference" and cfg.dropout:
             x = layers.Dropout(cfg.dropout, name="feature_dropout")(x)
         # use_cudnn=False: with a GPU visible, Keras would trace cuDNN ops that no TFLite converter accepts
@@ -140,7 +140,8 @@ def parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
         for name in ("neck_cells", "neck", "neck_flat"):
             x = model.get_layer(name)(x)
     if "motion_delta" in names:
-        x = motion(x, frames, "both" if "motion_concat" in names else "delta")
+        lag = model.get_layer("motion_prev").cropping[1]
+        x = motion(x, frames, "both" if "motion_concat" in names else "delta", lag)
     unrolled = layers.LSTM(trained.units, use_cudnn=False, unroll=True, name="lstm_unrolled")
     out = model.get_layer("probs")(unrolled(x))
     head = keras.Model(feats, out, name="head")

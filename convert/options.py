@@ -25,10 +25,12 @@ class LrcnConfig:
     encoder: str = "efficientnet"
     input: str = "difference"  # what the encoder sees: the "difference" to the kept frame `lag` before, or "frame"
     lag: int = 3  # kept frames between the two frames of a difference (3 at 10 fps: 0.3 s)
+    gain: int = 4  # a difference is amplified this much before it is clipped to the uint8 range
     filters: tuple[int, ...] = (16, 32, 64, 64)  # reference encoder
     pools: tuple[int, ...] = (4, 4, 2, 2)  # reference encoder
     backbone_blocks: int = 11  # efficientnet encoder: blocks kept (11: to stage 5, a 4x4 grid at 64x64)
     neck_channels: int = 16  # efficientnet encoder: trained channels per grid cell
+    delta_lag: int = 1  # the head's feature changes are over this many steps
     motion: str = "delta"  # what the LSTM sees of the features: their changes ("delta"), "both", or "none"
     dropout: float = 0.25
     lstm_units: int = 32
@@ -132,6 +134,9 @@ TABLE: tuple[Opt, ...] = (
         "(the scene drops out, motion stays) or the frame itself (the reference's way)", str, INPUTS),
     Opt("--lag", C, "lag", "--input difference: kept frames between the two frames of a difference", int,
         minimum=1),
+    Opt("--gain", C, "gain", "--input difference: amplification of the difference before it is clipped to the "
+        "uint8 range", int, minimum=1),
+    Opt("--delta-lag", C, "delta_lag", "the head's feature changes span this many kept frames", int, minimum=1),
     Opt("--motion", C, "motion", "what the LSTM sees of the per-frame features: their change since the previous kept "
         "frame (delta), features and changes (both), features only (none; the reference's way)", str, MOTION),
     Opt("--neck-channels", C, "neck_channels", "efficientnet: trained channels per grid cell", int, minimum=1),

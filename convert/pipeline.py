@@ -20,7 +20,7 @@ from edge_lrcn.classify.window import classify_windows
 
 from . import dataset as D
 from . import gate
-from .options import ConvertOptions, LrcnConfig, input_channels, transform_of
+from .options import ConvertOptions, LrcnConfig, transform_of
 from .train import get_strategy, resolve_pairs, save_sidecar, train_baseline, train_lrcn
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def _load_split(opts: ConvertOptions):
                     "sees %d frames at %g fps, so this model will not match what the daemon feeds it",
                     cfg.frames, cfg.frames, opts.fps)
     ds = D.load(opts.data, cfg.height, cfg.width, fps, cfg.frames, opts.cache_dir, transform=transform_of(cfg),
-                lag=cfg.lag)
+                lag=cfg.lag, gain=cfg.gain)
     log.info("dataset: %s", ds.summary())
     for path, why in ds.skipped:
         log.info("  skipped %s: %s", path, why)
@@ -311,7 +311,7 @@ def _manifest(opts: ConvertOptions, cfg: LrcnConfig, ds, report: dict, verdict) 
     inp = {"height": cfg.height, "width": cfg.width, "color": "rgb", "scale": SCALE, "range": [0.0, 1.0],
            "resize": "INTER_AREA"}
     if transform_of(cfg):
-        inp["transform"], inp["lag"], inp["channels"] = transform_of(cfg), cfg.lag, input_channels(cfg)
+        inp["transform"], inp["lag"], inp["gain"] = transform_of(cfg), cfg.lag, cfg.gain
     return {
         "labels": ds.labels, "window": {"frames": cfg.frames, "fps": opts.fps}, "input": inp,
         "feature_dim": int(report["feature_dim"]),

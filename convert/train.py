@@ -20,6 +20,7 @@ from .model import build_baseline, build_lrcn, compile_model, feature_model, fro
 from .options import LrcnConfig, TrainOptions
 
 log = logging.getLogger(__name__)
+INT8_SHARE = float(os.environ.get("EDGE_LRCN_INT8_SHARE", "0.5"))
 
 
 def get_strategy():
@@ -77,7 +78,7 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=N
             if grids is not None:
                 # the int8 encoder's features half of the time when there are some: the head learns from what the
                 # device will compute, and from the float features the reference model sees
-                q = ("int8",) if ("int8", h, v) in grids[ci] and rng.random() < 0.5 else ()
+                q = ("int8",) if ("int8", h, v) in grids[ci] and rng.random() < INT8_SHARE else ()
                 x = np.asarray(grids[ci][q + (h, v)][idx], np.float32)
             else:
                 x = D.to_float(np.ascontiguousarray(_flip(np.asarray(clip.frames[idx]), h, v)))

@@ -52,3 +52,31 @@ def test_eval_streams_files_with_the_daemons_cut_resets(model, tmp_path):
     without, _ = stream_file(Classifier(model, 1, 0.0), video)
     # the cut at 4 s restarts the window: T - 1 fewer windows than without the reset
     assert len(without) - len(with_cuts) == model.bundle.frames - 1
+
+
+def test_a_difference_model_is_fed_exactly_what_training_saw(tiny_bundle, tmp_path):
+    """Train/serve contract for ``input.transform = difference``: the daemon's encoder inputs are the trainer's
+    cached inputs, bit for bit, and the first ``lag`` kept frames after a restart only fill the history."""
+    import dataclasses
+
+    from edge_lrcn.classify.preprocess import to_float
+    from edge_lrcn.convert.dataset import decode_clip
+
+    bundle = load_bundle(str(tiny_bundle[0]))
+    assert bundle.transform == "difference" and bundle.lag >= 1
+    model = open_model(bundle, "cpu", 1)
+    seen = []
+
+    def recording(x):
+        seen.append(x.copy())
+        return model.encoder(x)
+
+    clf = Classifier(dataclasses.replace(model, encoder=recording), stride=1, cut_threshold=0.0)
+    video = tmp_path / "clip.avi"
+    make_sequence(video, [("up", 4.0)], seed=11)
+    windows, _ = stream_file(clf, video)
+    h, w = bundle.input_size
+    expected = to_float(decode_clip(video, h, w, bundle.fps, "difference", bundle.lag, bundle.gain))
+    assert len(seen) == len(expected) > bundle.frames
+    np.testing.assert_array_equal(np.stack(seen), expected)
+    assert len(windows) == len(expected) - bundle.frames + 1

@@ -21,8 +21,11 @@ def test_trainer_and_runtime_share_the_one_preprocessing_function():
     import edge_lrcn.classify.classifier as K
     import edge_lrcn.convert.dataset as D
 
-    assert D.resize_rgb is resize_rgb and D.to_float is to_float
-    assert K.preprocess is preprocess
+    from edge_lrcn.classify.preprocess import transform_stack
+
+    assert D.resize_rgb is resize_rgb and D.to_float is to_float and D.transform_stack is transform_stack
+    assert K.resize_rgb is resize_rgb and K.to_float is to_float
+    assert preprocess(np.zeros((4, 4, 3), np.uint8), 2, 2).shape == (2, 2, 3)
 
 
 def test_pacer_keeps_one_frame_in_three_from_30fps_with_jitter():
@@ -55,3 +58,16 @@ def test_feature_window_is_the_last_T_in_order():
             assert w.view()[:, 0].tolist() == [i - 2, i - 1, i]
     w.clear()
     assert not w.full
+
+
+def test_difference_is_exact_integer_arithmetic_with_gain_and_clipping():
+    from edge_lrcn.classify.preprocess import difference, transform_stack
+
+    cur = np.array([[[0, 255, 128, 130]]], np.uint8)
+    prev = np.array([[[255, 0, 128, 126]]], np.uint8)
+    assert difference(cur, prev, 1).tolist() == [[[0, 255, 128, 132]]]
+    assert difference(cur, prev, 4).tolist() == [[[0, 255, 128, 144]]]  # 128 + 4 * 4
+    frames = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (10, 11, 12, 20, 30)])
+    d = transform_stack(frames, "difference", lag=3, gain=2)  # frame k against frame k - 3
+    assert d.shape == (2, 2, 2, 3)
+    assert d[0, 0, 0, 0] == 128 + 2 * (20 - 10) and d[1, 0, 0, 0] == 128 + 2 * (30 - 11)

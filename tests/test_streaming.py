@@ -10,7 +10,7 @@ from edge_lrcn.model.bundle import read_bundle
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter
 from edge_lrcn.classify.pacer import Pacer
-from edge_lrcn.classify.preprocess import preprocess
+from edge_lrcn.classify.preprocess import TRANSFORMS, resize_rgb, to_float
 from edge_lrcn.capture.sources import VideoFileSource
 from edge_lrcn.classify.window import FeatureWindow
 from tests.conftest import json_lines, run_cli
@@ -28,12 +28,18 @@ def test_streaming_fp16_encoder_plus_head_matches_monolithic_fp32(default_bundle
     window = FeatureWindow(b.frames, b.feature_dim)
     frames = []
     pacer = Pacer(b.fps)
-    same, diffs = 0, []
+    same, diffs, history = 0, [], []
     with VideoFileSource(video) as src:
         while (f := src.read()) is not None:
             if not pacer.keep(f.t):
                 continue
-            x = preprocess(f.pixels, h, w)
+            rgb = resize_rgb(f.pixels, h, w)
+            if b.transform:  # a model fed differences: each kept frame against the one `lag` kept frames before
+                history = (history + [rgb])[-(b.lag + 1):]
+                if len(history) <= b.lag:
+                    continue
+                rgb = TRANSFORMS[b.transform](rgb, history[0], b.gain)
+            x = to_float(rgb)
             frames = (frames + [x])[-b.frames:]
             window.push(enc(x))
             if not window.full:

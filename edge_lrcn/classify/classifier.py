@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -20,7 +21,7 @@ import numpy as np
 from ..capture.sources import Frame
 from ..model.loader import Model
 from .pacer import Pacer
-from .preprocess import preprocess
+from .preprocess import TRANSFORMS, resize_rgb, to_float
 from .window import FeatureWindow
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,13 @@ class Classifier:
         self.window = FeatureWindow(bundle.frames, model.head.feature_dim)
         self.counts = Counts()
         self.last_t: float | None = None  # source time of the last kept frame
-        self._prev_x: np.ndarray | None = None  # the last kept frame's model input, for cut detection
+        self._prev_x: np.ndarray | None = None  # the last kept frame (float, model size), for cut detection
         self._since = 0
+        # a model fed differences (bundle input.transform) sees each kept frame against the one `lag` kept frames
+        # before it: the last `lag` kept frames (uint8, model size) wait here; cleared with the window
+        self.transform = TRANSFORMS[bundle.transform] if bundle.transform else None
+        self.lag, self.gain = bundle.lag, bundle.gain
+        self._history: deque[np.ndarray] = deque(maxlen=self.lag)
 
     def push(self, frame: Frame) -> Step:
         c = self.counts
@@ -91,7 +97,8 @@ class Classifier:
         self.last_t = frame.t
         c.kept += 1
         t0 = time.perf_counter()
-        x = preprocess(frame.pixels, self.height, self.width)
+        rgb = resize_rgb(frame.pixels, self.height, self.width)
+        x = to_float(rgb)
         if self.cut_threshold and self._prev_x is not None \
                 and float(np.abs(x - self._prev_x).mean()) > self.cut_threshold:
             # another camera, a light switched on, a PTZ move: half of the window would show one scene and half
@@ -100,6 +107,14 @@ class Classifier:
             reset = reset or Reset(frame.t, "cut")
             self._clear_window()
         self._prev_x = x
+        if self.transform is not None:
+            ready = len(self._history) == self.lag
+            older = self._history[0] if ready else None
+            self._history.append(rgb)
+            if not ready:  # the first `lag` kept frames after a (re)start only fill the history
+                c.encode_s += time.perf_counter() - t0
+                return Step(True, reset, None)
+            x = to_float(self.transform(rgb, older, self.gain))
         feature = self.encoder(x)
         t1 = time.perf_counter()
         c.encode_s += t1 - t0
@@ -121,6 +136,7 @@ class Classifier:
 
     def _clear_window(self) -> None:
         self.window.clear()
+        self._history.clear()
         self._since = 0
 
     def _push_feature(self, feature: np.ndarray) -> np.ndarray | None:

@@ -20,7 +20,9 @@ from typing import Any
 from ..errors import BundleError
 
 FORMAT = "edge-lrcn-bundle"
-VERSION = 1
+VERSION = 2  # 2: input.transform / input.lag (a model fed frame differences); version 1 still reads
+READABLE_VERSIONS = (1, 2)
+TRANSFORMS = ("difference",)
 MANIFEST = "manifest.json"
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # the reference int8 encoder is ~70 kB; 64 MB leaves room for big models
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -52,6 +54,21 @@ class Bundle:
     @property
     def input_size(self) -> tuple[int, int]:
         return int(self.manifest["input"]["height"]), int(self.manifest["input"]["width"])
+
+    @property
+    def transform(self) -> str | None:
+        """What the encoder is fed: None for the frame itself, ``"difference"`` (classify/preprocess.py)."""
+        return self.manifest["input"].get("transform")
+
+    @property
+    def lag(self) -> int:
+        """Kept frames between the two frames of a difference."""
+        return int(self.manifest["input"].get("lag", 1))
+
+    @property
+    def gain(self) -> int:
+        """How much a difference is amplified before it is clipped to the uint8 range."""
+        return int(self.manifest["input"].get("gain", 1))
 
     @property
     def feature_dim(self) -> int:
@@ -86,9 +103,10 @@ def _check_manifest(m: Any, where: str) -> None:
         raise _fail(where, "manifest.json is not a JSON object")
     if m.get("format") != FORMAT:
         raise _fail(where, f"not an edge-lrcn bundle (format {m.get('format')!r})")
-    if m.get("version") != VERSION:
+    if m.get("version") not in READABLE_VERSIONS:
         raise _fail(where, f"bundle version {m.get('version')!r} is not supported by this edge-lrcn "
-                           f"(reads version {VERSION}); upgrade edge-lrcn or re-convert the model")
+                           f"(reads versions {', '.join(map(str, READABLE_VERSIONS))}); upgrade edge-lrcn or "
+                           f"re-convert the model")
 
     def need(cond, what):
         if not cond:
@@ -103,6 +121,11 @@ def _check_manifest(m: Any, where: str) -> None:
     need(isinstance(inp, dict) and all(isinstance(inp.get(k), int) and 8 <= inp[k] <= 1024
                                        for k in ("height", "width")), "input.height/width")
     need(inp.get("color") == "rgb", "input.color")
+    if "transform" in inp:
+        need(inp["transform"] in TRANSFORMS, "input.transform")
+        for key, top in (("lag", 100), ("gain", 64)):
+            need(isinstance(inp.get(key), int) and not isinstance(inp[key], bool) and 1 <= inp[key] <= top,
+                 f"input.{key}")
     need(isinstance(m.get("feature_dim"), int) and 1 <= m["feature_dim"] <= 65536, "feature_dim")
     files = m.get("files")
     need(isinstance(files, dict) and files, "files")
