@@ -220,6 +220,10 @@ def main(argv=None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    if args.command in ("train", "convert", "demo") and not args.debug:
+        from .convert.quiet import install
+
+        install()  # TensorFlow's, the converter's and LiteRT's C++ chatter on fd 2 hidden; --debug shows it
     _setup_logging(args)
     try:
         return COMMANDS[args.command](args)
