@@ -102,7 +102,7 @@ def install() -> None:
                            errors="backslashreplace")
     os.dup2(w, 2)
     os.close(w)
-    _installed = (proc, real)
+    _installed = (proc, real, old)
     atexit.register(uninstall)
 
 
@@ -111,16 +111,17 @@ def uninstall() -> None:
     global _installed
     if _installed is None:
         return
-    proc, real = _installed
+    proc, real, old = _installed
     _installed = None
     try:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
+    sys.stderr = old  # the direct stream stays open: logging handlers may still hold it
     os.dup2(real, 2)  # closes this process's end of the pipe
     os.close(real)
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=5)
     except subprocess.TimeoutExpired:  # a child of ours still holds the pipe: the filter ends when it does
         pass
 
