@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +117,7 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
         try:
             if not cached.exists():
                 frames = decode_clip(path, height, width, fps, transform, lag, gain)
-                tmp = cached.with_suffix(".tmp.npy")
+                tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")  # workers sharing a cache race otherwise
                 np.save(tmp, frames)
                 tmp.replace(cached)
             frames = np.load(cached, mmap_mode="r")

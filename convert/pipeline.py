@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from edge_lrcn.classify.window import classify_windows
 from . import dataset as D
 from . import gate
 from .options import ConvertOptions, LrcnConfig, transform_of
-from .train import get_strategy, resolve_pairs, save_sidecar, train_baseline, train_lrcn
+from .train import get_strategy, is_chief, resolve_pairs, save_sidecar, train_baseline, train_lrcn
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,13 @@ def train_command(opts: ConvertOptions) -> Path:
     cfg = _cfg_for(opts, ds.labels)
     model, history = train_lrcn(cfg, train, val, opts.train, quantize=Quantizer(train, cfg, opts))
     out = opts.out if opts.out.suffix == ".keras" else opts.out.with_suffix(".keras")
+    if not is_chief():
+        # MultiWorkerMirroredStrategy: every worker saves (the same steps everywhere), only the chief's files stay
+        with tempfile.TemporaryDirectory(prefix="edge-lrcn-worker-") as tmp:
+            model.save(Path(tmp) / out.name)
+        task = json.loads(os.environ["TF_CONFIG"])["task"]
+        print(f"{task.get('type', 'worker')} {task.get('index', 0)} done: only the chief writes the model")
+        return out
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     save_sidecar(out, cfg, opts.train, opts.fps, history)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +36,22 @@ def get_strategy():
         log.info("%d GPUs visible: MirroredStrategy", len(gpus))
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def is_chief() -> bool:
+    """Whether this process writes the artefacts: no ``TF_CONFIG``, its task is the chief, or it is worker 0 of a
+    cluster without a chief. Under ``MultiWorkerMirroredStrategy`` every worker runs the same steps (saving
+    included), but only the chief's files are kept: the others write to a temporary folder they delete."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return True
+    try:
+        tf_config = json.loads(raw)
+    except ValueError:
+        return True  # get_strategy() reports a malformed TF_CONFIG
+    task = tf_config.get("task") or {}
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    return kind == "chief" or (kind == "worker" and index == 0 and not (tf_config.get("cluster") or {}).get("chief"))
 
 
 def _flip(x, h: bool, v: bool):
@@ -196,27 +214,80 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         callbacks.append(_Checkpoint(model, opts.checkpoint))
     log.info("training %s: %d train clips, %d validation windows, up to %d epochs", name, len(train_clips),
              len(xv), opts.epochs)
+    _build_for_workers(head_model or model, xv[:1], yv[:1], strategy)
     hist = (head_model or model).fit(_train_dataset(train_clips, cfg, opts, strategy, grids),
                                      validation_data=(xv, yv), epochs=opts.epochs, callbacks=callbacks,
                                      verbose=opts.verbose, shuffle=False)
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
+def _build_for_workers(model, x, y, strategy) -> None:
+    """Work around two Keras 3 bugs under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585; seen with
+    Keras 3.15, TF 2.21), both from ``strategy.reduce`` calls that cannot work there:
+
+    - ``fit``/``evaluate`` build the model's state from the first batch reduced over the workers, and ``reduce``
+      cannot take an (x, y) pair ("unsupported type PerReplica"): build it here from a local batch of the same
+      shapes, under the strategy's scope (so the variables are distributed), and skip Keras's own build;
+    - every step reduces its scalar logs (loss, metrics) with ``reduce("MEAN", v, axis=0)``, which fails on a
+      scalar ("Invalid reduction dimension 0"): scalars are reduced with ``axis=None`` (the mean over replicas).
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    with strategy.scope():
+        model._symbolic_build(data_batch=(x, y))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+    original = getattr(tf_trainer.reduce_per_replica, "__wrapped__", tf_trainer.reduce_per_replica)
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            def mean(v):
+                rank = (v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v).shape.rank
+                return strategy.reduce("MEAN", v, axis=None if rank == 0 else 0)
+
+            return tree.map_structure(mean, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.__wrapped__ = original
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
 class _Checkpoint:
-    """Save the whole model (not the grid model being fitted) after every epoch that improves the validation loss."""
+    """Save the whole model (not the grid model being fitted) after every epoch that improves the validation loss.
+
+    Every worker of a multi-worker run saves (the validation loss is the same on all of them), but only the chief
+    to ``path``: the others to a temporary folder, deleted when training ends."""
 
     def __new__(cls, model, path):
         import keras
 
         class Checkpoint(keras.callbacks.Callback):
             best = float("inf")
+            tmp = None
+
+            def target(self) -> Path:
+                if is_chief():
+                    return Path(path)
+                if self.tmp is None:
+                    self.tmp = tempfile.mkdtemp(prefix="edge-lrcn-worker-")
+                return Path(self.tmp) / Path(path).name
 
             def on_epoch_end(self, epoch, logs=None):
                 loss = (logs or {}).get("val_loss")
                 if loss is not None and loss < self.best:
                     self.best = loss
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                    model.save(path)
+                    target = self.target()
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    model.save(target)
+
+            def on_train_end(self, logs=None):
+                if self.tmp is not None:
+                    shutil.rmtree(self.tmp, ignore_errors=True)
 
         return Checkpoint()
 

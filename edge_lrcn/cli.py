@@ -231,6 +231,11 @@ def main(argv=None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    quiet = None
+    if args.command in ("train", "convert", "demo") and not args.debug:
+        from .convert import quiet
+
+        quiet.install()  # TensorFlow's, the converter's and LiteRT's C++ chatter on fd 2 hidden; --debug shows it
     _setup_logging(args)
     try:
         return COMMANDS[args.command](args)
@@ -247,6 +252,9 @@ def main(argv=None) -> int:
         print(f"edge-lrcn {args.command}: unexpected error: {type(exc).__name__}: {exc} (run with --debug for "
               f"details)", file=sys.stderr)
         return EXIT_UNEXPECTED
+    finally:
+        if quiet is not None:
+            quiet.uninstall()  # everything written to fd 2 is out before main returns
 
 
 if __name__ == "__main__":
