@@ -75,7 +75,7 @@ def scan(root: Path) -> tuple[list[str], list[tuple[Path, str]], list[str]]:
 
 
 def _cache_path(cache_dir: Path, path: Path, height: int, width: int, fps: float | None,
-                transform: str | None = None, lag: int = 1, gain: int = 4) -> Path:
+                transform: str | None = None, lag: int = 1, gain: float = 0.5) -> Path:
     st = path.stat()
     key = f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{height}x{width}|{fps}"
     if transform:
@@ -84,7 +84,7 @@ def _cache_path(cache_dir: Path, path: Path, height: int, width: int, fps: float
 
 
 def decode_clip(path: Path, height: int, width: int, fps: float | None, transform: str | None = None,
-                lag: int = 1, gain: int = 4) -> np.ndarray:
+                lag: int = 1, gain: float = 0.5) -> np.ndarray:
     """Decode a clip to uint8 RGB frames at ``fps`` (all frames when fps is None), exactly as the daemon keeps them;
     with ``transform="difference"``, each kept frame's difference to the one ``lag`` kept frames before (``lag``
     fewer), as the daemon feeds such a model."""
@@ -102,7 +102,7 @@ def decode_clip(path: Path, height: int, width: int, fps: float | None, transfor
 
 def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0, min_frames: int = 20,
          cache_dir: Path | None = None, progress: bool = True, transform: str | None = None,
-         lag: int = 1, gain: int = 4) -> Dataset:
+         lag: int = 1, gain: float = 0.5) -> Dataset:
     """Decode (or reuse the cache of) every clip; clips that are unreadable or too short are skipped and reported."""
     root = Path(root)
     labels, files, empty = scan(root)

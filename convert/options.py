@@ -25,7 +25,7 @@ class LrcnConfig:
     encoder: str = "efficientnet"
     input: str = "difference"  # what the encoder sees: the "difference" to the kept frame `lag` before, or "frame"
     lag: int = 3  # kept frames between the two frames of a difference (3 at 10 fps: 0.3 s)
-    gain: int = 4  # a difference is amplified this much before it is clipped to the uint8 range
+    gain: float = 0.5  # a difference is scaled by this power of two before it is clipped to the uint8 range
     filters: tuple[int, ...] = (16, 32, 64, 64)  # reference encoder
     pools: tuple[int, ...] = (4, 4, 2, 2)  # reference encoder
     backbone_blocks: int = 11  # efficientnet encoder: blocks kept (11: to stage 5, a 4x4 grid at 64x64)
@@ -134,8 +134,8 @@ TABLE: tuple[Opt, ...] = (
         "(the scene drops out, motion stays) or the frame itself (the reference's way)", str, INPUTS),
     Opt("--lag", C, "lag", "--input difference: kept frames between the two frames of a difference", int,
         minimum=1),
-    Opt("--gain", C, "gain", "--input difference: amplification of the difference before it is clipped to the "
-        "uint8 range", int, minimum=1),
+    Opt("--gain", C, "gain", "--input difference: scale of the difference before it is clipped to the uint8 range "
+        "(a power of two)", float, (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)),
     Opt("--delta-lag", C, "delta_lag", "the head's feature changes span this many kept frames", int, minimum=1),
     Opt("--motion", C, "motion", "what the LSTM sees of the per-frame features: their change since the previous kept "
         "frame (delta), features and changes (both), features only (none; the reference's way)", str, MOTION),

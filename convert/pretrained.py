@@ -175,3 +175,4 @@ def macs(model) -> int:
         elif hasattr(layer, "layers"):
             total += macs(layer)
     return int(total)
+

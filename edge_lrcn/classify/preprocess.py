@@ -32,15 +32,18 @@ def to_float(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32) * np.float32(SCALE)
 
 
-def difference(cur: np.ndarray, prev: np.ndarray, gain: int = 4) -> np.ndarray:
+def difference(cur: np.ndarray, prev: np.ndarray, gain: float = 0.5) -> np.ndarray:
     """The motion input of a model whose manifest says ``input.transform = "difference"``: a kept frame and the one
     ``lag`` kept frames before it (RGB uint8, as :func:`resize_rgb` gives them) -> uint8
-    ``clip(128 + gain * (cur - prev), 0, 255)``: 128 where nothing changed. Exact integer arithmetic, so the trainer's
-    cached inputs and the daemon's are identical. The gain (manifest ``input.gain``) spreads small changes over the
-    input range, which keeps the int8 encoder's rounding small against them (docs/training.md)."""
+    ``clip(128 + floor(gain * (cur - prev)), 0, 255)``: 128 where nothing changed. ``gain`` is a power of two
+    (manifest ``input.gain``; 0.5 never clips), so the arithmetic is exact integers: the trainer's cached inputs and
+    the daemon's are identical."""
     d = cur.astype(np.int16)
     d -= prev
-    d *= gain
+    if gain < 1:
+        d >>= int(round(np.log2(1 / gain)))
+    elif gain > 1:
+        d *= int(gain)
     d += 128
     np.clip(d, 0, 255, out=d)
     return d.astype(np.uint8)
@@ -49,7 +52,7 @@ def difference(cur: np.ndarray, prev: np.ndarray, gain: int = 4) -> np.ndarray:
 TRANSFORMS = {"difference": difference}
 
 
-def transform_stack(frames: np.ndarray, transform: str, lag: int = 1, gain: int = 4) -> np.ndarray:
+def transform_stack(frames: np.ndarray, transform: str, lag: int = 1, gain: float = 0.5) -> np.ndarray:
     """A transform applied to every frame of a (N, H, W, 3) uint8 stack and the frame ``lag`` kept frames before it
     -> N - lag model inputs."""
     return TRANSFORMS[transform](frames[lag:], frames[:-lag], gain)

@@ -23,6 +23,7 @@ FORMAT = "edge-lrcn-bundle"
 VERSION = 2  # 2: input.transform / input.lag (a model fed frame differences); version 1 still reads
 READABLE_VERSIONS = (1, 2)
 TRANSFORMS = ("difference",)
+GAINS = (0.5, 1, 2, 4, 8, 16)  # input.gain: powers of two, so the difference stays exact integer arithmetic
 MANIFEST = "manifest.json"
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # the reference int8 encoder is ~70 kB; 64 MB leaves room for big models
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -66,9 +67,9 @@ class Bundle:
         return int(self.manifest["input"].get("lag", 1))
 
     @property
-    def gain(self) -> int:
-        """How much a difference is amplified before it is clipped to the uint8 range."""
-        return int(self.manifest["input"].get("gain", 1))
+    def gain(self) -> float:
+        """How much a difference is scaled before it is clipped to the uint8 range (a power of two)."""
+        return self.manifest["input"].get("gain", 0.5)
 
     @property
     def feature_dim(self) -> int:
@@ -123,9 +124,9 @@ def _check_manifest(m: Any, where: str) -> None:
     need(inp.get("color") == "rgb", "input.color")
     if "transform" in inp:
         need(inp["transform"] in TRANSFORMS, "input.transform")
-        for key, top in (("lag", 100), ("gain", 64)):
-            need(isinstance(inp.get(key), int) and not isinstance(inp[key], bool) and 1 <= inp[key] <= top,
-                 f"input.{key}")
+        need(isinstance(inp.get("lag"), int) and not isinstance(inp["lag"], bool) and 1 <= inp["lag"] <= 100,
+             "input.lag")
+        need(inp.get("gain") in GAINS and not isinstance(inp.get("gain"), bool), "input.gain")
     need(isinstance(m.get("feature_dim"), int) and 1 <= m["feature_dim"] <= 65536, "feature_dim")
     files = m.get("files")
     need(isinstance(files, dict) and files, "files")
