@@ -7,7 +7,11 @@ A model passes when, on the held-out test clips,
    significant. ``k`` is the window accuracy times the number of clips, rounded down;
 2. it beats the single-frame baseline when the baseline was trained (equal is a fail unless both are perfect: the
    LSTM then adds nothing a single frame does not say);
-3. the int8 model agrees with the float one on at least ``min_agreement`` of the windows.
+3. the int8 model is faithful to the float one. For a trained encoder (the reference) the int8 encoder approximates
+   the float one the head was trained on, so the test is top-1 agreement >= ``min_agreement``. For a frozen encoder
+   quantized before training (the default) the head was trained on the int8 encoder's own features as well, the float
+   model is no longer what the int8 one approximates (agreement measured 0.88 on the motion set while both were
+   right on ~90% of the windows), and the test is that int8 accuracy is at most ``max_int8_drop`` below float.
 Pure Python: tested without TensorFlow.
 """
 
@@ -41,8 +45,10 @@ class GateResult:
 
 
 def evaluate(accuracy: float, test_labels: list[int], agreement: float, min_agreement: float, max_p_value: float,
-             baseline_accuracy: float | None = None) -> GateResult:
-    """``test_labels``: the label of every held-out clip."""
+             baseline_accuracy: float | None = None, float_accuracy: float | None = None,
+             max_int8_drop: float | None = None) -> GateResult:
+    """``test_labels``: the label of every held-out clip. With ``max_int8_drop`` (a frozen, pre-quantized encoder)
+    the int8 check is the accuracy drop against ``float_accuracy``, else top-1 ``agreement``."""
     n = len(test_labels)
     counts: dict[int, int] = {}
     for y in test_labels:
@@ -58,6 +64,10 @@ def evaluate(accuracy: float, test_labels: list[int], agreement: float, min_agre
                                           (accuracy == baseline_accuracy and accuracy < 1.0)):
         reasons.append(f"held-out accuracy {100 * accuracy:.1f}% is not above the single-frame baseline's "
                        f"{100 * baseline_accuracy:.1f}%: the model does not use motion")
-    if agreement < min_agreement:
+    if max_int8_drop is not None and float_accuracy is not None:
+        if accuracy < float_accuracy - max_int8_drop:
+            reasons.append(f"int8 accuracy {100 * accuracy:.1f}% is more than {100 * max_int8_drop:.0f} points below "
+                           f"the float model's {100 * float_accuracy:.1f}%")
+    elif agreement < min_agreement:
         reasons.append(f"int8 agreement with the float model is {agreement:.3f} < {min_agreement}")
     return GateResult(not reasons, chance, n, k, p, reasons)

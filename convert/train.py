@@ -22,7 +22,7 @@ from .model import build_baseline, build_lrcn, compile_model, feature_model, fro
 from .options import LrcnConfig, TrainOptions
 
 log = logging.getLogger(__name__)
-INT8_SHARE = float(os.environ.get("EDGE_LRCN_INT8_SHARE", "0.5"))
+INT8_SHARE = 0.5  # share of training windows cut from the int8 encoder's features (when there are some)
 
 
 def get_strategy():

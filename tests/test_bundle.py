@@ -55,7 +55,7 @@ def test_round_trip(good):
 @pytest.mark.parametrize("case,match", [
     ("sha", "does not match its sha256"),
     ("missing", "encoder_int8.tflite listed in the manifest is missing"),
-    ("version", "version 2 is not supported"),
+    ("version", "version 3 is not supported"),
     ("foreign", "not an edge-lrcn bundle"),
     ("notzip", "not a zip archive"),
     ("truncated", "not a zip archive|damaged"),
@@ -65,6 +65,9 @@ def test_round_trip(good):
     ("badjson", "not valid JSON"),
     ("nolabels", "labels"),
     ("unlisted_required", "required member head.tflite"),
+    ("transform", "input.transform"),
+    ("lag", "input.lag"),
+    ("gain", "input.gain"),
 ])
 def test_tampered_bundles_are_refused_with_one_line(good, tmp_path, case, match):
     bad = tmp_path / f"{case}.lrcn"
@@ -73,7 +76,12 @@ def test_tampered_bundles_are_refused_with_one_line(good, tmp_path, case, match)
     elif case == "missing":
         rezip(good, bad, drop={"encoder_int8.tflite"})
     elif case == "version":
-        rezip(good, bad, edit_manifest=lambda m: m.update(version=2))
+        rezip(good, bad, edit_manifest=lambda m: m.update(version=3))
+    elif case in ("transform", "lag", "gain"):  # a model fed differences: only what the runtime computes exactly
+        bad_input = {"transform": {"transform": "optical_flow", "lag": 3, "gain": 0.5},
+                     "lag": {"transform": "difference", "lag": 0, "gain": 0.5},
+                     "gain": {"transform": "difference", "lag": 3, "gain": 3}}[case]
+        rezip(good, bad, edit_manifest=lambda m: m["input"].update(bad_input))
     elif case == "foreign":
         rezip(good, bad, edit_manifest=lambda m: m.update(format="something-else"))
     elif case == "notzip":
