@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_lrcn.convert.synth import make_sequence
 from tests.conftest import ROOT, launch
 
 UNIT = ROOT / "systemd" / "edge-lrcn.service"
