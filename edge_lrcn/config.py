@@ -128,6 +128,9 @@ SCHEMA: list[Setting] = [
     S("queue_limit", "mqtt", _num(int, 0, 10_000_000), 10000, "QoS 1 messages kept while disconnected", live=True),
     S("ha_discovery", "mqtt", _bool, True, "publish Home Assistant discovery configs", live=True),
     S("ha_prefix", "mqtt", _str, "homeassistant", "Home Assistant discovery prefix", live=True),
+    S("idle_labels", "mqtt", _str_list, ["still", "idle", "none", "background"],
+      "labels that are not activities: no Home Assistant binary sensor for them (case-insensitive; only the model's "
+      "labels count)", live=True),
     S("watchdog", "service", _bool, True, "send systemd WATCHDOG=1 while frames advance", live=True),
 ]
 BY_NAME = {s.name: s for s in SCHEMA}
