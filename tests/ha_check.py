@@ -30,6 +30,7 @@ NEWER = {"default_entity_id": "2025.10", "options": "2024.4"}  # key -> the HA r
 
 def validate(component: str, config: dict) -> tuple[str | None, list[str]]:
     schema = importlib.import_module(f"homeassistant.components.mqtt.{component}").PLATFORM_SCHEMA_MODERN
+    entity_id = config.get("default_entity_id")
     config, stripped = dict(config), []
     while True:
         try:
@@ -43,7 +44,6 @@ def validate(component: str, config: dict) -> tuple[str | None, list[str]]:
             for key in unknown:
                 config.pop(key)
                 stripped.append(key)
-    entity_id = config.get("default_entity_id")
     if entity_id is not None:
         try:
             if cv.entity_id(entity_id).split(".")[0] != component:
