@@ -25,7 +25,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.template import Template
 
-NEWER = {"default_entity_id": "2025.10", "options": "2024.4"}  # key -> the HA release that added it to MQTT
+NEWER = {"default_entity_id": "2025.10", "options": "2024.9"}  # key -> the HA release that added it to MQTT
+# (options of an MQTT enum sensor: home-assistant/core#123248; default_entity_id: the 2025.10 deprecation of object_id)
 
 
 def validate(component: str, config: dict) -> tuple[str | None, list[str]]:
