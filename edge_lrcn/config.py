@@ -88,9 +88,11 @@ SCHEMA: list[Setting] = [
     S("realtime", None, _bool, False, "pace file sources at their native rate"),
     S("device_id", None, _str, None, "device id in events and topics (default: hostname)"),
     S("threads", None, _num(int, 1, 64), None, "interpreter threads (default: min(4, cores))"),
-    S("delegate", None, _str, "cpu", "cpu, gpu, edgetpu or a delegate .so path"),
+    S("delegate", None, _str, "cpu", "cpu, gpu (LiteRT GPU accelerator, then gpu_delegate_library), edgetpu or a "
+      "delegate .so path"),
     S("require_delegate", None, _bool, False, "exit 2 instead of falling back to the CPU"),
-    S("gpu_delegate_library", None, _str, "libtensorflowlite_gpu_delegate.so", "GPU delegate library (name or path)"),
+    S("gpu_delegate_library", None, _str, None, "legacy TFLite GPU delegate library (name or path), tried by "
+      "--delegate gpu when LiteRT's own GPU accelerator cannot run the model"),
     S("stride", None, _num(int, 1, 1000), 1, "run the head every N kept frames"),
     S("sinks", None, _str_list, ["stdout"], "stdout and/or mqtt[s]://[user@]host[:port] (repeat --sink)", live=True),
     S("width", "camera", _num(int, 16, 8192), 640, "camera capture width"),
@@ -128,6 +130,9 @@ SCHEMA: list[Setting] = [
     S("queue_limit", "mqtt", _num(int, 0, 10_000_000), 10000, "QoS 1 messages kept while disconnected", live=True),
     S("ha_discovery", "mqtt", _bool, True, "publish Home Assistant discovery configs", live=True),
     S("ha_prefix", "mqtt", _str, "homeassistant", "Home Assistant discovery prefix", live=True),
+    S("idle_labels", "mqtt", _str_list, ["still", "idle", "none", "background"],
+      "labels that are not activities: no Home Assistant binary sensor for them (case-insensitive; only the model's "
+      "labels count)", live=True),
     S("watchdog", "service", _bool, True, "send systemd WATCHDOG=1 while frames advance", live=True),
 ]
 BY_NAME = {s.name: s for s in SCHEMA}

@@ -125,7 +125,8 @@ class Daemon:
                       cam.online, self.tracker.label)
 
     def _publish_stats(self, fields: dict) -> None:
-        self.fanout.publish(Kind.STATS, self.make("stats", **fields, **self.fanout.stats()))
+        runs_on = {"encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"}
+        self.fanout.publish(Kind.STATS, self.make("stats", **fields, **runs_on, **self.fanout.stats()))
 
     def reload(self) -> None:
         """SIGHUP: read the settings again and apply those that may change while running."""

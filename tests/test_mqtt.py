@@ -122,12 +122,15 @@ def test_run_publishes_availability_state_events_and_ha_discovery(broker, seq):
     late.close()
     sensors = [c for t, c in configs.items() if t.startswith("homeassistant/sensor/")]
     binaries = [c for t, c in configs.items() if t.startswith("homeassistant/binary_sensor/")]
-    assert len(sensors) == 1 and len(binaries) == 5 + 1  # a binary sensor per label + camera connectivity
-    for c in sensors + binaries:
-        assert {"name", "unique_id", "state_topic", "availability_topic", "device"} <= set(c)
+    events = [c for t, c in configs.items() if t.startswith("homeassistant/event/")]
+    # Activity + 3 diagnostic sensors; a binary sensor per activity label (not `still`) + camera; one event entity
+    assert len(sensors) == 1 + 3 and len(binaries) == 4 + 1 and len(events) == 1
+    for c in sensors + binaries + events:
+        assert {"name", "unique_id", "state_topic", "availability_topic", "device", "origin"} <= set(c)
         assert c["availability_topic"] == f"{PREFIX}/availability" and c["device"]["identifiers"]
-    assert len({c["unique_id"] for c in sensors + binaries}) == 1 + 6  # all distinct
-    assert sensors[0]["state_topic"] == f"{PREFIX}/activity"
+    assert len({c["unique_id"] for c in sensors + binaries + events}) == 4 + 5 + 1  # all distinct
+    assert [c["state_topic"] for c in sensors if c["name"] == "Activity"] == [f"{PREFIX}/activity"]
+    assert events[0]["state_topic"] == f"{PREFIX}/events"
 
 
 def test_no_ha_discovery(broker, seq):
@@ -377,3 +380,61 @@ def test_qos_setting_is_the_events_qos_retained_topics_stay_qos_1(broker, seq):
     help_text = subprocess.run([sys.executable, "-m", "edge_lrcn", "run", "--help"], capture_output=True,
                                text=True).stdout
     assert "always QoS 1" in " ".join(help_text.split())
+
+
+def _retained_configs(port: int, node: str) -> dict[str, dict]:
+    """The retained discovery configs under ``node``, read back with mosquitto_sub as an operator would."""
+    proc = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", f"homeassistant/+/{node}/+/config",
+                           "-v", "--retained-only", "-W", "2"], capture_output=True, text=True, timeout=30)
+    lines = [line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line]
+    return {topic: json.loads(payload) for topic, payload in lines}
+
+
+def test_discovery_read_back_with_mosquitto_sub_is_current_and_stale_configs_go(broker, seq):
+    """What Home Assistant reads: no ``object_id`` (removed in HA 2026.4), an ``origin`` block, the Activity sensor
+    as an enum of the labels + ``none``, an ``event`` entity, no binary sensor for the idle label ``still`` and the
+    diagnostic sensors; retained configs that an earlier version left (a ``still`` motion sensor, an entity this
+    version no longer has) are cleared, and the ones it still has are replaced."""
+    node = f"edge_lrcn_{DEV}"
+    old = {"name": "still", "unique_id": f"{node}_still", "object_id": f"{node}_still",
+           "state_topic": f"{PREFIX}/activity"}
+    for topic, payload in ((f"homeassistant/binary_sensor/{node}/still/config", old),
+                           (f"homeassistant/sensor/{node}/activity/config", {**old, "name": "Activity"}),
+                           (f"homeassistant/sensor/{node}/retired/config", old)):
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-r", "-q", "1", "-t", topic,
+                        "-m", json.dumps(payload)], check=True, timeout=10)
+    proc = daemon(broker.port, seq)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    configs = _retained_configs(broker.port, node)
+    assert f"homeassistant/binary_sensor/{node}/still/config" not in configs  # stale: removed
+    assert f"homeassistant/sensor/{node}/retired/config" not in configs
+    assert "removing stale Home Assistant config" in err
+    assert sorted(t.split("/")[1] + "/" + t.split("/")[3] for t in configs) == sorted(
+        ["sensor/activity", "sensor/fps", "sensor/camera_reopens", "sensor/mqtt_dropped", "event/activity",
+         "binary_sensor/left", "binary_sensor/right", "binary_sensor/up", "binary_sensor/down",
+         "binary_sensor/camera"])
+    for topic, c in configs.items():
+        assert "object_id" not in c, topic
+        assert c["origin"]["name"] == "edge-lrcn" and c["origin"]["sw_version"]
+        component = topic.split("/")[1]
+        assert c["default_entity_id"].startswith(f"{component}.edge_lrcn_{DEV}_")
+    activity = configs[f"homeassistant/sensor/{node}/activity/config"]
+    assert activity["device_class"] == "enum"
+    assert activity["options"] == ["down", "left", "right", "still", "up", "none"]  # the model's labels + none
+    event = configs[f"homeassistant/event/{node}/activity/config"]
+    assert event["event_types"] == ["down", "left", "right", "still", "up",
+                                    "down_end", "left_end", "right_end", "still_end", "up_end"]
+    assert event["state_topic"] == f"{PREFIX}/events"
+    diagnostic = {t.split("/")[3]: c for t, c in configs.items() if c.get("entity_category") == "diagnostic"}
+    assert set(diagnostic) == {"fps", "camera_reopens", "mqtt_dropped", "camera"}
+    assert {diagnostic[k]["state_topic"] for k in ("fps", "camera_reopens", "mqtt_dropped")} == {f"{PREFIX}/stats"}
+
+
+def test_idle_labels_setting_chooses_which_labels_get_a_binary_sensor(broker, seq):
+    node = f"edge_lrcn_{DEV}"
+    proc = daemon(broker.port, seq, "--idle-labels", "still,UP")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    labels = sorted(t.split("/")[3] for t in _retained_configs(broker.port, node) if "/binary_sensor/" in t)
+    assert labels == ["camera", "down", "left", "right"]

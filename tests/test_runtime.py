@@ -103,16 +103,78 @@ def test_damaged_video_skips_and_counts_frames_and_exits_0(tiny_bundle, seq_vide
     assert "Traceback" not in proc.stderr
 
 
-def test_delegate_falls_back_or_fails_when_required(default_bundle, seq_video):
+def _gpu_accelerator_works(bundle) -> bool:
+    from edge_lrcn.model.accelerator import Unavailable, compile_for_gpu
+
+    try:
+        compile_for_gpu(read_bundle(bundle).member("encoder_fp16.tflite"), "encoder_fp16.tflite")
+        return True
+    except Unavailable:
+        return False
+
+
+def test_delegate_gpu_falls_back_to_the_cpu_with_one_warning(default_bundle, seq_video):
+    """Where the LiteRT GPU accelerator finds no GPU (this machine): one warning line, the same run as on the CPU
+    otherwise (none of LiteRT's own log lines leak), exit 0, and the stats say where each model ran."""
     bundle = default_bundle  # the tiny bundle is degraded: its load adds a warning line
-    proc = run_cli("run", "--model", bundle, "--source", seq_video, "--delegate", "gpu", "--stats-interval", "0",
-                   "--gpu-delegate-library", "/nonexistent/libgpu.so")
-    assert proc.returncode == 0
-    assert "falling back to the CPU int8 encoder" in proc.stderr
-    proc = run_cli("run", "--model", bundle, "--source", seq_video, "--delegate", "gpu", "--require-delegate",
-                   "--gpu-delegate-library", "/nonexistent/libgpu.so")
-    assert proc.returncode == 2 and "--require-delegate" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    if _gpu_accelerator_works(bundle):
+        pytest.skip("the LiteRT GPU accelerator works here: nothing falls back")
+    args = ("run", "--model", bundle, "--source", seq_video, "--stats-interval", "1000")
+    cpu = run_cli(*args, "--delegate", "cpu")
+    gpu = run_cli(*args, "--delegate", "gpu")
+    assert cpu.returncode == 0 and gpu.returncode == 0, gpu.stderr
+    warnings = [line for line in gpu.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, gpu.stderr
+    assert "--delegate gpu: LiteRT GPU accelerator unavailable (" in warnings[0]
+    assert "no gpu_delegate_library set: falling back to the CPU int8 encoder" in warnings[0]
+    assert len(gpu.stderr.splitlines()) == len(cpu.stderr.splitlines()) + 1, gpu.stderr
+    assert "Traceback" not in gpu.stderr and "DestroyAccelerator" not in gpu.stderr
+    stats = [o for o in json_lines(gpu.stdout) if o["type"] == "stats"][-1]
+    assert stats["encoder_device"] == "cpu" and stats["head_device"] == "cpu"
+    def activity(out):
+        return [(o["type"], o["label"], o["t"]) for o in json_lines(out) if o["type"].startswith("activity")]
+
+    assert activity(gpu.stdout) == activity(cpu.stdout) != []  # the same CPU encoder ran
+    # then the legacy delegate library, when one is set: both reasons in the one warning
+    lib = run_cli(*args, "--delegate", "gpu", "--gpu-delegate-library", "/nonexistent/libgpu.so")
+    warnings = [line for line in lib.stderr.splitlines() if "WARNING" in line]
+    assert lib.returncode == 0 and len(warnings) == 1, lib.stderr
+    assert "LiteRT GPU accelerator unavailable" in warnings[0] and "delegate /nonexistent/libgpu.so could not" \
+        in warnings[0] and "falling back to the CPU int8 encoder" in warnings[0]
+
+
+def test_require_delegate_gpu_exits_2_with_one_line(default_bundle, seq_video):
+    bundle = default_bundle
+    if _gpu_accelerator_works(bundle):
+        pytest.skip("the LiteRT GPU accelerator works here")
+    for extra in ((), ("--gpu-delegate-library", "/nonexistent/libgpu.so")):
+        proc = run_cli("run", "--model", bundle, "--source", seq_video, "--delegate", "gpu", "--require-delegate",
+                       *extra)
+        assert proc.returncode == 2 and "--require-delegate" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.startswith("edge-lrcn run: error: --delegate gpu: LiteRT GPU accelerator unavailable")
+
+
+def test_compiled_encoder_matches_the_interpreter(default_bundle):
+    """The wrapper the GPU path returns, run here on LiteRT's CPU accelerator (the GPU path itself is untested on
+    GPU hardware): same input and output shapes, same features as the fp16 encoder on the interpreter."""
+    from ai_edge_litert.compiled_model import CompiledModel, HardwareAccelerator
+
+    from edge_lrcn.model.accelerator import CompiledEncoder
+    from edge_lrcn.model.interpreter import Encoder, make_interpreter
+
+    b = read_bundle(default_bundle)
+    data = b.member("encoder_fp16.tflite")
+    compiled = CompiledEncoder(CompiledModel.from_buffer(data, hardware_accel=HardwareAccelerator.CPU),
+                               "encoder_fp16.tflite")
+    reference = Encoder(make_interpreter(data, 1), "encoder_fp16.tflite", "cpu")
+    assert compiled.inp.shape == reference.inp.shape and compiled.out.shape == reference.out.shape
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        frame = rng.random((*b.input_size, 3), dtype=np.float32)
+        got, want = compiled(frame), reference(frame)
+        assert got.shape == (b.feature_dim,) and np.abs(want).max() > 0
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
 
 
 def test_open_models_logs_where_each_model_runs(tiny_bundle, caplog):

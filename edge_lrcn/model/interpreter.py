@@ -19,7 +19,6 @@ from ..errors import BundleError, UsageError
 log = logging.getLogger(__name__)
 
 _CHAIN = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
-DEFAULT_GPU_DELEGATE = "libtensorflowlite_gpu_delegate.so"
 DEFAULT_EDGETPU_DELEGATE = "libedgetpu.so.1"
 _module = None
 
@@ -141,37 +140,61 @@ class Head(_Model):
         return self.run(window)[0]
 
 
+def _delegate_encoder(bundle: Bundle, delegate: str, threads: int | None, gpu_library: str | None,
+                      edgetpu_library: str):
+    """The encoder on the accelerator asked for, or None and the reasons it could not be used. ``gpu``: the LiteRT
+    GPU accelerator first, then the legacy GPU delegate library when one is set."""
+    if delegate == "gpu":
+        member, libs = "encoder_fp16.tflite", [gpu_library] if gpu_library else []
+    elif delegate == "edgetpu":
+        member, libs = "encoder_edgetpu.tflite", [edgetpu_library]
+    elif delegate.endswith(".so") or ".so." in delegate or os.sep in delegate:
+        member, libs = "encoder_fp16.tflite", [delegate]
+    else:
+        raise UsageError(f"--delegate {delegate!r}: use cpu, gpu, edgetpu or the path to a delegate .so")
+    if not bundle.has(member):
+        return None, [f"the bundle has no {member}"]
+    problems = []
+    if delegate == "gpu":
+        from .accelerator import Unavailable, compile_for_gpu
+
+        try:
+            return compile_for_gpu(bundle.member(member), member), []
+        except Unavailable as exc:
+            problems.append(f"LiteRT GPU accelerator unavailable ({exc})")
+        if not libs:
+            problems.append("no gpu_delegate_library set")
+    for lib in libs:
+        try:
+            d = load_delegate(lib)
+            return Encoder(make_interpreter(bundle.member(member), threads, [d], member), member, f"{delegate}:{lib}"), []
+        except (ValueError, RuntimeError, OSError, BundleError) as exc:
+            problems.append(f"delegate {lib} could not be used ({str(exc).splitlines()[0] if str(exc) else exc})")
+    return None, problems
+
+
 def open_models(bundle: Bundle, delegate: str = "cpu", threads: int | None = None, require_delegate: bool = False,
-                gpu_library: str = DEFAULT_GPU_DELEGATE, edgetpu_library: str = DEFAULT_EDGETPU_DELEGATE):
-    """The encoder (on the delegate asked for, falling back to the CPU int8 encoder) and the head (always CPU)."""
+                gpu_library: str | None = None, edgetpu_library: str = DEFAULT_EDGETPU_DELEGATE):
+    """The encoder (on the delegate asked for, falling back to the CPU int8 encoder with one warning) and the head
+    (always CPU)."""
     delegate = (delegate or "cpu").strip()
-    enc = None
-    if delegate != "cpu":
-        if delegate == "gpu":
-            member, lib = "encoder_fp16.tflite", gpu_library
-        elif delegate == "edgetpu":
-            member, lib = "encoder_edgetpu.tflite", edgetpu_library
-        elif delegate.endswith(".so") or ".so." in delegate or os.sep in delegate:
-            member, lib = "encoder_fp16.tflite", delegate
-        else:
-            raise UsageError(f"--delegate {delegate!r}: use cpu, gpu, edgetpu or the path to a delegate .so")
-        problem = None
-        if not bundle.has(member):
-            problem = f"the bundle has no {member}"
-        else:
-            try:
-                d = load_delegate(lib)
-                enc = Encoder(make_interpreter(bundle.member(member), threads, [d], member), member, f"{delegate}:{lib}")
-            except (ValueError, RuntimeError, OSError, BundleError) as exc:
-                problem = f"delegate {lib} could not be used ({str(exc).splitlines()[0] if str(exc) else exc})"
-        if problem:
-            if require_delegate:
-                raise UsageError(f"--delegate {delegate}: {problem} (and --require-delegate is set)")
-            log.warning("%s: falling back to the CPU int8 encoder", problem)
+    enc, problems = (None, []) if delegate == "cpu" else _delegate_encoder(bundle, delegate, threads, gpu_library,
+                                                                          edgetpu_library)
+    if enc is None and problems:
+        if require_delegate:
+            raise UsageError(f"--delegate {delegate}: {'; '.join(problems)} (and --require-delegate is set)")
+        log.warning("--delegate %s: %s: falling back to the CPU int8 encoder", delegate, "; ".join(problems))
     if enc is None:
         member = "encoder_int8.tflite"
         enc = Encoder(make_interpreter(bundle.member(member), threads, (), member), member, "cpu")
     head = Head(make_interpreter(bundle.member("head.tflite"), threads, (), "head"))
+    _check_shapes(bundle, enc, head)
+    log.info("encoder %s runs on %s; head runs on cpu (%s, %d threads)", enc.member, enc.device, runtime_name(),
+             threads or default_threads())
+    return enc, head
+
+
+def _check_shapes(bundle: Bundle, enc, head: Head) -> None:
     h, w = bundle.input_size
     if enc.inp.shape[1:3] != (h, w):
         raise BundleError(f"encoder input {enc.inp.shape} does not match the manifest size {h}x{w}")
@@ -181,6 +204,3 @@ def open_models(bundle: Bundle, delegate: str = "cpu", threads: int | None = Non
         raise BundleError(f"head window {head.frames} does not match the manifest ({bundle.frames} frames)")
     if head.out.shape[-1] != len(bundle.labels):
         raise BundleError(f"head has {head.out.shape[-1]} outputs for {len(bundle.labels)} labels")
-    log.info("encoder %s runs on %s; head runs on cpu (%s, %d threads)", enc.member, enc.device, runtime_name(),
-             threads or default_threads())
-    return enc, head

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from .bundle import Bundle, read_bundle
-from .interpreter import DEFAULT_GPU_DELEGATE, Encoder, Head, open_models
+from .interpreter import Encoder, Head, open_models
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Model:
     """A bundle with its encoder and head ready to run."""
 
     bundle: Bundle
-    encoder: Encoder
+    encoder: Encoder  # or accelerator.CompiledEncoder (same interface)
     head: Head
 
     @property
@@ -50,6 +50,6 @@ class Model:
 
 
 def open_model(bundle: Bundle, delegate: str = "cpu", threads: int | None = None, require_delegate: bool = False,
-               gpu_library: str = DEFAULT_GPU_DELEGATE) -> Model:
+               gpu_library: str | None = None) -> Model:
     encoder, head = open_models(bundle, delegate, threads, require_delegate, gpu_library)
     return Model(bundle, encoder, head)

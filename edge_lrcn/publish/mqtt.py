@@ -29,7 +29,7 @@ import paho.mqtt.client as mqtt
 
 from ..config import SinkSpec
 from ..errors import UsageError
-from .discovery import discovery_configs, object_id
+from .discovery import discovery_configs, node_id
 from .sink import Kind, Sink, SinkContext
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,8 @@ class MqttSink(Sink):
         self.qos = settings["qos"]
         self.ha = settings["ha_discovery"]
         self.ha_prefix = settings["ha_prefix"] or "homeassistant"
+        self.ha_configs = discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix,
+                                            settings["idle_labels"]) if self.ha else {}
         self.keepalive = int(settings["keepalive"])
         self.max_delay = 30.0
         self.dropped = 0
@@ -197,12 +199,10 @@ class MqttSink(Sink):
         self._last_error = None
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
-        if self.ha:
-            for topic, cfg in discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix).items():
-                client.publish(topic, json.dumps(cfg), qos=1, retain=True)
-            # remove stale per-label configs left by an earlier model with other labels
-            node = object_id(f"edge_lrcn_{self.device_id}")
-            client.subscribe(f"{self.ha_prefix}/binary_sensor/{node}/+/config", qos=1)
+        for topic, cfg in self.ha_configs.items():
+            client.publish(topic, json.dumps(cfg), qos=1, retain=True)
+        if self.ha:  # remove the configs an earlier run left that are not current (other labels, older entities)
+            client.subscribe(f"{self.ha_prefix}/+/{node_id(self.device_id)}/+/config", qos=1)
         # the first connection sends what was queued since the start, the retained objects included; after a
         # reconnect paho resends the QoS 1 backlog first, oldest first: the retained objects are sent again once
         # it is delivered (replay_due), or a queued older state would be the last word
@@ -210,13 +210,10 @@ class MqttSink(Sink):
         self._connected.set()
 
     def _on_message(self, client, userdata, msg) -> None:
-        if not msg.retain or not msg.payload:
+        if not msg.retain or not msg.payload or msg.topic in self.ha_configs:
             return
-        oid = msg.topic.split("/")[-2]
-        current = {object_id(label) for label in self.labels} | {"camera"}
-        if oid not in current:
-            log.info("removing stale Home Assistant config %s", msg.topic)
-            client.publish(msg.topic, b"", qos=1, retain=True)
+        log.info("removing stale Home Assistant config %s", msg.topic)
+        client.publish(msg.topic, b"", qos=1, retain=True)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()

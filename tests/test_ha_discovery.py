@@ -1,0 +1,161 @@
+"""The Home Assistant discovery configs checked against Home Assistant's MQTT schemas.
+
+Two checks:
+- always: every key against the key lists transcribed below from Home Assistant's source (HA 2025.10 and later,
+  where ``default_entity_id`` replaced ``object_id``), the required keys, the ``options`` rules of enum sensors and
+  the entity id rule;
+- with Home Assistant installed: the configs validated by HA's own voluptuous schemas and every value template
+  rendered by HA's template engine (tests/ha_check.py). It runs when ``homeassistant`` imports in the test's Python,
+  or with ``EDGE_LRCN_HA_PYTHON`` naming a Python that has it; otherwise it is skipped. On Python 3.11 the newest
+  release that installs is 2024.3::
+
+      python3 -m venv /tmp/havenv && /tmp/havenv/bin/pip install homeassistant==2024.3.3
+      EDGE_LRCN_HA_PYTHON=/tmp/havenv/bin/python pytest tests/test_ha_discovery.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_lrcn.events import EventMaker
+from edge_lrcn.publish.discovery import discovery_configs
+from edge_lrcn.service import Health, Notifier, Totals
+
+# Transcribed from home-assistant/core, homeassistant/components/mqtt/: config.py (MQTT_RO_SCHEMA), schemas.py
+# (MQTT_ENTITY_COMMON_SCHEMA, MQTT_ENTITY_DEVICE_INFO_SCHEMA, MQTT_ORIGIN_INFO_SCHEMA; the 2026 version, which has
+# default_entity_id and no object_id), sensor.py, binary_sensor.py, event.py (_PLATFORM_SCHEMA_BASE of each).
+RO_KEYS = {"qos", "encoding", "group", "state_topic", "value_template"}
+COMMON_KEYS = {"availability_topic", "availability_template", "payload_available", "payload_not_available",
+               "availability_mode", "availability", "device", "entity_picture", "origin", "enabled_by_default",
+               "entity_category", "icon", "json_attributes_topic", "json_attributes_template", "default_entity_id",
+               "message_expiry_interval", "unique_id", "visible_by_default"}
+PLATFORM_KEYS = {
+    "sensor": {"device_class", "expire_after", "force_update", "last_reset_value_template", "name", "options",
+               "suggested_display_precision", "state_class", "unit_of_measurement"},
+    "binary_sensor": {"device_class", "expire_after", "force_update", "name", "off_delay", "payload_off",
+                      "payload_on"},
+    "event": {"device_class", "name", "event_types"},
+}
+REQUIRED = {"sensor": {"state_topic"}, "binary_sensor": {"state_topic"}, "event": {"state_topic", "event_types"}}
+DEVICE_KEYS = {"identifiers", "connections", "manufacturer", "model", "model_id", "name", "hw_version",
+               "serial_number", "sw_version", "via_device", "suggested_area", "configuration_url"}
+ORIGIN_KEYS = {"name", "sw_version", "support_url"}  # name required
+# homeassistant/core.py VALID_ENTITY_ID (what cv.entity_id accepts)
+VALID_ENTITY_ID = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
+
+LABELS = ["down", "left", "right", "still", "up"]  # the embedded model's
+ODD = ["Walk", "it's", "a b", "camera", "idle"]  # upper case, a quote, a space, the camera sensor's id, an idle label
+PREFIX = "edge-lrcn/Pi-Kitchen.2"
+
+
+def configs(labels=LABELS, device="Pi-Kitchen.2"):
+    return discovery_configs(PREFIX, device, labels)
+
+
+@pytest.mark.parametrize("labels", [LABELS, ODD])
+def test_keys_are_in_home_assistants_schemas(labels):
+    cfgs = configs(labels)
+    assert {t.split("/")[1] for t in cfgs} == {"sensor", "binary_sensor", "event"}
+    for topic, c in cfgs.items():
+        component = topic.split("/")[1]
+        assert set(c) <= RO_KEYS | COMMON_KEYS | PLATFORM_KEYS[component], (topic, set(c) - RO_KEYS - COMMON_KEYS)
+        assert REQUIRED[component] <= set(c) and "object_id" not in c
+        assert set(c["device"]) <= DEVICE_KEYS and c["device"]["identifiers"]
+        assert set(c["origin"]) <= ORIGIN_KEYS and c["origin"]["name"] == "edge-lrcn"
+        assert VALID_ENTITY_ID.match(c["default_entity_id"]) and c["default_entity_id"].split(".")[0] == component
+        if "options" in c:  # sensor.py validate_sensor_state_and_device_class_config
+            assert c["options"] and c["device_class"] == "enum"
+            assert "state_class" not in c and "unit_of_measurement" not in c
+        assert c.get("entity_category", "diagnostic") == "diagnostic"
+    ids = [(t.split("/")[1], c["unique_id"]) for t, c in cfgs.items()]
+    assert len(set(ids)) == len(ids)
+    assert len({c["default_entity_id"] for c in cfgs.values()}) == len(cfgs)
+
+
+def test_entities_follow_the_labels():
+    cfgs = configs(ODD)
+    node = "edge_lrcn_Pi-Kitchen_2"
+    activity = cfgs[f"homeassistant/sensor/{node}/activity/config"]
+    assert activity["options"] == ODD + ["none"]
+    binaries = sorted(t.split("/")[3] for t in cfgs if "/binary_sensor/" in t)
+    assert binaries == ["Walk", "a_b", "camera", "it_s", "label_camera"]  # `idle` is not an activity
+    event = cfgs[f"homeassistant/event/{node}/activity/config"]
+    assert event["event_types"] == ODD + [f"{label}_end" for label in ODD]
+    # a label named like another label's end: only starts are fired (an end would be ambiguous)
+    clash = configs(["open", "open_end"])[f"homeassistant/event/{node}/activity/config"]
+    assert clash["event_types"] == ["open", "open_end"] and "activity_end" not in clash["value_template"]
+
+
+def _ha_python() -> str | None:
+    if importlib.util.find_spec("homeassistant") is not None:
+        return sys.executable
+    return os.environ.get("EDGE_LRCN_HA_PYTHON") or None
+
+
+def _samples(labels) -> dict:
+    make = EventMaker("Pi-Kitchen.2", "0123456789ab")
+    events = [make("activity_start", label=label, confidence=0.91, t=3.2) for label in labels]
+    events += [make("activity_end", label=label, duration_s=4.0, peak_confidence=0.95, t=7.2) for label in labels]
+    events.append(make("activity_end", label=labels[0], duration_s=1.0, peak_confidence=0.9, t=8.0, reason="camera"))
+    health = Health(Notifier(), clock=iter([0.0, 10.0]).__next__)
+    stats = {**health.stats(Totals(300, 100, 80, 1.0, 0.1, 0, 0, 3)), "mqtt_dropped": 7, "mqtt_queued": 0}
+    states = [{"label": label, "confidence": 0.9, "since": "2026-11-25T10:00:00.000Z"} for label in labels + ["none"]]
+    return {f"{PREFIX}/events": events, f"{PREFIX}/activity": states, f"{PREFIX}/stats": [stats],
+            f"{PREFIX}/camera": [{"state": "online"}, {"state": "offline", "reason": "stall"}]}
+
+
+@pytest.mark.parametrize("labels", [LABELS, ODD])
+def test_home_assistant_validates_and_renders_the_configs(labels):
+    python = _ha_python()
+    if python is None:
+        pytest.skip("homeassistant is not installed (set EDGE_LRCN_HA_PYTHON; see this file's docstring)")
+    cfgs, samples = configs(labels), _samples(labels)
+    proc = subprocess.run([python, str(Path(__file__).with_name("ha_check.py"))], capture_output=True, text=True,
+                          input=json.dumps({"configs": cfgs, "samples": samples}), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    for topic, r in report["topics"].items():
+        assert r["error"] is None, (topic, r["error"])
+        assert set(r["stripped"]) <= {"default_entity_id", "options"}, (report["ha_version"], topic, r["stripped"])
+    rendered = {t: r["rendered"] for t, r in report["topics"].items()}
+    for topic, c in cfgs.items():
+        out, kind, oid = rendered[topic], topic.split("/")[1], topic.split("/")[3]
+        if kind == "event":
+            fired = [json.loads(x) for x in out]
+            assert [e["event_type"] for e in fired] == labels + [f"{lab}_end" for lab in labels] + [labels[0] + "_end"]
+            assert set(e["event_type"] for e in fired) <= set(c["event_types"])
+            assert fired[0]["confidence"] == 0.91 and fired[-1]["reason"] == "camera"
+        elif oid == "activity":
+            assert out == labels + ["none"] and set(out) <= set(c["options"])
+        elif kind == "binary_sensor" and oid == "camera":
+            assert out == ["ON", "OFF"]
+        elif kind == "binary_sensor":
+            assert out.count("ON") == 1 and out[labels.index(c["name"])] == "ON" and set(out) == {"ON", "OFF"}
+        else:
+            assert [float(x) for x in out] == [samples[c["state_topic"]][0][c["value_template"].split(".")[1][:-3]]]
+
+
+def test_home_assistant_check_rejects_what_home_assistant_rejects():
+    """The check above can fail: a misspelt key, a bad entity category and an entity id in the wrong domain."""
+    python = _ha_python()
+    if python is None:
+        pytest.skip("homeassistant is not installed (set EDGE_LRCN_HA_PYTHON; see this file's docstring)")
+    good = configs()
+    topic = next(t for t in good if "/binary_sensor/" in t)
+    bad = {"a/binary_sensor/x/typo/config": {**good[topic], "payload_onn": "ON"},
+           "a/binary_sensor/x/category/config": {**good[topic], "entity_category": "status"},
+           "a/binary_sensor/x/domain/config": {**good[topic], "default_entity_id": "sensor.edge_lrcn_x"}}
+    proc = subprocess.run([python, str(Path(__file__).with_name("ha_check.py"))], capture_output=True, text=True,
+                          input=json.dumps({"configs": bad, "samples": {}}), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    errors = {t.split("/")[3]: r["error"] for t, r in json.loads(proc.stdout)["topics"].items()}
+    assert "payload_onn" in errors["typo"] and "entity_category" in errors["category"]
+    assert "not in the binary_sensor domain" in errors["domain"]
