@@ -57,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[common], help="synth -> convert -> stream a demo video -> events")
     p.add_argument("--workdir", type=Path, default=Path("edge-lrcn-demo"))
-    p.add_argument("--clips-per-class", type=int, default=20)
-    p.add_argument("--epochs", type=int, default=30, help="at most this many epochs (early stopping ends sooner)")
+    p.add_argument("--clips-per-class", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=6)
 
     return ap
 
