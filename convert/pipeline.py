@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from edge_lrcn import __version__
-from edge_lrcn.model.bundle import Bundle, read_bundle_bytes, write_bundle
-from edge_lrcn.errors import DatasetError, EdgeLrcnError, UsageError
-from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter, runtime_name
 from edge_lrcn.classify.preprocess import SCALE
-from edge_lrcn.plots import plot_confusion, plot_curves
 from edge_lrcn.classify.window import classify_windows
+from edge_lrcn.errors import DatasetError, EdgeLrcnError, UsageError
+from edge_lrcn.model.bundle import read_bundle_bytes, write_bundle
+from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter, runtime_name
+from edge_lrcn.plots import plot_confusion, plot_curves
 
 from . import dataset as D
 from . import gate

@@ -1,7 +1,6 @@
 """Bundle write/read round trip and every tamper case of the reader (one line, exit 3)."""
 
 import hashlib
-import io
 import json
 import zipfile
 

@@ -4,7 +4,6 @@ Every case: exit 3, one line, no traceback, never a signal death."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 

@@ -1,6 +1,5 @@
 """The daemon on real video files, with the real LiteRT interpreter."""
 
-import json
 import subprocess
 import sys
 
