@@ -80,6 +80,22 @@ def train_command(opts: ConvertOptions) -> Path:
     return out
 
 
+def _config_from_sidecar(opts: ConvertOptions) -> None:
+    """``--keras-model``: the model's own settings (encoder, input transform, head) from its JSON sidecar win over the
+    flags, since the data must be read the way the model was trained. A sidecar written before a setting existed
+    means the reference model's value (the only model there was)."""
+    sidecar = Path(str(opts.keras_model) + ".json")
+    if not sidecar.exists():
+        log.warning("%s has no .json sidecar: reading the data with the flags' model settings (encoder %s, input %s)",
+                    opts.keras_model, opts.cfg.encoder, opts.cfg.input)
+        return
+    saved = json.loads(sidecar.read_text()).get("config", {})
+    for key, old in LrcnConfig.reference().to_dict().items():
+        if key != "labels":
+            value = saved.get(key, old)
+            setattr(opts.cfg, key, tuple(value) if isinstance(value, list) else value)
+
+
 def _load_keras(opts: ConvertOptions, labels: list[str]):
     import keras
 
@@ -263,6 +279,8 @@ def _gate_step(report: dict, test, opts: ConvertOptions, frozen: bool) -> gate.G
 def convert_command(opts: ConvertOptions) -> dict:
     """Train (or load), evaluate, export, validate, gate, package: one step each."""
     t_start = time.time()
+    if opts.keras_model:
+        _config_from_sidecar(opts)
     ds, train, val, test = _load_split(opts)
     cfg = _cfg_for(opts, ds.labels)
     strategy = get_strategy()

@@ -2,7 +2,8 @@
 # Rebuild the embedded default model (edge_lrcn/models/default.lrcn + default.keras) from synthetic data.
 # This is the sequence that produced the shipped model; re-running it gives a comparable, not bit-identical model.
 #
-# Architecture: the reference LRCN (Conv 16-32-64-64, pools 4-4-2-2, dropout 0.25, LSTM 32, 64x64, T=20 at 10 fps).
+# Architecture: the reference LRCN (--encoder reference: Conv 16-32-64-64, pools 4-4-2-2, dropout 0.25, LSTM 32,
+# 64x64, T=20 at 10 fps; not convert's default since the pretrained encoder, docs/training.md).
 # From scratch on the spec's synth set it sits at chance and memorises clips (docs/training.md has the runs), so:
 #   A. warm-up on white shapes on black (--backgrounds black, 200 clips/class): only motion differs; leaves the
 #      plateau in ~2 epochs, 0.97 validation accuracy after 15;
@@ -32,19 +33,19 @@ edge-lrcn synth "$WORK/warmup" --clips-per-class 200 --seed 200 --backgrounds bl
 edge-lrcn synth "$WORK/synth" --clips-per-class 40 --seed 0
 edge-lrcn synth "$WORK/more" --clips-per-class 200 --seed 300
 # A
-edge-lrcn train --data "$WORK/warmup" --out "$WORK/a.keras" --learning-rate 2e-3 --epochs 15 --patience 4 \
+edge-lrcn train --encoder reference --data "$WORK/warmup" --out "$WORK/a.keras" --learning-rate 2e-3 --epochs 15 --patience 4 \
   --windows-per-clip 2 --val-split 0.05 --test-split 0.05
 # B
-edge-lrcn train --data "$WORK/synth" --out "$WORK/b.keras" --init-from "$WORK/a.keras" --reverse-pairs "$REV" \
+edge-lrcn train --encoder reference --data "$WORK/synth" --out "$WORK/b.keras" --init-from "$WORK/a.keras" --reverse-pairs "$REV" \
   --learning-rate 1e-3 --epochs 40 --patience 10
 # C
-edge-lrcn train --data "$WORK/synth" --out "$WORK/c.keras" --init-from "$WORK/b.keras" --reverse-pairs "$REV" \
+edge-lrcn train --encoder reference --data "$WORK/synth" --out "$WORK/c.keras" --init-from "$WORK/b.keras" --reverse-pairs "$REV" \
   "${FLIPS[@]}" --learning-rate 5e-4 --epochs 40 --patience 10
 # D
-edge-lrcn train --data "$WORK/more" --out "$WORK/d.keras" --init-from "$WORK/c.best.keras" --reverse-pairs "$REV" \
+edge-lrcn train --encoder reference --data "$WORK/more" --out "$WORK/d.keras" --init-from "$WORK/c.best.keras" --reverse-pairs "$REV" \
   "${FLIPS[@]}" --learning-rate 5e-4 --epochs 10 --patience 3 --windows-per-clip 2 --val-split 0.05 --test-split 0.05
 # E
-edge-lrcn convert --data "$WORK/synth" --out "$WORK/e.lrcn" --init-from "$WORK/d.best.keras" \
+edge-lrcn convert --encoder reference --data "$WORK/synth" --out "$WORK/e.lrcn" --init-from "$WORK/d.best.keras" \
   --reverse-pairs "$REV" "${FLIPS[@]}" --learning-rate 2e-4 --epochs 10 --patience 4 --no-baseline
 # F
 edge-lrcn synth "$WORK/more2" --clips-per-class 300 --seed 400
@@ -53,7 +54,7 @@ for c in down left right still up; do   # one class-folder tree over both sets, 
   for f in "$WORK/more/$c"/*.avi; do ln -sf "$(realpath "$f")" "$WORK/moreall/$c/a_$(basename "$f")"; done
   for f in "$WORK/more2/$c"/*.avi; do ln -sf "$(realpath "$f")" "$WORK/moreall/$c/b_$(basename "$f")"; done
 done
-edge-lrcn train --data "$WORK/moreall" --out "$WORK/f.keras" --init-from "$WORK/e.keras" --reverse-pairs "$REV" \
+edge-lrcn train --encoder reference --data "$WORK/moreall" --out "$WORK/f.keras" --init-from "$WORK/e.keras" --reverse-pairs "$REV" \
   "${FLIPS[@]}" --learning-rate 3e-4 --epochs 12 --patience 4 --windows-per-clip 2 --val-split 0.04 --test-split 0.02
 # H
 edge-lrcn synth "$WORK/tex" --clips-per-class 300 --seed 500 --backgrounds texture
@@ -65,17 +66,17 @@ for c in down left right still up; do
   for f in "$WORK/h/$c"/*.avi; do ln -sf "$(realpath "$f")" "$WORK/i/$c/$(basename "$f")"; done
   for f in "$WORK/tex2/$c"/*.avi; do ln -sf "$(realpath "$f")" "$WORK/i/$c/u_$(basename "$f")"; done
 done
-edge-lrcn train --data "$WORK/h" --out "$WORK/h.keras" --init-from "$WORK/f.best.keras" --reverse-pairs "$REV" \
+edge-lrcn train --encoder reference --data "$WORK/h" --out "$WORK/h.keras" --init-from "$WORK/f.best.keras" --reverse-pairs "$REV" \
   "${FLIPS[@]}" --learning-rate 2e-4 --epochs 10 --patience 3 --windows-per-clip 1 --val-split 0.04 --test-split 0.02
 # I
-edge-lrcn train --data "$WORK/i" --out "$WORK/i.keras" --init-from "$WORK/h.best.keras" --reverse-pairs "$REV" \
+edge-lrcn train --encoder reference --data "$WORK/i" --out "$WORK/i.keras" --init-from "$WORK/h.best.keras" --reverse-pairs "$REV" \
   "${FLIPS[@]}" --learning-rate 1.5e-4 --epochs 8 --patience 3 --windows-per-clip 1 --val-split 0.04 --test-split 0.02
 # J
-edge-lrcn train --data "$WORK/i" --out "$WORK/j.keras" --init-from "$WORK/i.best.keras" --reverse-pairs "$REV" \
+edge-lrcn train --encoder reference --data "$WORK/i" --out "$WORK/j.keras" --init-from "$WORK/i.best.keras" --reverse-pairs "$REV" \
   "${FLIPS[@]}" --learning-rate 1e-4 --epochs 8 --patience 3 --windows-per-clip 1 --val-split 0.04 --test-split 0.02
 # K
 cp "$WORK/j.best.keras" "$WORK/default.keras" && cp "$WORK/j.keras.json" "$WORK/default.keras.json"
-edge-lrcn convert --data "$WORK/synth" --keras-model "$WORK/default.keras" --out "$WORK/default.lrcn"
+edge-lrcn convert --encoder reference --data "$WORK/synth" --keras-model "$WORK/default.keras" --out "$WORK/default.lrcn"
 
 install -m 0644 "$WORK/default.lrcn" edge_lrcn/models/default.lrcn
 install -m 0644 "$WORK/default.keras" edge_lrcn/models/default.keras

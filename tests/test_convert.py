@@ -116,3 +116,19 @@ def test_init_from_a_model_with_other_labels(tiny_data, tmp_path):
     third = run_cli("train", "--data", three, "--out", tmp_path / "ref.keras", "--epochs", "1", "--quiet",
                     "--no-plots", "--encoder", "reference", "--init-from", tmp_path / "two.keras")
     assert third.returncode == 2 and "encoder does not match" in third.stderr and "Traceback" not in third.stderr
+
+
+def test_keras_model_is_converted_with_its_own_settings(tiny_data, tmp_path):
+    """``convert --keras-model`` reads the data the way the model was trained (its sidecar), not the flags' way:
+    a reference model (frames in) converted with the default flags (pretrained encoder, differences in)."""
+    from edge_lrcn.model.bundle import read_bundle
+
+    proc = run_cli("train", "--data", tiny_data, "--out", tmp_path / "ref.keras", "--encoder", "reference",
+                   "--epochs", "1", "--quiet", "--no-plots")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = tmp_path / "ref.lrcn"
+    proc = run_cli("convert", "--data", tiny_data, "--keras-model", tmp_path / "ref.keras", "--out", out,
+                   "--allow-degraded", "--no-baseline", *FAST)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    b = read_bundle(out)
+    assert b.manifest["model"]["encoder"] == "reference" and b.transform is None
