@@ -6,6 +6,10 @@ feature window; every ``stride`` kept frames with a full window the head gives c
 stream or a scene cut restarts the window, and the caller hears of it as a :class:`Reset`, so that whatever turns
 probabilities into events can close what was open: a window must never span a gap or a cut, which no training
 window ever did.
+
+A bundle whose manifest says ``input.transform = difference`` (convert's default model) is fed each kept frame's
+difference to the kept frame ``lag`` before it (classify/preprocess.py, the trainer's own function); the first ``lag``
+kept frames after a restart only fill that history.
 """
 
 from __future__ import annotations
