@@ -232,6 +232,8 @@ def from_args(args, verbose: int) -> ConvertOptions:
                          "which needs consecutive kept frames (use --input frame)")
     if not 0 < values[V].get("max_p_value", 0.01) < 1:
         raise UsageError("--max-p-value must be in (0, 1)")
+    if not 0 <= values[V].get("max_int8_drop", 0.1) <= 1 or not 0 <= values[V].get("min_agreement", 0.97) <= 1:
+        raise UsageError("--max-int8-drop and --min-agreement must be in [0, 1]")
     train = TrainOptions(**values[T], verbose=verbose, checkpoint=str(args.out.with_suffix("")) + ".best.keras")
     return ConvertOptions(data=args.data, out=args.out, cfg=LrcnConfig(**cfg), train=train, **values[V],
                           allow_degraded=getattr(args, "allow_degraded", False),
