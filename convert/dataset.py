@@ -177,19 +177,21 @@ def uniform_indices(n_frames: int, frames: int) -> np.ndarray:
 
 
 def windows(clips: list[Clip], frames: int, per_clip: int, rng: np.random.Generator | None,
-            sampling: str = "stream"):
-    """Yield (float32 window (T, H, W, 3), label, clip index) with the shared ``to_float`` step."""
+            sampling: str = "stream", arrays=None, prepare=to_float):
+    """Yield (float32 window, label, clip index): windows of each clip's frames through the shared ``to_float``
+    step, or of ``arrays`` (one per clip, as long as its frames: a frozen encoder's features) through ``prepare``."""
     for ci, clip in enumerate(clips):
+        a = clip.frames if arrays is None else arrays[ci]
         if sampling == "uniform":
-            yield to_float(np.asarray(clip.frames[uniform_indices(len(clip.frames), frames)])), clip.label, ci
+            yield prepare(np.asarray(a[uniform_indices(len(a), frames)])), clip.label, ci
             continue
-        for s in window_starts(len(clip.frames), frames, per_clip, rng):
-            yield to_float(np.asarray(clip.frames[s:s + frames])), clip.label, ci
+        for s in window_starts(len(a), frames, per_clip, rng):
+            yield prepare(np.asarray(a[s:s + frames])), clip.label, ci
 
 
-def stack_windows(clips, frames, per_clip, sampling="stream"):
+def stack_windows(clips, frames, per_clip, sampling="stream", arrays=None, prepare=to_float):
     xs, ys, cs = [], [], []
-    for x, y, c in windows(clips, frames, per_clip, None, sampling):
+    for x, y, c in windows(clips, frames, per_clip, None, sampling, arrays, prepare):
         xs.append(x)
         ys.append(y)
         cs.append(c)

@@ -172,8 +172,9 @@ def _tflite_probs(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
 
 
 class Quantizer:
-    """Quantizes a frozen encoder to int8 once (calibrated on training frames) and keeps the bytes: training uses its
-    features, and the bundle ships the very same model."""
+    """Quantizes the encoder to int8 once (calibrated on training inputs) and keeps the bytes. A frozen encoder is
+    quantized before training, which uses its features, and the bundle ships that very model; a trained encoder is
+    quantized at export."""
 
     def __init__(self, train, cfg: LrcnConfig, opts: ConvertOptions):
         self.train, self.cfg, self.opts = train, cfg, opts
@@ -183,7 +184,8 @@ class Quantizer:
         if self.encoder_int8 is None:
             from . import export
 
-            log.info("quantizing the frozen encoder to int8 before training (its features train the head too)")
+            log.info("quantizing the encoder to int8 (%d calibration inputs from the training clips)",
+                     self.opts.calibration_frames)
             rep = _representative(self.train, self.cfg, self.opts.calibration_frames, self.opts.train.seed)
             self.encoder_int8 = export.encoder_int8(encoder, rep)
         return self.encoder_int8
@@ -219,19 +221,17 @@ def _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize) ->
     return history
 
 
-def export_step(model, train, cfg: LrcnConfig, opts: ConvertOptions, quantize: Quantizer) -> tuple[dict, int]:
+def export_step(model, quantize: Quantizer) -> tuple[dict, int]:
     """Keras -> the four TFLite members (int8 + fp16 encoders, float head, monolithic reference)."""
     from . import export
-    from .model import frozen_encoder, parts
+    from .model import parts
 
     encoder, head = parts(model)
     log.info("exporting TFLite models")
-    if frozen_encoder(model) is not None:
-        int8 = quantize(encoder)  # the model the head was trained on (already converted unless --keras-model)
-    else:
-        int8 = export.encoder_int8(encoder, _representative(train, cfg, opts.calibration_frames, opts.train.seed))
     members = {
-        "encoder_int8.tflite": int8,
+        # a frozen encoder was quantized before training (the head learned from that very model); a trained one is
+        # quantized now
+        "encoder_int8.tflite": quantize(encoder),
         "encoder_fp16.tflite": export.encoder_fp16(encoder),
         "head.tflite": export.head_fp32(head),
         "lrcn_fp32.tflite": export.lrcn_fp32(model),
@@ -292,7 +292,7 @@ def convert_command(opts: ConvertOptions) -> dict:
     report["keras_float"] = _metrics(keras_probs.argmax(1), yt, len(ds.labels))
     report["test_windows"] = int(len(yt))
     baseline_history = _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize)
-    members, fp32_encoder_bytes = export_step(model, train, cfg, opts, quantize)
+    members, fp32_encoder_bytes = export_step(model, quantize)
     report.update(validate_step(members, test, xt, yt, keras_probs, cfg, opts))
     report["sizes"] = _sizes(members, fp32_encoder_bytes)
     report["ops"] = _ops(members)

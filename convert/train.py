@@ -158,20 +158,6 @@ def _flips(opts: TrainOptions):
     return tuple((h, v) for h in hs for v in vs)
 
 
-def _stack_grid_windows(grids, clips, frames: int, per_clip: int, sampling: str, key=()):
-    xs, ys = [], []
-    for ci, clip in enumerate(clips):
-        g = grids[ci][key + (False, False)]
-        if sampling == "uniform":
-            xs.append(g[D.uniform_indices(len(g), frames)])
-            ys.append(clip.label)
-            continue
-        for s in D.window_starts(len(g), frames, per_clip, None):
-            xs.append(g[s:s + frames])
-            ys.append(clip.label)
-    return np.stack(xs).astype(np.float32), np.array(ys, np.int64)
-
-
 def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, strategy=None, name="lrcn",
           quantize=None):
     """Train one model with early stopping on the validation loss; returns (model, history dict).
@@ -202,8 +188,9 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         for key, fn in fns:
             grids = compute_grids(fn, train_clips, _flips(opts), key)
             compute_grids(fn, val_clips, key=key)
-        xv, yv = _stack_grid_windows([c.grids for c in val_clips], val_clips, cfg.frames, per_clip, opts.sampling,
-                                     fns[-1][0])
+        val_key = fns[-1][0] + (False, False)  # validated on what the device will compute
+        xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling,
+                                    [c.grids[val_key] for c in val_clips], lambda a: a.astype(np.float32))
     else:
         xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling)
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience,
