@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .options import ENCODERS, LrcnConfig, input_channels
+from .options import ENCODERS, LrcnConfig
 
 __all__ = ["ENCODERS", "LrcnConfig", "build_lrcn", "build_baseline", "frozen_encoder", "feature_model", "parts",
            "compile_model"]
@@ -27,7 +27,7 @@ def _reference_encoder(cfg: LrcnConfig, name: str) -> keras.Model:
     """Conv2D(3x3, relu, same) + MaxPool per stage, dropout after every stage but the last, Flatten."""
     if len(cfg.filters) != len(cfg.pools):
         raise ValueError("filters and pools need the same length")
-    x = inp = keras.Input((cfg.height, cfg.width, input_channels(cfg)), name="frame")
+    x = inp = keras.Input((cfg.height, cfg.width, 3), name="frame")
     for i, (f, p) in enumerate(zip(cfg.filters, cfg.pools)):
         x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
         x = layers.MaxPooling2D(p, name=f"pool{i + 1}")(x)
@@ -44,7 +44,7 @@ def _pretrained_encoder(cfg: LrcnConfig, name: str, weights: bool) -> keras.Mode
     if weights:
         load_imagenet(net)
     net.trainable = False
-    inp = keras.Input((cfg.height, cfg.width, input_channels(cfg)), name="frame")
+    inp = keras.Input((cfg.height, cfg.width, 3), name="frame")
     return keras.Model(inp, layers.Flatten(name="features")(net(inp)), name=name)
 
 
@@ -96,7 +96,7 @@ def temporal(cfg: LrcnConfig, x, n_labels: int, grid_shape=None, baseline: bool 
 
 def build_lrcn(cfg: LrcnConfig, weights: bool = True, baseline: bool = False) -> keras.Model:
     encoder = build_encoder(cfg, name="baseline_encoder" if baseline else "encoder", weights=weights)
-    inp = keras.Input((cfg.frames, cfg.height, cfg.width, input_channels(cfg)), name="window")
+    inp = keras.Input((cfg.frames, cfg.height, cfg.width, 3), name="window")
     x = layers.TimeDistributed(encoder, name="td_encoder")(inp)
     grid = encoder.get_layer("backbone").output_shape[1:] if cfg.encoder != "reference" else None
     out = temporal(cfg, x, len(cfg.labels), grid, baseline)

@@ -90,10 +90,6 @@ def transform_of(cfg: LrcnConfig) -> str | None:
     return None if cfg.input == "frame" else cfg.input
 
 
-def input_channels(cfg: LrcnConfig) -> int:
-    return 3
-
-
 def _ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(","))

@@ -3,8 +3,9 @@
 BGR uint8 frame -> RGB -> resize to the model size with cv2.INTER_AREA -> float32 in [0, 1].
 
 A model may also ask for the *difference* between each kept frame and the one ``lag`` kept frames before it
-(:func:`difference`, manifest ``input.transform`` and ``input.lag``): the static scene drops out and what moved remains, which is what lets a pretrained encoder
-learn new activities from a few dozen clips (docs/training.md).
+(:func:`difference`, manifest ``input.transform``, ``input.lag`` and ``input.gain``): the static scene drops out and
+what moved remains, which is what lets a pretrained encoder learn new activities from a few dozen clips
+(docs/training.md).
 
 It is split in two steps so that the trainer can cache the uint8 output of the first step on disk:
 ``preprocess(f) == to_float(resize_rgb(f))`` always, and neither step exists anywhere else.
