@@ -10,6 +10,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -22,13 +23,13 @@ from edge_lrcn.fleet.keys import keygen, load_public, sign, verify
 from edge_lrcn.fleet.protocol import encode_push
 from edge_lrcn.model.bundle import read_bundle, write_bundle
 from tests.broker import Broker
-from tests.conftest import launch, run_cli
+from tests.conftest import cli_env, launch, run_cli
 from tests.mjpeg_server import MjpegCamera
-from tests.test_mqtt import Subscriber
+from tests.test_mqtt import Subscriber, _retained_configs
 
 DEV = "fleet1"
 PREFIX = f"edge-lrcn/{DEV}"
-pytestmark = pytest.mark.needs("mosquitto")
+pytestmark = pytest.mark.needs("mosquitto", "mosquitto_sub")
 
 
 # ---- bundles and keys -------------------------------------------------------------------------------------------
@@ -187,6 +188,12 @@ def test_signed_push_swaps_the_model_between_frames_refusals_change_nothing_and_
         starts = [e for e in after if e["type"] == "activity_start" and e["model"] == new_id]
         assert starts and all(e["label"].startswith("a_") for e in starts)
         assert read_bundle(state / "model.lrcn").model_id == new_id and dev.proc.poll() is None
+        # Home Assistant follows the labels: the new ones' entities, none of the old ones left retained
+        ha = _retained_configs(broker.port, f"edge_lrcn_{DEV}")
+        binaries = sorted(t.split("/")[3] for t in ha if "/binary_sensor/" in t)
+        assert binaries == ["a_down", "a_left", "a_right", "a_still", "a_up", "camera"]  # `right` & co. removed
+        assert ha[f"homeassistant/sensor/edge_lrcn_{DEV}/activity/config"]["options"] == [
+            "a_down", "a_left", "a_right", "a_still", "a_up", "none"]
     finally:
         assert dev.stop() == 0
     # a restart runs the pushed model; --model on the command line still wins
@@ -202,4 +209,127 @@ def test_signed_push_swaps_the_model_between_frames_refusals_change_nothing_and_
         assert chosen.events()[0]["model"] == read_bundle(kit["b"]).model_id
     finally:
         assert chosen.stop() == 0
+        sub.close()
+
+
+def raw_push(port: int, payload: bytes, topic: str = f"{PREFIX}/model/set") -> None:
+    """Publish without edge-lrcn push (which refuses an oversize bundle itself, before sending it)."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="raw-pusher")
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    c.publish(topic, payload, qos=1).wait_for_publish(10)
+    c.disconnect()
+    c.loop_stop()
+
+
+def responses(sub: Subscriber, sub_topic: str) -> list[dict]:
+    return [json.loads(p) for p, _ in sub.on(f"{PREFIX}/{sub_topic}")]
+
+
+def test_oversize_offline_camera_two_pushes_in_a_row(rig, kit):
+    broker, cam, state, env = rig
+    cap = os.path.getsize(kit["a"]) + 4096
+    sub = Subscriber(broker.port)
+    dev = Device(broker, cam, state, "--trusted-key", kit["pub"], "--max-model-bytes", cap, env=env)
+    try:
+        assert wait(lambda: sub.on(f"{PREFIX}/model")), dev.log()
+        assert retained(sub, "model")["max_bytes"] == cap
+        big = state.parent / "big.lrcn"
+        big.write_bytes(kit["a"].read_bytes() + os.urandom(cap))
+        proc = push(broker, big)  # the client reads the device's announced cap and refuses before sending
+        assert proc.returncode == 1 and "over edge-lrcn/fleet1's max_model_bytes" in answer(proc)["error"]
+        raw_push(broker.port, encode_push(big.read_bytes(), "big-1"))  # the device refuses it from its length
+        assert wait(lambda: any(r["transaction"] == "big-1" for r in responses(sub, "model/response")), 20)
+        got = [r for r in responses(sub, "model/response") if r["transaction"] == "big-1"][0]
+        assert got["status"] == "error" and f"over this device's max_model_bytes {cap}" in got["error"]
+        assert "(transaction big-1): push is" in dev.log()  # refused from its length: the zip never opened,
+        assert "pushed bundle (transaction big-1)" not in dev.log()  # nothing parsed or written
+        assert not list(state.glob(".incoming-*")) and not (state / "model.lrcn").exists()
+        # the camera goes away: a push is still checked and applied (the loop does not wait for a frame)
+        cam.down.set()
+        assert wait(lambda: any(json.loads(p).get("state") == "offline" for p, _ in sub.on(f"{PREFIX}/camera")),
+                    20), dev.log()
+        proc = push(broker, kit["a"])
+        assert proc.returncode == 0 and answer(proc)["model"] == read_bundle(kit["a"]).model_id, dev.log()
+        cam.down.clear()
+        # two pushes in a row, neither waiting for the other's answer: both answered ok, in order, b runs
+        a_b = [_push_bg(broker, kit[n]) for n in ("b", "a")]
+        outs = [p.communicate(timeout=120) for p in a_b]
+        assert [p.returncode for p in a_b] == [0, 0], outs
+        assert wait(lambda: len(responses(sub, "model/response")) >= 4)
+        oks = [r["model"] for r in responses(sub, "model/response") if r["status"] == "ok"]
+        assert len(oks) == 3 and set(oks[1:]) == {read_bundle(kit["a"]).model_id, read_bundle(kit["b"]).model_id}
+        assert retained(sub, "model")["id"] == oks[-1] == read_bundle(state / "model.lrcn").model_id
+        assert read_bundle(state / "model.previous.lrcn").model_id == oks[-2]
+        assert dev.proc.poll() is None
+    finally:
+        assert dev.stop() == 0
+        sub.close()
+
+
+def _push_bg(broker: Broker, bundle: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "edge_lrcn", "push", str(bundle), "--broker",
+                             f"mqtt://127.0.0.1:{broker.port}", "--device", DEV, "--timeout", "90"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+
+
+def set_request(port: int, obj) -> None:
+    raw_push(port, json.dumps(obj).encode(), f"{PREFIX}/set")
+
+
+def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
+    broker, cam, state, env = rig
+    sub = Subscriber(broker.port)
+    dev = Device(broker, cam, state, "--exit-threshold", "0.25", env=env)  # no trusted keys: no pushes
+    try:
+        assert wait(lambda: sub.on(f"{PREFIX}/settings") and dev.events()), dev.log()
+        assert retained(sub, "settings") == {"enter_threshold": 0.4, "exit_threshold": 0.25, "smoothing": 12,
+                                             "min_duration": 1.5, "scores": False, "paused": False}
+        assert retained(sub, "model")["updates"] is False
+        set_request(broker.port, {"enter_threshold": 0.55, "min_duration": 0.5, "transaction": "t1"})
+        set_request(broker.port, {"enter_threshold": 0.2, "transaction": "t2"})  # below exit_threshold 0.25
+        set_request(broker.port, {"exit_threshold": 0.1, "transaction": "t3"})  # the command line fixed it
+        set_request(broker.port, {"source": "/dev/video1", "transaction": "t4"})
+        assert wait(lambda: len(responses(sub, "set/response")) == 4, 20), dev.log()
+        r = {x["transaction"]: x for x in responses(sub, "set/response")}
+        assert r["t1"]["status"] == "ok" and r["t1"]["settings"]["enter_threshold"] == 0.55
+        assert r["t2"]["status"] == "error" and "at most enter_threshold" in r["t2"]["error"]
+        assert r["t3"]["status"] == "error" and "--exit-threshold" in r["t3"]["error"]
+        assert r["t4"]["status"] == "error" and "not settable remotely: source" in r["t4"]["error"]
+        assert retained(sub, "settings")["enter_threshold"] == 0.55
+        assert json.loads((state / "settings.json").read_text()) == {"enter_threshold": 0.55, "min_duration": 0.5}
+        # the pause switch: the activity closes, the camera is released (the server stops sending), state paused
+        n = len(dev.lines)
+        set_request(broker.port, {"paused": True, "transaction": "p1"})
+        assert wait(lambda: any(x.get("state") == "paused" for x in dev.lines[n:] if x["type"] == "camera"), 20)
+        assert [e.get("reason") for e in dev.events(n) if e["type"] == "activity_end"] == ["paused"]
+        time.sleep(0.5)
+        sent = cam.frames_sent
+        time.sleep(1.5)
+        assert cam.frames_sent == sent and retained(sub, "settings")["paused"] is True and (state / "paused").exists()
+        m = len(dev.lines)
+        set_request(broker.port, {"paused": False, "transaction": "p2"})
+        assert wait(lambda: cam.frames_sent > sent + 5 and any(e["type"] == "activity_start" for e in dev.events(m)),
+                    30), dev.log()
+        assert [x["state"] for x in dev.lines[m:] if x["type"] == "camera"][:1] == ["online"]
+        assert retained(sub, "settings")["paused"] is False and not (state / "paused").exists()
+        configs = {t: json.loads(p) for t, p, _ in sub.messages if t.startswith("homeassistant/") and p}
+    finally:
+        assert dev.stop() == 0
+    node = f"edge_lrcn_{DEV}"
+    numbers = {t.split("/")[3]: c for t, c in configs.items() if t.startswith("homeassistant/number/")}
+    assert set(numbers) == {"enter_threshold", "exit_threshold", "min_duration"}
+    assert numbers["enter_threshold"]["command_topic"] == f"{PREFIX}/set"
+    assert numbers["enter_threshold"]["command_template"].replace("{{ value }}", "0.5") == '{"enter_threshold": 0.5}'
+    switch = configs[f"homeassistant/switch/{node}/pause/config"]
+    assert json.loads(switch["payload_on"]) == {"paused": True} and switch["state_topic"] == f"{PREFIX}/settings"
+    assert configs[f"homeassistant/sensor/{node}/model/config"]["state_topic"] == f"{PREFIX}/model"
+    # a restart keeps the remote settings (command line > remote > config file > defaults)
+    again = Device(broker, cam, state, env=env)
+    try:
+        assert wait(lambda: len(sub.on(f"{PREFIX}/settings")) and retained(sub, "settings")["exit_threshold"] == 0.3,
+                    30)
+        assert retained(sub, "settings")["enter_threshold"] == 0.55 and retained(sub, "settings")["min_duration"] == 0.5
+    finally:
+        assert again.stop() == 0
         sub.close()

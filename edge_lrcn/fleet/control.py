@@ -43,6 +43,7 @@ class Control:
         self.remote = bool(settings["remote_settings"])
         self.commands: queue.Queue = queue.Queue()
         self._retained: dict[str, dict] = {}
+        self._refused = False
         self.updater = Updater(**updater_args, answer=self.refuse_model, ready=self._ready) if updater_args else None
         self.client = c = new_client(target, settings, read_password(settings), f"{client_id}-control")
         c.on_connect, c.on_message = self._on_connect, self._on_message
@@ -54,9 +55,12 @@ class Control:
         return f"{self.prefix}/{sub}"
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            log.warning("fleet control: the broker refused the connection: %s", reason_code)
+        if reason_code.is_failure:  # logged once until it connects (the sink says the same, with a hint)
+            if not self._refused:
+                log.warning("fleet control: not connected (%s); retrying", reason_code)
+            self._refused = True
             return
+        self._refused = False
         subs = ([MODEL_SET] if self.updater else []) + ([SET] if self.remote else [])
         for sub in subs:
             client.subscribe(self.topic(sub), qos=1)

@@ -54,7 +54,9 @@ class Updater:
         """Called with each ``model/set`` payload (from the MQTT thread): never blocks."""
         tx = transaction_of(payload)
         if len(payload) > self.max_bytes:
-            self.answer(tx, f"push is {len(payload)} bytes, over this device's max_model_bytes {self.max_bytes}")
+            why = f"push is {len(payload)} bytes, over this device's max_model_bytes {self.max_bytes}"
+            log.warning("pushed model refused (transaction %s): %s", tx, why)
+            self.answer(tx, why)
             return
         try:
             self._queue.put_nowait(payload)
