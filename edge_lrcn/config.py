@@ -1,7 +1,8 @@
-"""Run settings: flags > environment (``EDGE_LRCN_*``) > config file (TOML) > defaults, from one schema.
+"""Run settings: flags > environment (``EDGE_LRCN_*``) > remote (``<prefix>/set``, kept in the state directory) >
+config file (TOML) > defaults, from one schema.
 
 Every setting has one name. In the TOML file it lives at top level or in its section (``[events]``, ``[mqtt]``,
-``[camera]``, ``[service]``); on the command line it is ``--name-with-dashes``; in the environment
+``[camera]``, ``[service]``, ``[fleet]``); on the command line it is ``--name-with-dashes``; in the environment
 ``EDGE_LRCN_NAME`` (upper case). Unknown keys and bad values are errors that name the key and where it came from
 (with the closest key for a typo); the checks that involve several settings (threshold order, sink URLs and ports,
 TLS file pairs) live here too, so ``check-config`` and the daemon refuse the same things. The ``live`` column marks

@@ -7,6 +7,10 @@ A frame flows one way. Live sources never end the daemon (the camera supervisor 
 it, exit 0. Signals: SIGTERM/SIGINT stop cleanly (the open activity is closed, queued messages flushed within a
 bound, ``offline`` published); SIGHUP reloads the config file and applies the settings that may change while
 running (the window is kept); a changed setting that needs a restart is logged as such.
+
+Fleet commands (fleet/, docs/fleet.md) reach the loop as values between two frames: a pushed model that passed
+every check off the loop is swapped in, remote settings are applied as a reload applies them, the pause switch
+releases and reopens the camera.
 """
 
 from __future__ import annotations

@@ -261,6 +261,11 @@ def test_oversize_offline_camera_two_pushes_in_a_row(rig, kit):
         assert len(oks) == 3 and set(oks[1:]) == {read_bundle(kit["a"]).model_id, read_bundle(kit["b"]).model_id}
         assert retained(sub, "model")["id"] == oks[-1] == read_bundle(state / "model.lrcn").model_id
         assert read_bundle(state / "model.previous.lrcn").model_id == oks[-2]
+        # --all: every device whose retained <base>/+/model says it takes pushes (here the one)
+        proc = run_cli("push", kit["b"], "--broker", f"mqtt://127.0.0.1:{broker.port}", "--all", "--timeout", "90",
+                       timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert answer(proc)["device"] == PREFIX and answer(proc)["model"] == read_bundle(kit["b"]).model_id
         assert dev.proc.poll() is None
     finally:
         assert dev.stop() == 0
@@ -333,3 +338,23 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
     finally:
         assert again.stop() == 0
         sub.close()
+
+
+def test_require_signature_refuses_an_unsigned_model_and_a_bad_key_file_is_exit_2(kit, tmp_path):
+    # the bundle is checked before the source is opened: exit 3 with one line, no traceback
+    proc = run_cli("run", "--source", tmp_path / "none.avi", "--model", kit["unsigned"], "--trusted-key", kit["pub"],
+                   "--require-signature", "--state-dir", tmp_path / "state", timeout=120)
+    assert proc.returncode == 3 and "is not signed" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    proc = run_cli("run", "--source", tmp_path / "none.avi", "--model", kit["mallory"], "--trusted-key", kit["pub"],
+                   "--require-signature", "--state-dir", tmp_path / "state", timeout=120)
+    assert proc.returncode == 3 and "not one of the 1 trusted" in proc.stderr, proc.stderr
+    # without require_signature an unsigned --model still runs (exit 4 here: the source is missing)
+    proc = run_cli("run", "--source", tmp_path / "none.avi", "--model", kit["unsigned"], "--trusted-key", kit["pub"],
+                   "--state-dir", tmp_path / "state", timeout=120)
+    assert proc.returncode == 4, proc.stderr
+    (tmp_path / "bad.pub").write_text("ssh-ed25519 AAAA alice\n")
+    for key, says in ((tmp_path / "bad.pub", "is not an edge-lrcn public key"), (tmp_path / "gone.pub", "not found")):
+        proc = run_cli("run", "--source", tmp_path / "none.avi", "--trusted-key", key, timeout=120)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    proc = run_cli("push", kit["a"], "--broker", "mqtt://127.0.0.1:1")
+    assert proc.returncode == 2 and "name the target" in proc.stderr

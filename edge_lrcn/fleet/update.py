@@ -105,6 +105,8 @@ def startup_bundle(settings, trusted: list[PublicKey], state: StateDir) -> tuple
     wins; then the model pushed last (``model.lrcn`` in the state directory, verified again against today's trusted
     keys); then ``model`` from the config file; then the embedded one (None)."""
     explicit = settings.model and settings.where("model").startswith(("--", "EDGE_LRCN_"))
+    if not explicit and not trusted and state.model.exists():
+        log.warning("not running the pushed model %s: no trusted keys to verify it with", state.model)
     if not explicit and trusted and state.model.exists():
         try:
             return str(state.model), verify(read_bundle(state.model), trusted)
