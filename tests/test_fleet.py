@@ -319,6 +319,8 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
         assert [x["state"] for x in dev.lines[m:] if x["type"] == "camera"][:1] == ["online"]
         assert retained(sub, "settings")["paused"] is False and not (state / "paused").exists()
         configs = {t: json.loads(p) for t, p, _ in sub.messages if t.startswith("homeassistant/") and p}
+        set_request(broker.port, {"paused": True, "transaction": "p3"})  # paused for privacy, then a power cut:
+        assert wait(lambda: len(responses(sub, "set/response")) == 7, 20)  # it must stay paused after the restart
     finally:
         assert dev.stop() == 0
     node = f"edge_lrcn_{DEV}"
@@ -329,12 +331,18 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
     switch = configs[f"homeassistant/switch/{node}/pause/config"]
     assert json.loads(switch["payload_on"]) == {"paused": True} and switch["state_topic"] == f"{PREFIX}/settings"
     assert configs[f"homeassistant/sensor/{node}/model/config"]["state_topic"] == f"{PREFIX}/model"
-    # a restart keeps the remote settings (command line > remote > config file > defaults)
+    # a restart keeps the remote settings (command line > remote > config file > defaults) and the pause
     again = Device(broker, cam, state, env=env)
     try:
         assert wait(lambda: len(sub.on(f"{PREFIX}/settings")) and retained(sub, "settings")["exit_threshold"] == 0.3,
                     30)
         assert retained(sub, "settings")["enter_threshold"] == 0.55 and retained(sub, "settings")["min_duration"] == 0.5
+        assert wait(lambda: [x["state"] for x in again.lines if x["type"] == "camera"][-1:] == ["paused"], 20)
+        assert retained(sub, "settings")["paused"] is True
+        time.sleep(0.5)  # the server notices the closed connection at its next write
+        sent = cam.frames_sent
+        time.sleep(1.5)
+        assert cam.frames_sent == sent and not again.events()
     finally:
         assert again.stop() == 0
         sub.close()
