@@ -229,6 +229,8 @@ def responses(sub: Subscriber, sub_topic: str) -> list[dict]:
 def test_oversize_offline_camera_two_pushes_in_a_row(rig, kit):
     broker, cam, state, env = rig
     cap = os.path.getsize(kit["a"]) + 4096
+    state.mkdir()
+    (state / ".incoming-crashed.lrcn").write_bytes(b"half a bundle")  # a push checked when the power went
     sub = Subscriber(broker.port)
     dev = Device(broker, cam, state, "--trusted-key", kit["pub"], "--max-model-bytes", cap, env=env)
     try:
@@ -244,7 +246,7 @@ def test_oversize_offline_camera_two_pushes_in_a_row(rig, kit):
         assert got["status"] == "error" and f"over this device's max_model_bytes {cap}" in got["error"]
         assert "(transaction big-1): push is" in dev.log()  # refused from its length: the zip never opened,
         assert "pushed bundle (transaction big-1)" not in dev.log()  # nothing parsed or written
-        assert not list(state.glob(".incoming-*")) and not (state / "model.lrcn").exists()
+        assert not list(state.glob(".incoming-*")) and not (state / "model.lrcn").exists()  # the leftover too
         # the camera goes away: a push is still checked and applied (the loop does not wait for a frame)
         cam.down.set()
         assert wait(lambda: any(json.loads(p).get("state") == "offline" for p, _ in sub.on(f"{PREFIX}/camera")),

@@ -109,6 +109,7 @@ def start_fleet(settings, trust: Trust, device_id: str, open_model: Callable[[Bu
         if trust.keys:
             log.warning("trusted keys are set but there is no MQTT sink: this device takes no model pushes")
         return None
+    trust.state.clean()
     prefix = (settings.topic_prefix or f"edge-lrcn/{device_id}").rstrip("/")
     updater = dict(trusted=trust.keys, state=trust.state, max_bytes=settings.max_model_bytes,
                    open_model=open_model) if trust.keys else None

@@ -29,6 +29,14 @@ class StateDir:
     def previous(self) -> Path:
         return self.path / PREVIOUS
 
+    def clean(self) -> None:
+        """Remove staging files a crash left behind (a push checked when the power went)."""
+        for leftover in self.path.glob(".incoming-*") if self.path.is_dir() else ():
+            try:
+                leftover.unlink()
+            except OSError as exc:
+                log.warning("cannot remove %s: %s", leftover, exc.strerror or exc)
+
     def stage(self, data: bytes) -> Path:
         """Write ``data`` to a new hidden file here (fsynced); the caller commits or removes it."""
         self.path.mkdir(parents=True, exist_ok=True)
