@@ -368,3 +368,26 @@ def test_require_signature_refuses_an_unsigned_model_and_a_bad_key_file_is_exit_
         assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     proc = run_cli("push", kit["a"], "--broker", "mqtt://127.0.0.1:1")
     assert proc.returncode == 2 and "name the target" in proc.stderr
+
+
+def test_signing_again_replaces_the_signature_and_a_malformed_one_is_refused(kit, tmp_path):
+    from edge_lrcn.errors import BundleError
+    from edge_lrcn.fleet.keys import load_trusted
+
+    b = relabel(kit["unsigned"], tmp_path / "x.lrcn", ["v", "w", "x", "y", "z"])
+    sign(b, kit["dir"] / "mallory" / "edge-lrcn.key")
+    sign(b, kit["dir"] / "alice" / "edge-lrcn.key")  # re-signed: one signature.json, alice's
+    with zipfile.ZipFile(b) as z:
+        assert [i.filename for i in z.infolist()].count("signature.json") == 1
+    keys = load_trusted([kit["dir"] / "alice", kit["dir"] / "mallory" / "edge-lrcn.pub"])  # a directory, a file
+    assert [k.name for k in keys] == ["alice", "mallory"] and verify(read_bundle(b), keys).name == "alice"
+    with pytest.raises(BundleError, match="not one of the 1 trusted"):
+        verify(read_bundle(b), keys[1:])
+    with zipfile.ZipFile(b) as z:
+        items = {i.filename: z.read(i.filename) for i in z.infolist()}
+    items["signature.json"] = b'{"algorithm": "ed25519", "signature": "not base64!"}'
+    with zipfile.ZipFile(b, "w") as z:
+        for n, blob in items.items():
+            z.writestr(n, blob)
+    with pytest.raises(BundleError, match="signature.json is malformed"):
+        verify(read_bundle(b), keys)
