@@ -56,20 +56,22 @@ def keygen(out_dir: Path, name: str | None = None) -> tuple[Path, Path]:
     name = name or f"{getpass.getuser()}@{socket.gethostname()}"
     if any(c.isspace() for c in name) or not name:
         raise UsageError(f"--name {name!r}: a key name has no spaces")
-    out_dir.mkdir(parents=True, exist_ok=True)
     key_path, pub_path = out_dir / "edge-lrcn.key", out_dir / "edge-lrcn.pub"
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        os.chmod(key_path, 0o600)  # whatever the umask
+        pub_path.write_text(f"{PUB_TYPE} {base64.b64encode(raw).decode()} {name}\n")
     except FileExistsError:
         raise UsageError(f"{key_path} exists: keygen never overwrites a key (move it away first)") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    os.chmod(key_path, 0o600)  # whatever the umask
-    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    pub_path.write_text(f"{PUB_TYPE} {base64.b64encode(raw).decode()} {name}\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write the key pair to {out_dir}: {exc.strerror or exc}") from None
     return key_path, pub_path
 
 
@@ -154,10 +156,14 @@ def sign(path: Path, key_path: Path, out: Path | None = None) -> dict:
               "signature": base64.b64encode(private.sign(CONTEXT + bundle.manifest_bytes)).decode()}
     out = Path(out or path)
     tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            if info.filename != SIGNATURE:
-                dst.writestr(info, src.read(info.filename) if info.filename != MANIFEST else bundle.manifest_bytes)
-        dst.writestr(SIGNATURE, json.dumps(record, indent=2, sort_keys=True))
-    os.replace(tmp, out)
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                if info.filename != SIGNATURE:
+                    dst.writestr(info, src.read(info.filename) if info.filename != MANIFEST else bundle.manifest_bytes)
+            dst.writestr(SIGNATURE, json.dumps(record, indent=2, sort_keys=True))
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write the signed bundle {out}: {exc.strerror or exc}") from None
     return record
