@@ -16,15 +16,18 @@ import queue
 from typing import Callable
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from ..config import SinkSpec
 from ..events import utc_now
 from ..publish.mqtt import new_client, read_password
 from .keys import PublicKey
-from .protocol import MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_RESPONSE, SETTINGS, response
+from .protocol import HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_RESPONSE, SETTINGS, response
 from .update import Prepared, Updater
 
 log = logging.getLogger(__name__)
+PACKET_SLACK = 64 * 1024  # topic, properties and a settings request
 
 
 def model_object(model, signer: PublicKey | None, updates: bool, max_bytes: int) -> dict:
@@ -45,10 +48,14 @@ class Control:
         self._retained: dict[str, dict] = {}
         self._refused = False
         self.updater = Updater(**updater_args, answer=self.refuse_model, ready=self._ready) if updater_args else None
-        self.client = c = new_client(target, settings, read_password(settings), f"{client_id}-control")
+        self.client = c = new_client(target, settings, read_password(settings), f"{client_id}-control", v5=True)
         c.on_connect, c.on_message = self._on_connect, self._on_message
         c.reconnect_delay_set(1, 30)
-        c.connect_async(target.host, target.port, int(settings["keepalive"]))
+        # MQTT 5 Maximum Packet Size: the broker never sends this connection a message larger than a push may be,
+        # so an oversize one is not even received (what gets through is refused from its length: update.py)
+        limit = Properties(PacketTypes.CONNECT)
+        limit.MaximumPacketSize = PACKET_SLACK + (settings["max_model_bytes"] + HEADER_MAX if self.updater else 0)
+        c.connect_async(target.host, target.port, int(settings["keepalive"]), clean_start=True, properties=limit)
         c.loop_start()
 
     def topic(self, sub: str) -> str:

@@ -1,7 +1,8 @@
 """A pushed model, from bytes to a model ready to swap in, off the frame loop; and which bundle a start runs.
 
-Checks in order, each answered with one line and no change when it fails: the size cap (from the payload's length,
-before anything is parsed, inflated or written), the framing, the zip and every member's sha256 (model/bundle.py),
+Checks in order, each answered with one line and no change when it fails: the size cap (the broker sends nothing
+over the control connection's Maximum Packet Size; what gets through is checked from the payload's length, before
+anything is parsed, inflated or written), the framing, the zip and every member's sha256 (model/bundle.py),
 the signature against the trusted keys, then the bundle is written to the state directory (not yet the running
 one) and its models are loaded and run in a child process (model/verify.py) and opened for this device. Only then
 is it handed to the daemon, which swaps it in between two frames.
@@ -21,7 +22,7 @@ from ..model.bundle import Bundle, read_bundle, read_bundle_bytes
 from ..model.loader import Model
 from ..model.verify import verify_once
 from .keys import PublicKey, verify
-from .protocol import decode_push, transaction_of
+from .protocol import HEADER_MAX, decode_push, transaction_of
 from .state import StateDir
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class Updater:
     def submit(self, payload: bytes) -> None:
         """Called with each ``model/set`` payload (from the MQTT thread): never blocks."""
         tx = transaction_of(payload)
-        if len(payload) > self.max_bytes:
+        if len(payload) > self.max_bytes + HEADER_MAX:
             why = f"push is {len(payload)} bytes, over this device's max_model_bytes {self.max_bytes}"
             log.warning("pushed model refused (transaction %s): %s", tx, why)
             self.answer(tx, why)
@@ -83,6 +84,8 @@ class Updater:
 
     def check(self, payload: bytes, tx: str | None) -> Prepared:
         data = decode_push(payload)
+        if len(data) > self.max_bytes:
+            raise BundleError(f"the bundle is {len(data)} bytes, over this device's max_model_bytes {self.max_bytes}")
         bundle = read_bundle_bytes(data, f"pushed bundle (transaction {tx})")
         signer = verify(bundle, self.trusted)
         try:

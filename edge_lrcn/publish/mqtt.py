@@ -63,10 +63,11 @@ def read_password(settings, environ=None) -> str | None:
     return None
 
 
-def new_client(target: SinkSpec, settings, password: str | None, client_id: str) -> mqtt.Client:
-    """A paho client with the settings' queue bound, user name and TLS: the sink's, the fleet control's and
-    ``edge-lrcn push``'s."""
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+def new_client(target: SinkSpec, settings, password: str | None, client_id: str, v5: bool = False) -> mqtt.Client:
+    """A paho client with the settings' queue bound, user name and TLS: the sink's, the fleet control's (MQTT 5:
+    ``v5``) and ``edge-lrcn push``'s."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5) if v5 else \
+        mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
     c.max_queued_messages_set(int(settings["queue_limit"]))
     c.max_inflight_messages_set(50)
     username = target.username or settings["username"]
