@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, "convert")
 
     _add_device_commands(sub, common)
+    _add_fleet_commands(sub, common)
 
     p = sub.add_parser("demo", parents=[common], help="synth -> convert -> stream a demo video -> events")
     p.add_argument("--workdir", type=Path, default=Path("edge-lrcn-demo"))
@@ -69,6 +70,8 @@ def _add_device_commands(sub, common) -> None:
     p.add_argument("model", nargs="?", help="bundle (default: the embedded model)")
     p.add_argument("--verify", action="store_true", help="also load every model in a child process")
     p.add_argument("--report", action="store_true", help="print the validation report too")
+    p.add_argument("--trusted-key", action="append", default=[], metavar="PUB",
+                   help="say whether this public key (or a directory of *.pub) verifies the signature; repeatable")
 
     from .config import add_arguments
 
@@ -93,6 +96,31 @@ def _add_device_commands(sub, common) -> None:
     p = sub.add_parser("check-config", parents=[common],
                        help="check a config file as the daemon would: every error with its key, exit 2 if any")
     p.add_argument("file", nargs="?", type=Path)
+
+
+def _add_fleet_commands(sub, common) -> None:
+    """keygen, sign, push: the host side of fleet updates (docs/fleet.md)."""
+    p = sub.add_parser("keygen", parents=[common], help="write an Ed25519 signing key pair")
+    p.add_argument("--out", type=Path, required=True, help="directory for edge-lrcn.key (0600) and edge-lrcn.pub")
+    p.add_argument("--name", help="who the key belongs to, shown by info and the devices (default user@host)")
+
+    p = sub.add_parser("sign", parents=[common], help="sign a bundle's manifest (which holds every member's sha256)")
+    p.add_argument("model", type=Path)
+    p.add_argument("--key", type=Path, required=True, help="edge-lrcn.key from keygen")
+    p.add_argument("--out", type=Path, help="write the signed bundle here (default: in place)")
+
+    p = sub.add_parser("push", parents=[common], help="send a signed bundle to devices over MQTT and wait for them")
+    p.add_argument("model", type=Path)
+    p.add_argument("--broker", required=True, help="mqtt[s]://[user@]host[:port]")
+    p.add_argument("--device", help="device id (topic prefix <base>/<device>)")
+    p.add_argument("--all", action="store_true", help="every device that announced it takes pushes")
+    p.add_argument("--topic-prefix", help="the device's topic prefix, when it is not <base>/<device>")
+    p.add_argument("--base", default="edge-lrcn", help="first topic level of the devices (default edge-lrcn)")
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the answers (default 180)")
+    p.add_argument("--discover-s", type=float, default=2.0, help="seconds to collect the devices' announcements")
+    for name in ("username", "password_file", "password_env", "ca_file", "cert_file", "key_file"):
+        p.add_argument("--" + name.replace("_", "-"), dest=name)
+    p.add_argument("--tls-insecure", action="store_true", help="do not verify the broker's host name")
 
 
 def _setup_logging(args) -> None:
@@ -177,8 +205,50 @@ def _cmd_info(args) -> int:
         from .model.verify import verify_in_child
 
         out["verify"] = verify_in_child(path)
+    out["signature"] = _signature_info(b, args.trusted_key)
     print(json.dumps(out, indent=2))
     return 0
+
+
+def _signature_info(bundle, trusted_paths) -> dict | None:
+    """Who signed the bundle (as the bundle says), and with --trusted-key whether one of those keys verifies it."""
+    from .fleet.keys import load_trusted, signature_of, verify
+
+    sig = signature_of(bundle)
+    if sig is None:
+        return None
+    out = {k: sig.get(k) for k in ("signer", "key_id", "signed_at", "algorithm")}
+    if trusted_paths:
+        try:
+            out["verified_by"] = verify(bundle, load_trusted(trusted_paths)).name
+            out["verified"] = True
+        except EdgeLrcnError as exc:
+            out["verified"], out["error"] = False, str(exc)
+    return out
+
+
+def _cmd_keygen(args) -> int:
+    from .fleet.keys import keygen, load_public
+
+    key, pub = keygen(args.out, args.name)
+    info = load_public(pub)
+    print(f"private key: {key} (keep it on this host; mode 0600)\npublic key:  {pub} (name {info.name}, key id "
+          f"{info.key_id}): copy it to /etc/edge-lrcn/trusted-keys/ on the devices")
+    return 0
+
+
+def _cmd_sign(args) -> int:
+    from .fleet.keys import sign
+
+    record = sign(args.model, args.key, args.out)
+    print(f"signed {args.out or args.model} as {record['signer']} (key id {record['key_id']})")
+    return 0
+
+
+def _cmd_push(args) -> int:
+    from .fleet.push import push_command
+
+    return push_command(args)
 
 
 def _cmd_check_config(args) -> int:
@@ -219,7 +289,8 @@ def _cmd_demo(args) -> int:
 
 
 COMMANDS = {"synth": _cmd_synth, "train": _cmd_train, "convert": _cmd_convert, "info": _cmd_info, "run": _cmd_run,
-            "eval": _cmd_eval, "bench": _cmd_bench, "demo": _cmd_demo, "check-config": _cmd_check_config}
+            "eval": _cmd_eval, "bench": _cmd_bench, "demo": _cmd_demo, "check-config": _cmd_check_config,
+            "keygen": _cmd_keygen, "sign": _cmd_sign, "push": _cmd_push}
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,8 @@
-"""Run settings: flags > environment (``EDGE_LRCN_*``) > config file (TOML) > defaults, from one schema.
+"""Run settings: flags > environment (``EDGE_LRCN_*``) > remote (``<prefix>/set``, kept in the state directory) >
+config file (TOML) > defaults, from one schema.
 
 Every setting has one name. In the TOML file it lives at top level or in its section (``[events]``, ``[mqtt]``,
-``[camera]``, ``[service]``); on the command line it is ``--name-with-dashes``; in the environment
+``[camera]``, ``[service]``, ``[fleet]``); on the command line it is ``--name-with-dashes``; in the environment
 ``EDGE_LRCN_NAME`` (upper case). Unknown keys and bad values are errors that name the key and where it came from
 (with the closest key for a typo); the checks that involve several settings (threshold order, sink URLs and ports,
 TLS file pairs) live here too, so ``check-config`` and the daemon refuse the same things. The ``live`` column marks
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -28,7 +31,12 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10 (JetPack 6)
     import tomli as tomllib
 
+log = logging.getLogger(__name__)
 DEFAULT_CONFIG_PATH = "/etc/edge-lrcn/config.toml"
+DEFAULT_TRUSTED_KEYS = "/etc/edge-lrcn/trusted-keys"  # a directory of *.pub files; optional
+DEFAULT_STATE_DIR = "/var/lib/edge-lrcn"  # the unit's StateDirectory ($STATE_DIRECTORY wins)
+REMOTE_SETTINGS = ("enter_threshold", "exit_threshold", "smoothing", "min_duration", "scores")  # <prefix>/set
+REMOTE_FILE = "settings.json"  # in the state directory: the settings changed remotely
 
 
 def _bool(v: Any) -> bool:
@@ -134,6 +142,15 @@ SCHEMA: list[Setting] = [
       "labels that are not activities: no Home Assistant binary sensor for them (case-insensitive; only the model's "
       "labels count)", live=True),
     S("watchdog", "service", _bool, True, "send systemd WATCHDOG=1 while frames advance", live=True),
+    S("trusted_keys", "fleet", _str_list, [DEFAULT_TRUSTED_KEYS], "public keys (.pub files, or directories of "
+      "them) whose signed bundles may be pushed over MQTT (repeat --trusted-key); none: no pushes"),
+    S("require_signature", "fleet", _bool, False, "with trusted keys, also refuse an unsigned --model bundle"),
+    S("state_dir", "fleet", _str, None, "where pushed models and remote settings are kept (default "
+      f"$STATE_DIRECTORY, else {DEFAULT_STATE_DIR})"),
+    S("max_model_bytes", "fleet", _num(int, 1024, 256 * 1024 * 1024), 32 * 1024 * 1024,
+      "largest model bundle a push may carry (bytes)"),
+    S("remote_settings", "fleet", _bool, True, "accept settings and the pause switch on <prefix>/set (and offer "
+      "them to Home Assistant)"),
 ]
 BY_NAME = {s.name: s for s in SCHEMA}
 SECTIONS = {s.section for s in SCHEMA if s.section}
@@ -141,6 +158,10 @@ SECTIONS = {s.section for s in SCHEMA if s.section}
 
 def env_name(name: str) -> str:
     return "EDGE_LRCN_" + name.upper()
+
+
+def flag_of(name: str) -> str:
+    return {"sinks": "--sink", "trusted_keys": "--trusted-key"}.get(name, "--" + name.replace("_", "-"))
 
 
 def key_of(name: str) -> str:
@@ -326,19 +347,21 @@ class Settings(Mapping):
                         {**self._origins, **{n: other._origins[n] for n in names if n in other._origins}})
 
 
-def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = False) \
+def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = False, remote=None) \
         -> tuple[Settings | None, list[Problem]]:
-    """Merge flags (non-None) > environment > config file > defaults and check them: the settings (None when a
-    value could not be read) and every problem found."""
+    """Merge flags (non-None) > environment > ``remote`` (the settings changed over MQTT) > config file > defaults
+    and check them: the settings (None when a value could not be read) and every problem found."""
     environ = os.environ if environ is None else environ
     from_file, problems = read_file(config_path, must_exist)
     values, origins = {}, {}
     bad = {name for name in BY_NAME for p in problems if p.where.endswith(f": {key_of(name)}")}
     for s in SCHEMA:
         if flags.get(s.name) is not None:
-            raw, where = flags[s.name], "--sink" if s.name == "sinks" else "--" + s.name.replace("_", "-")
+            raw, where = flags[s.name], flag_of(s.name)
         elif env_name(s.name) in environ:
             raw, where = environ[env_name(s.name)], env_name(s.name)
+        elif remote and s.name in remote:
+            raw, where = remote[s.name], f"remote {s.name}"
         elif s.name in from_file:
             values[s.name], origins[s.name] = from_file[s.name], f"{config_path}: {key_of(s.name)}"
             continue
@@ -356,9 +379,9 @@ def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = 
     return (None if problems else settings), problems
 
 
-def resolve(flags: dict[str, Any], config_path, environ=None, must_exist: bool = False) -> Settings:
+def resolve(flags: dict[str, Any], config_path, environ=None, must_exist: bool = False, remote=None) -> Settings:
     """The checked settings; UsageError naming the first problem (and how many more there are)."""
-    settings, problems = gather(flags, config_path, environ, must_exist)
+    settings, problems = gather(flags, config_path, environ, must_exist, remote)
     if problems:
         more = f" (and {len(problems) - 1} more: run edge-lrcn check-config)" if len(problems) > 1 else ""
         raise UsageError(f"{problems[0]}{more}")
@@ -371,7 +394,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help=f"TOML config file (default {DEFAULT_CONFIG_PATH} if it exists; "
                                      f"env EDGE_LRCN_CONFIG)")
     for s in SCHEMA:
-        if not s.flag or s.name == "sinks":
+        if not s.flag or s.name in ("sinks", "trusted_keys"):
             continue
         flag = "--" + s.name.replace("_", "-")
         if s.conv is _bool:
@@ -382,6 +405,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, dest=s.name, default=None, help=s.help)
     p.add_argument("--sink", dest="sinks", action="append", default=None,
                    help="stdout (default) or mqtt[s]://[user@]host[:port]; repeatable")
+    p.add_argument("--trusted-key", dest="trusted_keys", action="append", default=None,
+                   help=f"{BY_NAME['trusted_keys'].help} (default {DEFAULT_TRUSTED_KEYS}/*.pub)")
 
 
 @dataclass(frozen=True)
@@ -403,5 +428,40 @@ class ConfigSource:
             return cls(flags, env["EDGE_LRCN_CONFIG"], True)
         return cls(flags, DEFAULT_CONFIG_PATH, False)
 
-    def load(self) -> Settings:
-        return resolve(self.flags, self.path, must_exist=self.must_exist)
+    def load(self, remote: dict | None = None) -> Settings:
+        """The settings; the remote layer is ``remote``, or else the one kept in the state directory (a kept file
+        that no longer passes the checks is logged and left out, never fatal)."""
+        base = resolve(self.flags, self.path, must_exist=self.must_exist)
+        kept = remote is None
+        remote = read_remote(state_dir(base)) if kept else remote
+        if not remote:
+            return base
+        try:
+            return resolve(self.flags, self.path, must_exist=self.must_exist, remote=remote)
+        except UsageError as exc:
+            if not kept:
+                raise
+            log.warning("ignoring the remote settings kept in %s: %s", state_dir(base) / REMOTE_FILE, exc)
+            return base
+
+
+def state_dir(settings) -> Path:
+    """``state_dir``, else the unit's ``$STATE_DIRECTORY`` (its first entry), else /var/lib/edge-lrcn."""
+    env = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(settings["state_dir"] or env or DEFAULT_STATE_DIR)
+
+
+def read_remote(directory: Path) -> dict[str, Any]:
+    """The settings changed remotely (``<prefix>/set``) and kept in ``directory``; {} when none or unreadable."""
+    path = directory / REMOTE_FILE
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring the remote settings in %s: %s", path, exc)
+        return {}
+    if not isinstance(values, dict):
+        log.warning("ignoring the remote settings in %s: not a JSON object", path)
+        return {}
+    return {k: v for k, v in values.items() if k in REMOTE_SETTINGS}

@@ -7,21 +7,29 @@ A frame flows one way. Live sources never end the daemon (the camera supervisor 
 it, exit 0. Signals: SIGTERM/SIGINT stop cleanly (the open activity is closed, queued messages flushed within a
 bound, ``offline`` published); SIGHUP reloads the config file and applies the settings that may change while
 running (the window is kept); a changed setting that needs a restart is logged as such.
+
+Fleet commands (fleet/, docs/fleet.md) reach the loop as values between two frames: a pushed model that passed
+every check off the loop is swapped in, remote settings are applied as a reload applies them, the pause switch
+releases and reopens the camera.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 import time
+from dataclasses import replace
+from functools import partial
 
 from .capture.camera import END, Camera, CameraChange
 from .capture.sources import Frame, open_source
 from .classify.classifier import Classifier
-from .config import BY_NAME, ConfigSource, Settings
+from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings
 from .errors import EXIT_OK, UsageError
 from .events import ActivityTracker, EventMaker, EventSettings, default_device_id
+from .fleet.device import FleetDevice, Trust, start_fleet
 from .model.loader import load_bundle, open_model
 from .publish.fanout import Fanout, make_sinks
 from .publish.sink import Kind, Sink, SinkContext
@@ -38,8 +46,9 @@ class Daemon:
     can give a fault-injecting camera, a fake clock and its own sinks."""
 
     def __init__(self, settings: Settings, classifier: Classifier, sinks: list[Sink], camera: Camera,
-                 config: ConfigSource | None = None, clock=time.monotonic):
+                 config: ConfigSource | None = None, clock=time.monotonic, fleet: FleetDevice | None = None):
         self.settings, self.classifier, self.camera, self.config = settings, classifier, camera, config
+        self.fleet, self.paused, self._woken = fleet, False, threading.Event()
         model = classifier.model
         self.ctx = SinkContext(settings.device_id or default_device_id(), model.labels, model.model_id)
         self.make = EventMaker(self.ctx.device_id, model.model_id)
@@ -63,6 +72,10 @@ class Daemon:
         self._camera_changed(self.camera.start())  # the first retained camera state: online
         self.health.start(self._totals())
         self.fanout.publish(Kind.STATE, self.tracker.state())
+        if self.fleet:
+            self.fleet.started(self.classifier.model, self.settings, lambda: (self._woken.set(), self.camera.wake()))
+            if self.fleet.state.paused:
+                self._pause(True)
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
@@ -77,7 +90,12 @@ class Daemon:
             if self._reload.is_set():
                 self._reload.clear()
                 self.reload()
-            item, kept = self.camera.read(), False
+            if self.fleet:
+                self._commands()
+            item, kept = (None if self.paused else self.camera.read()), False
+            if self.paused:  # nothing is captured: wait for a command
+                self._woken.wait(0.25)
+                self._woken.clear()
             if item is END:
                 c = self.classifier.counts
                 log.info("end of %s: %d frames, %d kept, %d windows, %d undecodable skipped",
@@ -88,7 +106,7 @@ class Daemon:
             elif isinstance(item, Frame):
                 kept = self._on_frame(item)
             self.fanout.tick()
-            stats = self.health.tick(kept, self._totals)
+            stats = self.health.tick(kept or self.paused, self._totals)  # paused on purpose is not stuck
             if stats:
                 self._publish_stats(stats)
         log.info("stopping on request")
@@ -128,6 +146,55 @@ class Daemon:
         runs_on = {"encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"}
         self.fanout.publish(Kind.STATS, self.make("stats", **fields, **runs_on, **self.fanout.stats()))
 
+    def _commands(self) -> None:
+        """Between two frames: the pushed models that passed every check, the remote settings, the pause switch."""
+        while True:
+            try:
+                kind, item = self.fleet.control.commands.get_nowait()
+            except queue.Empty:
+                return
+            (self._use_model if kind == "model" else self._remote_set)(item)
+
+    def _use_model(self, prepared) -> None:
+        model = prepared.model
+        if not self.fleet.keep(prepared):
+            return
+        if self.classifier.last_t is not None:
+            self._emit(self.tracker.close(self.classifier.last_t, reason="model"))
+        self.classifier.use(model)
+        self.make.model = model.model_id
+        self.ctx = replace(self.ctx, labels=model.labels, model=model.model_id)
+        self.tracker = ActivityTracker(model.labels, EventSettings.of(self.settings), self.make)
+        self.fanout.relabel(self.ctx)
+        self.fanout.publish(Kind.STATE, self.tracker.state())
+        self.fleet.swapped(prepared)
+
+    def _remote_set(self, request: dict) -> None:
+        change = self.fleet.remote_request(request, self.config, self.settings)
+        if change is None:
+            return
+        new, names, paused = change
+        if names:
+            self._apply(new, names)
+        if paused is not None and paused != self.paused:
+            self._pause(paused)
+        self.fleet.answer_set(request, self.settings, self.paused)
+
+    def _pause(self, paused: bool) -> None:
+        """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
+        self.paused = paused
+        if paused:
+            reset = self.classifier.restart("paused")
+            if reset:
+                self._emit(self.tracker.reset(reset.t, reset.reason))
+            self.camera.release()
+            self.fanout.publish(Kind.CAMERA, self.make("camera", state="paused", source=self.camera.description))
+            log.info("detection paused: camera released, no frames encoded")
+        else:
+            log.info("detection resumed")
+            self._camera_changed(self.camera.resume())
+        self.fleet.settings_changed(self.settings, paused)
+
     def reload(self) -> None:
         """SIGHUP: read the settings again and apply those that may change while running."""
         if self.config is None:
@@ -143,7 +210,11 @@ class Daemon:
         if later:
             log.warning("reload: %s changed, which needs a restart (systemctl restart edge-lrcn); still running "
                         "with the old value%s", ", ".join(later), "s" if len(later) > 1 else "")
-        live = [n for n in changed if BY_NAME[n].live]
+        self._apply(new, [n for n in changed if BY_NAME[n].live])
+        log.info("reloaded settings from %s", self.config.path)
+
+    def _apply(self, new: Settings, live: list[str]) -> None:
+        """Take the values of ``live`` from ``new`` and apply them while running (a reload, remote settings)."""
         if SINK_SETTINGS & set(live):
             try:
                 self.fanout.replace(make_sinks(new, self.ctx))
@@ -155,7 +226,8 @@ class Daemon:
         self.classifier.cut_threshold = s.cut_threshold
         self.camera.stall_timeout, self.camera.reopen_max_delay = s.stall_timeout, s.reopen_max_delay
         self.health.watchdog, self.health.stats_interval = s.watchdog, s.stats_interval
-        log.info("reloaded settings from %s", self.config.path)
+        if self.fleet and set(live) & set(REMOTE_SETTINGS):
+            self.fleet.settings_changed(s, self.paused)
 
     def _shutdown(self) -> None:
         self.health.notifier.stopping()
@@ -164,6 +236,8 @@ class Daemon:
         if self.classifier.counts.frames and self.settings.stats_interval:
             self._publish_stats(self.health.stats(self._totals()))
         self.camera.stop()  # no more frames; the source is closed once the sinks are flushed
+        if self.fleet:
+            self.fleet.close()
         self.fanout.close(SHUTDOWN_BUDGET_S, CLOSE_RESERVE_S)
         self.camera.close()
         self.health.notifier.close()
@@ -172,18 +246,23 @@ class Daemon:
 def build(config: ConfigSource) -> Daemon:
     """Settings (exit 2), then the bundle (exit 3), the source (exit 4), the interpreters and the sinks."""
     s = config.load()
-    bundle = load_bundle(s.model, verify=s.verify_model)
+    trust = Trust.of(s)
+    bundle = load_bundle(trust.model, verify=s.verify_model)
+    trust.check(bundle, s)
     camera = Camera(lambda: open_source(s.source, realtime=s.realtime, size=(s.width, s.height), fps=s.camera_fps),
                     s.stall_timeout, s.reopen_max_delay)
     camera.open()  # before the interpreters: a missing camera is one line, exit 4, at once
     try:
-        classifier = Classifier(open_model(bundle, s.delegate, s.threads, s.require_delegate,
-                                           s.gpu_delegate_library), s.stride, s.cut_threshold)
-        sinks = make_sinks(s, SinkContext(s.device_id or default_device_id(), bundle.labels, bundle.model_id))
+        opener = partial(open_model, delegate=s.delegate, threads=s.threads, require_delegate=s.require_delegate,
+                         gpu_library=s.gpu_delegate_library)
+        classifier = Classifier(opener(bundle), s.stride, s.cut_threshold)
+        device_id = s.device_id or default_device_id()
+        sinks = make_sinks(s, SinkContext(device_id, bundle.labels, bundle.model_id))
+        fleet = start_fleet(s, trust, device_id, opener)
     except BaseException:
         camera.close()
         raise
-    return Daemon(s, classifier, sinks, camera, config)
+    return Daemon(s, classifier, sinks, camera, config, fleet=fleet)
 
 
 def run_from_args(args) -> int:

@@ -44,6 +44,14 @@ PLATFORM_KEYS = {
                       "payload_on"},
     "event": {"device_class", "name", "event_types"},
 }
+# number.py and switch.py: MQTT_RW_SCHEMA (config.py) + their _PLATFORM_SCHEMA_BASE
+RW_KEYS = {"qos", "encoding", "command_topic", "retain", "state_topic"}
+CONTROL_KEYS = {
+    "number": {"command_template", "device_class", "max", "min", "mode", "name", "optimistic", "payload_reset",
+               "step", "unit_of_measurement", "value_template"},
+    "switch": {"command_template", "device_class", "name", "optimistic", "payload_off", "payload_on", "state_off",
+               "state_on", "value_template"},
+}
 REQUIRED = {"sensor": {"state_topic"}, "binary_sensor": {"state_topic"}, "event": {"state_topic", "event_types"}}
 DEVICE_KEYS = {"identifiers", "connections", "manufacturer", "model", "model_id", "name", "hw_version",
                "serial_number", "sw_version", "via_device", "suggested_area", "configuration_url"}
@@ -78,6 +86,27 @@ def test_keys_are_in_home_assistants_schemas(labels):
     ids = [(t.split("/")[1], c["unique_id"]) for t, c in cfgs.items()]
     assert len(set(ids)) == len(ids)
     assert len({c["default_entity_id"] for c in cfgs.values()}) == len(cfgs)
+
+
+def test_remote_settings_controls_are_in_home_assistants_schemas():
+    cfgs = discovery_configs(PREFIX, "Pi-Kitchen.2", LABELS, controls=True)
+    controls = {t: c for t, c in cfgs.items() if t.split("/")[1] in CONTROL_KEYS}
+    assert sorted(t.split("/")[1:4:2] for t in controls) == [["number", "enter_threshold"],
+                                                              ["number", "exit_threshold"],
+                                                              ["number", "min_duration"], ["switch", "pause"]]
+    for topic, c in controls.items():
+        component = topic.split("/")[1]
+        assert set(c) <= RW_KEYS | COMMON_KEYS | CONTROL_KEYS[component], set(c) - RW_KEYS - COMMON_KEYS
+        assert c["command_topic"] == f"{PREFIX}/set" and c["state_topic"] == f"{PREFIX}/settings"
+        assert VALID_ENTITY_ID.match(c["default_entity_id"]) and c["default_entity_id"].split(".")[0] == component
+    for name in ("enter_threshold", "exit_threshold", "min_duration"):
+        number = cfgs[f"homeassistant/number/edge_lrcn_Pi-Kitchen_2/{name}/config"]
+        assert json.loads(number["command_template"].replace("{{ value }}", "0.25")) == {name: 0.25}
+        assert number["min"] < number["max"] and number["step"] >= 0.001 and number["entity_category"] == "config"
+    model = cfgs["homeassistant/sensor/edge_lrcn_Pi-Kitchen_2/model/config"]
+    assert model["state_topic"] == f"{PREFIX}/model" and model["value_template"] == "{{ value_json.id }}"
+    assert set(cfgs) - set(controls) == set(configs())  # without controls: the same entities, the numbers and
+    # the switch left out
 
 
 def test_entities_follow_the_labels():

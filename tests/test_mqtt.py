@@ -123,12 +123,14 @@ def test_run_publishes_availability_state_events_and_ha_discovery(broker, seq):
     sensors = [c for t, c in configs.items() if t.startswith("homeassistant/sensor/")]
     binaries = [c for t, c in configs.items() if t.startswith("homeassistant/binary_sensor/")]
     events = [c for t, c in configs.items() if t.startswith("homeassistant/event/")]
-    # Activity + 3 diagnostic sensors; a binary sensor per activity label (not `still`) + camera; one event entity
-    assert len(sensors) == 1 + 3 and len(binaries) == 4 + 1 and len(events) == 1
+    # a binary sensor per activity label (not `still`) + camera; one event entity
+    controls = [t for t in configs if t.split("/")[1] in ("number", "switch")]
+    # Activity + 3 diagnostic sensors + Model; the remote settings' 3 numbers and the pause switch (docs/fleet.md)
+    assert len(sensors) == 1 + 3 + 1 and len(binaries) == 4 + 1 and len(events) == 1 and len(controls) == 3 + 1
     for c in sensors + binaries + events:
         assert {"name", "unique_id", "state_topic", "availability_topic", "device", "origin"} <= set(c)
         assert c["availability_topic"] == f"{PREFIX}/availability" and c["device"]["identifiers"]
-    assert len({c["unique_id"] for c in sensors + binaries + events}) == 4 + 5 + 1  # all distinct
+    assert len({c["unique_id"] for c in sensors + binaries + events}) == 5 + 5 + 1  # all distinct
     assert [c["state_topic"] for c in sensors if c["name"] == "Activity"] == [f"{PREFIX}/activity"]
     assert events[0]["state_topic"] == f"{PREFIX}/events"
 
@@ -413,7 +415,8 @@ def test_discovery_read_back_with_mosquitto_sub_is_current_and_stale_configs_go(
     assert sorted(t.split("/")[1] + "/" + t.split("/")[3] for t in configs) == sorted(
         ["sensor/activity", "sensor/fps", "sensor/camera_reopens", "sensor/mqtt_dropped", "event/activity",
          "binary_sensor/left", "binary_sensor/right", "binary_sensor/up", "binary_sensor/down",
-         "binary_sensor/camera"])
+         "binary_sensor/camera", "sensor/model", "number/enter_threshold", "number/exit_threshold",
+         "number/min_duration", "switch/pause"])
     for topic, c in configs.items():
         assert "object_id" not in c, topic
         assert c["origin"]["name"] == "edge-lrcn" and c["origin"]["sw_version"]
@@ -427,7 +430,7 @@ def test_discovery_read_back_with_mosquitto_sub_is_current_and_stale_configs_go(
                                     "down_end", "left_end", "right_end", "still_end", "up_end"]
     assert event["state_topic"] == f"{PREFIX}/events"
     diagnostic = {t.split("/")[3]: c for t, c in configs.items() if c.get("entity_category") == "diagnostic"}
-    assert set(diagnostic) == {"fps", "camera_reopens", "mqtt_dropped", "camera"}
+    assert set(diagnostic) == {"fps", "camera_reopens", "mqtt_dropped", "camera", "model"}
     assert {diagnostic[k]["state_topic"] for k in ("fps", "camera_reopens", "mqtt_dropped")} == {f"{PREFIX}/stats"}
 
 

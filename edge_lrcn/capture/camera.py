@@ -47,8 +47,8 @@ class Camera:
         self.open_source = open_source
         self.stall_timeout, self.reopen_max_delay = stall_timeout, reopen_max_delay
         self.clock, self.poll = clock, poll
-        self._interrupted = threading.Event()
-        self.sleep = sleep or self._interrupted.wait
+        self._interrupted, self._woken = threading.Event(), threading.Event()
+        self.sleep = sleep or self._wait
         self.source: Source | None = None
         self.reader: FrameReader | None = None
         self.description = ""
@@ -114,6 +114,36 @@ class Camera:
     def interrupt(self) -> None:
         """Cut a wait between reopen attempts short (the daemon is stopping)."""
         self._interrupted.set()
+        self._woken.set()
+
+    def wake(self) -> None:
+        """Cut the current wait between reopen attempts short once (a command for the daemon is waiting)."""
+        self._woken.set()
+
+    def _wait(self, seconds: float) -> None:
+        self._woken.wait(seconds)
+        if not self._interrupted.is_set():
+            self._woken.clear()
+
+    def release(self) -> None:
+        """Close the source and read nothing until :meth:`resume` (pause: nothing is captured, and the device is
+        free for another program)."""
+        if self.source is not None and self.reader is not None:
+            self._skipped_before += self.source.skipped
+            self._dropped_before += self.reader.dropped
+        self.stop()
+        self.close()
+        self.online = False
+
+    def resume(self) -> CameraChange:
+        """Open the source again after :meth:`release`: online, or offline with the reason (then :meth:`read`
+        reopens it with backoff as after any fault)."""
+        try:
+            return self.start()
+        except (SourceError, UsageError) as exc:
+            self._backoff, self._failures, self._last_error = FIRST_BACKOFF_S, 0, None
+            log.warning("camera offline: reopening after the pause failed: %s", exc)
+            return CameraChange(False, self.description, str(exc))
 
     def stop(self) -> None:
         """No more frames (the source stays open until :meth:`close`)."""

@@ -69,16 +69,21 @@ class Classifier:
     def __init__(self, model: Model, stride: int = 1, cut_threshold: float = 0.0):
         if stride < 1:
             raise ValueError("stride must be >= 1")
+        self.stride = stride
+        self.cut_threshold = cut_threshold  # mean absolute change of the model input (0-1); 0: off
+        self.counts = Counts()
+        self.use(model)
+
+    def use(self, model: Model) -> None:
+        """Run ``model`` from the next frame on (a pushed model): the window starts again, the counts go on. The
+        caller closes what was open first (:meth:`restart` gives the reset)."""
         bundle = model.bundle
         self.model = model
         self.encoder, self.head = model.encoder, model.head
         self.height, self.width = bundle.input_size
         self.fps = bundle.fps
-        self.stride = stride
-        self.cut_threshold = cut_threshold  # mean absolute change of the model input (0-1); 0: off
         self.pacer = Pacer(bundle.fps)
         self.window = FeatureWindow(bundle.frames, model.head.feature_dim)
-        self.counts = Counts()
         self.last_t: float | None = None  # source time of the last kept frame
         self._prev_x: np.ndarray | None = None  # the last kept frame (float, model size), for cut detection
         self._since = 0

@@ -25,6 +25,8 @@ READABLE_VERSIONS = (1, 2)
 TRANSFORMS = ("difference",)
 GAINS = (0.5, 1, 2, 4, 8, 16)  # input.gain: powers of two, so the difference stays exact integer arithmetic
 MANIFEST = "manifest.json"
+SIGNATURE = "signature.json"  # bundle-level: the signature over manifest.json (edge_lrcn/fleet/keys.py), unlisted
+MAX_SIGNATURE_BYTES = 64 * 1024
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # the reference int8 encoder is ~70 kB; 64 MB leaves room for big models
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
@@ -39,6 +41,8 @@ class Bundle:
     sha256: str  # of the whole bundle file: identifies the model in events
     path: str = ""
     _by_role: dict = field(default_factory=dict, repr=False)
+    manifest_bytes: bytes = field(default=b"", repr=False)  # as stored: what a signature covers
+    signature: bytes | None = field(default=None, repr=False)  # signature.json, unverified (fleet/keys.py)
 
     @property
     def labels(self) -> list[str]:
@@ -131,7 +135,7 @@ def _check_manifest(m: Any, where: str) -> None:
     files = m.get("files")
     need(isinstance(files, dict) and files, "files")
     for name, info in files.items():
-        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name == MANIFEST:
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name in (MANIFEST, SIGNATURE):
             raise _fail(where, f"member name {name!r} is not allowed")
         need(isinstance(info, dict) and isinstance(info.get("sha256"), str) and len(info["sha256"]) == 64,
              f"files.{name}.sha256")
@@ -184,8 +188,11 @@ def read_bundle_bytes(data: bytes, where: str = "<bytes>", max_member_bytes: int
                 infos[info.filename] = info
             if MANIFEST not in infos:
                 raise _fail(where, "manifest.json is missing")
+            manifest_bytes = _read_member(zf, infos[MANIFEST], MAX_MANIFEST_BYTES, where)
+            signature = _read_member(zf, infos[SIGNATURE], MAX_SIGNATURE_BYTES, where) if SIGNATURE in infos \
+                else None
             try:
-                manifest = json.loads(_read_member(zf, infos[MANIFEST], MAX_MANIFEST_BYTES, where))
+                manifest = json.loads(manifest_bytes)
             except (UnicodeDecodeError, json.JSONDecodeError):
                 raise _fail(where, "manifest.json is not valid JSON") from None
             _check_manifest(manifest, where)
@@ -204,7 +211,8 @@ def read_bundle_bytes(data: bytes, where: str = "<bytes>", max_member_bytes: int
         # encrypted members
         raise _fail(where, f"damaged archive ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") \
             from None
-    return Bundle(manifest, members, hashlib.sha256(data).hexdigest(), where)
+    return Bundle(manifest, members, hashlib.sha256(data).hexdigest(), where, manifest_bytes=manifest_bytes,
+                  signature=signature)
 
 
 def write_bundle(path: str | os.PathLike, manifest: dict[str, Any], members: dict[str, tuple[bytes, str, str]]) -> str:

@@ -9,7 +9,10 @@ Entities (all tied to the device ``edge-lrcn <device_id>``, to the availability 
 - ``binary_sensor`` per label that is an activity (a label listed in ``idle_labels``, like ``still``, gets none),
   ``device_class: motion``, on while that activity is on;
 - ``binary_sensor`` **Camera** (connectivity) and the ``sensor`` s **Frame rate**, **Camera reopens**, **MQTT dropped
-  messages** from the ``stats`` topic, all ``entity_category: diagnostic``.
+  messages** from the ``stats`` topic, and **Model** (the running model's id, from the retained ``model`` topic), all
+  ``entity_category: diagnostic``;
+- with ``remote_settings`` (docs/fleet.md): ``number`` s **Enter threshold**, **Exit threshold**, **Minimum
+  duration** and the ``switch`` **Pause detection**, all commanding ``<prefix>/set``.
 
 Every config sets ``default_entity_id`` (``<component>.edge_lrcn_<device>_<id>``; HA 2025.10 replaced ``object_id``
 with it) and keeps the ``unique_id`` of earlier versions, so entities already in Home Assistant stay the same ones.
@@ -30,6 +33,13 @@ STATS_SENSORS = (  # (id, name, stats key, extra fields): diagnostic sensors fed
     ("camera_reopens", "Camera reopens", "camera_reopens", {"state_class": "total_increasing", "icon": "mdi:cctv"}),
     ("mqtt_dropped", "MQTT dropped messages", "mqtt_dropped", {"state_class": "total_increasing",
                                                                "icon": "mdi:message-alert"}),
+)
+
+
+CONTROL_NUMBERS = (  # (setting, name, max, step, unit): the Home Assistant numbers of the remote settings
+    ("enter_threshold", "Enter threshold", 1, 0.01, None),
+    ("exit_threshold", "Exit threshold", 1, 0.01, None),
+    ("min_duration", "Minimum duration", 3600, 0.1, "s"),
 )
 
 
@@ -77,7 +87,7 @@ def event_template(with_ends: bool) -> str:
 
 
 def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix: str = "homeassistant",
-                      idle_labels=IDLE_LABELS) -> dict[str, dict]:
+                      idle_labels=IDLE_LABELS, controls: bool = False) -> dict[str, dict]:
     """topic -> config for every entity of the device (see the module docstring)."""
     node, slug = node_id(device_id), entity_slug(f"edge_lrcn_{device_id}")
     common = {"device": {"identifiers": [node], "name": f"edge-lrcn {device_id}", "manufacturer": "edge-lrcn",
@@ -107,7 +117,25 @@ def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix:
     for oid, name, key, extra in STATS_SENSORS:
         add("sensor", oid, name, state_topic=f"{prefix}/stats", value_template="{{ value_json.%s }}" % key,
             entity_category="diagnostic", **extra)
+    add("sensor", "model", "Model", state_topic=f"{prefix}/model", value_template="{{ value_json.id }}",
+        json_attributes_topic=f"{prefix}/model", entity_category="diagnostic", icon="mdi:brain")
+    if controls:
+        _add_controls(add, prefix)
     return out
+
+
+def _add_controls(add, prefix: str) -> None:
+    """The ``number`` s and the pause ``switch``: they publish JSON objects on ``<prefix>/set`` (fleet/remote.py)
+    and read the retained ``<prefix>/settings``."""
+    for name, title, top, step, unit in CONTROL_NUMBERS:
+        add("number", name, title, command_topic=f"{prefix}/set",
+            command_template='{"%s": {{ value }}}' % name, state_topic=f"{prefix}/settings",
+            value_template="{{ value_json.%s }}" % name, min=0, max=top, step=step, mode="box",
+            entity_category="config", **({"unit_of_measurement": unit} if unit else {}))
+    add("switch", "pause", "Pause detection", command_topic=f"{prefix}/set", payload_on='{"paused": true}',
+        payload_off='{"paused": false}', state_topic=f"{prefix}/settings",
+        value_template="{{ 'ON' if value_json.paused else 'OFF' }}", state_on="ON", state_off="OFF",
+        icon="mdi:eye-off")
 
 
 def _jinja_str(text: str) -> str:

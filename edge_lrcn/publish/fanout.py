@@ -62,6 +62,10 @@ class Fanout:
         for sink in self.sinks:
             self._replay(sink)
 
+    def relabel(self, ctx: SinkContext) -> None:
+        for sink in self.sinks:
+            self._call(sink, "relabel", ctx)
+
     def stats(self) -> dict:
         out: dict = {}
         for sink in self.sinks:

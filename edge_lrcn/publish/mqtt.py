@@ -63,6 +63,29 @@ def read_password(settings, environ=None) -> str | None:
     return None
 
 
+def new_client(target: SinkSpec, settings, password: str | None, client_id: str, v5: bool = False) -> mqtt.Client:
+    """A paho client with the settings' queue bound, user name and TLS: the sink's, the fleet control's (MQTT 5:
+    ``v5``) and ``edge-lrcn push``'s."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5) if v5 else \
+        mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    c.max_queued_messages_set(int(settings["queue_limit"]))
+    c.max_inflight_messages_set(50)
+    username = target.username or settings["username"]
+    if username:
+        c.username_pw_set(username, password)
+    if target.tls:
+        try:
+            c.tls_set(ca_certs=settings["ca_file"], certfile=settings["cert_file"], keyfile=settings["key_file"],
+                      cert_reqs=ssl.CERT_REQUIRED)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise UsageError(f"MQTT TLS settings: {exc}") from None
+        if settings["tls_insecure"]:
+            c.tls_insecure_set(True)
+    elif settings["ca_file"] or settings["cert_file"]:
+        log.warning("ca_file/cert_file are set but the sink is mqtt://, not mqtts://: TLS is off")
+    return c
+
+
 class Acks:
     """PUBACK bookkeeping: the QoS 1 messages published and not yet acknowledged.
 
@@ -111,8 +134,8 @@ class MqttSink(Sink):
         self.qos = settings["qos"]
         self.ha = settings["ha_discovery"]
         self.ha_prefix = settings["ha_prefix"] or "homeassistant"
-        self.ha_configs = discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix,
-                                            settings["idle_labels"]) if self.ha else {}
+        self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
+        self.ha_configs = self._configs()
         self.keepalive = int(settings["keepalive"])
         self.max_delay = 30.0
         self.dropped = 0
@@ -131,29 +154,30 @@ class MqttSink(Sink):
         return cls(target, settings, ctx, read_password(settings))
 
     def _client(self, target: SinkSpec, settings, password: str | None) -> mqtt.Client:
-        client_id = settings["client_id"] or f"edge-lrcn-{self.device_id}"
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        c.max_queued_messages_set(int(settings["queue_limit"]))
-        c.max_inflight_messages_set(50)
-        username = target.username or settings["username"]
-        if username:
-            c.username_pw_set(username, password)
-        if target.tls:
-            try:
-                c.tls_set(ca_certs=settings["ca_file"], certfile=settings["cert_file"], keyfile=settings["key_file"],
-                          cert_reqs=ssl.CERT_REQUIRED)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                raise UsageError(f"MQTT TLS settings: {exc}") from None
-            if settings["tls_insecure"]:
-                c.tls_insecure_set(True)
-        elif settings["ca_file"] or settings["cert_file"]:
-            log.warning("ca_file/cert_file are set but the sink is mqtt://, not mqtts://: TLS is off")
+        c = new_client(target, settings, password, settings["client_id"] or f"edge-lrcn-{self.device_id}")
         c.will_set(self.topic("availability"), "offline", qos=1, retain=True)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
         return c
+
+    def _configs(self) -> dict[str, dict]:
+        return discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix, self.idle_labels,
+                                 self.controls) if self.ha else {}
+
+    def relabel(self, ctx: SinkContext) -> None:
+        """A new model with other labels: publish its discovery configs; subscribing again brings the retained
+        configs back, and those of labels the model no longer has are removed (:meth:`_on_message`)."""
+        self.labels = ctx.labels
+        self.ha_configs = configs = self._configs()
+        if not self.ha or not self._connected.is_set():
+            return  # the next connection publishes them
+        for topic, cfg in configs.items():
+            self.client.publish(topic, json.dumps(cfg), qos=1, retain=True)
+        wildcard = f"{self.ha_prefix}/+/{node_id(self.device_id)}/+/config"
+        self.client.unsubscribe(wildcard)
+        self.client.subscribe(wildcard, qos=1)
 
     def topic(self, sub: str) -> str:
         return f"{self.prefix}/{sub}"

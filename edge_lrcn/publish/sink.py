@@ -51,6 +51,9 @@ class Sink:
     def stats(self) -> dict:
         return {}
 
+    def relabel(self, ctx: SinkContext) -> None:
+        """Another model runs now (``ctx`` has its labels and id): what depends on the labels is published again."""
+
     def replay_due(self) -> bool:
         """True (once) when the sink has reconnected and is ready to be sent the retained objects again."""
         return False

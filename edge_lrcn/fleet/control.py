@@ -1,0 +1,130 @@
+"""The device's control connection to the broker: its own MQTT client (the first MQTT sink's broker, TLS and
+credentials; client id ``<client id>-control``), so a 30 MB push never queues behind events and a sink reload never
+drops a push half-way.
+
+Subscribes ``<prefix>/model/set`` only with trusted keys, and ``<prefix>/set`` only with ``remote_settings``;
+answers on ``<prefix>/model/response`` and ``<prefix>/set/response``; keeps the retained ``<prefix>/model`` (which
+model runs) and ``<prefix>/settings`` (the remote settings and the pause switch) current, published again on every
+connection. Nothing here touches the pipeline: what the daemon must do arrives in :attr:`Control.commands`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ..config import SinkSpec
+from ..events import utc_now
+from ..publish.mqtt import new_client, read_password
+from .keys import PublicKey
+from .protocol import HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_RESPONSE, SETTINGS, response
+from .update import Prepared, Updater
+
+log = logging.getLogger(__name__)
+PACKET_SLACK = 64 * 1024  # topic, properties and a settings request
+
+
+def model_object(model, signer: PublicKey | None, updates: bool, max_bytes: int) -> dict:
+    """The retained ``<prefix>/model``: which model runs, who signed it, since when, whether pushes are taken."""
+    return {"id": model.model_id, "labels": model.labels, "signer": signer.name if signer else None,
+            "key_id": signer.key_id if signer else None, "since": utc_now(), "updates": updates,
+            "max_bytes": max_bytes if updates else None}
+
+
+class Control:
+    """``commands`` receives ``("model", Prepared)`` and ``("set", dict)``; ``wake()`` is called after each."""
+
+    def __init__(self, target: SinkSpec, settings, prefix: str, client_id: str, updater_args: dict | None,
+                 wake: Callable[[], None]):
+        self.prefix, self.wake = prefix, wake
+        self.remote = bool(settings["remote_settings"])
+        self.commands: queue.Queue = queue.Queue()
+        self._retained: dict[str, dict] = {}
+        self._refused = False
+        self.updater = Updater(**updater_args, answer=self.refuse_model, ready=self._ready) if updater_args else None
+        self.client = c = new_client(target, settings, read_password(settings), f"{client_id}-control", v5=True)
+        c.on_connect, c.on_message = self._on_connect, self._on_message
+        c.reconnect_delay_set(1, 30)
+        # MQTT 5 Maximum Packet Size: the broker never sends this connection a message larger than a push may be,
+        # so an oversize one is not even received (what gets through is refused from its length: update.py)
+        limit = Properties(PacketTypes.CONNECT)
+        limit.MaximumPacketSize = PACKET_SLACK + (settings["max_model_bytes"] + HEADER_MAX if self.updater else 0)
+        c.connect_async(target.host, target.port, int(settings["keepalive"]), clean_start=True, properties=limit)
+        c.loop_start()
+
+    def topic(self, sub: str) -> str:
+        return f"{self.prefix}/{sub}"
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:  # logged once until it connects (the sink says the same, with a hint)
+            if not self._refused:
+                log.warning("fleet control: not connected (%s); retrying", reason_code)
+            self._refused = True
+            return
+        self._refused = False
+        subs = ([MODEL_SET] if self.updater else []) + ([SET] if self.remote else [])
+        for sub in subs:
+            client.subscribe(self.topic(sub), qos=1)
+        for sub, obj in list(self._retained.items()):
+            client.publish(self.topic(sub), json.dumps(obj), qos=1, retain=True)
+        log.info("fleet control connected (%s)", ", ".join(self.topic(s) for s in subs) or "no commands taken")
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if msg.retain:
+            return  # a command is never retained: an old one must not run again at every start
+        if msg.topic == self.topic(MODEL_SET) and self.updater:
+            self.updater.submit(msg.payload)
+        elif msg.topic == self.topic(SET) and self.remote:
+            try:
+                request = json.loads(msg.payload)
+                if not isinstance(request, dict):
+                    raise ValueError
+            except (ValueError, UnicodeDecodeError):
+                self.answer_set(response("error", None, error="the request is not a JSON object"))
+                return
+            self.commands.put(("set", request))
+            self.wake()
+
+    def _ready(self, prepared: Prepared) -> None:
+        self.commands.put(("model", prepared))
+        self.wake()
+
+    def refuse_model(self, transaction: str | None, error: str) -> None:
+        self._send(MODEL_RESPONSE, response("error", transaction, model=None, error=error))
+
+    def accept_model(self, transaction: str | None, model_id: str) -> None:
+        self._send(MODEL_RESPONSE, response("ok", transaction, model=model_id, error=None))
+
+    def answer_set(self, obj: dict) -> None:
+        self._send(SET_RESPONSE, obj)
+
+    def retain(self, sub: str, obj: dict) -> None:
+        """Publish a retained object (``model``, ``settings``), and again on every connection."""
+        self._retained[sub] = obj
+        self.client.publish(self.topic(sub), json.dumps(obj), qos=1, retain=True)
+
+    def publish_model(self, obj: dict) -> None:
+        self.retain(MODEL, obj)
+
+    def publish_settings(self, obj: dict) -> None:
+        self.retain(SETTINGS, obj)
+
+    def _send(self, sub: str, obj: dict) -> None:
+        info = self.client.publish(self.topic(sub), json.dumps(obj), qos=1)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            log.warning("fleet control: could not queue the answer on %s (rc %s)", self.topic(sub), info.rc)
+
+    def close(self, timeout: float = 1.0) -> None:
+        if self.updater:
+            self.updater.close()
+        try:
+            self.client.disconnect()
+        except Exception:  # noqa: BLE001 - closing must not fail the shutdown
+            log.debug("fleet control disconnect failed", exc_info=True)
+        self.client.loop_stop()

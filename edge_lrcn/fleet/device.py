@@ -1,0 +1,118 @@
+"""The fleet side of a running daemon: the control connection, the state directory and what runs, wired once by
+``build`` (:func:`start_fleet`) and told by the daemon's loop what it did (:class:`FleetDevice`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..config import SinkType, state_dir
+from ..errors import UsageError
+from ..model.bundle import Bundle
+from ..model.loader import Model
+from .control import Control, model_object
+from .keys import PublicKey, load_trusted
+from .protocol import response
+from .remote import remote_change, settings_object
+from .state import StateDir
+from .update import Prepared, check_required_signature, startup_bundle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Trust:
+    """What a start decided: the trusted keys, the state directory, the bundle to run and its signer."""
+
+    keys: list[PublicKey]
+    state: StateDir
+    model: str | None  # None: the embedded model
+    signer: PublicKey | None = None
+
+    @classmethod
+    def of(cls, settings) -> "Trust":
+        """Bad key files are exit 2; the pushed model kept in the state directory runs unless ``--model`` is
+        given on the command line (update.startup_bundle)."""
+        keys, state = load_trusted(settings.trusted_keys), StateDir(state_dir(settings))
+        model, signer = startup_bundle(settings, keys, state)
+        return cls(keys, state, model, signer)
+
+    def check(self, bundle: Bundle, settings) -> None:
+        """``require_signature``: exit 3 for a bundle no trusted key signed."""
+        self.signer = self.signer or check_required_signature(bundle, settings, self.keys)
+
+
+@dataclass
+class FleetDevice:
+    control: Control
+    state: StateDir
+    signer: PublicKey | None
+    max_bytes: int
+    _paused: bool = field(default=False, repr=False)
+
+    @property
+    def updates(self) -> bool:
+        return self.control.updater is not None
+
+    def started(self, model: Model, settings, wake: Callable[[], None]) -> None:
+        self.control.wake = wake
+        self.control.publish_model(model_object(model, self.signer, self.updates, self.max_bytes))
+        self.settings_changed(settings, False)
+
+    def keep(self, prepared: Prepared) -> bool:
+        """The checked bundle becomes the one a restart runs; False (answered) when it cannot be kept."""
+        try:
+            self.state.commit(prepared.staged)
+        except OSError as exc:
+            prepared.staged.unlink(missing_ok=True)
+            self.control.refuse_model(prepared.transaction, f"cannot keep the model in {self.state.path}: "
+                                                            f"{exc.strerror or exc}")
+            return False
+        return True
+
+    def swapped(self, prepared: Prepared) -> None:
+        self.signer = prepared.signer
+        self.control.publish_model(model_object(prepared.model, prepared.signer, True, self.max_bytes))
+        self.control.accept_model(prepared.transaction, prepared.model.model_id)
+        log.info("now running the pushed model %s (labels: %s; signed by %s)", prepared.model.model_id,
+                 ", ".join(prepared.model.labels), prepared.signer.name)
+
+    def remote_request(self, request: dict, config, settings):
+        """A ``<prefix>/set`` request checked and kept: ``(new settings, names, paused or None)``, or None when it
+        was refused (and answered)."""
+        try:
+            return remote_change(request, config, settings, self.state)
+        except UsageError as exc:
+            log.warning("remote settings refused: %s", exc)
+            self.control.answer_set(response("error", request.get("transaction"), error=str(exc)))
+            return None
+
+    def answer_set(self, request: dict, settings, paused: bool) -> None:
+        log.info("remote settings applied: %s", {k: v for k, v in request.items() if k != "transaction"})
+        self.control.answer_set(response("ok", request.get("transaction"),
+                                         settings=self.settings_changed(settings, paused), error=None))
+
+    def settings_changed(self, settings, paused: bool) -> dict:
+        obj = settings_object(settings, paused)
+        self.control.publish_settings(obj)
+        return obj
+
+    def close(self) -> None:
+        self.control.close()
+
+
+def start_fleet(settings, trust: Trust, device_id: str, open_model: Callable[[Bundle], Model]) -> FleetDevice | None:
+    """The control connection to the first MQTT sink's broker; None without an MQTT sink."""
+    mqtt = [spec for spec in settings.sink_specs if spec.type is SinkType.MQTT]
+    if not mqtt:
+        if trust.keys:
+            log.warning("trusted keys are set but there is no MQTT sink: this device takes no model pushes")
+        return None
+    trust.state.clean()
+    prefix = (settings.topic_prefix or f"edge-lrcn/{device_id}").rstrip("/")
+    updater = dict(trusted=trust.keys, state=trust.state, max_bytes=settings.max_model_bytes,
+                   open_model=open_model) if trust.keys else None
+    control = Control(mqtt[0], settings, prefix, settings.client_id or f"edge-lrcn-{device_id}", updater,
+                      wake=lambda: None)
+    return FleetDevice(control, trust.state, trust.signer, settings.max_model_bytes)
