@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .capture.sources import Source, SourceReadError, open_source
+from .capture.sources import VIDEO_EXTENSIONS, Source, SourceReadError, open_source
 from .errors import SourceError, UsageError
 from .publish.clips import FORMATS, PARTIAL
 
@@ -154,6 +154,8 @@ def dataset_add_command(args) -> int:
     if not clip.is_file():
         raise UsageError(f"clip not found: {clip}")
     label = check_label(args.label or meta.get("label", ""))
+    if clip.suffix.lower() not in VIDEO_EXTENSIONS:
+        raise UsageError(f"{clip} is not a video: convert reads {', '.join(VIDEO_EXTENSIONS)}")
     cap = cv2.VideoCapture(str(clip))
     ok = cap.isOpened() and cap.read()[0]
     cap.release()

@@ -413,7 +413,7 @@ def test_discovery_read_back_with_mosquitto_sub_is_current_and_stale_configs_go(
     assert sorted(t.split("/")[1] + "/" + t.split("/")[3] for t in configs) == sorted(
         ["sensor/activity", "sensor/fps", "sensor/camera_reopens", "sensor/mqtt_dropped", "event/activity",
          "binary_sensor/left", "binary_sensor/right", "binary_sensor/up", "binary_sensor/down",
-         "binary_sensor/camera"])
+         "binary_sensor/camera", "image/snapshot"])
     for topic, c in configs.items():
         assert "object_id" not in c, topic
         assert c["origin"]["name"] == "edge-lrcn" and c["origin"]["sw_version"]

@@ -156,6 +156,9 @@ class Clip:
                      "start": event["ts"], "end": None, "t_start": event["t"], "t_end": None}
 
     def write(self, t: float, pixels: np.ndarray) -> None:
+        """Add a frame; OSError when the disk is (nearly) full: the encoder would fail silently, frame by frame."""
+        if shutil.disk_usage(self.opts.folder).free < MIN_FREE_BYTES:
+            raise OSError(f"{self.name}: the disk is full")
         if pixels.shape[1::-1] != self.size:
             pixels = cv2.resize(pixels, self.size, interpolation=cv2.INTER_AREA)
         if self.t0 is None:
@@ -179,6 +182,10 @@ class Clip:
         self.meta.update(end=event["ts"], t_end=event["t"], peak=event.get("peak_confidence", self.meta["peak"]))
         if event.get("reason"):
             self.meta["end_reason"] = event["reason"]
+
+    def abandon(self) -> None:
+        self.writer.release()
+        self.tmp.unlink(missing_ok=True)
 
     def finish(self, reason: str | None) -> list[Path]:
         """Close the video, write the sidecar, rename both into place; OSError when the disk failed us."""
@@ -298,8 +305,13 @@ class ClipRecorder:
         for clip in list(self.open):
             if clip.due(frame.t):
                 self._finish(clip, None if clip.end_t is not None else "max_length")
-            else:
+                continue
+            try:
                 clip.write(frame.t, pixels)
+            except OSError as exc:
+                self.open.remove(clip)
+                clip.abandon()
+                self._fail(f"clip {clip.name} not kept: {exc}")
 
     def _on_start(self, event: dict, stem: str, snapshot: bytes | None) -> None:
         try:
@@ -312,8 +324,13 @@ class ClipRecorder:
         except OSError as exc:
             self._fail(f"clip {stem} not recorded: {exc}")
             return
-        for t, jpg in self.ring.since(float(event["t"]) - self.opts.pre_roll):
-            clip.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
+        try:
+            for t, jpg in self.ring.since(float(event["t"]) - self.opts.pre_roll):
+                clip.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
+        except OSError as exc:
+            clip.abandon()
+            self._fail(f"clip {stem} not recorded: {exc}")
+            return
         self.open.append(clip)
 
     def _on_end(self, event: dict) -> None:
@@ -332,11 +349,13 @@ class ClipRecorder:
         if self._last_error:
             log.info("clips are written again (%s)", clip.name)
             self._last_error = None
-        self._budget()
+        self._budget(clip.stem)
 
-    def _budget(self) -> None:
+    def _budget(self, newest: str) -> None:
+        """The oldest clips go first; the newest (even alone over the budget) and the open ones stay."""
         try:
-            self.removed += enforce_budget(self.opts.folder, self.opts.max_mb * 1e6, {c.stem for c in self.open})
+            keep = {c.stem for c in self.open} | {newest}
+            self.removed += enforce_budget(self.opts.folder, self.opts.max_mb * 1e6, keep)
         except OSError as exc:
             self._fail(f"cannot apply the clips budget: {exc}")
 
