@@ -276,3 +276,16 @@ def test_record_writes_clips_of_the_asked_length_in_the_dataset_layout(tmp_path,
     assert short.returncode == 4 and "nothing recorded" in short.stderr and len(list((out / "wave").iterdir())) == 2
     bad = run_cli("record", "--source", segments_video, "--label", "../up", "--out", out)
     assert bad.returncode == 2 and "bad label" in bad.stderr
+
+
+def test_clips_settings_come_from_the_clips_section_and_are_checked(tmp_path):
+    from edge_lrcn import config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[clips]\nclips_dir = "clips"\npre_roll = 2.5\nclips_format = "webm"\n[mqtt]\nsnapshots = false\n')
+    s = config.resolve({}, path, environ={})
+    assert (s.clips_dir, s.pre_roll, s.post_roll, s.clips_format, s.snapshots) == ("clips", 2.5, 3.0, "webm", False)
+    path.write_text('[clips]\nclips_format = "avi"\npre_roll = 90\n')
+    _, problems = config.gather({}, path, environ={})
+    assert [str(p) for p in problems] == [f"{path}: clips.clips_format: expected one of mp4, webm, got 'avi'",
+                                          f"{path}: clips.pre_roll: must be between 0.0 and 60.0, got 90.0"]
