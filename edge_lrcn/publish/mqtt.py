@@ -227,8 +227,8 @@ class MqttSink(Sink):
         qos = self.qos if kind is Kind.EVENT else 1 if kind.retained else 0
         if kind is Kind.STATS:
             obj = {**obj, "mqtt_dropped": self.dropped, "mqtt_queued": self.acks.pending}
-        if qos == 0 and not self._connected.is_set():
-            return  # periodic data is not worth queueing
+        if (qos == 0 or kind is Kind.SNAPSHOT) and not self._connected.is_set():
+            return  # periodic data is not worth queueing; the fan-out replays the newest snapshot after a reconnect
         payload = obj["jpeg"] if kind is Kind.SNAPSHOT else json.dumps(obj, separators=(",", ":"))
         info = self.client.publish(self.topic(SUBTOPIC[kind]), payload, qos=qos, retain=kind.retained)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
