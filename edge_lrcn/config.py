@@ -151,6 +151,8 @@ SCHEMA: list[Setting] = [
     S("clips_max_mb", "clips", _num(float, 0.1, 10_000_000), 1024.0, "disk budget of the clips folder (MB); the "
       "oldest clips are removed first"),
     S("clips_max_width", "clips", _num(int, 16, 8192), 1280, "clips and snapshots wider than this are scaled down"),
+    S("clips_fps", "clips", _num(float, 0.0, 240), 15.0, "frame rate cap of the clips (0: every frame); the clip "
+      "writer's CPU is proportional to it"),
     S("clips_format", "clips", _choice("mp4", "webm"), "mp4", "mp4 (MPEG-4 Part 2: cheap; OpenCV, VLC, HA) or "
       "webm (VP8: plays in browsers, about 10x the encoding CPU)"),
     S("clips_buffer_mb", "clips", _num(float, 1.0, 4096), 64.0, "memory cap of the pre-roll buffer of JPEG frames "

@@ -50,12 +50,13 @@ class ClipOptions:
     model: str = ""
     source: str = ""
     live: bool = True  # a live source's frames are dropped when the writer falls behind; a file's wait for it
+    fps: float = 0.0  # frame rate cap (0: every frame)
 
     @classmethod
     def of(cls, settings, device: str, model: str, source: str, live: bool) -> "ClipOptions":
         return cls(Path(settings["clips_dir"]), settings["pre_roll"], settings["post_roll"], settings["clips_max_mb"],
                    settings["clips_max_width"], settings["clips_format"], settings["clips_buffer_mb"], device, model,
-                   source, live)
+                   source, live, settings["clips_fps"])
 
 
 def fit_width(pixels: np.ndarray, max_width: int) -> np.ndarray:
@@ -220,6 +221,7 @@ class ClipRecorder:
         self._q: deque = deque()
         self._cv = threading.Condition()
         self._queued_frames = 0
+        self._dt, self._next_t = 1.0 / opts.fps if opts.fps else 0.0, None
         self.dropped = self.failed = self.written = self.removed = 0
         self.ring = Ring(opts.pre_roll + 0.5, opts.buffer_mb * 1e6)
         self.open: list[Clip] = []
@@ -237,6 +239,8 @@ class ClipRecorder:
     def frame(self, frame) -> None:
         """Queue a frame. Live source: dropped (and counted) when the queue is full. File: waits for room, as the
         frame reader does (the file's frames come as fast as the loop takes them; a clip must not lose them)."""
+        if not self._wanted(frame.t):
+            return
         with self._cv:
             while not self.opts.live and self._queued_frames >= QUEUE_FRAMES and self.thread.is_alive():
                 self._cv.wait(0.5)
@@ -249,6 +253,16 @@ class ClipRecorder:
             self._queued_frames += 1
             self._q.append(("frame", frame))
             self._cv.notify()
+
+    def _wanted(self, t: float) -> bool:
+        """The ``fps`` cap, by timestamp: a frame before its slot is skipped (a clock that went back restarts)."""
+        if not self._dt:
+            return True
+        nxt = self._next_t
+        if nxt is not None and t + 0.002 < nxt and t > nxt - 2 * self._dt:
+            return False
+        self._next_t = nxt + self._dt if nxt is not None and 0 <= t - nxt < self._dt else t + self._dt
+        return True
 
     def start_activity(self, event: dict, snapshot: bytes | None) -> dict:
         """Queue a clip for this activity_start; the file names it will have (for the event)."""
