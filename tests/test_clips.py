@@ -291,3 +291,21 @@ def test_clips_settings_come_from_the_clips_section_and_are_checked(tmp_path):
     _, problems = config.gather({}, path, environ={})
     assert [str(p) for p in problems] == [f"{path}: clips.clips_format: expected one of mp4, webm, got 'avi'",
                                           f"{path}: clips.pre_roll: must be between 0.0 and 60.0, got 90.0"]
+
+
+def test_record_from_a_live_stream_counts_down_and_measures_the_rate(tmp_path):
+    from tests.mjpeg_server import MjpegCamera
+
+    cam = MjpegCamera(fps=20)
+    try:
+        proc = run_cli("record", "--source", cam.url, "--label", "wave", "--seconds", "1.5", "--count", "2",
+                       "--interval", "0", "--out", tmp_path, timeout=120)
+    finally:
+        cam.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "recording wave 1/2 (1.5 s) in 3..." in proc.stderr and "recording wave 2/2 (1.5 s): now" in proc.stderr
+    clips = sorted((tmp_path / "wave").iterdir())
+    assert len(clips) == 2
+    for p in clips:  # 1.5 s at the camera's 20 fps (the rate measured from the frames' times)
+        fps = cv2.VideoCapture(str(p)).get(cv2.CAP_PROP_FPS)
+        assert 15 <= fps <= 22 and 1.3 <= decoded_frames(p) / fps <= 1.7
