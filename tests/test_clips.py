@@ -143,6 +143,10 @@ def test_a_stalled_writer_drops_frames_and_counts_them_and_recovers(tmp_path, ca
     assert numbers[:32] == list(range(32)) and numbers[-1] == 149  # the queued frames, then the live ones
     missing = set(range(100, 150)) - set(numbers)
     assert len(missing) == rec.dropped - (100 - C.QUEUE_FRAMES) <= 10  # every frame lost is counted
+    big = C.ClipRecorder(opts(tmp_path / "big", live=True), start=False)  # 1280x720 frames: 16 MB hold 5 of them
+    for i in range(20):
+        big.frame(Frame(np.zeros((720, 1280, 3), np.uint8), i / FPS, i))
+    assert big.dropped == 15
 
 
 @pytest.fixture(scope="module")

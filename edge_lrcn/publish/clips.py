@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 FORMATS = {"mp4": ("mp4v", ".mp4"), "webm": ("VP80", ".webm")}  # clips_format -> (fourcc, extension)
 PARTIAL = ".partial"  # files being written; hidden, so `convert` and the budget never see them
-QUEUE_FRAMES = 32  # frames waiting for the writer (about 1 s at 30 fps) before new ones are dropped
+QUEUE_FRAMES = 32  # frames waiting for the writer (about 2 s at clips_fps 15) before new ones are dropped ...
+QUEUE_BYTES = 16e6  # ... or fewer when they are large (640x480: 17 frames, 1280x720: 5)
 MAX_CLIP_S = 600.0  # an activity longer than this is cut: a clip must end some day
 JPEG_QUALITY = 85
 MIN_FREE_BYTES = 256 * 1024  # a clip finished with less free space than this was probably cut short by a full disk
@@ -220,7 +221,7 @@ class ClipRecorder:
         self.ext = FORMATS[opts.fmt][1]
         self._q: deque = deque()
         self._cv = threading.Condition()
-        self._queued_frames = 0
+        self._queued_frames = self._queued_bytes = 0
         self._dt, self._next_t = 1.0 / opts.fps if opts.fps else 0.0, None
         self.dropped = self.failed = self.written = self.removed = 0
         self.ring = Ring(opts.pre_roll + 0.5, opts.buffer_mb * 1e6)
@@ -242,17 +243,22 @@ class ClipRecorder:
         if not self._wanted(frame.t):
             return
         with self._cv:
-            while not self.opts.live and self._queued_frames >= QUEUE_FRAMES and self.thread.is_alive():
+            while not self.opts.live and self._full(frame) and self.thread.is_alive():
                 self._cv.wait(0.5)
-            if self._queued_frames >= QUEUE_FRAMES:
+            if self._full(frame):
                 self.dropped += 1
                 if self.dropped == 1:
                     log.warning("clip writer falling behind (slow disk?): frames dropped from clips; the count is "
                                 "clips_dropped_frames in the stats")
                 return
             self._queued_frames += 1
+            self._queued_bytes += frame.pixels.nbytes
             self._q.append(("frame", frame))
             self._cv.notify()
+
+    def _full(self, frame) -> bool:
+        return self._queued_frames >= QUEUE_FRAMES or (
+            self._queued_frames > 0 and self._queued_bytes + frame.pixels.nbytes > QUEUE_BYTES)
 
     def _wanted(self, t: float) -> bool:
         """The ``fps`` cap, by timestamp: a frame before its slot is skipped (a clock that went back restarts)."""
@@ -300,6 +306,7 @@ class ClipRecorder:
                 item = self._q.popleft()
                 if item[0] == "frame":
                     self._queued_frames -= 1
+                    self._queued_bytes -= item[1].pixels.nbytes
                     self._cv.notify_all()
             if item[0] == "stop":
                 for clip in list(self.open):
