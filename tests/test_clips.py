@@ -236,12 +236,12 @@ def test_a_full_or_read_only_clips_folder_keeps_the_daemon_streaming(tmp_path, s
     assert [o["label"] for o in objs if o["type"] == "activity_start"] == [label for label, _ in SEGMENTS]
     stats = objs[-1]
     assert stats["type"] == "stats" and stats["clips_failed"] >= 1
-    assert stats["clips_written"] + stats["clips_failed"] >= 5 and stats["clips_written"] == len(decoded)
+    assert stats["clips_written"] + stats["clips_failed"] >= 5 and len(decoded) <= stats["clips_written"]
     warnings = [line for line in proc.stderr.splitlines() if "edge_lrcn.publish.clips" in line]
     assert 1 <= len(warnings) <= 3, warnings  # logged once per kind of failure, not once per clip
     assert "Failed to write frame" not in proc.stderr  # the encoder is stopped before the disk refuses it
-    if case == "full":
-        assert stats["clips_written"] >= 1  # the first clips fitted
+    if case == "full":  # the first clips fitted; the one the disk stopped made the next start remove the oldest
+        assert stats["clips_written"] >= 1 and stats["clips_removed"] >= 1
     for name, frames in decoded.items():  # what was kept is whole: never a clip cut short by the full disk
         assert frames == metas[name]["frames"] > 0
 

@@ -92,15 +92,17 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def enforce_budget(folder: Path, max_bytes: float, keep: set[str]) -> int:
-    """Remove the oldest clips (video, sidecar and snapshot together) until the folder holds at most ``max_bytes``;
-    the clips named in ``keep`` (open) stay. Only files named like clips are touched. Returns how many were removed."""
+def enforce_budget(folder: Path, max_bytes: float, keep: set[str], free_bytes: float = 0) -> int:
+    """Remove the oldest clips (video, sidecar and snapshot together) until the folder holds at most ``max_bytes``
+    and the disk has ``free_bytes`` free (a disk that others filled); the clips named in ``keep`` stay. Only files
+    named like clips are touched. Returns how many were removed."""
     groups: dict[str, list[Path]] = {}
     total = sum(p.stat().st_size for p in (folder / PARTIAL).glob("*") if p.is_file())
     for p in folder.iterdir():
         if NAME_RE.match(p.name) and p.is_file():
             groups.setdefault(p.name.rsplit(".", 1)[0], []).append(p)
             total += p.stat().st_size
+    max_bytes = min(max_bytes, total - (free_bytes - shutil.disk_usage(folder).free))
     removed = 0
     for stem in sorted(groups):
         if total <= max_bytes:
@@ -111,7 +113,7 @@ def enforce_budget(folder: Path, max_bytes: float, keep: set[str]) -> int:
             total -= p.stat().st_size
             p.unlink(missing_ok=True)
         removed += 1
-        log.info("clips over their %.0f MB budget: removed %s", max_bytes / 1e6, stem)
+        log.info("clips over their budget or the disk full: removed %s", stem)
     return removed
 
 
@@ -185,9 +187,12 @@ class Clip:
         if event.get("reason"):
             self.meta["end_reason"] = event["reason"]
 
-    def abandon(self) -> None:
+    def abandon(self) -> int:
+        """Drop the clip (the disk filled up); the bytes it had reached."""
         self.writer.release()
+        size = self.tmp.stat().st_size if self.tmp.exists() else 0
         self.tmp.unlink(missing_ok=True)
+        return size
 
     def finish(self, reason: str | None) -> list[Path]:
         """Close the video, write the sidecar, rename both into place; OSError when the disk failed us."""
@@ -228,6 +233,7 @@ class ClipRecorder:
         self.open: list[Clip] = []
         self._size: tuple[int, int] | None = None
         self._last_error: str | None = None
+        self._last_bytes = MIN_FREE_BYTES  # size of the last clip written: the room a new one probably needs
         self.thread = threading.Thread(target=self._run, name="clip-writer", daemon=True)
         self._prepare_folder()
         if start:
@@ -331,12 +337,12 @@ class ClipRecorder:
                 clip.write(frame.t, pixels)
             except OSError as exc:
                 self.open.remove(clip)
-                clip.abandon()
-                self._fail(f"clip {clip.name} not kept: {exc}")
+                self._abandon(clip, f"clip {clip.name} not kept: {exc}")
 
     def _on_start(self, event: dict, stem: str, snapshot: bytes | None) -> None:
         try:
             self._prepare_folder(raise_=True)
+            self._budget(None)  # room for this clip on a disk that filled up: the oldest clips go
             if snapshot:
                 atomic_write(self.opts.folder / f"{stem}.jpg", snapshot)
             if self._size is None:
@@ -349,10 +355,14 @@ class ClipRecorder:
             for t, jpg in self.ring.since(float(event["t"]) - self.opts.pre_roll):
                 clip.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
         except OSError as exc:
-            clip.abandon()
-            self._fail(f"clip {stem} not recorded: {exc}")
+            self._abandon(clip, f"clip {stem} not recorded: {exc}")
             return
         self.open.append(clip)
+
+    def _abandon(self, clip: Clip, message: str) -> None:
+        """A clip the full disk stopped: the next one gets room for twice what this one reached (oldest go)."""
+        self._last_bytes = max(self._last_bytes, 2 * clip.abandon())
+        self._fail(message)
 
     def _on_end(self, event: dict) -> None:
         for clip in self.open:
@@ -362,7 +372,7 @@ class ClipRecorder:
     def _finish(self, clip: Clip, reason: str | None) -> None:
         self.open.remove(clip)
         try:
-            clip.finish(reason)
+            self._last_bytes = sum(p.stat().st_size for p in clip.finish(reason))
         except OSError as exc:
             self._fail(f"clip {clip.name} not kept: {exc}")
             return
@@ -372,11 +382,13 @@ class ClipRecorder:
             self._last_error = None
         self._budget(clip.stem)
 
-    def _budget(self, newest: str) -> None:
-        """The oldest clips go first; the newest (even alone over the budget) and the open ones stay."""
+    def _budget(self, newest: str | None) -> None:
+        """The oldest clips go first; the newest (even alone over the budget) and the open ones stay. The disk is
+        kept with room for a clip as large as the last one."""
         try:
             keep = {c.stem for c in self.open} | {newest}
-            self.removed += enforce_budget(self.opts.folder, self.opts.max_mb * 1e6, keep)
+            self.removed += enforce_budget(self.opts.folder, self.opts.max_mb * 1e6, keep,
+                                           MIN_FREE_BYTES + self._last_bytes)
         except OSError as exc:
             self._fail(f"cannot apply the clips budget: {exc}")
 
