@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_device_commands(sub, common) -> None:
-    """info, run, eval, bench, check-config: the commands a device runs."""
+    """info, run, eval, bench, record, dataset, check-config: the commands a device runs."""
     p = sub.add_parser("info", parents=[common], help="print a bundle's manifest")
     p.add_argument("model", nargs="?", help="bundle (default: the embedded model)")
     p.add_argument("--verify", action="store_true", help="also load every model in a child process")
@@ -74,6 +74,7 @@ def _add_device_commands(sub, common) -> None:
                    help="say whether this public key (or a directory of *.pub) verifies the signature; repeatable")
 
     from .config import add_arguments
+    from .publish.clips import FORMATS
 
     p = sub.add_parser("run", parents=[common], help="the streaming daemon")
     add_arguments(p)
@@ -92,6 +93,26 @@ def _add_device_commands(sub, common) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("record", parents=[common], help="record labelled clips for a dataset: DATA/LABEL/<time>.mp4")
+    p.add_argument("--source", required=True, help="as for run: /dev/videoN, file, rtsp://..., gst:..., picamera2")
+    p.add_argument("--label", required=True, help="the class; the clips go to OUT/LABEL/")
+    p.add_argument("--seconds", type=float, default=4.0, help="length of each clip (default 4)")
+    p.add_argument("--count", type=int, default=1, help="clips to record (default 1)")
+    p.add_argument("--interval", type=float, default=2.0,
+                   help="seconds between clips: a countdown for a camera, skipped video for a file (default 2)")
+    p.add_argument("--out", type=Path, default=Path("data"), help="dataset folder (default ./data)")
+    p.add_argument("--format", choices=sorted(FORMATS), default="mp4", help="mp4 (default) or webm (docs/clips.md)")
+    p.add_argument("--width", type=int, default=640, help="camera capture width (default 640)")
+    p.add_argument("--height", type=int, default=480, help="camera capture height (default 480)")
+    p.add_argument("--fps", type=float, default=30.0, help="camera capture fps (default 30)")
+
+    p = sub.add_parser("dataset", parents=[common], help="dataset tools: add a clip the daemon saved")
+    dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+    d = dsub.add_parser("add", parents=[common], help="copy a clip (or its .json sidecar) into DATA/LABEL/")
+    d.add_argument("clip", type=Path, help="a clip from the clips folder, or its .json sidecar")
+    d.add_argument("--label", help="the class (default: the label in the clip's sidecar)")
+    d.add_argument("--data", type=Path, required=True, help="dataset folder")
 
     p = sub.add_parser("check-config", parents=[common],
                        help="check a config file as the daemon would: every error with its key, exit 2 if any")
@@ -282,6 +303,18 @@ def _cmd_bench(args) -> int:
     return bench_command(args)
 
 
+def _cmd_record(args) -> int:
+    from .record import record_command
+
+    return record_command(args)
+
+
+def _cmd_dataset(args) -> int:
+    from .record import dataset_add_command
+
+    return dataset_add_command(args)
+
+
 def _cmd_demo(args) -> int:
     from .demo import demo_command
 
@@ -290,7 +323,8 @@ def _cmd_demo(args) -> int:
 
 COMMANDS = {"synth": _cmd_synth, "train": _cmd_train, "convert": _cmd_convert, "info": _cmd_info, "run": _cmd_run,
             "eval": _cmd_eval, "bench": _cmd_bench, "demo": _cmd_demo, "check-config": _cmd_check_config,
-            "keygen": _cmd_keygen, "sign": _cmd_sign, "push": _cmd_push}
+            "keygen": _cmd_keygen, "sign": _cmd_sign, "push": _cmd_push, "record": _cmd_record,
+            "dataset": _cmd_dataset}
 
 
 def main(argv=None) -> int:

@@ -2,7 +2,8 @@
 config file (TOML) > defaults, from one schema.
 
 Every setting has one name. In the TOML file it lives at top level or in its section (``[events]``, ``[mqtt]``,
-``[camera]``, ``[service]``, ``[fleet]``); on the command line it is ``--name-with-dashes``; in the environment
+``[camera]``, ``[service]``, ``[fleet]``, ``[clips]``); on the command line it is ``--name-with-dashes``; in the
+environment
 ``EDGE_LRCN_NAME`` (upper case). Unknown keys and bad values are errors that name the key and where it came from
 (with the closest key for a typo); the checks that involve several settings (threshold order, sink URLs and ports,
 TLS file pairs) live here too, so ``check-config`` and the daemon refuse the same things. The ``live`` column marks
@@ -67,6 +68,14 @@ def _str(v: Any) -> str:
     if not isinstance(v, str):
         raise ValueError(f"expected a string, got {v!r}")
     return v
+
+
+def _choice(*options: str):
+    def conv(v):
+        if v not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {v!r}")
+        return v
+    return conv
 
 
 def _str_list(v: Any) -> list[str]:
@@ -141,6 +150,8 @@ SCHEMA: list[Setting] = [
     S("idle_labels", "mqtt", _str_list, ["still", "idle", "none", "background"],
       "labels that are not activities: no Home Assistant binary sensor for them (case-insensitive; only the model's "
       "labels count)", live=True),
+    S("snapshots", "mqtt", _bool, True, "publish a JPEG of the frame at each activity_start on <prefix>/snapshot "
+      "(retained) with a Home Assistant image entity", live=True),
     S("watchdog", "service", _bool, True, "send systemd WATCHDOG=1 while frames advance", live=True),
     S("trusted_keys", "fleet", _str_list, [DEFAULT_TRUSTED_KEYS], "public keys (.pub files, or directories of "
       "them) whose signed bundles may be pushed over MQTT (repeat --trusted-key); none: no pushes"),
@@ -151,6 +162,19 @@ SCHEMA: list[Setting] = [
       "largest model bundle a push may carry (bytes)"),
     S("remote_settings", "fleet", _bool, True, "accept settings and the pause switch on <prefix>/set (and offer "
       "them to Home Assistant)"),
+    S("clips_dir", "clips", _str, None, "write a video clip, a JSON sidecar and a snapshot per activity here "
+      "(default: off; docs/clips.md)"),
+    S("pre_roll", "clips", _num(float, 0.0, 60.0), 5.0, "seconds of video kept before each activity_start"),
+    S("post_roll", "clips", _num(float, 0.0, 60.0), 3.0, "seconds recorded after each activity_end"),
+    S("clips_max_mb", "clips", _num(float, 0.1, 10_000_000), 1024.0, "disk budget of the clips folder (MB); the "
+      "oldest clips are removed first"),
+    S("clips_max_width", "clips", _num(int, 16, 8192), 1280, "clips and snapshots wider than this are scaled down"),
+    S("clips_fps", "clips", _num(float, 0.0, 240), 15.0, "frame rate cap of the clips (0: every frame); the clip "
+      "writer's CPU is proportional to it"),
+    S("clips_format", "clips", _choice("mp4", "webm"), "mp4", "mp4 (MPEG-4 Part 2: cheap; OpenCV, VLC, HA) or "
+      "webm (VP8: plays in browsers, about 10x the encoding CPU)"),
+    S("clips_buffer_mb", "clips", _num(float, 1.0, 4096), 64.0, "memory cap of the pre-roll buffer of JPEG frames "
+      "(MB)"),
 ]
 BY_NAME = {s.name: s for s in SCHEMA}
 SECTIONS = {s.section for s in SCHEMA if s.section}

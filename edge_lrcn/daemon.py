@@ -31,6 +31,7 @@ from .errors import EXIT_OK, UsageError
 from .events import ActivityTracker, EventMaker, EventSettings, default_device_id
 from .fleet.device import FleetDevice, Trust, start_fleet
 from .model.loader import load_bundle, open_model
+from .publish.clips import ClipOptions, ClipRecorder, snapshot_jpeg
 from .publish.fanout import Fanout, make_sinks
 from .publish.sink import Kind, Sink, SinkContext
 from .service import Health, Notifier, Totals
@@ -38,6 +39,7 @@ from .service import Health, Notifier, Totals
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
 CLOSE_RESERVE_S = 1.5  # of which kept for closing the sinks (MQTT: publish offline, disconnect)
+CLIPS_CLOSE_S = 1.5  # of which the clip writer may take to finish its open clips
 SINK_SETTINGS = {"sinks"} | {s.name for s in BY_NAME.values() if s.section == "mqtt"}
 
 
@@ -46,9 +48,11 @@ class Daemon:
     can give a fault-injecting camera, a fake clock and its own sinks."""
 
     def __init__(self, settings: Settings, classifier: Classifier, sinks: list[Sink], camera: Camera,
-                 config: ConfigSource | None = None, clock=time.monotonic, fleet: FleetDevice | None = None):
+                 config: ConfigSource | None = None, clock=time.monotonic, fleet: FleetDevice | None = None,
+                 clips: ClipRecorder | None = None):
         self.settings, self.classifier, self.camera, self.config = settings, classifier, camera, config
         self.fleet, self.paused, self._woken = fleet, False, threading.Event()
+        self.clips = clips
         model = classifier.model
         self.ctx = SinkContext(settings.device_id or default_device_id(), model.labels, model.model_id)
         self.make = EventMaker(self.ctx.device_id, model.model_id)
@@ -113,11 +117,13 @@ class Daemon:
         return EXIT_OK
 
     def _on_frame(self, frame: Frame) -> bool:
+        if self.clips:
+            self.clips.frame(frame)  # queued for the clip writer's pre-roll and open clips; never waits
         step = self.classifier.push(frame)
         if step.reset:
             self._emit(self.tracker.reset(step.reset.t, step.reset.reason))
         if step.probs is not None:
-            self._emit(self.tracker.update(step.probs, frame.t))
+            self._emit(self.tracker.update(step.probs, frame.t), frame)
             if self.settings.scores:
                 self.fanout.publish(Kind.SCORES, self.tracker.scores(frame.t))
         return step.kept
@@ -131,11 +137,25 @@ class Daemon:
                                                    source=change.description,
                                                    **({"reason": change.reason} if change.reason else {})))
 
-    def _emit(self, events: list[dict]) -> None:
+    def _emit(self, events: list[dict], frame: Frame | None = None) -> None:
         for ev in events:
+            if ev["type"] == "activity_start" and frame is not None:
+                self._starting(ev, frame)
+            elif ev["type"] == "activity_end" and self.clips:
+                self.clips.end_activity(ev)
             self.fanout.publish(Kind.EVENT, ev)
         if events:
             self.fanout.publish(Kind.STATE, self.tracker.state())
+
+    def _starting(self, ev: dict, frame: Frame) -> None:
+        """An activity starts at this frame: its snapshot (retained on MQTT before the event, so that an automation
+        fired by the event shows this picture) and its clip, whose file names the event carries."""
+        snap = snapshot_jpeg(frame.pixels, self.settings.clips_max_width) \
+            if self.settings.snapshots or self.clips else None
+        if self.clips:
+            ev.update(self.clips.start_activity(ev, snap))
+        if snap and self.settings.snapshots:
+            self.fanout.publish(Kind.SNAPSHOT, {"jpeg": snap, "label": ev["label"], "ts": ev["ts"]})
 
     def _totals(self) -> Totals:
         c, cam = self.classifier.counts, self.camera
@@ -144,7 +164,8 @@ class Daemon:
 
     def _publish_stats(self, fields: dict) -> None:
         runs_on = {"encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"}
-        self.fanout.publish(Kind.STATS, self.make("stats", **fields, **runs_on, **self.fanout.stats()))
+        clips = self.clips.stats() if self.clips else {}
+        self.fanout.publish(Kind.STATS, self.make("stats", **fields, **runs_on, **self.fanout.stats(), **clips))
 
     def _commands(self) -> None:
         """Between two frames: the pushed models that passed every check, the remote settings, the pause switch."""
@@ -233,12 +254,15 @@ class Daemon:
         self.health.notifier.stopping()
         if self.classifier.last_t is not None:
             self._emit(self.tracker.close(self.classifier.last_t, reason="shutdown"))
+        start = time.monotonic()
+        if self.clips:  # open clips are finished (post-roll cut short) and renamed into place
+            self.clips.close(CLIPS_CLOSE_S)
         if self.classifier.counts.frames and self.settings.stats_interval:
             self._publish_stats(self.health.stats(self._totals()))
         self.camera.stop()  # no more frames; the source is closed once the sinks are flushed
         if self.fleet:
             self.fleet.close()
-        self.fanout.close(SHUTDOWN_BUDGET_S, CLOSE_RESERVE_S)
+        self.fanout.close(SHUTDOWN_BUDGET_S - (time.monotonic() - start), CLOSE_RESERVE_S)
         self.camera.close()
         self.health.notifier.close()
 
@@ -262,7 +286,9 @@ def build(config: ConfigSource) -> Daemon:
     except BaseException:
         camera.close()
         raise
-    return Daemon(s, classifier, sinks, camera, config, fleet=fleet)
+    clips = ClipRecorder(ClipOptions.of(s, device_id, bundle.model_id,
+                                        camera.description, camera.live)) if s.clips_dir else None
+    return Daemon(s, classifier, sinks, camera, config, fleet=fleet, clips=clips)
 
 
 def run_from_args(args) -> int:

@@ -43,7 +43,8 @@ def instance_command(name: str, etc: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def mosquitto_sub(port: int, *topics: str, retained_only: bool = False) -> subprocess.Popen:
-    cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-F", "%r %t %p"]
+    cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-F", "%r %t %p",
+           "-T", "edge-lrcn/+/snapshot"]  # JPEG bytes, not lines of text (tests/test_clips.py reads them)
     if retained_only:
         cmd += ["--retained-only", "-W", "3"]
     for t in topics:

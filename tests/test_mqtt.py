@@ -416,7 +416,7 @@ def test_discovery_read_back_with_mosquitto_sub_is_current_and_stale_configs_go(
         ["sensor/activity", "sensor/fps", "sensor/camera_reopens", "sensor/mqtt_dropped", "event/activity",
          "binary_sensor/left", "binary_sensor/right", "binary_sensor/up", "binary_sensor/down",
          "binary_sensor/camera", "sensor/model", "number/enter_threshold", "number/exit_threshold",
-         "number/min_duration", "switch/pause"])
+         "number/min_duration", "switch/pause", "image/snapshot"])
     for topic, c in configs.items():
         assert "object_id" not in c, topic
         assert c["origin"]["name"] == "edge-lrcn" and c["origin"]["sw_version"]

@@ -8,6 +8,8 @@ Entities (all tied to the device ``edge-lrcn <device_id>``, to the availability 
   (each ``activity_end``), from the ``events`` topic; the event object's fields are the event's attributes;
 - ``binary_sensor`` per label that is an activity (a label listed in ``idle_labels``, like ``still``, gets none),
   ``device_class: motion``, on while that activity is on;
+- ``image`` **Snapshot** (when ``snapshots`` is on): the JPEG of the frame at the last ``activity_start``, from the
+  ``snapshot`` topic (raw bytes);
 - ``binary_sensor`` **Camera** (connectivity) and the ``sensor`` s **Frame rate**, **Camera reopens**, **MQTT dropped
   messages** from the ``stats`` topic, and **Model** (the running model's id, from the retained ``model`` topic), all
   ``entity_category: diagnostic``;
@@ -87,7 +89,7 @@ def event_template(with_ends: bool) -> str:
 
 
 def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix: str = "homeassistant",
-                      idle_labels=IDLE_LABELS, controls: bool = False) -> dict[str, dict]:
+                      idle_labels=IDLE_LABELS, controls: bool = False, snapshot: bool = False) -> dict[str, dict]:
     """topic -> config for every entity of the device (see the module docstring)."""
     node, slug = node_id(device_id), entity_slug(f"edge_lrcn_{device_id}")
     common = {"device": {"identifiers": [node], "name": f"edge-lrcn {device_id}", "manufacturer": "edge-lrcn",
@@ -111,6 +113,9 @@ def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix:
         add("binary_sensor", label_id(label), label, state_topic=f"{prefix}/activity",
             value_template="{{ 'ON' if value_json.label == %s else 'OFF' }}" % _jinja_str(label),
             payload_on="ON", payload_off="OFF", device_class="motion")
+    if snapshot:
+        add("image", "snapshot", "Snapshot", image_topic=f"{prefix}/snapshot", content_type="image/jpeg",
+            icon="mdi:camera")
     add("binary_sensor", "camera", "Camera", state_topic=f"{prefix}/camera",
         value_template="{{ 'ON' if value_json.state == 'online' else 'OFF' }}", payload_on="ON",
         payload_off="OFF", device_class="connectivity", entity_category="diagnostic")

@@ -6,6 +6,7 @@ Topics under ``<prefix>`` (default ``edge-lrcn/<device_id>``):
   events        activity_start / activity_end, QoS ``qos`` (default 1), not retained
   camera        retained ``camera`` objects (online/offline), QoS 1
   stats         periodic health, QoS 0;  scores (optional), QoS 0
+  snapshot      retained JPEG (raw bytes) of the frame at the last activity_start, QoS 1 (``snapshots``)
 
 The connection lives on its own thread: connect, run paho's ``loop()`` until the link drops, back off (capped
 exponential with jitter), repeat. The frame loop only calls ``publish``, which never blocks: QoS 1 messages wait in
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
 SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
-            Kind.CAMERA: "camera"}
+            Kind.CAMERA: "camera", Kind.SNAPSHOT: "snapshot"}
 
 
 def read_password(settings, environ=None) -> str | None:
@@ -135,6 +136,7 @@ class MqttSink(Sink):
         self.ha = settings["ha_discovery"]
         self.ha_prefix = settings["ha_prefix"] or "homeassistant"
         self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
+        self.snapshots = settings["snapshots"]
         self.ha_configs = self._configs()
         self.keepalive = int(settings["keepalive"])
         self.max_delay = 30.0
@@ -164,7 +166,7 @@ class MqttSink(Sink):
 
     def _configs(self) -> dict[str, dict]:
         return discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix, self.idle_labels,
-                                 self.controls) if self.ha else {}
+                                 self.controls, self.snapshots) if self.ha else {}
 
     def relabel(self, ctx: SinkContext) -> None:
         """A new model with other labels: publish its discovery configs; subscribing again brings the retained
@@ -250,10 +252,10 @@ class MqttSink(Sink):
         qos = self.qos if kind is Kind.EVENT else 1 if kind.retained else 0
         if kind is Kind.STATS:
             obj = {**obj, "mqtt_dropped": self.dropped, "mqtt_queued": self.acks.pending}
-        if qos == 0 and not self._connected.is_set():
-            return  # periodic data is not worth queueing
-        info = self.client.publish(self.topic(SUBTOPIC[kind]), json.dumps(obj, separators=(",", ":")), qos=qos,
-                                   retain=kind.retained)
+        if (qos == 0 or kind is Kind.SNAPSHOT) and not self._connected.is_set():
+            return  # periodic data is not worth queueing; the fan-out replays the newest snapshot after a reconnect
+        payload = obj["jpeg"] if kind is Kind.SNAPSHOT else json.dumps(obj, separators=(",", ":"))
+        info = self.client.publish(self.topic(SUBTOPIC[kind]), payload, qos=qos, retain=kind.retained)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:

@@ -20,11 +20,12 @@ class Kind(Enum):
     CAMERA = "camera"  # camera online/offline (retained)
     STATS = "stats"  # periodic health
     SCORES = "scores"  # per-window scores (optional)
+    SNAPSHOT = "snapshot"  # the frame at the last activity_start: {"jpeg": bytes, "label", "ts"} (retained)
 
     @property
     def retained(self) -> bool:
         """The last object of this kind is the current truth: a (re)connecting subscriber must get it."""
-        return self in (Kind.STATE, Kind.CAMERA)
+        return self in (Kind.STATE, Kind.CAMERA, Kind.SNAPSHOT)
 
 
 @dataclass(frozen=True)

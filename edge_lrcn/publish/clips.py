@@ -1,0 +1,419 @@
+"""Event clips: each activity as a video file with pre-roll and post-roll, a JSON sidecar and a snapshot.
+
+The daemon hands every frame to :meth:`ClipRecorder.frame` (cheap: a reference is queued, nothing is encoded on the
+frame loop) and the activity events to :meth:`ClipRecorder.start_activity` / :meth:`ClipRecorder.end_activity`.
+The writer thread does everything else: the pre-roll ring of JPEG frames (bounded by seconds and bytes), the open
+clips (an activity that ends while the next one starts has two clips open at once), the video encoder, the files
+(written under ``.partial/`` and renamed into place, so a clip appears whole or not at all) and the disk budget
+(the oldest clips removed first). The queue to the writer is bounded: when the writer falls behind (a slow disk) on
+a live source, frames are dropped and counted (``clips_dropped_frames``) and logged once; start, end and stop messages are never
+dropped. A clip that cannot be written (read-only or full disk) is counted (``clips_failed``), logged once, and
+the daemon streams on. Layout, sidecar fields and the disk budget: docs/clips.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FORMATS = {"mp4": ("mp4v", ".mp4"), "webm": ("VP80", ".webm")}  # clips_format -> (fourcc, extension)
+PARTIAL = ".partial"  # files being written; hidden, so `convert` and the budget never see them
+QUEUE_FRAMES = 32  # frames waiting for the writer (about 2 s at clips_fps 15) before new ones are dropped ...
+QUEUE_BYTES = 16e6  # ... or fewer when they are large (640x480: 17 frames, 1280x720: 5)
+MAX_CLIP_S = 600.0  # an activity longer than this is cut: a clip must end some day
+JPEG_QUALITY = 85
+MIN_FREE_BYTES = 256 * 1024  # a clip finished with less free space than this was probably cut short by a full disk
+NAME_RE = re.compile(r"^\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]+\.(mp4|webm|json|jpg)$")
+
+
+@dataclass(frozen=True)
+class ClipOptions:
+    folder: Path
+    pre_roll: float = 5.0
+    post_roll: float = 3.0
+    max_mb: float = 1024.0
+    max_width: int = 1280
+    fmt: str = "mp4"
+    buffer_mb: float = 64.0
+    device: str = ""
+    model: str = ""
+    source: str = ""
+    live: bool = True  # a live source's frames are dropped when the writer falls behind; a file's wait for it
+    fps: float = 0.0  # frame rate cap (0: every frame)
+
+    @classmethod
+    def of(cls, settings, device: str, model: str, source: str, live: bool) -> "ClipOptions":
+        return cls(Path(settings["clips_dir"]), settings["pre_roll"], settings["post_roll"], settings["clips_max_mb"],
+                   settings["clips_max_width"], settings["clips_format"], settings["clips_buffer_mb"], device, model,
+                   source, live, settings["clips_fps"])
+
+
+def fit_width(pixels: np.ndarray, max_width: int) -> np.ndarray:
+    """Scaled down to at most ``max_width`` wide, both sides even (what video encoders accept)."""
+    h, w = pixels.shape[:2]
+    if w > max_width:
+        w, h = max_width, max(2, round(h * max_width / w))
+    w, h = w - w % 2, h - h % 2
+    if (w, h) != (pixels.shape[1], pixels.shape[0]):
+        return cv2.resize(pixels, (w, h), interpolation=cv2.INTER_AREA)
+    return pixels
+
+
+def snapshot_jpeg(pixels: np.ndarray, max_width: int) -> bytes:
+    ok, jpg = cv2.imencode(".jpg", fit_width(pixels, max_width), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return jpg.tobytes() if ok else b""
+
+
+def clip_stem(event: dict) -> str:
+    """``20261125T160041.123Z_fall``: the start time (UTC) and the label; sorts oldest first."""
+    ts = re.sub(r"[-:]", "", event["ts"])
+    return f"{ts}_{re.sub(r'[^A-Za-z0-9_-]+', '_', event['label'])}"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.parent / PARTIAL / path.name
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def enforce_budget(folder: Path, max_bytes: float, keep: set[str], free_bytes: float = 0) -> int:
+    """Remove the oldest clips (video, sidecar and snapshot together) until the folder holds at most ``max_bytes``
+    and the disk has ``free_bytes`` free (a disk that others filled); the clips named in ``keep`` stay. Only files
+    named like clips are touched. Returns how many were removed."""
+    groups: dict[str, list[Path]] = {}
+    total = sum(p.stat().st_size for p in (folder / PARTIAL).glob("*") if p.is_file())
+    for p in folder.iterdir():
+        if NAME_RE.match(p.name) and p.is_file():
+            groups.setdefault(p.name.rsplit(".", 1)[0], []).append(p)
+            total += p.stat().st_size
+    max_bytes = min(max_bytes, total - (free_bytes - shutil.disk_usage(folder).free))
+    removed = 0
+    for stem in sorted(groups):
+        if total <= max_bytes:
+            break
+        if stem in keep:
+            continue
+        for p in groups[stem]:
+            total -= p.stat().st_size
+            p.unlink(missing_ok=True)
+        removed += 1
+        log.info("clips over their budget or the disk full: removed %s", stem)
+    return removed
+
+
+class Ring:
+    """The pre-roll: JPEG frames of the last ``seconds``, at most ``max_bytes`` in all."""
+
+    def __init__(self, seconds: float, max_bytes: float):
+        self.seconds, self.max_bytes = seconds, max_bytes
+        self.items: deque[tuple[float, np.ndarray]] = deque()
+        self.bytes = 0
+
+    def add(self, t: float, jpeg: np.ndarray) -> None:
+        self.items.append((t, jpeg))
+        self.bytes += jpeg.nbytes
+        while self.items and (self.items[0][0] < t - self.seconds or self.bytes > self.max_bytes):
+            self.bytes -= self.items.popleft()[1].nbytes
+
+    def since(self, t0: float) -> list[tuple[float, np.ndarray]]:
+        return [(t, j) for t, j in self.items if t >= t0 - 1e-6]
+
+    def fps(self, default: float = 15.0) -> float:
+        if len(self.items) < 2 or self.items[-1][0] <= self.items[0][0]:
+            return default
+        return min(120.0, (len(self.items) - 1) / (self.items[-1][0] - self.items[0][0]))
+
+
+class Clip:
+    """One clip being written: a constant-rate video (frames repeated or skipped to follow the timestamps)."""
+
+    def __init__(self, opts: ClipOptions, event: dict, stem: str, size: tuple[int, int], fps: float):
+        fourcc, ext = FORMATS[opts.fmt]
+        self.opts, self.stem, self.size, self.fps = opts, stem, size, fps
+        self.name = stem + ext
+        self.tmp = opts.folder / PARTIAL / self.name
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        if not self.writer.isOpened():
+            self.tmp.unlink(missing_ok=True)
+            raise OSError(f"cannot create {self.tmp} ({opts.fmt}: is the folder writable, the codec available?)")
+        self.start_t, self.end_t = float(event["t"]), None
+        self.t0: float | None = None
+        self.t1 = self.start_t
+        self.frames = 0
+        self.meta = {"label": event["label"], "model": event.get("model"),  # the model that made the event
+                     "confidence": event.get("confidence"), "peak": event.get("confidence"),
+                     "start": event["ts"], "end": None, "t_start": event["t"], "t_end": None}
+
+    def write(self, t: float, pixels: np.ndarray) -> None:
+        """Add a frame; OSError when the disk is (nearly) full: the encoder would fail silently, frame by frame."""
+        if shutil.disk_usage(self.opts.folder).free < MIN_FREE_BYTES:
+            raise OSError(f"{self.name}: the disk is full")
+        if pixels.shape[1::-1] != self.size:
+            pixels = cv2.resize(pixels, self.size, interpolation=cv2.INTER_AREA)
+        if self.t0 is None:
+            self.t0 = t
+        n = round((t - self.t0) * self.fps) + 1 - self.frames  # copies that keep the video on the source's time
+        if n > self.fps:  # a gap of over a second (a camera that stalled): one copy, and the clock moves on
+            self.t0 += (n - 1) / self.fps
+            n = 1
+        for _ in range(max(0, n)):
+            self.writer.write(pixels)
+            self.frames += 1
+        self.t1 = t
+
+    def due(self, t: float) -> bool:
+        if self.end_t is not None:
+            return t > self.end_t + self.opts.post_roll + 1e-6
+        return t - self.start_t > MAX_CLIP_S
+
+    def end(self, event: dict) -> None:
+        self.end_t = float(event["t"])
+        self.meta.update(end=event["ts"], t_end=event["t"], peak=event.get("peak_confidence", self.meta["peak"]))
+        if event.get("reason"):
+            self.meta["end_reason"] = event["reason"]
+
+    def abandon(self) -> int:
+        """Drop the clip (the disk filled up); the bytes it had reached."""
+        self.writer.release()
+        size = self.tmp.stat().st_size if self.tmp.exists() else 0
+        self.tmp.unlink(missing_ok=True)
+        return size
+
+    def finish(self, reason: str | None) -> list[Path]:
+        """Close the video, write the sidecar, rename both into place; OSError when the disk failed us."""
+        self.writer.release()
+        folder = self.opts.folder
+        try:
+            if not self.frames:
+                raise OSError(f"{self.name}: no frame was written")
+            if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
+                raise OSError(f"{self.name}: the disk is full (the video would be cut short)")
+            o = self.opts
+            meta = {**self.meta, "clip": self.name, "snapshot": f"{self.stem}.jpg",
+                    "model": self.meta.get("model") or o.model,
+                    "device": o.device, "source": o.source, "frames": self.frames, "fps": round(self.fps, 3),
+                    "width": self.size[0], "height": self.size[1], "duration_s": round(self.frames / self.fps, 3),
+                    "pre_roll_s": o.pre_roll, "post_roll_s": o.post_roll, "t_first": self.t0, "t_last": self.t1,
+                    **({"closed_by": reason} if reason else {})}
+            os.replace(self.tmp, folder / self.name)
+            atomic_write(folder / f"{self.stem}.json", (json.dumps(meta, indent=1) + "\n").encode())
+        except OSError:
+            self.tmp.unlink(missing_ok=True)
+            raise
+        return [folder / self.name, folder / f"{self.stem}.json"]
+
+
+class ClipRecorder:
+    """The clip writer thread and its bounded queue. Frame loop side: :meth:`frame`, :meth:`start_activity`,
+    :meth:`end_activity`, :meth:`stats`, :meth:`close`; everything else runs on the writer thread."""
+
+    def __init__(self, opts: ClipOptions, start: bool = True):
+        self.opts = opts
+        self.ext = FORMATS[opts.fmt][1]
+        self._q: deque = deque()
+        self._cv = threading.Condition()
+        self._queued_frames = self._queued_bytes = 0
+        self._dt, self._next_t = 1.0 / opts.fps if opts.fps else 0.0, None
+        self.dropped = self.failed = self.written = self.removed = 0
+        self.ring = Ring(opts.pre_roll + 0.5, opts.buffer_mb * 1e6)
+        self.open: list[Clip] = []
+        self._size: tuple[int, int] | None = None
+        self._last_error: str | None = None
+        self._last_bytes = MIN_FREE_BYTES  # size of the last clip written: the room a new one probably needs
+        self.thread = threading.Thread(target=self._run, name="clip-writer", daemon=True)
+        self._prepare_folder()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    # ---- the frame loop's side: never waits for the disk ---------------------------------------------------------
+    def frame(self, frame) -> None:
+        """Queue a frame. Live source: dropped (and counted) when the queue is full. File: waits for room, as the
+        frame reader does (the file's frames come as fast as the loop takes them; a clip must not lose them)."""
+        if not self._wanted(frame.t):
+            return
+        with self._cv:
+            while not self.opts.live and self._full(frame) and self.thread.is_alive():
+                self._cv.wait(0.5)
+            if self._full(frame):
+                self.dropped += 1
+                if self.dropped == 1:
+                    log.warning("clip writer falling behind (slow disk?): frames dropped from clips; the count is "
+                                "clips_dropped_frames in the stats")
+                return
+            self._queued_frames += 1
+            self._queued_bytes += frame.pixels.nbytes
+            self._q.append(("frame", frame))
+            self._cv.notify()
+
+    def _full(self, frame) -> bool:
+        return self._queued_frames >= QUEUE_FRAMES or (
+            self._queued_frames > 0 and self._queued_bytes + frame.pixels.nbytes > QUEUE_BYTES)
+
+    def _wanted(self, t: float) -> bool:
+        """The ``fps`` cap, by timestamp: a frame before its slot is skipped (a clock that went back restarts)."""
+        if not self._dt:
+            return True
+        nxt = self._next_t
+        if nxt is not None and t + 0.002 < nxt and t > nxt - 2 * self._dt:
+            return False
+        self._next_t = nxt + self._dt if nxt is not None and 0 <= t - nxt < self._dt else t + self._dt
+        return True
+
+    def start_activity(self, event: dict, snapshot: bytes | None) -> dict:
+        """Queue a clip for this activity_start; the file names it will have (for the event)."""
+        stem = clip_stem(event)
+        self._put(("start", event, stem, snapshot))
+        return {"clip": stem + self.ext, **({"snapshot": stem + ".jpg"} if snapshot else {})}
+
+    def end_activity(self, event: dict) -> None:
+        self._put(("end", event))
+
+    def close(self, timeout: float) -> None:
+        """Finish the queued frames and every open clip (post-roll cut short), waiting ``timeout`` s at most."""
+        self._put(("stop",))
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+        if self.thread.is_alive():
+            log.warning("clip writer still busy after %.1f s at shutdown: %d clip(s) may be lost", timeout,
+                        len(self.open))
+
+    def stats(self) -> dict:
+        return {"clips_written": self.written, "clips_failed": self.failed, "clips_dropped_frames": self.dropped,
+                "clips_removed": self.removed}
+
+    def _put(self, item) -> None:
+        with self._cv:
+            self._q.append(item)
+            self._cv.notify()
+
+    # ---- the writer thread ---------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._q:
+                    self._cv.wait()
+                item = self._q.popleft()
+                if item[0] == "frame":
+                    self._queued_frames -= 1
+                    self._queued_bytes -= item[1].pixels.nbytes
+                    self._cv.notify_all()
+            if item[0] == "stop":
+                for clip in list(self.open):
+                    self._finish(clip, "shutdown")
+                return
+            try:
+                getattr(self, "_on_" + item[0])(*item[1:])
+            except Exception:  # a bug here must cost clips, never the writer thread (the queue would fill for good)
+                log.exception("clip writer: %s failed", item[0])
+
+    def _on_frame(self, frame) -> None:
+        pixels = fit_width(frame.pixels, self.opts.max_width)
+        self._size = (pixels.shape[1], pixels.shape[0])
+        ok, jpg = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if ok:
+            self.ring.add(frame.t, jpg)
+        for clip in list(self.open):
+            if clip.due(frame.t):
+                self._finish(clip, None if clip.end_t is not None else "max_length")
+                continue
+            try:
+                clip.write(frame.t, pixels)
+            except OSError as exc:
+                self.open.remove(clip)
+                self._abandon(clip, f"clip {clip.name} not kept: {exc}")
+
+    def _on_start(self, event: dict, stem: str, snapshot: bytes | None) -> None:
+        try:
+            self._prepare_folder(raise_=True)
+            self._budget(None)  # room for this clip on a disk that filled up: the oldest clips go
+            if snapshot:
+                atomic_write(self.opts.folder / f"{stem}.jpg", snapshot)
+            if self._size is None:
+                raise OSError("no frame seen yet")
+            clip = Clip(self.opts, event, stem, self._size, self.ring.fps())
+        except OSError as exc:
+            self._fail(f"clip {stem} not recorded: {exc}")
+            return
+        try:
+            for t, jpg in self.ring.since(float(event["t"]) - self.opts.pre_roll):
+                clip.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
+        except OSError as exc:
+            self._abandon(clip, f"clip {stem} not recorded: {exc}")
+            return
+        self.open.append(clip)
+
+    def _abandon(self, clip: Clip, message: str) -> None:
+        """A clip the full disk stopped: the next one gets room for twice what this one reached (oldest go)."""
+        self._last_bytes = max(self._last_bytes, 2 * clip.abandon())
+        self._fail(message)
+
+    def _on_end(self, event: dict) -> None:
+        for clip in self.open:
+            if clip.end_t is None and clip.meta["label"] == event["label"]:
+                clip.end(event)
+
+    def _finish(self, clip: Clip, reason: str | None) -> None:
+        self.open.remove(clip)
+        try:
+            self._last_bytes = sum(p.stat().st_size for p in clip.finish(reason))
+        except OSError as exc:
+            self._fail(f"clip {clip.name} not kept: {exc}")
+            return
+        self.written += 1
+        if self._last_error:
+            log.info("clips are written again (%s)", clip.name)
+            self._last_error = None
+        self._budget(clip.stem)
+
+    def _budget(self, newest: str | None) -> None:
+        """The oldest clips go first; the newest (even alone over the budget) and the open ones stay. The disk is
+        kept with room for a clip as large as the last one."""
+        try:
+            keep = {c.stem for c in self.open} | {newest}
+            self.removed += enforce_budget(self.opts.folder, self.opts.max_mb * 1e6, keep,
+                                           MIN_FREE_BYTES + self._last_bytes)
+        except OSError as exc:
+            self._fail(f"cannot apply the clips budget: {exc}")
+
+    def _prepare_folder(self, raise_: bool = False) -> None:
+        """Create the folder and its .partial/ (whose leftovers from a power cut are unplayable: removed)."""
+        partial = self.opts.folder / PARTIAL
+        try:
+            fresh = not partial.is_dir()
+            partial.mkdir(parents=True, exist_ok=True)
+            if not fresh and not self.open and not self.thread.is_alive():
+                for p in partial.iterdir():
+                    p.unlink()
+                    log.info("removed the unfinished clip file %s (the daemon did not stop cleanly)", p.name)
+        except OSError as exc:
+            if raise_:
+                raise
+            self._fail(f"clips folder {self.opts.folder} unusable: {exc.strerror or exc}")
+
+    def _fail(self, message: str) -> None:
+        """Count a failure; log it once per kind of failure (a read-only disk must not flood the log)."""
+        self.failed += 1
+        kind = re.sub(r"\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]+\.?\w*", "*", message)
+        if kind != self._last_error:
+            log.warning("%s (the daemon streams on; later failures like this one are counted in clips_failed)",
+                        message)
+            self._last_error = kind
