@@ -17,7 +17,7 @@ import threading
 import time
 
 from .capture.camera import END, Camera, CameraChange
-from .capture.sources import Frame, open_source
+from .capture.sources import Frame, open_source, parse_source
 from .classify.classifier import Classifier
 from .config import BY_NAME, ConfigSource, Settings
 from .errors import EXIT_OK, UsageError
@@ -47,6 +47,7 @@ class Daemon:
         self.fanout = Fanout(sinks)
         self.health = Health(Notifier(), clock, settings.watchdog, settings.stats_interval)
         self._stop, self._reload = threading.Event(), threading.Event()
+        self._reload_at_start = False
 
     def request_stop(self, *_) -> None:
         self._stop.set()
@@ -60,7 +61,11 @@ class Daemon:
             signal.signal(signal.SIGTERM, self.request_stop)
             signal.signal(signal.SIGINT, self.request_stop)
             signal.signal(signal.SIGHUP, self.request_reload)
-        self._camera_changed(self.camera.start())  # the first retained camera state: online
+        if self._reload_at_start:
+            self._reload.set()
+        first = self.camera.start()  # a file is online now; a live camera says how its first open went in read()
+        if first is not None:
+            self._camera_changed(first)
         self.health.start(self._totals())
         self.fanout.publish(Kind.STATE, self.tracker.state())
         self.health.notifier.ready(f"streaming {self.camera.description}")
@@ -106,6 +111,7 @@ class Daemon:
 
     def _camera_changed(self, change: CameraChange) -> None:
         if not change.online:  # close the activity, forget the window: the next frames are another stream
+            self.health.frames_stopped()  # no WATCHDOG=1 for the frames before the fault
             reset = self.classifier.restart("camera")
             if reset:
                 self._emit(self.tracker.reset(reset.t, reset.reason))
@@ -169,13 +175,25 @@ class Daemon:
         self.health.notifier.close()
 
 
+class _StopDuringStart(BaseException):
+    """SIGTERM/SIGINT before the loop runs: raised by the start-up handler out of whatever blocks (reading the
+    bundle, its check in a child process), so that the daemon stops at once with exit 0."""
+
+
+def _stop_at_start(*_) -> None:
+    raise _StopDuringStart()
+
+
 def build(config: ConfigSource) -> Daemon:
-    """Settings (exit 2), then the bundle (exit 3), the source (exit 4), the interpreters and the sinks."""
+    """Settings (exit 2), then the bundle (exit 3), a file source (exit 4), the interpreters and the sinks. A live
+    source is not opened here: the daemon's camera opens it off the loop (absent at start: offline, retried)."""
     s = config.load()
+    spec = parse_source(s.source)  # a malformed spec: exit 2
     bundle = load_bundle(s.model, verify=s.verify_model)
-    camera = Camera(lambda: open_source(s.source, realtime=s.realtime, size=(s.width, s.height), fps=s.camera_fps),
-                    s.stall_timeout, s.reopen_max_delay)
-    camera.open()  # before the interpreters: a missing camera is one line, exit 4, at once
+    camera = Camera(lambda: open_source(spec, realtime=s.realtime, size=(s.width, s.height), fps=s.camera_fps),
+                    s.stall_timeout, s.reopen_max_delay, description=spec.description)
+    if not spec.live:
+        camera.open()  # before the interpreters: a missing file is one line, exit 4, at once
     try:
         classifier = Classifier(open_model(bundle, s.delegate, s.threads, s.require_delegate,
                                            s.gpu_delegate_library), s.stride, s.cut_threshold)
@@ -187,4 +205,17 @@ def build(config: ConfigSource) -> Daemon:
 
 
 def run_from_args(args) -> int:
-    return build(ConfigSource.from_args(args)).run()
+    """SIGTERM/SIGINT are handled before anything that can block: during start-up they end the process (exit 0);
+    a SIGHUP during start-up is applied once the loop runs."""
+    hup = []
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_at_start)
+        signal.signal(signal.SIGINT, _stop_at_start)
+        signal.signal(signal.SIGHUP, lambda *_: hup.append(1))
+    try:
+        daemon = build(ConfigSource.from_args(args))
+        daemon._reload_at_start = bool(hup)
+        return daemon.run()
+    except _StopDuringStart:
+        log.info("stopped during start-up")
+        return EXIT_OK

@@ -119,6 +119,10 @@ class Health:
             return self.stats(totals())
         return None
 
+    def frames_stopped(self) -> None:
+        """The camera dropped: the frames kept before it no longer vouch for a live pipeline (no stale WATCHDOG=1)."""
+        self._advanced = False
+
     @property
     def _base(self) -> Totals:
         return self._window_totals or Totals(0, 0, 0, 0.0, 0.0, 0, 0, 0)
