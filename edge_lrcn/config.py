@@ -127,7 +127,8 @@ SCHEMA: list[Setting] = [
       live=True),
     S("password_credential", "mqtt", _str, "mqtt-password", "systemd credential name ($CREDENTIALS_DIRECTORY)",
       live=True),
-    S("queue_limit", "mqtt", _num(int, 0, 10_000_000), 10000, "QoS 1 messages kept while disconnected", live=True),
+    S("queue_limit", "mqtt", _num(int, 1, 10_000_000), 10000, "QoS 1 messages kept while disconnected (the oldest "
+      "undelivered ones; newer ones are dropped and counted)", live=True),
     S("ha_discovery", "mqtt", _bool, True, "publish Home Assistant discovery configs", live=True),
     S("ha_prefix", "mqtt", _str, "homeassistant", "Home Assistant discovery prefix", live=True),
     S("idle_labels", "mqtt", _str_list, ["still", "idle", "none", "background"],

@@ -9,7 +9,8 @@ Topics under ``<prefix>`` (default ``edge-lrcn/<device_id>``):
 
 The connection lives on its own thread: connect, run paho's ``loop()`` until the link drops, back off (capped
 exponential with jitter), repeat. The frame loop only calls ``publish``, which never blocks: QoS 1 messages wait in
-paho's queue while the broker is away (bounded by ``queue_limit``; what does not fit is dropped and counted).
+paho's queue while the broker is away (``queue_limit`` of them unacknowledged at most; what does not fit is dropped
+and counted). What the connection itself sends (availability, discovery) is never bounded nor dropped.
 After a reconnect, once paho's backlog is delivered, :meth:`MqttSink.replay_due` tells the fan-out to send the
 retained state and camera objects again (a queued older state must not be the last word).
 """
@@ -72,7 +73,7 @@ class Acks:
     paho sends it after the reconnect."""
 
     def __init__(self):
-        self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._pending: dict[int, tuple[mqtt.MQTTMessageInfo, object]] = {}  # mid -> (info, what was published)
         self._acked: dict[int, float] = {}  # mid -> when on_publish came for a mid not (yet) tracked
         self._swept = 0.0
         self._lock = threading.Lock()
@@ -81,11 +82,16 @@ class Acks:
     def pending(self) -> int:
         return len(self._pending)
 
-    def track(self, info: mqtt.MQTTMessageInfo) -> None:
+    def track(self, info: mqtt.MQTTMessageInfo, item: object = None) -> None:
         with self._lock:
             acked_at = self._acked.pop(info.mid, None)
             if acked_at is None or time.monotonic() - acked_at > EARLY_ACK_S:
-                self._pending[info.mid] = info
+                self._pending[info.mid] = (info, item)
+
+    def unacknowledged(self) -> list:
+        """The items of the messages not acknowledged yet, oldest first."""
+        with self._lock:
+            return [item for _, item in self._pending.values()]
 
     def acked(self, mid: int) -> None:
         with self._lock:
@@ -109,6 +115,7 @@ class MqttSink(Sink):
         self.device_id, self.labels = ctx.device_id, ctx.labels
         self.prefix = (settings["topic_prefix"] or f"edge-lrcn/{self.device_id}").rstrip("/")
         self.qos = settings["qos"]
+        self.queue_limit = int(settings["queue_limit"])
         self.ha = settings["ha_discovery"]
         self.ha_prefix = settings["ha_prefix"] or "homeassistant"
         self.ha_configs = discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix,
@@ -133,7 +140,8 @@ class MqttSink(Sink):
     def _client(self, target: SinkSpec, settings, password: str | None) -> mqtt.Client:
         client_id = settings["client_id"] or f"edge-lrcn-{self.device_id}"
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        c.max_queued_messages_set(int(settings["queue_limit"]))
+        c.max_queued_messages_set(0)  # no bound in paho: availability and discovery at a reconnect must never be
+        # refused; the bound (queue_limit) applies to what the daemon publishes, in publish()
         c.max_inflight_messages_set(50)
         username = target.username or settings["username"]
         if username:
@@ -228,15 +236,21 @@ class MqttSink(Sink):
             obj = {**obj, "mqtt_dropped": self.dropped, "mqtt_queued": self.acks.pending}
         if qos == 0 and not self._connected.is_set():
             return  # periodic data is not worth queueing
-        info = self.client.publish(self.topic(SUBTOPIC[kind]), json.dumps(obj, separators=(",", ":")), qos=qos,
-                                   retain=kind.retained)
-        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+        if qos and self.acks.pending >= self.queue_limit:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("MQTT queue full while the broker is away: %d messages dropped so far", self.dropped)
+                log.warning("MQTT queue full (queue_limit %d) while the broker is away: %d messages dropped so far",
+                            self.queue_limit, self.dropped)
             return
+        info = self.client.publish(self.topic(SUBTOPIC[kind]), json.dumps(obj, separators=(",", ":")), qos=qos,
+                                   retain=kind.retained)
         if qos:
-            self.acks.track(info)
+            self.acks.track(info, (kind, obj))
+
+    def undelivered(self) -> list:
+        """The events published and not acknowledged (a reload hands them to the new sink); the retained kinds
+        are left out: the fan-out sends the current ones to the new sink anyway."""
+        return [(k, o) for k, o in self.acks.unacknowledged() if not k.retained]
 
     def replay_due(self) -> bool:
         if self._replay_wanted and self._connected.is_set() and not self.acks.pending:

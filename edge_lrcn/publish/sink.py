@@ -51,6 +51,11 @@ class Sink:
     def stats(self) -> dict:
         return {}
 
+    def undelivered(self) -> list[tuple[Kind, dict]]:
+        """What was published and is not known to be delivered (asked before :meth:`close` by a reload, which
+        hands it to the sink that replaces this one)."""
+        return []
+
     def replay_due(self) -> bool:
         """True (once) when the sink has reconnected and is ready to be sent the retained objects again."""
         return False
