@@ -144,6 +144,9 @@ class Daemon:
         except UsageError as exc:
             log.error("reload failed, keeping the old settings: %s", exc)
             return
+        except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
+            log.error("reload failed, keeping the old settings: %s: %s", type(exc).__name__, exc)
+            return
         changed = self.settings.changed(new)
         later = [n for n in changed if not BY_NAME[n].live]
         if later:
@@ -153,7 +156,7 @@ class Daemon:
         if SINK_SETTINGS & set(live):
             try:
                 self.fanout.replace(make_sinks(new, self.ctx))
-            except UsageError as exc:
+            except (UsageError, OSError) as exc:
                 log.error("reload: sinks unchanged: %s", exc)
                 live = [n for n in live if n not in SINK_SETTINGS]
         self.settings = s = self.settings.taking(new, live)

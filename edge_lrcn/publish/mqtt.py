@@ -44,11 +44,7 @@ def read_password(settings, environ=None) -> str | None:
     """The MQTT password from a file, an environment variable or a systemd credential; never from argv."""
     env = os.environ if environ is None else environ
     if settings["password_file"]:
-        path = Path(settings["password_file"])
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read the MQTT password file {path}: {exc.strerror or exc}") from None
+        return _read_secret(Path(settings["password_file"]), "the MQTT password file")
     if settings["password_env"]:
         name = settings["password_env"]
         if name not in env:
@@ -60,8 +56,24 @@ def read_password(settings, environ=None) -> str | None:
     if cred_dir and settings["password_credential"]:
         path = Path(cred_dir) / settings["password_credential"]
         if path.exists():
-            return path.read_text().strip() or None  # the installer leaves it empty until a password is set
+            return _read_secret(path, "the MQTT password credential") or None  # empty until a password is set
     return None
+
+
+def _read_secret(path: Path, what: str) -> str:
+    """A password from a file: UTF-8 text of at most 4096 bytes; anything else is a UsageError naming it."""
+    try:
+        if not path.is_file():  # a FIFO would block, a directory or a device is no password
+            raise UsageError(f"{what} {path} is not a regular file")
+        with open(path, "rb") as f:
+            text = f.read(4097).decode("utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not UTF-8 text") from None
+    if len(text) > 4096 or "\0" in text:
+        raise UsageError(f"{what} {path} is not a password (over 4096 bytes, or binary)")
+    return text.strip()
 
 
 class Acks:

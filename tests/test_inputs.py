@@ -1,0 +1,96 @@
+"""Every input checked at the door: settings (exit 2), bundles (exit 3), source specs, with one line each; a bad
+config at SIGHUP keeps the old settings. Real CLI subprocesses, real files, real bundles."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from edge_lrcn import config as C
+from edge_lrcn.capture.sources import parse_source
+from edge_lrcn.errors import UsageError
+from tests.conftest import launch, run_cli
+
+
+def one_line_error(proc, code: int, *words: str) -> None:
+    lines = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert proc.returncode == code, proc.stderr[-2000:]
+    assert len(lines) == 1 and all(w in lines[0] for w in words), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("text,words", [
+    (b"[camera]\nstall_timeout = nan\n", ("camera.stall_timeout", "finite")),
+    (b"[events]\nmin_duration = inf\n", ("events.min_duration", "finite")),
+    (b"source = \"x\"\n# caf\xe9\n", ("not a UTF-8 text file",)),
+    (b"device_id = \"kitchen/#\"\n", ("device_id", "'#'")),
+    (b"[mqtt]\ntopic_prefix = \"home/+/cam\"\n", ("mqtt.topic_prefix", "'+'")),
+    (b"[mqtt]\nclient_id = \"a\\u0000b\"\n", ("mqtt.client_id", "NUL")),
+    (b"[mqtt]\nha_prefix = \"$SYS\"\n", ("mqtt.ha_prefix", "$")),
+    (b"[mqtt]\nqueue_limit = 0\n", ("mqtt.queue_limit", "between 1")),
+])
+def test_bad_settings_are_exit_2_with_one_line(tmp_path, text, words):
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes(text)
+    one_line_error(run_cli("run", "--config", cfg, timeout=60), 2, *words)
+    one_line_error(run_cli("check-config", cfg, timeout=60), 2, *words)
+
+
+def test_a_password_file_that_is_not_text_is_exit_2(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_bytes(bytes(range(256)))
+    proc = run_cli("run", "--source", "/dev/video99", "--sink", "mqtt://u@127.0.0.1:1", "--password-file", pw,
+                   "--no-verify-model", timeout=60)
+    one_line_error(proc, 2, "password file", "not UTF-8")
+
+
+def test_a_bad_config_at_sighup_keeps_the_old_settings_and_the_daemon(tmp_path):
+    from tests.mjpeg_server import MjpegCamera
+
+    cam = MjpegCamera(fps=20)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'source = "{cam.url}"\nverify_model = false\n[events]\nstats_interval = 0\n')
+    proc = launch("run", "--config", cfg)
+    try:
+        time.sleep(3)
+        for bad in (b"[camera]\nstall_timeout = nan\n", b"\xff\xfe[camera]\n"):
+            cfg.write_bytes(bad)
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(1.0)
+            assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err[-2000:]
+        failed = [line for line in err.splitlines() if "reload failed, keeping the old settings" in line]
+        assert len(failed) == 2 and "finite" in failed[0] and "UTF-8" in failed[1], err[-2000:]
+        assert "Traceback" not in err
+    finally:
+        proc.kill()
+        cam.close()
+
+
+def test_source_specs_by_exact_form(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "picamera2_clip.avi").write_bytes(b"x")
+    (tmp_path / "0").write_bytes(b"x")
+    assert parse_source("picamera2_clip.avi").kind == "file"
+    assert parse_source("0").kind == "file"  # a file of that name exists
+    assert parse_source("1").kind == "v4l2"
+    assert parse_source("picamera2").kind == parse_source("picamera2:1").kind == "picamera2"
+    assert parse_source("rtsp://cam.local:554/s").kind == "stream"
+    assert parse_source("clips/rtsp.avi").kind == "file"
+    for bad in ("picamera2:x", "rtsp://", "gst:", " "):
+        with pytest.raises(UsageError):
+            parse_source(bad)
+
+
+def test_a_malformed_spec_is_exit_2_a_missing_file_exit_4(tmp_path):
+    one_line_error(run_cli("run", "--source", "picamera2:first", timeout=60), 2, "picamera2")
+    one_line_error(run_cli("run", "--source", tmp_path / "picamera2_clip.avi", timeout=60), 4, "not found")
+
+
+def test_nan_never_passes_a_range():
+    with pytest.raises(UsageError, match="finite"):
+        C.resolve({"source": "x", "enter_threshold": "nan"}, None, environ={})
