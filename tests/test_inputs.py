@@ -94,3 +94,82 @@ def test_a_malformed_spec_is_exit_2_a_missing_file_exit_4(tmp_path):
 def test_nan_never_passes_a_range():
     with pytest.raises(UsageError, match="finite"):
         C.resolve({"source": "x", "enter_threshold": "nan"}, None, environ={})
+
+
+# ---- bundles ------------------------------------------------------------------------------------------------------
+def _rebundle(src, dst, members: dict[str, bytes] | None = None, extra: dict[str, bytes] | None = None,
+              header_size: dict[str, int] | None = None):
+    """A copy of a real bundle with members replaced (their sha256 updated in the manifest) or unlisted ones
+    added."""
+    import hashlib
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin:
+        data = {i.filename: zin.read(i.filename) for i in zin.infolist()}
+    m = json.loads(data["manifest.json"])
+    for name, blob in (members or {}).items():
+        data[name] = blob
+        m["files"][name]["sha256"] = hashlib.sha256(blob).hexdigest()
+    data["manifest.json"] = json.dumps(m).encode()
+    data.update(extra or {})
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, blob in data.items():
+            zout.writestr(name, blob)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    from tests.test_control_path import _video
+
+    path = tmp_path_factory.mktemp("inputs") / "v.avi"
+    _video(path, 3)
+    return path
+
+
+def test_a_head_of_the_wrong_shape_is_exit_3_from_verify_and_run(default_bundle, tmp_path, video):
+    import zipfile
+
+    with zipfile.ZipFile(default_bundle) as z:  # the monolithic model: (1, 20, 64, 64, 3) -> (1, 5); its frames,
+        lrcn = z.read("lrcn_fp32.tflite")  # axis 2 and output agree with a head's, the rest does not
+    bad = _rebundle(default_bundle, tmp_path / "bad.lrcn", {"head.tflite": lrcn})
+    one_line_error(run_cli("info", bad, "--verify", timeout=120), 3, "head input shape (1, 20, 64, 64, 3)")
+    one_line_error(run_cli("run", "--model", bad, "--no-verify-model", "--source", video, timeout=120), 3,
+                   "head input shape")
+
+
+def test_unlisted_members_and_bundles_over_the_total_cap_are_exit_3(default_bundle, tmp_path, monkeypatch):
+    from edge_lrcn.model import bundle as B
+
+    bad = _rebundle(default_bundle, tmp_path / "x.lrcn", extra={"../../x": b"payload"})
+    one_line_error(run_cli("info", bad, timeout=60), 3, "'../../x' is not listed in the manifest")
+    # a bundle whose listed members together pass the total cap (each one alone under the member cap)
+    enc = B.read_bundle(default_bundle).member("encoder_int8.tflite")
+    big = _rebundle(default_bundle, tmp_path / "big.lrcn", {"report.json": b" " * (B.MAX_TOTAL_BYTES - len(enc))})
+    assert big.stat().st_size < 1024 * 1024  # small on disk, large in memory
+    one_line_error(run_cli("info", big, timeout=60), 3, "over the", "byte limit")
+    many = _rebundle(default_bundle, tmp_path / "many.lrcn", extra={f"m{i}": b"" for i in range(B.MAX_MEMBERS)})
+    one_line_error(run_cli("info", many, timeout=60), 3, "members, over the limit")
+
+
+def test_a_bad_report_and_a_model_that_is_a_fifo_are_exit_3(default_bundle, tmp_path):
+    import os
+
+    bad = _rebundle(default_bundle, tmp_path / "r.lrcn", {"report.json": b"{not json"})
+    one_line_error(run_cli("info", bad, "--report", timeout=60), 3, "report.json is not valid JSON")
+    fifo = tmp_path / "m.lrcn"
+    os.mkfifo(fifo)
+    one_line_error(run_cli("info", fifo, timeout=30), 3, "not a regular file")
+    one_line_error(run_cli("run", "--model", fifo, "--source", "/dev/video99", timeout=30), 3, "not a regular file")
+
+
+def test_a_library_that_is_no_delegate_falls_back_or_is_exit_2(video):
+    import glob
+
+    lib = sorted(glob.glob("/lib/*/libm.so.6") + glob.glob("/usr/lib/*/libm.so.6") + glob.glob("/lib*/libm.so.6"))[0]
+    proc = run_cli("run", "--source", video, "--delegate", lib, timeout=120)  # loads, and is no delegate
+    assert proc.returncode == 0 and "not a TFLite delegate" in proc.stderr and "falling back" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    one_line_error(run_cli("run", "--source", video, "--delegate", lib, "--require-delegate", timeout=120), 2,
+                   "not a TFLite delegate")
