@@ -25,7 +25,8 @@ from .events import ActivityTracker, EventMaker, EventSettings, default_device_i
 from .model.loader import load_bundle, open_model
 from .publish.fanout import Fanout, make_sinks
 from .publish.sink import Kind, Sink, SinkContext
-from .service import Health, Notifier, Totals
+from .model.interpreter import default_threads
+from .service import Health, Notifier, Totals, tasks_limit
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
@@ -187,10 +188,24 @@ def _stop_at_start(*_) -> None:
     raise _StopDuringStart()
 
 
+TASKS_BESIDE_INTERPRETERS = 16  # main, reader, camera open, stdout, MQTT, the model check's child, headroom
+
+
+def _check_tasks(threads: int) -> None:
+    """Each interpreter (encoder and head) runs ``threads`` threads: more than the unit's TasksMax allows would
+    fail at the first thread the daemon cannot start, long after start-up (exit 2 now instead)."""
+    limit = tasks_limit()
+    need = 2 * threads + TASKS_BESIDE_INTERPRETERS
+    if limit is not None and need > limit:
+        raise UsageError(f"threads = {threads} needs about {need} tasks, and this service may start {limit} "
+                         f"(TasksMax, cgroup pids.max): lower threads or raise TasksMax")
+
+
 def build(config: ConfigSource) -> Daemon:
     """Settings (exit 2), then the bundle (exit 3), a file source (exit 4), the interpreters and the sinks. A live
     source is not opened here: the daemon's camera opens it off the loop (absent at start: offline, retried)."""
     s = config.load()
+    _check_tasks(s.threads or default_threads())
     spec = parse_source(s.source)  # a malformed spec: exit 2
     bundle = load_bundle(s.model, verify=s.verify_model)
     camera = Camera(lambda: open_source(spec, realtime=s.realtime, size=(s.width, s.height), fps=s.camera_fps),

@@ -173,3 +173,22 @@ def test_a_library_that_is_no_delegate_falls_back_or_is_exit_2(video):
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
     one_line_error(run_cli("run", "--source", video, "--delegate", lib, "--require-delegate", timeout=120), 2,
                    "not a TFLite delegate")
+
+
+def test_threads_beyond_the_units_tasks_max_are_exit_2(tmp_path, monkeypatch):
+    """The cgroup files as systemd lays them out (v2 and v1), read back; build() refuses what they do not allow."""
+    from edge_lrcn import daemon
+    from edge_lrcn.service import tasks_limit
+
+    (tmp_path / "system.slice/edge-lrcn.service").mkdir(parents=True)
+    (tmp_path / "system.slice/edge-lrcn.service/pids.max").write_text("20\n")
+    (tmp_path / "v2").write_text("0::/system.slice/edge-lrcn.service\n")
+    assert tasks_limit(str(tmp_path / "v2"), str(tmp_path)) == 20
+    (tmp_path / "pids/system.slice/x.service").mkdir(parents=True)
+    (tmp_path / "pids/system.slice/x.service/pids.max").write_text("max\n")
+    (tmp_path / "v1").write_text("8:pids:/system.slice/x.service\n1:cpu:/\n")
+    assert tasks_limit(str(tmp_path / "v1"), str(tmp_path)) is None  # unlimited
+    monkeypatch.setattr(daemon, "tasks_limit", lambda: 20)
+    daemon._check_tasks(2)
+    with pytest.raises(UsageError, match="TasksMax"):
+        daemon._check_tasks(4)

@@ -82,3 +82,42 @@ def test_a_reload_to_another_broker_during_an_outage_delivers_every_event(tmp_pa
         sub2.close()
         b1.stop()
         b2.stop()
+
+
+def test_two_devices_with_one_client_id_are_named_as_such(tmp_path, caplog):
+    """Two sinks with the same device id (two Pis both called raspberrypi, before the machine tag) take the
+    session from each other at the broker, for ever: one clear error naming device_id, not a reconnect loop."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="edge_lrcn")
+    b = Broker(tmp_path / "b").start()
+    settings = C.resolve({"source": "x", "ha_discovery": False}, None, environ={})
+    spec, ctx = C.parse_sink(f"mqtt://127.0.0.1:{b.port}"), SinkContext("raspberrypi", ["a", "b"], "m")
+    one, two = MqttSink(spec, settings, ctx), MqttSink(spec, settings, ctx)
+    try:
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not any("same client id" in r.getMessage() for r in caplog.records):
+            time.sleep(0.2)
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert errors and "'edge-lrcn-raspberrypi'" in errors[0] and "device_id" in errors[0], errors
+        assert len(errors) <= 2  # once per sink, not once per takeover
+    finally:
+        one.close()
+        two.close()
+        b.stop()
+
+
+def test_the_default_device_id_is_the_host_name_and_a_machine_tag(tmp_path):
+    import socket
+
+    from edge_lrcn.events import default_device_id
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("0123456789abcdef0123456789abcdef\n")
+    b.write_text("fedcba9876543210fedcba9876543210\n")
+    host = socket.gethostname().split(".")[0]
+    ida, idb = default_device_id(str(a)), default_device_id(str(b))
+    assert ida.startswith(host + "-") and idb.startswith(host + "-") and ida != idb and len(ida) == len(host) + 7
+    assert "0123456789abcdef" not in ida  # a hash, not the machine id itself
+    assert default_device_id(str(tmp_path / "none")) == host
+    C.resolve({"source": "x", "device_id": ida}, None, environ={})  # a valid device id

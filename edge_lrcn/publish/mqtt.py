@@ -35,6 +35,8 @@ from .sink import Kind, Sink, SinkContext
 
 log = logging.getLogger(__name__)
 
+TAKEOVER_S = 30.0  # a connection the broker closes this soon after it opened, several times in a row, is taken over
+TAKEOVERS = 3
 EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
 SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
             Kind.CAMERA: "camera"}
@@ -141,6 +143,7 @@ class MqttSink(Sink):
         self._connected = threading.Event()
         self._last_error = None
         self._replay_wanted = False
+        self._connected_at, self._short_drops = 0.0, 0
         self.client = self._client(target, settings, password)
         self.thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self.thread.start()
@@ -150,7 +153,7 @@ class MqttSink(Sink):
         return cls(target, settings, ctx, read_password(settings))
 
     def _client(self, target: SinkSpec, settings, password: str | None) -> mqtt.Client:
-        client_id = settings["client_id"] or f"edge-lrcn-{self.device_id}"
+        self.client_id = client_id = settings["client_id"] or f"edge-lrcn-{self.device_id}"
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         c.max_queued_messages_set(0)  # no bound in paho: availability and discovery at a reconnect must never be
         # refused; the bound (queue_limit) applies to what the daemon publishes, in publish()
@@ -195,9 +198,21 @@ class MqttSink(Sink):
             if self._stop.is_set():
                 break
             self._connected.clear()
-            if self._last_error is None:
-                log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
+            self._lost()
             delay = self._backoff(delay if not self.connects else 1.0)
+
+    def _lost(self) -> None:
+        """The broker closed a connection. Closed soon after it opened, again and again, while connecting still
+        works: another client uses the same client id (two devices with one device_id) and the broker hands the
+        session from one to the other for ever. Said once, as an error naming the settings to change."""
+        quick = self._connected_at and time.monotonic() - self._connected_at < TAKEOVER_S
+        self._short_drops, self._connected_at = self._short_drops + 1 if quick else 0, 0.0
+        if self._short_drops == TAKEOVERS:
+            log.error("MQTT broker %s:%d closed this connection %d times right after it opened: another device is "
+                      "probably connected with the same client id %r; give each device its own device_id (now %r) "
+                      "or client_id", self.host, self.port, TAKEOVERS, self.client_id, self.device_id)
+        elif self._last_error is None:
+            log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
 
     def _backoff(self, delay: float) -> float:
         self._stop.wait(delay * random.uniform(0.8, 1.2))
@@ -217,6 +232,7 @@ class MqttSink(Sink):
             return
         self.connects += 1
         self._last_error = None
+        self._connected_at = time.monotonic()
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
         for topic, cfg in self.ha_configs.items():
