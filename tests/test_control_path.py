@@ -79,6 +79,14 @@ def stop(proc: subprocess.Popen) -> tuple[float, int, str]:
     return time.monotonic() - t0, proc.returncode, err
 
 
+def stops_cleanly(proc: subprocess.Popen) -> str:
+    """SIGTERM ends the daemon within 5 s, exit 0, without a traceback; its stderr."""
+    took, rc, err = stop(proc)
+    assert rc == 0 and took <= 5.0, (took, rc, err[-2000:])
+    assert "Traceback" not in err
+    return err
+
+
 def assert_regular(times: list[float], interval: float, slack: float = 1.0) -> None:
     gaps = np.diff(times)
     assert len(gaps) >= 3 and gaps.max() < interval + slack, gaps
@@ -95,9 +103,7 @@ def test_a_camera_that_never_answers_at_start_is_offline_and_sigterm_ends_the_da
         assert [c["state"] for c in camera] == ["offline"] and "no answer" in camera[0]["reason"], camera
         assert_regular([t for t, _ in lines.of("stats")], 1.0)
         assert all(o["camera"] == "offline" for _, o in lines.of("stats"))
-        took, rc, err = stop(proc)
-        assert rc == 0 and took <= 5.0, (took, rc, err[-2000:])
-        assert "Traceback" not in err
+        stops_cleanly(proc)
     finally:
         proc.kill()
         cam.close()
@@ -115,9 +121,7 @@ def test_a_reopen_that_hangs_does_not_stop_stats_or_sigterm():
         t_off = time.monotonic()
         assert lines.wait(lambda: time.monotonic() - t_off > 5, 10)
         assert_regular([t for t, o in lines.of("stats") if t > t_off], 1.0)
-        took, rc, err = stop(proc)
-        assert rc == 0 and took <= 5.0, (took, rc, err[-2000:])
-        assert "Traceback" not in err
+        stops_cleanly(proc)
     finally:
         proc.kill()
         cam.close()
@@ -149,8 +153,7 @@ def test_a_stdout_nobody_reads_does_not_block_sigterm(tmp_path):
     try:
         time.sleep(6)  # the camera line, then scores at 10 a second: all queued behind the blocked writer
         assert proc.poll() is None
-        took, rc, err = stop(proc)
-        assert rc == 0 and took <= 5.0, (took, rc, err[-2000:])
+        err = stops_cleanly(proc)
         assert "lines not written at shutdown" in err, err[-2000:]
     finally:
         proc.kill()
@@ -174,9 +177,7 @@ def test_a_camera_that_appears_after_start_comes_online_and_classifies():
         cam = MjpegCamera(fps=20, port=port)
         assert lines.wait(lambda: len(lines.of("scores")) >= 5, 20), lines.items
         assert [o["state"] for _, o in lines.of("camera")] == ["offline", "online"]
-        took, rc, err = stop(proc)
-        assert rc == 0 and took <= 5.0, (took, rc, err[-2000:])
-        assert "Traceback" not in err
+        stops_cleanly(proc)
     finally:
         proc.kill()
         if cam:
