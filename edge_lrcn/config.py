@@ -253,6 +253,8 @@ def read_file(path: str | os.PathLike | None, must_exist: bool = False) -> tuple
     path = Path(path)
     if not path.exists():
         return {}, [Problem(str(path), "config file not found")] if must_exist else []
+    if not path.is_file():  # a FIFO would block the daemon's start (and a reload) until something writes to it
+        return {}, [Problem(str(path), "not a regular file")]
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)

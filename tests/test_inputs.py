@@ -38,6 +38,14 @@ def test_bad_settings_are_exit_2_with_one_line(tmp_path, text, words):
     one_line_error(run_cli("check-config", cfg, timeout=60), 2, *words)
 
 
+def test_a_config_that_is_a_fifo_is_exit_2_not_a_hang(tmp_path):
+    import os
+
+    fifo = tmp_path / "c.toml"
+    os.mkfifo(fifo)
+    one_line_error(run_cli("run", "--config", fifo, timeout=30), 2, "not a regular file")
+
+
 def test_a_password_file_that_is_not_text_is_exit_2(tmp_path):
     pw = tmp_path / "pw"
     pw.write_bytes(bytes(range(256)))
