@@ -1,7 +1,8 @@
 """The ``edge-lrcn`` command line.
 
 Exit codes: 0 clean stop or end of a file source; 1 anything unexpected; 2 usage or config error; 3 invalid model
-bundle; 4 source could not be opened. Errors the user can fix print one line; ``--debug`` shows tracebacks.
+bundle; 4 a file source could not be opened (a live camera is retried). Errors the user can fix print one line;
+``--debug`` shows tracebacks.
 Host-side subcommands (synth, train, convert, demo) import ``edge_lrcn.convert`` lazily.
 """
 

@@ -16,6 +16,7 @@ import argparse
 import difflib
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -58,6 +59,8 @@ def _num(kind, lo=None, hi=None):
         if kind is int and isinstance(v, float) and not v.is_integer():
             raise ValueError(f"expected a whole number, got {v!r}")
         x = kind(v)
+        if not math.isfinite(x):
+            raise ValueError(f"expected a finite number, got {v!r}")
         if (lo is not None and x < lo) or (hi is not None and x > hi):
             raise ValueError(f"must be between {lo} and {hi}, got {x}")
         return x
@@ -76,6 +79,33 @@ def _choice(*options: str):
             raise ValueError(f"expected one of {', '.join(options)}, got {v!r}")
         return v
     return conv
+
+
+def _topic_part(what: str, max_bytes: int, levels: bool):
+    """An MQTT name: UTF-8, no NUL or control characters, no wildcard (``#``, ``+``), not a ``$`` system topic, at
+    most ``max_bytes``; ``levels``: may hold ``/`` (a prefix of several levels, none empty)."""
+    def conv(v: Any) -> str:
+        v = _str(v)
+        if not v:
+            raise ValueError(f"{what} is empty")
+        bad = sorted({c for c in v if c in "#+" or ord(c) < 32 or ord(c) == 127 or (c == "/" and not levels)})
+        if bad:
+            raise ValueError(f"{what} {v!r} holds {', '.join(map(repr, bad))}: not allowed in an MQTT topic")
+        if v.startswith("$"):
+            raise ValueError(f"{what} {v!r} starts with $ (reserved for the broker's own topics)")
+        if levels and "" in v.rstrip("/").split("/"):
+            raise ValueError(f"{what} {v!r} has an empty topic level")
+        if len(v.encode()) > max_bytes:
+            raise ValueError(f"{what} is {len(v.encode())} bytes long, at most {max_bytes}")
+        return v
+    return conv
+
+
+def _client_id(v: Any) -> str:
+    v = _str(v)
+    if not v or "\0" in v or len(v.encode()) > 128:
+        raise ValueError(f"MQTT client id {v!r} must be 1 to 128 bytes without NUL")
+    return v
 
 
 def _str_list(v: Any) -> list[str]:
@@ -103,7 +133,7 @@ SCHEMA: list[Setting] = [
     S("verify_model", None, _bool, True, "load a new bundle's models in a child process once before using them"),
     S("source", None, _str, "/dev/video0", "frame source: /dev/videoN, N, file, rtsp://..., gst:PIPELINE, picamera2[:N]"),
     S("realtime", None, _bool, False, "pace file sources at their native rate"),
-    S("device_id", None, _str, None, "device id in events and topics (default: hostname)"),
+    S("device_id", None, _topic_part("device id", 64, False), None, "device id in events and topics (default: hostname)"),
     S("threads", None, _num(int, 1, 64), None, "interpreter threads (default: min(4, cores))"),
     S("delegate", None, _str, "cpu", "cpu, gpu (LiteRT GPU accelerator, then gpu_delegate_library), edgetpu or a "
       "delegate .so path"),
@@ -129,11 +159,11 @@ SCHEMA: list[Setting] = [
       "mean absolute change between consecutive model inputs (0-1) that counts as a scene cut and restarts the "
       "window (0: off)", live=True),
     S("stats_interval", "events", _num(float, 0.0, 86400), 60.0, "seconds between stats objects (0: off)", live=True),
-    S("topic_prefix", "mqtt", _str, None, "topic prefix (default edge-lrcn/<device_id>)", live=True),
+    S("topic_prefix", "mqtt", _topic_part("topic prefix", 512, True), None, "topic prefix (default edge-lrcn/<device_id>)", live=True),
     S("qos", "mqtt", _num(int, 0, 1), 1, "QoS of the activity events (0 or 1); availability, discovery, the activity "
       "state and the camera state are always QoS 1", live=True),
     S("keepalive", "mqtt", _num(int, 5, 3600), 30, "MQTT keepalive (s)", live=True),
-    S("client_id", "mqtt", _str, None, "MQTT client id (default edge-lrcn-<device_id>)", live=True),
+    S("client_id", "mqtt", _client_id, None, "MQTT client id (default edge-lrcn-<device_id>)", live=True),
     S("ca_file", "mqtt", _str, None, "TLS CA certificate (PEM)", live=True),
     S("cert_file", "mqtt", _str, None, "TLS client certificate (PEM)", live=True),
     S("key_file", "mqtt", _str, None, "TLS client key (PEM)", live=True),
@@ -144,9 +174,10 @@ SCHEMA: list[Setting] = [
       live=True),
     S("password_credential", "mqtt", _str, "mqtt-password", "systemd credential name ($CREDENTIALS_DIRECTORY)",
       live=True),
-    S("queue_limit", "mqtt", _num(int, 0, 10_000_000), 10000, "QoS 1 messages kept while disconnected", live=True),
+    S("queue_limit", "mqtt", _num(int, 1, 10_000_000), 10000, "QoS 1 messages kept while disconnected (the oldest "
+      "undelivered ones; newer ones are dropped and counted)", live=True),
     S("ha_discovery", "mqtt", _bool, True, "publish Home Assistant discovery configs", live=True),
-    S("ha_prefix", "mqtt", _str, "homeassistant", "Home Assistant discovery prefix", live=True),
+    S("ha_prefix", "mqtt", _topic_part("ha_prefix", 512, True), "homeassistant", "Home Assistant discovery prefix", live=True),
     S("idle_labels", "mqtt", _str_list, ["still", "idle", "none", "background"],
       "labels that are not activities: no Home Assistant binary sensor for them (case-insensitive; only the model's "
       "labels count)", live=True),
@@ -267,11 +298,15 @@ def read_file(path: str | os.PathLike | None, must_exist: bool = False) -> tuple
     path = Path(path)
     if not path.exists():
         return {}, [Problem(str(path), "config file not found")] if must_exist else []
+    if not path.is_file():  # a FIFO would block the daemon's start (and a reload) until something writes to it
+        return {}, [Problem(str(path), "not a regular file")]
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         return {}, [Problem(str(path), f"not valid TOML: {exc}")]
+    except UnicodeDecodeError as exc:
+        return {}, [Problem(str(path), f"not a UTF-8 text file (byte {exc.start}: {exc.reason})")]
     except OSError as exc:
         return {}, [Problem(str(path), f"cannot read the config file: {exc.strerror or exc}")]
     out: dict[str, Any] = {}

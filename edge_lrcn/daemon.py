@@ -24,7 +24,7 @@ from dataclasses import replace
 from functools import partial
 
 from .capture.camera import END, Camera, CameraChange
-from .capture.sources import Frame, open_source
+from .capture.sources import Frame, open_source, parse_source
 from .classify.classifier import Classifier
 from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings
 from .errors import EXIT_OK, UsageError
@@ -34,7 +34,8 @@ from .model.loader import load_bundle, open_model
 from .publish.clips import ClipOptions, ClipRecorder, snapshot_jpeg
 from .publish.fanout import Fanout, make_sinks
 from .publish.sink import Kind, Sink, SinkContext
-from .service import Health, Notifier, Totals
+from .model.interpreter import default_threads
+from .service import Health, Notifier, Totals, tasks_limit
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
@@ -60,6 +61,7 @@ class Daemon:
         self.fanout = Fanout(sinks)
         self.health = Health(Notifier(), clock, settings.watchdog, settings.stats_interval)
         self._stop, self._reload = threading.Event(), threading.Event()
+        self._reload_at_start = False
 
     def request_stop(self, *_) -> None:
         self._stop.set()
@@ -73,7 +75,11 @@ class Daemon:
             signal.signal(signal.SIGTERM, self.request_stop)
             signal.signal(signal.SIGINT, self.request_stop)
             signal.signal(signal.SIGHUP, self.request_reload)
-        self._camera_changed(self.camera.start())  # the first retained camera state: online
+        if self._reload_at_start:
+            self._reload.set()
+        first = self.camera.start()  # a file is online now; a live camera says how its first open went in read()
+        if first is not None:
+            self._camera_changed(first)
         self.health.start(self._totals())
         self.fanout.publish(Kind.STATE, self.tracker.state())
         if self.fleet:
@@ -130,6 +136,7 @@ class Daemon:
 
     def _camera_changed(self, change: CameraChange) -> None:
         if not change.online:  # close the activity, forget the window: the next frames are another stream
+            self.health.frames_stopped()  # no WATCHDOG=1 for the frames before the fault
             reset = self.classifier.restart("camera")
             if reset:
                 self._emit(self.tracker.reset(reset.t, reset.reason))
@@ -212,8 +219,8 @@ class Daemon:
             self.fanout.publish(Kind.CAMERA, self.make("camera", state="paused", source=self.camera.description))
             log.info("detection paused: camera released, no frames encoded")
         else:
-            log.info("detection resumed")
-            self._camera_changed(self.camera.resume())
+            log.info("detection resumed: reopening the camera")
+            self.camera.resume()
         self.fleet.settings_changed(self.settings, paused)
 
     def reload(self) -> None:
@@ -225,6 +232,9 @@ class Daemon:
             new = self.config.load()
         except UsageError as exc:
             log.error("reload failed, keeping the old settings: %s", exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
+            log.error("reload failed, keeping the old settings: %s: %s", type(exc).__name__, exc)
             return
         changed = self.settings.changed(new)
         later = [n for n in changed if not BY_NAME[n].live]
@@ -239,7 +249,7 @@ class Daemon:
         if SINK_SETTINGS & set(live):
             try:
                 self.fanout.replace(make_sinks(new, self.ctx))
-            except UsageError as exc:
+            except (UsageError, OSError) as exc:
                 log.error("reload: sinks unchanged: %s", exc)
                 live = [n for n in live if n not in SINK_SETTINGS]
         self.settings = s = self.settings.taking(new, live)
@@ -267,15 +277,41 @@ class Daemon:
         self.health.notifier.close()
 
 
+class _StopDuringStart(BaseException):
+    """SIGTERM/SIGINT before the loop runs: raised by the start-up handler out of whatever blocks (reading the
+    bundle, its check in a child process), so that the daemon stops at once with exit 0."""
+
+
+def _stop_at_start(*_) -> None:
+    raise _StopDuringStart()
+
+
+TASKS_BESIDE_INTERPRETERS = 16  # main, reader, camera open, stdout, MQTT, the model check's child, headroom
+
+
+def _check_tasks(threads: int) -> None:
+    """Each interpreter (encoder and head) runs ``threads`` threads: more than the unit's TasksMax allows would
+    fail at the first thread the daemon cannot start, long after start-up (exit 2 now instead)."""
+    limit = tasks_limit()
+    need = 2 * threads + TASKS_BESIDE_INTERPRETERS
+    if limit is not None and need > limit:
+        raise UsageError(f"threads = {threads} needs about {need} tasks, and this service may start {limit} "
+                         f"(TasksMax, cgroup pids.max): lower threads or raise TasksMax")
+
+
 def build(config: ConfigSource) -> Daemon:
-    """Settings (exit 2), then the bundle (exit 3), the source (exit 4), the interpreters and the sinks."""
+    """Settings (exit 2), then the bundle (exit 3), a file source (exit 4), the interpreters and the sinks. A live
+    source is not opened here: the daemon's camera opens it off the loop (absent at start: offline, retried)."""
     s = config.load()
+    _check_tasks(s.threads or default_threads())
+    spec = parse_source(s.source)  # a malformed spec: exit 2
     trust = Trust.of(s)
     bundle = load_bundle(trust.model, verify=s.verify_model)
     trust.check(bundle, s)
-    camera = Camera(lambda: open_source(s.source, realtime=s.realtime, size=(s.width, s.height), fps=s.camera_fps),
-                    s.stall_timeout, s.reopen_max_delay)
-    camera.open()  # before the interpreters: a missing camera is one line, exit 4, at once
+    camera = Camera(lambda: open_source(spec, realtime=s.realtime, size=(s.width, s.height), fps=s.camera_fps),
+                    s.stall_timeout, s.reopen_max_delay, description=spec.description)
+    if not spec.live:
+        camera.open()  # before the interpreters: a missing file is one line, exit 4, at once
     try:
         opener = partial(open_model, delegate=s.delegate, threads=s.threads, require_delegate=s.require_delegate,
                          gpu_library=s.gpu_delegate_library)
@@ -292,4 +328,17 @@ def build(config: ConfigSource) -> Daemon:
 
 
 def run_from_args(args) -> int:
-    return build(ConfigSource.from_args(args)).run()
+    """SIGTERM/SIGINT are handled before anything that can block: during start-up they end the process (exit 0);
+    a SIGHUP during start-up is applied once the loop runs."""
+    hup = []
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_at_start)
+        signal.signal(signal.SIGINT, _stop_at_start)
+        signal.signal(signal.SIGHUP, lambda *_: hup.append(1))
+    try:
+        daemon = build(ConfigSource.from_args(args))
+        daemon._reload_at_start = bool(hup)
+        return daemon.run()
+    except _StopDuringStart:
+        log.info("stopped during start-up")
+        return EXIT_OK

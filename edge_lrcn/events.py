@@ -5,10 +5,13 @@ Event objects are plain dicts, versioned by ``SCHEMA_VERSION`` and documented in
 
 from __future__ import annotations
 
+import hashlib
+import re
 import socket
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
@@ -20,8 +23,18 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def default_device_id() -> str:
-    return socket.gethostname().split(".")[0] or "edge-lrcn"
+def default_device_id(machine_id: str = "/etc/machine-id") -> str:
+    """The host name and a short tag of this machine: ``raspberrypi-3f2a1c``. Every fresh Raspberry Pi is called
+    ``raspberrypi``; the tag (from a hash of the machine id, never the id itself) keeps two of them from sharing
+    topics and an MQTT client id. The host name alone where there is no machine id."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:48] or "edge-lrcn"
+    try:
+        mid = Path(machine_id).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        mid = ""
+    if not re.fullmatch(r"[0-9a-f]{32}", mid):
+        return host
+    return f"{host}-{hashlib.sha256(('edge-lrcn:' + mid).encode()).hexdigest()[:6]}"
 
 
 @dataclass

@@ -12,6 +12,32 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 
+def tasks_limit(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
+    """The most tasks (threads) this process's cgroup allows (the unit's ``TasksMax=``, the pids controller's
+    ``pids.max``); None when unlimited or unknown."""
+    try:
+        with open(proc_cgroup) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if hierarchy == "0" and controllers == "":
+            candidate = f"{root}{path}/pids.max"  # cgroup v2
+        elif "pids" in controllers.split(","):
+            candidate = f"{root}/pids{path}/pids.max"  # cgroup v1
+        else:
+            continue
+        try:
+            with open(candidate) as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            return int(value)
+    return None
+
+
 class Notifier:
     def __init__(self, environ=None):
         env = os.environ if environ is None else environ
@@ -118,6 +144,10 @@ class Health:
         if self.stats_interval and now - self._last_stats >= self.stats_interval:
             return self.stats(totals())
         return None
+
+    def frames_stopped(self) -> None:
+        """The camera dropped: the frames kept before it no longer vouch for a live pipeline (no stale WATCHDOG=1)."""
+        self._advanced = False
 
     @property
     def _base(self) -> Totals:

@@ -14,7 +14,7 @@ from edge_lrcn.convert.synth import Scene
 
 
 class MjpegCamera:
-    def __init__(self, label: str = "right", fps: float = 15.0, seed: int = 0, size=(320, 240)):
+    def __init__(self, label: str = "right", fps: float = 15.0, seed: int = 0, size=(320, 240), port: int = 0):
         self.scene = Scene.random(label, np.random.default_rng(seed), *size)
         self.fps = fps
         self.stall = threading.Event()
@@ -48,7 +48,7 @@ class MjpegCamera:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/stream.mjpg"

@@ -101,10 +101,11 @@ def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
     "gone" (open fails). Time is a fake clock: each frame advances it, and so does each wait between reopens."""
     clock = clock or FakeClock()
     source_cls = source_cls or ScriptedSource
-    opened, waits = [], []
+    opened, waits, attempts = [], [], []
     plan = list(scripts)
 
     def factory():
+        attempts.append(clock())
         step = plan.pop(0) if plan else [("stall",)]
         if step == "gone":
             raise SourceError("camera fake does not exist")
@@ -131,7 +132,7 @@ def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
     th.join(20)
     assert ok, f"condition not reached; waits {waits}, stdout {out.getvalue()[-2000:]}"
     assert not th.is_alive() and rc == [0]
-    d.waits = waits
+    d.waits, d.attempts = waits, attempts
     return d, json_lines(out.getvalue()), opened
 
 
@@ -217,7 +218,9 @@ def test_camera_gone_for_a_while_backs_off_capped_and_recovers(model, caplog):
 
     caplog.set_level(logging.INFO, logger="edge_lrcn")
     d, objs, _ = run_daemon(model, [[("frames", 30), ("error",)], *["gone"] * 25, [("frames", 100)]], until)
-    assert d.waits[:6] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, capped at reopen_max_delay
+    # doubling, capped at reopen_max_delay (attempts[0] opened the camera, [1] was 0.5 s after the fault)
+    assert np.allclose(np.diff(d.attempts[1:7]), [1.0, 2.0, 4.0, 4.0, 4.0], atol=0.03), d.attempts
+    assert max(d.waits) <= 0.01  # the loop waits out the backoff in poll-sized steps, never blocked by it
     assert d.camera.reopens == 26
     assert [s for s, _ in camera_states(objs)] == ["online", "offline", "online"]
     # the same failure 25 times: logged the first time and the 21st, not 25 times

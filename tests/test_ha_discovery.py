@@ -188,3 +188,24 @@ def test_home_assistant_check_rejects_what_home_assistant_rejects():
     errors = {t.split("/")[3]: r["error"] for t, r in json.loads(proc.stdout)["topics"].items()}
     assert "payload_onn" in errors["typo"] and "entity_category" in errors["category"]
     assert "not in the binary_sensor domain" in errors["domain"]
+
+
+def test_labels_that_differ_by_punctuation_or_take_the_devices_ids_get_distinct_entities():
+    import ast
+
+    from edge_lrcn.publish.discovery import _jinja_str
+
+    labels = ["sit down", "sit.down", "Sit_Down", "camera", "label_camera", "it's", "a\\b", "x\ny", "café {{ }}"]
+    cfgs = configs(labels)
+    binaries = {t: c for t, c in cfgs.items() if "/binary_sensor/" in t}
+    assert len(binaries) == len(labels) + 1  # one per label, and the camera's own
+    assert len({c["unique_id"] for c in binaries.values()}) == len(binaries)
+    assert len({c["default_entity_id"] for c in binaries.values()}) == len(binaries)
+    for c in cfgs.values():
+        assert VALID_ENTITY_ID.match(c["default_entity_id"]), c["default_entity_id"]
+    assert binaries["homeassistant/binary_sensor/edge_lrcn_Pi-Kitchen_2/camera/config"]["name"] == "Camera"
+    assert "homeassistant/binary_sensor/edge_lrcn_Pi-Kitchen_2/sit_down/config" in binaries  # the first keeps its id
+    for label in labels:  # the template's literal reads back as the label (Jinja decodes it with unicode-escape)
+        literal = _jinja_str(label)
+        assert ast.literal_eval(literal) == label and "\n" not in literal
+        assert literal[1:-1].encode("ascii", "backslashreplace").decode("unicode-escape") == label

@@ -58,12 +58,23 @@ def test_import_edge_lrcn_does_not_import_tensorflow():
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
 
-def test_missing_file_or_camera_exits_4_with_one_line(default_bundle, tmp_path):
+def test_missing_file_exits_4_with_one_line_a_missing_camera_is_offline(default_bundle, tmp_path):
+    import json
+    import signal
+
+    from tests.conftest import launch
+
     bundle = default_bundle  # the tiny bundle is degraded: its load adds a warning line
-    for src in (tmp_path / "nope.mp4", "/dev/video77"):
-        proc = run_cli("run", "--model", bundle, "--source", src)
-        assert proc.returncode == 4, proc.stderr
-        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    proc = run_cli("run", "--model", bundle, "--source", tmp_path / "nope.mp4")
+    assert proc.returncode == 4, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    # a live camera absent at start: the daemon runs, says the camera is offline and why, and retries
+    proc = launch("run", "--model", bundle, "--source", "/dev/video77")
+    first = json.loads(proc.stdout.readline())
+    assert first["type"] == "camera" and first["state"] == "offline" and "does not exist" in first["reason"], first
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err, err
 
 
 def test_not_a_video_exits_4(tiny_bundle, tmp_path):

@@ -288,3 +288,22 @@ def test_install_dry_run_changes_nothing(tmp_path):
     p = install("--root", stage, "--dry-run", "--camera", "side", "--source", "picamera2:1", timeout=300)
     assert p.returncode == 0, p.stderr
     assert "would run:" in p.stdout and not stage.exists()
+
+
+def test_no_watchdog_ping_for_frames_from_before_a_camera_fault(tmp_path):
+    """Frames kept just before the camera dropped must not earn one more WATCHDOG=1 after it dropped."""
+    from edge_lrcn.service import Health, Notifier, Totals
+
+    sock = NotifySocket(tmp_path / "notify")
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000"}  # a ping due every 1 s
+    now = [100.0]
+    health = Health(Notifier(env), clock=lambda: now[0])
+    totals = lambda: Totals(0, 0, 0, 0.0, 0.0, 0, 0, 0)  # noqa: E731
+    health.tick(True, totals)  # a frame kept, then the camera drops before the next ping is due
+    health.frames_stopped()
+    for _ in range(5):
+        now[0] += 1.0
+        health.tick(False, totals)
+    health.tick(True, totals)  # frames again: pings again
+    sock.pump(0.3)
+    assert sock.times("WATCHDOG=1") and len(sock.times("WATCHDOG=1")) == 1, sock.log

@@ -2,9 +2,11 @@
 reopened with capped backoff. It says what happened as values (a frame, a :class:`CameraChange`, :data:`END`),
 and leaves what that means for the activity and the sinks to the daemon.
 
-A live source never ends the daemon: a stall (no frame for ``stall_timeout`` seconds), frozen timestamps (a dead
-device that keeps handing out its last buffer), a read error or the end of a stream mark the camera offline; it is
-then reopened after 0.5 s, 1 s, 2 s... up to ``reopen_max_delay``. A file source ends (:data:`END`).
+Opening runs on a thread of its own (a network camera that never answers blocks inside FFmpeg for ~30 s), so
+:meth:`Camera.read` always returns within ``poll`` seconds. A live source never ends the daemon, not even one absent
+at start (it is offline until it appears): a stall (no frame for ``stall_timeout`` seconds), frozen timestamps (a
+dead device that keeps handing out its last buffer), a read error or the end of a stream mark the camera offline;
+it is then reopened after 0.5 s, 1 s, 2 s... up to ``reopen_max_delay``. A file source ends (:data:`END`).
 """
 
 from __future__ import annotations
@@ -36,14 +38,52 @@ class CameraChange:
     reason: str = ""
 
 
+class _Opening:
+    """One attempt to open a source, on its own thread: ``cv2.VideoCapture()`` on a network camera that accepts the
+    connection and never answers blocks for ~30 s inside FFmpeg, and the daemon's loop must not wait for it. A
+    source that opens after the attempt was abandoned (the daemon stopping) is closed by the thread itself."""
+
+    def __init__(self, open_source: Callable[[], Source]):
+        self.open_source = open_source
+        self.done = threading.Event()
+        self.source: Source | None = None
+        self.error: Exception | None = None
+        self._lock = threading.Lock()
+        self._abandoned = False
+        threading.Thread(target=self._run, name="camera-open", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            source = self.open_source()
+        except (SourceError, UsageError) as exc:
+            self.error = exc
+        except Exception as exc:  # a driver bug is a failed attempt, not a dead thread
+            self.error = SourceError(f"{type(exc).__name__}: {exc}")
+        else:
+            with self._lock:
+                keep = not self._abandoned
+                self.source = source if keep else None
+            if not keep:
+                source.close()
+        self.done.set()
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            source, self.source = self.source, None
+        if source is not None:
+            source.close()
+
+
 class Camera:
     """Opens, reads, watches and reopens a source. ``open_source`` makes a new :class:`Source` (raising
-    SourceError or UsageError); ``clock`` is the monotonic clock and ``sleep`` waits between reopen attempts (by
-    default until :meth:`interrupt`); tests drive a fake clock through both."""
+    SourceError or UsageError); it runs on a thread of its own, never on the caller's. ``clock`` is the monotonic
+    clock and ``sleep`` waits at most ``poll`` seconds at a time between reopen attempts (by default until
+    :meth:`interrupt`); tests drive a fake clock through both."""
 
     def __init__(self, open_source: Callable[[], Source], stall_timeout: float, reopen_max_delay: float,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] | None = None,
-                 poll: float = 0.25):
+                 poll: float = 0.25, description: str = "camera"):
         self.open_source = open_source
         self.stall_timeout, self.reopen_max_delay = stall_timeout, reopen_max_delay
         self.clock, self.poll = clock, poll
@@ -51,12 +91,17 @@ class Camera:
         self.sleep = sleep or self._wait
         self.source: Source | None = None
         self.reader: FrameReader | None = None
-        self.description = ""
+        self.description = description
         self.online = False
         self.reopens = 0  # reopen attempts, successful or not
         self._skipped_before = self._dropped_before = 0  # counts of the sources closed after a fault
         self._backoff = FIRST_BACKOFF_S
         self._failures, self._last_error = 0, None
+        self._opening: _Opening | None = None
+        self._opened_at = clock()  # when the attempt in progress started
+        self._next_try = clock()  # when the next open attempt may start
+        self._said_offline = False  # the offline state was reported for this outage (or for the start)
+        self._ever_online = False
         self._newest_t: float | None = None  # newest timestamp seen (frozen timestamps do not advance it)
         self._progress = clock()  # when a frame with a new timestamp last arrived
         self._got_frame = False  # whether the last poll gave a frame (then a stall is frozen timestamps)
@@ -76,17 +121,21 @@ class Camera:
         return self._dropped_before + (self.reader.dropped if self.reader else 0)
 
     def open(self) -> None:
-        """Open the source (a missing camera or file raises SourceError: exit 4); reading starts with :meth:`start`."""
+        """Open the source here, on the caller's thread (a file: a missing one raises SourceError, exit 4, at once);
+        reading starts with :meth:`start`."""
         self.source = self.open_source()
         self.description = self.source.description
 
-    def start(self) -> CameraChange:
-        """Start reading (opening the source first if :meth:`open` was not called); the camera is online: the first
-        change, published at start."""
+    def start(self) -> CameraChange | None:
+        """Start reading. A source opened with :meth:`open` is online now: the first change, published at start.
+        Otherwise the first open attempt starts on its own thread and :meth:`read` reports how it went: online, or
+        offline when it fails or does not answer within ``stall_timeout`` (a camera absent at start is retried
+        with backoff like one that dropped)."""
         if self.source is None:
-            self.open()
+            self._opening, self._opened_at = _Opening(self.open_source), self.clock()
+            return None
         self._start_reader()
-        self.online = True
+        self.online = self._ever_online = True
         return CameraChange(True, self.description)
 
     def read(self) -> Frame | CameraChange | object | None:
@@ -135,15 +184,11 @@ class Camera:
         self.close()
         self.online = False
 
-    def resume(self) -> CameraChange:
-        """Open the source again after :meth:`release`: online, or offline with the reason (then :meth:`read`
-        reopens it with backoff as after any fault)."""
-        try:
-            return self.start()
-        except (SourceError, UsageError) as exc:
-            self._backoff, self._failures, self._last_error = FIRST_BACKOFF_S, 0, None
-            log.warning("camera offline: reopening after the pause failed: %s", exc)
-            return CameraChange(False, self.description, str(exc))
+    def resume(self) -> None:
+        """Open the source again after :meth:`release`, off the loop like any reopen, at once: :meth:`read` says
+        how it went (online, or offline with the reason and then backoff as after any fault)."""
+        self._backoff, self._failures, self._last_error = FIRST_BACKOFF_S, 0, None
+        self._next_try, self._said_offline = self.clock(), False
 
     def stop(self) -> None:
         """No more frames (the source stays open until :meth:`close`)."""
@@ -151,6 +196,9 @@ class Camera:
             self.reader.stop()
 
     def close(self) -> None:
+        if self._opening is not None:  # an attempt still inside open_source closes what it opens itself
+            self._opening.abandon()
+            self._opening = None
         if self.reader:
             self.reader.close()
         elif self.source:
@@ -170,28 +218,54 @@ class Camera:
         self.reader = self.source = None
         self._backoff = FIRST_BACKOFF_S  # the per-outage reopen state starts here, and only here
         self._failures, self._last_error = 0, None
-        self.online = False
+        self._next_try = self.clock() + self._backoff
+        self.online, self._said_offline = False, True
         log.warning("camera offline: %s", reason)
         return CameraChange(False, self.description, reason)
 
     def _reopen(self) -> CameraChange | None:
-        """One reopen attempt after the current backoff (capped exponential)."""
-        self.sleep(self._backoff)
-        if self._interrupted.is_set():
+        """The reopen state machine, one short step per call (never longer than ``poll``): wait out the backoff,
+        start an attempt on its own thread, then collect its outcome."""
+        if self._opening is None:
+            wait = self._next_try - self.clock()
+            if wait > 0:
+                self.sleep(min(wait, self.poll))
+                return None
+            if self._interrupted.is_set():
+                return None
+            self.reopens += 1
+            self._opening, self._opened_at = _Opening(self.open_source), self.clock()
+        if not self._opening.done.wait(self.poll):
+            slow = self.clock() - self._opened_at
+            if not self._said_offline and slow > self.stall_timeout:  # a camera that never answers at start
+                self._said_offline = True
+                log.warning("camera offline: opening %s: no answer for %.1f s", self.description, slow)
+                return CameraChange(False, self.description, f"opening: no answer for {slow:.1f} s")
             return None
-        self.reopens += 1
-        try:
-            self.source = self.open_source()
-        except (SourceError, UsageError) as exc:
-            self._backoff = min(self._backoff * 2, self.reopen_max_delay)
-            # a camera gone for days must not fill the journal: the same failure is logged again every 20 tries
-            failures, self._failures = self._failures, self._failures + 1
-            loud = str(exc) != self._last_error or failures % LOUD_EVERY == 0
-            self._last_error = str(exc)
-            (log.warning if loud else log.debug)("reopening %s failed (attempt %d; next try in %.1f s): %s",
-                                                 self.description, failures + 1, self._backoff, exc)
-            return None
+        opening, self._opening = self._opening, None
+        if opening.error is not None:
+            return self._failed(opening.error)
+        self.source = opening.source
+        self.description = self.source.description
         self._start_reader()
-        self.online = True
-        log.info("camera online")
+        self.online = self._ever_online = True
+        self._said_offline = False
+        log.info("camera online: %s", self.description)
         return CameraChange(True, self.description)
+
+    def _failed(self, exc: Exception) -> CameraChange | None:
+        if isinstance(exc, UsageError) and not self._ever_online:
+            raise exc  # picamera2 not installed, an unsupported format: no retry will fix it (exit 2)
+        self._backoff = min(self._backoff * 2, self.reopen_max_delay)
+        self._next_try = self.clock() + self._backoff
+        # a camera gone for days must not fill the journal: the same failure is logged again every 20 tries
+        failures, self._failures = self._failures, self._failures + 1
+        loud = str(exc) != self._last_error or failures % LOUD_EVERY == 0
+        self._last_error = str(exc)
+        (log.warning if loud else log.debug)("%s %s failed (attempt %d; next try in %.1f s): %s",
+                                             "reopening" if self._ever_online else "opening", self.description,
+                                             failures + 1, self._backoff, exc)
+        if not self._said_offline:  # absent at start: offline, and retried like a camera that dropped
+            self._said_offline = True
+            return CameraChange(False, self.description, str(exc))
+        return None

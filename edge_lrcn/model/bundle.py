@@ -1,6 +1,7 @@
 """The model bundle (``*.lrcn``): one zip archive with a manifest and TFLite members.
 
-The reader never extracts to disk, caps every member's size, verifies every sha256 before any byte reaches an
+The reader never extracts to disk, caps every member's size, the members' total and their count, refuses a member
+the manifest does not list, verifies every sha256 before any byte reaches an
 interpreter, and refuses an unknown format or version with one line (:class:`BundleError`, exit 3).
 No TensorFlow here: the writer only packs bytes the converter produced.
 """
@@ -11,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -30,6 +32,9 @@ MAX_SIGNATURE_BYTES = 64 * 1024
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # the reference int8 encoder is ~70 kB; 64 MB leaves room for big models
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+MAX_TOTAL_BYTES = 128 * 1024 * 1024  # all members together, uncompressed (what the reader holds in memory)
+MAX_MEMBERS = 32
+BUNDLE_MEMBERS = (MANIFEST, SIGNATURE)  # bundle-level members besides those the manifest lists
 ROLES = {"encoder", "head", "reference", "report"}
 REQUIRED = {"encoder_int8.tflite": "encoder", "head.tflite": "head"}
 
@@ -96,7 +101,13 @@ class Bundle:
     def report(self) -> dict | None:
         if "report.json" not in self.members:
             return None
-        return json.loads(self.members["report.json"])
+        try:
+            report = json.loads(self.members["report.json"])
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise _fail(self.path or "bundle", "report.json is not valid JSON") from None
+        if not isinstance(report, dict):
+            raise _fail(self.path or "bundle", "report.json is not a JSON object")
+        return report
 
 
 def _fail(path, msg) -> BundleError:
@@ -149,7 +160,12 @@ def read_bundle(path: str | os.PathLike, max_member_bytes: int = MAX_MEMBER_BYTE
     """Open, check and verify a bundle; raises BundleError with a one-line reason."""
     where = str(path)
     try:
-        size = os.path.getsize(path)
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader for ever, a device never end
+            raise _fail(where, "not a regular file")
+        size = st.st_size
         if size > MAX_BUNDLE_BYTES:
             raise _fail(where, f"file is {size} bytes, over the {MAX_BUNDLE_BYTES} byte limit")
         with open(path, "rb") as f:
@@ -174,6 +190,16 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: st
     return data
 
 
+def _check_sizes(infos: dict, where: str) -> None:
+    """The member count and the total the headers declare (each member's real size is capped as it is read, so
+    the members listed in the manifest cannot inflate past the total either)."""
+    if len(infos) > MAX_MEMBERS:
+        raise _fail(where, f"{len(infos)} members, over the limit of {MAX_MEMBERS}")
+    total = sum(i.file_size for i in infos.values())
+    if total > MAX_TOTAL_BYTES:
+        raise _fail(where, f"members total {total} bytes uncompressed, over the {MAX_TOTAL_BYTES} byte limit")
+
+
 def read_bundle_bytes(data: bytes, where: str = "<bytes>", max_member_bytes: int = MAX_MEMBER_BYTES) -> Bundle:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -188,6 +214,7 @@ def read_bundle_bytes(data: bytes, where: str = "<bytes>", max_member_bytes: int
                 infos[info.filename] = info
             if MANIFEST not in infos:
                 raise _fail(where, "manifest.json is missing")
+            _check_sizes(infos, where)
             manifest_bytes = _read_member(zf, infos[MANIFEST], MAX_MANIFEST_BYTES, where)
             signature = _read_member(zf, infos[SIGNATURE], MAX_SIGNATURE_BYTES, where) if SIGNATURE in infos \
                 else None
@@ -196,11 +223,16 @@ def read_bundle_bytes(data: bytes, where: str = "<bytes>", max_member_bytes: int
             except (UnicodeDecodeError, json.JSONDecodeError):
                 raise _fail(where, "manifest.json is not valid JSON") from None
             _check_manifest(manifest, where)
+            unlisted = sorted(set(infos) - set(manifest["files"]) - set(BUNDLE_MEMBERS))
+            if unlisted:
+                raise _fail(where, f"member {unlisted[0]!r} is not listed in the manifest")
             members = {}
+            budget = MAX_TOTAL_BYTES - len(json.dumps(manifest))
             for name, meta in manifest["files"].items():
                 if name not in infos:
                     raise _fail(where, f"member {name} listed in the manifest is missing")
-                blob = _read_member(zf, infos[name], max_member_bytes, where)
+                blob = _read_member(zf, infos[name], min(max_member_bytes, budget), where)
+                budget -= len(blob)
                 if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
                     raise _fail(where, f"member {name} does not match its sha256 (corrupt or tampered)")
                 members[name] = blob

@@ -53,7 +53,10 @@ def load_delegate(library: str, options: dict | None = None):
     when its own load fails, which would print a stray traceback."""
     import ctypes
 
-    ctypes.CDLL(library)  # OSError with the loader's reason if it cannot be loaded
+    lib = ctypes.CDLL(library)  # OSError with the loader's reason if it cannot be loaded
+    missing = [f for f in ("tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate") if not hasattr(lib, f)]
+    if missing:  # a library that loads but is no delegate (LiteRT would raise twice, once in __del__)
+        raise OSError(f"{library} is not a TFLite delegate (no {missing[0]} entry point)")
     return runtime().load_delegate(library, options or {})
 
 
@@ -82,7 +85,7 @@ class _Port:
 
 def _port(detail) -> _Port:
     scale, zp = detail.get("quantization", (0.0, 0))
-    return _Port(detail["index"], tuple(detail["shape"]), detail["dtype"], float(scale), int(zp))
+    return _Port(detail["index"], tuple(int(x) for x in detail["shape"]), detail["dtype"], float(scale), int(zp))
 
 
 class _Model:
@@ -134,7 +137,8 @@ class Head(_Model):
 
     def __init__(self, interp):
         super().__init__(interp, "head")
-        self.frames, self.feature_dim = self.inp.shape[1], self.inp.shape[2]
+        shape = self.inp.shape  # a head of another rank is refused by the shape check of open_models
+        self.frames, self.feature_dim = (shape[1], shape[2]) if len(shape) == 3 else (0, 0)
 
     def __call__(self, window: np.ndarray) -> np.ndarray:
         return self.run(window)[0]
@@ -168,7 +172,7 @@ def _delegate_encoder(bundle: Bundle, delegate: str, threads: int | None, gpu_li
         try:
             d = load_delegate(lib)
             return Encoder(make_interpreter(bundle.member(member), threads, [d], member), member, f"{delegate}:{lib}"), []
-        except (ValueError, RuntimeError, OSError, BundleError) as exc:
+        except (ValueError, RuntimeError, OSError, AttributeError, BundleError) as exc:
             problems.append(f"delegate {lib} could not be used ({str(exc).splitlines()[0] if str(exc) else exc})")
     return None, problems
 
@@ -195,12 +199,13 @@ def open_models(bundle: Bundle, delegate: str = "cpu", threads: int | None = Non
 
 
 def _check_shapes(bundle: Bundle, enc, head: Head) -> None:
-    h, w = bundle.input_size
-    if enc.inp.shape[1:3] != (h, w):
-        raise BundleError(f"encoder input {enc.inp.shape} does not match the manifest size {h}x{w}")
-    if enc.out.shape[-1] != bundle.feature_dim or head.feature_dim != bundle.feature_dim:
-        raise BundleError("encoder output, head input and manifest feature_dim disagree")
-    if head.frames != bundle.frames:
-        raise BundleError(f"head window {head.frames} does not match the manifest ({bundle.frames} frames)")
-    if head.out.shape[-1] != len(bundle.labels):
-        raise BundleError(f"head has {head.out.shape[-1]} outputs for {len(bundle.labels)} labels")
+    """Every port against the manifest and the other model, exactly: encoder (1, H, W, 3) -> (1, D), head
+    (1, T, D) -> (1, labels). A shape that only agrees in its last axes would pass load and crash the first
+    window."""
+    (h, w), d, t, n = bundle.input_size, bundle.feature_dim, bundle.frames, len(bundle.labels)
+    want = {"encoder input": (enc.inp.shape, (1, h, w, 3)), "encoder output": (enc.out.shape, (1, d)),
+            "head input": (head.inp.shape, (1, t, d)), "head output": (head.out.shape, (1, n))}
+    for what, (got, expected) in want.items():
+        if tuple(got) != expected:
+            raise BundleError(f"{what} shape {tuple(got)} does not match the manifest: expected "
+                              f"{expected} (input {h}x{w}, feature_dim {d}, {t} frames, {n} labels)")

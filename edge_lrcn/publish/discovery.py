@@ -23,6 +23,7 @@ The keys are checked against Home Assistant's own schemas: tests/test_ha_discove
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from .. import __version__
@@ -66,9 +67,26 @@ def activity_labels(labels: list[str], idle_labels=IDLE_LABELS) -> list[str]:
     return [label for label in labels if label.strip().lower() not in idle]
 
 
-def label_id(label: str) -> str:
-    oid = object_id(label)
-    return f"label_{oid}" if oid == "camera" else oid  # the camera's connectivity sensor has the id ``camera``
+DEVICE_BINARY_IDS = ("camera",)  # the device's own binary sensors, whose ids a label must not take
+
+
+def label_ids(labels: list[str]) -> dict[str, str]:
+    """label -> the id of its binary sensor, distinct for every label. The id is the label's text made safe
+    (``object_id``); a label named like one of the device's own sensors gets ``label_`` in front (``camera`` ->
+    ``label_camera``), and one whose id an earlier label took, compared as Home Assistant compares entity ids (``a.b``,
+    ``a b`` and ``A_B`` are all ``a_b``), gets a short hash of its own text after it. Labels that collide with
+    nothing keep the id earlier versions gave them."""
+    taken = {entity_slug(i) for i in DEVICE_BINARY_IDS}
+    out = {}
+    for label in labels:
+        oid = object_id(label)
+        if oid in DEVICE_BINARY_IDS:
+            oid = f"label_{oid}"
+        if entity_slug(oid) in taken:
+            oid = f"{oid}_{hashlib.sha256(label.encode()).hexdigest()[:6]}"
+        taken.add(entity_slug(oid))
+        out[label] = oid
+    return out
 
 
 def event_types(labels: list[str]) -> tuple[list[str], bool]:
@@ -109,8 +127,9 @@ def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix:
     types, with_ends = event_types(labels)
     add("event", "activity", "Activity event", uid="activity_event", event_types=types,
         state_topic=f"{prefix}/events", value_template=event_template(with_ends), icon="mdi:run")
+    ids = label_ids(labels)
     for label in activity_labels(labels, idle_labels):
-        add("binary_sensor", label_id(label), label, state_topic=f"{prefix}/activity",
+        add("binary_sensor", ids[label], label, state_topic=f"{prefix}/activity",
             value_template="{{ 'ON' if value_json.label == %s else 'OFF' }}" % _jinja_str(label),
             payload_on="ON", payload_off="OFF", device_class="motion")
     if snapshot:
@@ -144,5 +163,7 @@ def _add_controls(add, prefix: str) -> None:
 
 
 def _jinja_str(text: str) -> str:
-    """A Jinja string literal for ``text`` (quotes and backslashes escaped)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """A Jinja string literal for ``text``, whatever it holds: Python's escapes for backslashes, control and
+    non-ASCII characters (Jinja's lexer decodes a string literal with ``unicode-escape``, so it reads back exactly
+    ``text``), and the quote escaped."""
+    return "'" + text.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'"

@@ -54,11 +54,23 @@ class Fanout:
                 self._replay(sink)
 
     def replace(self, sinks: list[Sink]) -> None:
-        """Swap in new sinks (a reload): the old ones are flushed and closed, the new ones get the retained objects."""
+        """Swap in new sinks (a reload): the old ones are flushed and closed, what they could not deliver (a broker
+        away) goes to the new sink of the same name, in order, and the new ones get the retained objects."""
         old, self.sinks = self.sinks, list(sinks)
         for sink in old:
             self._call(sink, "flush", 1.0)
+            left = self._call(sink, "undelivered") or []
             self._call(sink, "close")
+            heirs = [s for s in self.sinks if s.name == sink.name]
+            if left and not heirs:
+                log.warning("reload: %d undelivered %s messages dropped with the %s sink", len(left), sink.name,
+                            sink.name)
+            elif left:
+                log.info("reload: %d undelivered %s messages handed to the new %s sink", len(left), sink.name,
+                         sink.name)
+            for heir in heirs[:1]:
+                for kind, obj in left:
+                    self._send(heir, kind, obj)
         for sink in self.sinks:
             self._replay(sink)
 

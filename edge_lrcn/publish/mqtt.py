@@ -10,7 +10,8 @@ Topics under ``<prefix>`` (default ``edge-lrcn/<device_id>``):
 
 The connection lives on its own thread: connect, run paho's ``loop()`` until the link drops, back off (capped
 exponential with jitter), repeat. The frame loop only calls ``publish``, which never blocks: QoS 1 messages wait in
-paho's queue while the broker is away (bounded by ``queue_limit``; what does not fit is dropped and counted).
+paho's queue while the broker is away (``queue_limit`` of them unacknowledged at most; what does not fit is dropped
+and counted). What the connection itself sends (availability, discovery) is never bounded nor dropped.
 After a reconnect, once paho's backlog is delivered, :meth:`MqttSink.replay_due` tells the fan-out to send the
 retained state and camera objects again (a queued older state must not be the last word).
 """
@@ -35,6 +36,8 @@ from .sink import Kind, Sink, SinkContext
 
 log = logging.getLogger(__name__)
 
+TAKEOVER_S = 30.0  # a connection the broker closes this soon after it opened, several times in a row, is taken over
+TAKEOVERS = 3
 EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
 SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
             Kind.CAMERA: "camera", Kind.SNAPSHOT: "snapshot"}
@@ -44,11 +47,7 @@ def read_password(settings, environ=None) -> str | None:
     """The MQTT password from a file, an environment variable or a systemd credential; never from argv."""
     env = os.environ if environ is None else environ
     if settings["password_file"]:
-        path = Path(settings["password_file"])
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read the MQTT password file {path}: {exc.strerror or exc}") from None
+        return _read_secret(Path(settings["password_file"]), "the MQTT password file")
     if settings["password_env"]:
         name = settings["password_env"]
         if name not in env:
@@ -60,7 +59,7 @@ def read_password(settings, environ=None) -> str | None:
     if cred_dir and settings["password_credential"]:
         path = Path(cred_dir) / settings["password_credential"]
         if path.exists():
-            return path.read_text().strip() or None  # the installer leaves it empty until a password is set
+            return _read_secret(path, "the MQTT password credential") or None  # empty until a password is set
     return None
 
 
@@ -69,7 +68,8 @@ def new_client(target: SinkSpec, settings, password: str | None, client_id: str,
     ``v5``) and ``edge-lrcn push``'s."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5) if v5 else \
         mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    c.max_queued_messages_set(int(settings["queue_limit"]))
+    c.max_queued_messages_set(0)  # no bound in paho: availability and discovery at a reconnect must never be
+    # refused; the sink's bound (queue_limit) applies to what the daemon publishes, in MqttSink.publish()
     c.max_inflight_messages_set(50)
     username = target.username or settings["username"]
     if username:
@@ -87,6 +87,22 @@ def new_client(target: SinkSpec, settings, password: str | None, client_id: str,
     return c
 
 
+def _read_secret(path: Path, what: str) -> str:
+    """A password from a file: UTF-8 text of at most 4096 bytes; anything else is a UsageError naming it."""
+    try:
+        if not path.is_file():  # a FIFO would block, a directory or a device is no password
+            raise UsageError(f"{what} {path} is not a regular file")
+        with open(path, "rb") as f:
+            text = f.read(4097).decode("utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not UTF-8 text") from None
+    if len(text) > 4096 or "\0" in text:
+        raise UsageError(f"{what} {path} is not a password (over 4096 bytes, or binary)")
+    return text.strip()
+
+
 class Acks:
     """PUBACK bookkeeping: the QoS 1 messages published and not yet acknowledged.
 
@@ -96,7 +112,7 @@ class Acks:
     paho sends it after the reconnect."""
 
     def __init__(self):
-        self._pending: dict[int, mqtt.MQTTMessageInfo] = {}
+        self._pending: dict[int, tuple[mqtt.MQTTMessageInfo, object]] = {}  # mid -> (info, what was published)
         self._acked: dict[int, float] = {}  # mid -> when on_publish came for a mid not (yet) tracked
         self._swept = 0.0
         self._lock = threading.Lock()
@@ -105,11 +121,16 @@ class Acks:
     def pending(self) -> int:
         return len(self._pending)
 
-    def track(self, info: mqtt.MQTTMessageInfo) -> None:
+    def track(self, info: mqtt.MQTTMessageInfo, item: object = None) -> None:
         with self._lock:
             acked_at = self._acked.pop(info.mid, None)
             if acked_at is None or time.monotonic() - acked_at > EARLY_ACK_S:
-                self._pending[info.mid] = info
+                self._pending[info.mid] = (info, item)
+
+    def unacknowledged(self) -> list:
+        """The items of the messages not acknowledged yet, oldest first."""
+        with self._lock:
+            return [item for _, item in self._pending.values()]
 
     def acked(self, mid: int) -> None:
         with self._lock:
@@ -133,6 +154,7 @@ class MqttSink(Sink):
         self.device_id, self.labels = ctx.device_id, ctx.labels
         self.prefix = (settings["topic_prefix"] or f"edge-lrcn/{self.device_id}").rstrip("/")
         self.qos = settings["qos"]
+        self.queue_limit = int(settings["queue_limit"])
         self.ha = settings["ha_discovery"]
         self.ha_prefix = settings["ha_prefix"] or "homeassistant"
         self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
@@ -147,6 +169,7 @@ class MqttSink(Sink):
         self._connected = threading.Event()
         self._last_error = None
         self._replay_wanted = False
+        self._connected_at, self._short_drops = 0.0, 0
         self.client = self._client(target, settings, password)
         self.thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self.thread.start()
@@ -156,7 +179,8 @@ class MqttSink(Sink):
         return cls(target, settings, ctx, read_password(settings))
 
     def _client(self, target: SinkSpec, settings, password: str | None) -> mqtt.Client:
-        c = new_client(target, settings, password, settings["client_id"] or f"edge-lrcn-{self.device_id}")
+        self.client_id = client_id = settings["client_id"] or f"edge-lrcn-{self.device_id}"
+        c = new_client(target, settings, password, client_id)
         c.will_set(self.topic("availability"), "offline", qos=1, retain=True)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
@@ -201,9 +225,21 @@ class MqttSink(Sink):
             if self._stop.is_set():
                 break
             self._connected.clear()
-            if self._last_error is None:
-                log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
+            self._lost()
             delay = self._backoff(delay if not self.connects else 1.0)
+
+    def _lost(self) -> None:
+        """The broker closed a connection. Closed soon after it opened, again and again, while connecting still
+        works: another client uses the same client id (two devices with one device_id) and the broker hands the
+        session from one to the other for ever. Said once, as an error naming the settings to change."""
+        quick = self._connected_at and time.monotonic() - self._connected_at < TAKEOVER_S
+        self._short_drops, self._connected_at = self._short_drops + 1 if quick else 0, 0.0
+        if self._short_drops == TAKEOVERS:
+            log.error("MQTT broker %s:%d closed this connection %d times right after it opened: another device is "
+                      "probably connected with the same client id %r; give each device its own device_id (now %r) "
+                      "or client_id", self.host, self.port, TAKEOVERS, self.client_id, self.device_id)
+        elif self._last_error is None:
+            log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
 
     def _backoff(self, delay: float) -> float:
         self._stop.wait(delay * random.uniform(0.8, 1.2))
@@ -223,6 +259,7 @@ class MqttSink(Sink):
             return
         self.connects += 1
         self._last_error = None
+        self._connected_at = time.monotonic()
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
         for topic, cfg in self.ha_configs.items():
@@ -254,15 +291,21 @@ class MqttSink(Sink):
             obj = {**obj, "mqtt_dropped": self.dropped, "mqtt_queued": self.acks.pending}
         if (qos == 0 or kind is Kind.SNAPSHOT) and not self._connected.is_set():
             return  # periodic data is not worth queueing; the fan-out replays the newest snapshot after a reconnect
-        payload = obj["jpeg"] if kind is Kind.SNAPSHOT else json.dumps(obj, separators=(",", ":"))
-        info = self.client.publish(self.topic(SUBTOPIC[kind]), payload, qos=qos, retain=kind.retained)
-        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+        if qos and self.acks.pending >= self.queue_limit:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("MQTT queue full while the broker is away: %d messages dropped so far", self.dropped)
+                log.warning("MQTT queue full (queue_limit %d) while the broker is away: %d messages dropped so far",
+                            self.queue_limit, self.dropped)
             return
+        payload = obj["jpeg"] if kind is Kind.SNAPSHOT else json.dumps(obj, separators=(",", ":"))
+        info = self.client.publish(self.topic(SUBTOPIC[kind]), payload, qos=qos, retain=kind.retained)
         if qos:
-            self.acks.track(info)
+            self.acks.track(info, (kind, obj))
+
+    def undelivered(self) -> list:
+        """The events published and not acknowledged (a reload hands them to the new sink); the retained kinds
+        are left out: the fan-out sends the current ones to the new sink anyway."""
+        return [(k, o) for k, o in self.acks.unacknowledged() if not k.retained]
 
     def replay_due(self) -> bool:
         if self._replay_wanted and self._connected.is_set() and not self.acks.pending:

@@ -52,6 +52,11 @@ class Sink:
     def stats(self) -> dict:
         return {}
 
+    def undelivered(self) -> list[tuple[Kind, dict]]:
+        """What was published and is not known to be delivered (asked before :meth:`close` by a reload, which
+        hands it to the sink that replaces this one)."""
+        return []
+
     def relabel(self, ctx: SinkContext) -> None:
         """Another model runs now (``ctx`` has its labels and id): what depends on the labels is published again."""
 
