@@ -61,6 +61,14 @@ def _str(v: Any) -> str:
     return v
 
 
+def _choice(*options: str):
+    def conv(v):
+        if v not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {v!r}")
+        return v
+    return conv
+
+
 def _str_list(v: Any) -> list[str]:
     if isinstance(v, str):
         return [s.strip() for s in v.split(",") if s.strip()]
@@ -90,6 +98,8 @@ SCHEMA: list[Setting] = [
     S("threads", None, _num(int, 1, 64), None, "interpreter threads (default: min(4, cores))"),
     S("delegate", None, _str, "cpu", "cpu, gpu (LiteRT GPU accelerator, then gpu_delegate_library), edgetpu or a "
       "delegate .so path"),
+    S("encoder", None, _choice("auto", "int8", "fp16"), "auto", "CPU encoder: auto (the faster here of the bundle's "
+      "encoders that are as accurate as the best, timed at start), int8 or fp16"),
     S("require_delegate", None, _bool, False, "exit 2 instead of falling back to the CPU"),
     S("gpu_delegate_library", None, _str, None, "legacy TFLite GPU delegate library (name or path), tried by "
       "--delegate gpu when LiteRT's own GPU accelerator cannot run the model"),

@@ -178,7 +178,7 @@ def build(config: ConfigSource) -> Daemon:
     camera.open()  # before the interpreters: a missing camera is one line, exit 4, at once
     try:
         classifier = Classifier(open_model(bundle, s.delegate, s.threads, s.require_delegate,
-                                           s.gpu_delegate_library), s.stride, s.cut_threshold)
+                                           s.gpu_delegate_library, s.encoder), s.stride, s.cut_threshold)
         sinks = make_sinks(s, SinkContext(s.device_id or default_device_id(), bundle.labels, bundle.model_id))
     except BaseException:
         camera.close()
