@@ -183,6 +183,7 @@ def build(config: ConfigSource) -> Daemon:
     except BaseException:
         camera.close()
         raise
+    camera.keep = classifier.decide  # the reader skips decoding the frames the pacer would drop
     return Daemon(s, classifier, sinks, camera, config)
 
 

@@ -97,7 +97,7 @@ class Classifier:
     def push(self, frame: Frame) -> Step:
         c = self.counts
         c.frames += 1
-        if not self.pacer.keep(frame.t):
+        if not (self.pacer.keep(frame.t) if frame.kept is None else frame.kept):
             return SKIPPED
         reset = None
         if self.last_t is not None and frame.t > self.last_t and frame.t - self.last_t > GAP_PERIODS / self.fps:
@@ -132,6 +132,12 @@ class Classifier:
             c.head_s += time.perf_counter() - t1
             c.windows += 1
         return Step(True, reset, probs)
+
+    def decide(self, t: float) -> bool:
+        """The pacer's decision for a frame of source time ``t``, taken by the frame reader before it decodes the
+        frame (capture/reader.py); the frame then carries it (``Frame.kept``) and :meth:`push` trusts it. Every frame
+        is decided once, here or in :meth:`push`, in source order: the kept frames are the same either way."""
+        return self.pacer.keep(t)
 
     def restart(self, reason: str) -> Reset | None:
         """Forget everything about the stream (a new source, a camera fault, the next file); the reset to apply to
