@@ -88,6 +88,8 @@ def _add_device_commands(sub, common) -> None:
     p.add_argument("--video", type=Path, help="640x480 video for the end-to-end figures (default: generated)")
     p.add_argument("--threads", type=int)
     p.add_argument("--repeats", type=int, default=200)
+    p.add_argument("--paced-seconds", type=float, default=20.0,
+                   help="length of the video the daemon's CPU is measured on at its own pace (0: skip)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("check-config", parents=[common],
