@@ -17,6 +17,7 @@ import threading
 import time
 
 from .capture.camera import END, Camera, CameraChange
+from .capture.modes import capture_request
 from .capture.sources import Frame, open_source
 from .classify.classifier import Classifier
 from .config import BY_NAME, ConfigSource, Settings
@@ -173,7 +174,8 @@ def build(config: ConfigSource) -> Daemon:
     """Settings (exit 2), then the bundle (exit 3), the source (exit 4), the interpreters and the sinks."""
     s = config.load()
     bundle = load_bundle(s.model, verify=s.verify_model)
-    camera = Camera(lambda: open_source(s.source, realtime=s.realtime, size=(s.width, s.height), fps=s.camera_fps),
+    size, fps = capture_request(s.source, s.width, s.height, s.camera_fps, *bundle.input_size, bundle.fps)
+    camera = Camera(lambda: open_source(s.source, realtime=s.realtime, size=size, fps=fps),
                     s.stall_timeout, s.reopen_max_delay)
     camera.open()  # before the interpreters: a missing camera is one line, exit 4, at once
     try:

@@ -236,11 +236,12 @@ def picamera_to_bgr(array: np.ndarray, fmt: str) -> np.ndarray:
 class Picamera2Source(Source):
     """Raspberry Pi camera modules through picamera2 (libcamera).
 
-    ``stream="main"`` asks for an RGB888 main stream of ``size``; ``stream="lores"`` asks for a YUV420 low-resolution
-    stream (cheap on a Pi 4, whose ISP only produces YUV420 there) beside a small main stream.
+    ``stream="lores"`` (the default) asks for a YUV420 low-resolution stream of ``size``, scaled by the ISP (a Pi 4's
+    ISP only produces YUV420 there), beside a main stream of at least 640x480 that snapshots and clips may use;
+    ``stream="main"`` asks for an RGB888 main stream of ``size`` alone.
     """
 
-    def __init__(self, index: int = 0, size=(320, 240), fps: float = 30.0, stream: str = "main"):
+    def __init__(self, index: int = 0, size=(384, 288), fps: float = 20.0, stream: str = "lores"):
         try:
             from picamera2 import Picamera2  # noqa: PLC0415 - optional, imported only when asked for
         except ImportError:
@@ -251,14 +252,15 @@ class Picamera2Source(Source):
             self.cam = Picamera2(index)
             if stream == "lores":
                 self.fmt = "YUV420"
+                main = (max(640, size[0]), max(480, size[1]))  # lores may not be larger than main
                 config = self.cam.create_video_configuration(
-                    main={"size": (640, 480), "format": "XRGB8888"}, lores={"size": tuple(size), "format": "YUV420"},
+                    main={"size": main, "format": "XRGB8888"}, lores={"size": tuple(size), "format": "YUV420"},
                     buffer_count=4, controls={"FrameRate": fps})
             else:
                 self.fmt = "RGB888"
                 config = self.cam.create_video_configuration(
                     main={"size": tuple(size), "format": "RGB888"}, buffer_count=4, controls={"FrameRate": fps})
-            self.stream = stream
+            self.stream, self.width = stream, int(size[0])
             self.cam.configure(config)
             self.cam.start()
         except Exception as exc:  # libcamera raises RuntimeError/IndexError for an absent camera
@@ -280,7 +282,7 @@ class Picamera2Source(Source):
                 request.release()
         except Exception as exc:
             raise SourceReadError(f"{self.description}: {exc}") from None
-        pixels = None if array is None else picamera_to_bgr(array, self.fmt)
+        pixels = None if array is None else picamera_to_bgr(array, self.fmt)[:, :self.width]  # no stride padding
         frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None)
         self._seq += 1
         return frame
@@ -304,7 +306,7 @@ def open_source(spec: str, realtime: bool = False, size=None, fps=None) -> Sourc
             index = int(idx or 0)
         except ValueError:
             raise UsageError(f"bad picamera2 index in {spec!r} (use picamera2 or picamera2:N)") from None
-        return Picamera2Source(index, size=size or (320, 240), fps=fps or 30.0)
+        return Picamera2Source(index, size=size or (384, 288), fps=fps or 20.0)
     if spec.startswith("gst:"):
         if "GStreamer:                   YES" not in cv2.getBuildInformation():
             raise SourceError("this OpenCV has no GStreamer support: use the system OpenCV (apt python3-opencv, "
