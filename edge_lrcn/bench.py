@@ -258,6 +258,7 @@ def _model_figures(bundle, threads: int, repeats: int) -> dict:
         if bundle.has(member):
             enc = Encoder(make_interpreter(bundle.member(member), threads), member, "cpu")
             r[f"encoder_{kind}_ms"] = _median_ms(lambda: enc.encode_rgb(rgb), repeats)
+            del enc  # an idle interpreter's worker threads still compete with the ones timed next (2 cores here)
     auto = cpu_encoder(bundle, "auto", threads)
     r["encoder_auto"] = next(k for k, m in ENCODERS.items() if m == auto.member)
     r["head_ms"] = _median_ms(lambda: head(feats), repeats)
