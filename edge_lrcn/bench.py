@@ -88,39 +88,26 @@ def bench_video(path: Path, seconds: float = 30.0) -> Path:
     return path
 
 
-def bare_paced_cpu(path: Path, height: int, width: int) -> float:
-    """The bare loop at the file's own pace (as a camera delivers frames): CPU time per second of video, % of one
-    core. Paced work costs more CPU per frame than the same work flat out (cold caches, a clock that dropped while
-    idle), so this, not the flat-out loop, is what the paced daemon is compared with."""
+def bare_decode_resize(path: Path, height: int, width: int, paced: bool = False) -> tuple[float, int, float]:
+    """The bare loop: read and INTER_AREA-resize every frame, flat out or at the file's own pace (as a camera
+    delivers frames). Paced work costs more CPU per frame than the same work flat out (cold caches, a clock that
+    dropped while idle), so the paced daemon is compared with the paced loop. Returns frames/s, frames, and the CPU
+    time per second of video (% of one core)."""
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     fps = _video_fps(path)
-    n, cpu0, t0 = 0, time.process_time(), time.monotonic()
+    n, cpu0, t0 = 0, time.process_time(), time.perf_counter()
     while True:
         ok, frame = cap.read()
         if not ok:
             break
         cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
         n += 1
-        delay = t0 + n / fps - time.monotonic()
+        delay = t0 + n / fps - time.perf_counter() if paced else 0.0
         if delay > 0:
             time.sleep(delay)
+    dt = time.perf_counter() - t0
     cap.release()
-    return 100 * (time.process_time() - cpu0) / max(n / fps, 1e-9)
-
-
-def bare_decode_resize(path: Path, height: int, width: int) -> tuple[float, int]:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    t = time.perf_counter()
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-        n += 1
-    dt = time.perf_counter() - t
-    cap.release()
-    return n / dt, n
+    return n / dt, n, 100 * (time.process_time() - cpu0) / max(n / fps, 1e-9)
 
 
 def daemon_run(model: str | None, video: Path, threads: int) -> dict:
@@ -295,17 +282,13 @@ def bench(model: str | None, video: Path | None, threads: int | None, repeats: i
         if video is None:
             video = bench_video(Path(tmp) / "bench_640x480.avi")
         r.update(stage_costs(bundle, video, threads))
-        cpu0 = time.process_time()
-        bare, n = bare_decode_resize(video, h, w)
-        fps = _video_fps(video)
-        r["video"], r["frames"] = str(video), n
-        r["bare_decode_resize_fps"] = bare
-        r["bare_flat_out_cpu_pct"] = 100 * (time.process_time() - cpu0) / (n / fps)
+        r["bare_decode_resize_fps"], r["frames"], r["bare_flat_out_cpu_pct"] = bare_decode_resize(video, h, w)
+        r["video"] = str(video)
         r.update(daemon_run(model, video, threads))
         if realtime_s > 0:
             paced = video if video.parent != Path(tmp) else bench_video(Path(tmp) / "paced.avi", realtime_s)
             r.update(daemon_cpu(model, paced, threads))
-            r["bare_paced_cpu_pct"] = bare_paced_cpu(paced, h, w)
+            r["bare_paced_cpu_pct"] = bare_decode_resize(paced, h, w, paced=True)[2]
     r["pipeline_vs_bare"] = r["pipeline_fps"] / r["bare_decode_resize_fps"]
     if r.get("daemon_cpu_pct") is not None:
         r["daemon_vs_bare_cpu"] = r["daemon_cpu_pct"] / r["bare_paced_cpu_pct"]
