@@ -80,6 +80,8 @@ def _add_device_commands(sub, common) -> None:
     p.add_argument("--model", help="bundle (default: the embedded model)")
     p.add_argument("--threads", type=int)
     p.add_argument("--stride", type=int, default=5, help="classify every N kept frames (default 5)")
+    p.add_argument("--encoder", choices=("auto", "int8", "fp16"), default="auto",
+                   help="CPU encoder, as the daemon's setting (default auto: the faster here)")
     p.add_argument("--plot", type=Path, help="write the confusion matrix as a PNG here")
     p.add_argument("--json", action="store_true")
 
