@@ -1,15 +1,27 @@
 """``edge-lrcn bench``: speed and memory on this machine, in one run.
 
 JSON keys (``--json``), all measured here:
-  encoder_int8_ms, encoder_fp16_ms   per-frame encoder latency on the CPU (median of ``repeats``)
+  encoder_int8_ms, encoder_fp16_ms   per-frame encoder latency on the CPU, uint8 pixels in (the daemon's path;
+                                     median of ``repeats``)
+  encoder_auto                       the encoder ``--encoder auto`` picks here (int8 or fp16)
   head_ms                            head (LSTM + Dense over T features) per window
-  stream_step_ms                     one streaming classification: int8 encoder on the new frame + head
+  stream_step_ms                     one streaming classification: the ``auto`` encoder on the new frame + head
   monolithic_window_ms               the tutorial's way: lrcn_fp32.tflite over the whole T-frame window
-  stream_speedup                     monolithic_window_ms / stream_step_ms
+  stream_speedup                     monolithic_window_ms / stream_step_ms (the two timed interleaved)
   pipeline_fps                       frames/s of the real daemon (``edge-lrcn run``, subprocess) on the video
   bare_decode_resize_fps             frames/s of a bare OpenCV read + INTER_AREA resize loop on the same video
   pipeline_vs_bare                   pipeline_fps / bare_decode_resize_fps
-  daemon_peak_rss_mb                 peak resident memory of that daemon process
+  daemon_cpu_pct                     the daemon's CPU time per second of video at the file's own pace
+                                     (``--realtime``, like a camera), % of one core, from the camera online to the end
+  bare_paced_cpu_pct                 the bare loop (every frame decoded and resized) at the same pace, CPU time
+                                     per second of video, % of one core
+  bare_flat_out_cpu_pct              the bare loop flat out (unpaced), CPU time per second of video
+  daemon_vs_bare_cpu                 daemon_cpu_pct / bare_paced_cpu_pct
+  stage_<decode|colour|resize|encoder|head|events|sinks>_ms
+                                     median ms of each stage for one frame (decode: FFmpeg grab; colour: retrieve)
+  stages_ms_per_s                    those added up for one second of video (decode every frame, the rest per
+                                     kept frame)
+  daemon_peak_rss_mb                 peak resident memory (VmHWM) of the daemon, flat out
   first_window_s                     from launching the daemon to its first classification (file source)
   video, frames, threads, interpreter, model
 """
@@ -29,10 +41,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .model.interpreter import Encoder, Head, default_threads, make_interpreter, runtime_name
+from .classify.preprocess import resize_rgb
+from .model.interpreter import ENCODERS, Encoder, Head, cpu_encoder, default_threads, make_interpreter, runtime_name
 from .model.loader import load_bundle
 
 log = logging.getLogger(__name__)
+STAGES = ("decode", "colour", "resize", "encoder", "head", "events", "sinks")
 
 
 def _median_ms(fn, repeats: int, warmup: int = 10) -> float:
@@ -74,19 +88,26 @@ def bench_video(path: Path, seconds: float = 30.0) -> Path:
     return path
 
 
-def bare_decode_resize(path: Path, height: int, width: int) -> tuple[float, int]:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    t = time.perf_counter()
+def bare_decode_resize(path: Path, height: int, width: int, paced: bool = False) -> tuple[float, int, float]:
+    """The bare loop: read and INTER_AREA-resize every frame, flat out or at the file's own pace (as a camera
+    delivers frames). Paced work costs more CPU per frame than the same work flat out (cold caches, a clock that
+    dropped while idle), so the paced daemon is compared with the paced loop. Returns frames/s, frames, and the CPU
+    time per second of video (% of one core)."""
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    fps = _video_fps(path)
+    n, cpu0, t0 = 0, time.process_time(), time.perf_counter()
     while True:
         ok, frame = cap.read()
         if not ok:
             break
         cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
         n += 1
-    dt = time.perf_counter() - t
+        delay = t0 + n / fps - time.perf_counter() if paced else 0.0
+        if delay > 0:
+            time.sleep(delay)
+    dt = time.perf_counter() - t0
     cap.release()
-    return n / dt, n
+    return n / dt, n, 100 * (time.process_time() - cpu0) / max(n / fps, 1e-9)
 
 
 def daemon_run(model: str | None, video: Path, threads: int) -> dict:
@@ -99,40 +120,138 @@ def daemon_run(model: str | None, video: Path, threads: int) -> dict:
     env.pop("EDGE_LRCN_CONFIG")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=tempfile.gettempdir())
-    first = None
-    stats = None
+    first = stats = rss_kb = None
     for line in proc.stdout:
         obj = json.loads(line)
         if first is None and obj["type"] == "scores":
             first = time.perf_counter() - t0
-        if obj["type"] == "stats":
-            stats = obj
+        if obj["type"] == "stats":  # the last object: the daemon is about to exit, its peak is reached
+            stats, rss_kb = obj, _proc_peak_rss_kb(proc.pid)
     proc.wait()
-    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if rss_kb is None:  # no /proc: the largest child's peak (which counts the forked copy of this process too)
+        rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0 or stats is None:
         raise RuntimeError(f"the daemon failed on {video} (exit {proc.returncode})")
     return {"pipeline_fps": stats["fps_in"], "daemon_peak_rss_mb": round(rss_kb / 1024, 1),
             "first_window_s": round(first, 3) if first else None, "daemon_frames": stats["frames_in"]}
 
 
-def bench(model: str | None, video: Path | None, threads: int | None, repeats: int) -> dict:
-    bundle = load_bundle(model)
-    threads = threads or default_threads()
+def _video_fps(path: Path) -> float:
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    return fps if 0 < fps < 1000 else 30.0
+
+
+def _proc_peak_rss_kb(pid: int) -> int | None:
+    """Peak resident memory (VmHWM) of a live process, from /proc (Linux); None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _proc_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) a live process has used, from /proc (Linux); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def daemon_cpu(model: str | None, video: Path, threads: int) -> dict:
+    """The daemon at the file's own pace (``--realtime``, as a camera would deliver it): its CPU time per second of
+    video (% of one core), from its camera going online to its last stats, so that start-up is not counted."""
+    cmd = [sys.executable, "-m", "edge_lrcn", "run", "--source", str(video), "--sink", "stdout", "--scores",
+           "--realtime", "--stats-interval", "86400", "--threads", str(threads), "--log-level", "WARNING"]
+    if model:
+        cmd += ["--model", model]
+    env = {k: v for k, v in os.environ.items() if k != "EDGE_LRCN_CONFIG"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=tempfile.gettempdir())
+    start = end = None
+    for line in proc.stdout:
+        kind = json.loads(line)["type"]
+        if kind in ("camera", "stats"):  # the camera goes online once the daemon has started
+            mark = (time.perf_counter(), _proc_cpu_s(proc.pid))
+            start = start or mark
+            end = mark if kind == "stats" else end
+    proc.wait()
+    if proc.returncode != 0 or start is None or end is None:
+        raise RuntimeError(f"the paced daemon failed on {video} (exit {proc.returncode})")
+    if start[1] is None or end[1] is None or end[0] - start[0] < 1.0:
+        return {"daemon_cpu_pct": None}
+    return {"daemon_cpu_pct": 100 * (end[1] - start[1]) / (end[0] - start[0]), "paced_seconds": end[0] - start[0]}
+
+
+def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
+    """Median ms of each stage of the daemon's path for one frame, on the video's first ``frames`` frames: decode
+    (FFmpeg ``grab``), colour conversion (``retrieve``), resize to the model, the encoder ``auto`` picks, the head,
+    the event tracker, a JSON line to a sink; and what they add up to per second of the video with the pacer keeping
+    the model's fps (decode for every frame, the rest for kept frames)."""
+    from .config import BY_NAME
+    from .events import ActivityTracker, EventMaker, EventSettings
+    from .publish.sink import Kind
+    from .publish.stdout import StdoutSink
+
+    h, w = bundle.input_size
+    cap = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
+    grab, conv, pixels = [], [], []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        if not cap.grab():
+            break
+        t1 = time.perf_counter()
+        frame = cap.retrieve()[1]
+        if len(pixels) < 10:  # a few frames are enough for resize and encoder, and keep the memory small
+            pixels.append(frame)
+        grab.append(t1 - t0)
+        conv.append(time.perf_counter() - t1)
+    cap.release()
+    enc, head = cpu_encoder(bundle, "auto", threads), Head(make_interpreter(bundle.member("head.tflite"), threads))
+    rgbs = [resize_rgb(p, h, w) for p in pixels]
+    feats = np.zeros((bundle.frames, bundle.feature_dim), np.float32)
+    defaults = {n: BY_NAME[n].default for n in ("enter_threshold", "exit_threshold", "smoothing", "min_duration")}
+    tracker = ActivityTracker(bundle.labels, EventSettings.of(defaults), EventMaker("bench", bundle.model_id))
+    probs = np.full(len(bundle.labels), 1.0 / len(bundle.labels), np.float32)
+    with open(os.devnull, "w") as null:
+        sink = StdoutSink(null)
+        ms = {"decode": np.median(grab) * 1000, "colour": np.median(conv) * 1000,
+              "resize": _median_ms(lambda: resize_rgb(pixels[0], h, w), len(grab), 3),
+              "encoder": _median_ms(lambda: enc.encode_rgb(rgbs[0]), len(grab), 3),
+              "head": _median_ms(lambda: head(feats), len(grab), 3),
+              "events": _median_ms(lambda: tracker.update(probs, 1.0), len(grab), 3),
+              "sinks": _median_ms(lambda: sink.publish(Kind.SCORES, tracker.scores(1.0)), len(grab), 3)}
+    r = {f"stage_{k}_ms": float(v) for k, v in ms.items()}
+    kept_per_s = min(bundle.fps, _video_fps(video))
+    r["stages_ms_per_s"] = float(ms["decode"] * _video_fps(video) + sum(v for k, v in ms.items() if k != "decode")
+                                 * kept_per_s)
+    return r
+
+
+def _model_figures(bundle, threads: int, repeats: int) -> dict:
+    """Encoders (each, on the daemon's uint8 path, and the one ``--encoder auto`` picks), head, streaming step
+    against the monolithic window."""
     h, w = bundle.input_size
     rng = np.random.default_rng(0)
-    frame = rng.random((h, w, 3), dtype=np.float32)
+    rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     feats = rng.random((bundle.frames, bundle.feature_dim), dtype=np.float32)
-    enc8 = Encoder(make_interpreter(bundle.member("encoder_int8.tflite"), threads), "encoder_int8.tflite", "cpu")
     head = Head(make_interpreter(bundle.member("head.tflite"), threads))
-    r = {"model": bundle.model_id, "interpreter": runtime_name(), "threads": threads}
-    r["encoder_int8_ms"] = _median_ms(lambda: enc8(frame), repeats)
-    if bundle.has("encoder_fp16.tflite"):
-        enc16 = Encoder(make_interpreter(bundle.member("encoder_fp16.tflite"), threads), "encoder_fp16", "cpu")
-        r["encoder_fp16_ms"] = _median_ms(lambda: enc16(frame), repeats)
+    r = {}
+    for kind, member in ENCODERS.items():
+        if bundle.has(member):
+            enc = Encoder(make_interpreter(bundle.member(member), threads), member, "cpu")
+            r[f"encoder_{kind}_ms"] = _median_ms(lambda: enc.encode_rgb(rgb), repeats)
+            del enc  # an idle interpreter's worker threads still compete with the ones timed next (2 cores here)
+    auto = cpu_encoder(bundle, "auto", threads)
+    r["encoder_auto"] = next(k for k, m in ENCODERS.items() if m == auto.member)
     r["head_ms"] = _median_ms(lambda: head(feats), repeats)
 
     def step():
-        enc8(frame)
+        auto.encode_rgb(rgb)
         head(feats)
 
     if bundle.has("lrcn_fp32.tflite"):
@@ -149,30 +268,52 @@ def bench(model: str | None, video: Path | None, threads: int | None, repeats: i
         r["stream_speedup"] = r["monolithic_window_ms"] / r["stream_step_ms"]
     else:
         r["stream_step_ms"] = _median_ms(step, repeats)
+    return r
+
+
+def bench(model: str | None, video: Path | None, threads: int | None, repeats: int,
+          realtime_s: float = 20.0) -> dict:
+    bundle = load_bundle(model)
+    threads = threads or default_threads()
+    h, w = bundle.input_size
+    r = {"model": bundle.model_id, "interpreter": runtime_name(), "threads": threads}
+    r.update(_model_figures(bundle, threads, repeats))
     with tempfile.TemporaryDirectory(prefix="edge-lrcn-bench-") as tmp:
         if video is None:
             video = bench_video(Path(tmp) / "bench_640x480.avi")
-        bare, n = bare_decode_resize(video, h, w)
-        r["video"], r["frames"] = str(video), n
-        r["bare_decode_resize_fps"] = bare
+        r.update(stage_costs(bundle, video, threads))
+        r["bare_decode_resize_fps"], r["frames"], r["bare_flat_out_cpu_pct"] = bare_decode_resize(video, h, w)
+        r["video"] = str(video)
         r.update(daemon_run(model, video, threads))
+        if realtime_s > 0:
+            paced = video if video.parent != Path(tmp) else bench_video(Path(tmp) / "paced.avi", realtime_s)
+            r.update(daemon_cpu(model, paced, threads))
+            r["bare_paced_cpu_pct"] = bare_decode_resize(paced, h, w, paced=True)[2]
     r["pipeline_vs_bare"] = r["pipeline_fps"] / r["bare_decode_resize_fps"]
+    if r.get("daemon_cpu_pct") is not None:
+        r["daemon_vs_bare_cpu"] = r["daemon_cpu_pct"] / r["bare_paced_cpu_pct"]
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
 
 
 def bench_command(args) -> int:
-    r = bench(args.model, args.video, args.threads, args.repeats)
+    r = bench(args.model, args.video, args.threads, args.repeats, args.paced_seconds)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
     rows = [("encoder int8, ms/frame", "encoder_int8_ms"), ("encoder fp16 (CPU), ms/frame", "encoder_fp16_ms"),
-            ("head, ms/window", "head_ms"), ("streaming step (encoder + head), ms", "stream_step_ms"),
+            ("head, ms/window", "head_ms"), ("streaming step (auto encoder + head), ms", "stream_step_ms"),
             ("monolithic window (lrcn_fp32), ms", "monolithic_window_ms"), ("streaming speed-up", "stream_speedup"),
             ("daemon pipeline, frames/s", "pipeline_fps"), ("bare decode + resize, frames/s", "bare_decode_resize_fps"),
-            ("pipeline / bare", "pipeline_vs_bare"), ("daemon peak RSS, MB", "daemon_peak_rss_mb"),
-            ("first classification after start, s", "first_window_s")]
+            ("pipeline / bare", "pipeline_vs_bare"), ("daemon CPU at the file's pace, % of a core", "daemon_cpu_pct"),
+            ("bare loop at the same pace, % of a core", "bare_paced_cpu_pct"),
+            ("bare loop flat out, CPU per s of video, %", "bare_flat_out_cpu_pct"),
+            ("daemon / bare loop CPU (both paced)", "daemon_vs_bare_cpu"),
+            ("daemon peak RSS, MB", "daemon_peak_rss_mb"), ("first classification after start, s", "first_window_s")]
+    rows += [(f"  stage {k}, ms", f"stage_{k}_ms") for k in STAGES]
+    rows += [("  stages per second of video, ms", "stages_ms_per_s")]
     print(f"model {r['model']}, {r['interpreter']}, {r['threads']} threads, video {r['frames']} frames")
+    print(f"  encoder --encoder auto picks here{r['encoder_auto']:>16}")
     for name, key in rows:
-        if key in r:
+        if r.get(key) is not None:
             print(f"  {name:<40}{r[key]:>10.3f}")
     return 0

@@ -85,6 +85,8 @@ def _add_device_commands(sub, common) -> None:
     p.add_argument("--model", help="bundle (default: the embedded model)")
     p.add_argument("--threads", type=int)
     p.add_argument("--stride", type=int, default=5, help="classify every N kept frames (default 5)")
+    p.add_argument("--encoder", choices=("auto", "int8", "fp16"), default="auto",
+                   help="CPU encoder, as the daemon's setting (default auto: the faster here)")
     p.add_argument("--plot", type=Path, help="write the confusion matrix as a PNG here")
     p.add_argument("--json", action="store_true")
 
@@ -93,6 +95,8 @@ def _add_device_commands(sub, common) -> None:
     p.add_argument("--video", type=Path, help="640x480 video for the end-to-end figures (default: generated)")
     p.add_argument("--threads", type=int)
     p.add_argument("--repeats", type=int, default=200)
+    p.add_argument("--paced-seconds", type=float, default=20.0,
+                   help="length of the video the daemon's CPU is measured on at its own pace (0: skip)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("record", parents=[common], help="record labelled clips for a dataset: DATA/LABEL/<time>.mp4")

@@ -137,14 +137,17 @@ SCHEMA: list[Setting] = [
     S("threads", None, _num(int, 1, 64), None, "interpreter threads (default: min(4, cores))"),
     S("delegate", None, _str, "cpu", "cpu, gpu (LiteRT GPU accelerator, then gpu_delegate_library), edgetpu or a "
       "delegate .so path"),
+    S("encoder", None, _choice("auto", "int8", "fp16"), "auto", "CPU encoder: auto (the faster here of the bundle's "
+      "encoders that are as accurate as the best, timed at start), int8 or fp16"),
     S("require_delegate", None, _bool, False, "exit 2 instead of falling back to the CPU"),
     S("gpu_delegate_library", None, _str, None, "legacy TFLite GPU delegate library (name or path), tried by "
       "--delegate gpu when LiteRT's own GPU accelerator cannot run the model"),
     S("stride", None, _num(int, 1, 1000), 1, "run the head every N kept frames"),
     S("sinks", None, _str_list, ["stdout"], "stdout and/or mqtt[s]://[user@]host[:port] (repeat --sink)", live=True),
-    S("width", "camera", _num(int, 16, 8192), 640, "camera capture width"),
-    S("height", "camera", _num(int, 16, 8192), 480, "camera capture height"),
-    S("camera_fps", "camera", _num(float, 1, 240), 30.0, "camera capture fps"),
+    S("width", "camera", _num(int, 16, 8192), None, "camera capture width (default: from the model, see "
+      "docs/deploy.md)"),
+    S("height", "camera", _num(int, 16, 8192), None, "camera capture height (default: from the model)"),
+    S("camera_fps", "camera", _num(float, 1, 240), None, "camera capture fps (default: from the model)"),
     S("stall_timeout", "camera", _num(float, 0.5, 3600), 5.0, "seconds without a new frame before a camera is offline",
       live=True),
     S("reopen_max_delay", "camera", _num(float, 0.5, 3600), 30.0, "cap of the camera reopen backoff (s)", live=True),

@@ -24,6 +24,7 @@ from dataclasses import replace
 from functools import partial
 
 from .capture.camera import END, Camera, CameraChange
+from .capture.modes import capture_request
 from .capture.sources import Frame, open_source, parse_source
 from .classify.classifier import Classifier
 from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings
@@ -308,13 +309,14 @@ def build(config: ConfigSource) -> Daemon:
     trust = Trust.of(s)
     bundle = load_bundle(trust.model, verify=s.verify_model)
     trust.check(bundle, s)
-    camera = Camera(lambda: open_source(spec, realtime=s.realtime, size=(s.width, s.height), fps=s.camera_fps),
+    size, fps = capture_request(spec, s.width, s.height, s.camera_fps, *bundle.input_size, bundle.fps)
+    camera = Camera(lambda: open_source(spec, realtime=s.realtime, size=size, fps=fps),
                     s.stall_timeout, s.reopen_max_delay, description=spec.description)
     if not spec.live:
         camera.open()  # before the interpreters: a missing file is one line, exit 4, at once
     try:
         opener = partial(open_model, delegate=s.delegate, threads=s.threads, require_delegate=s.require_delegate,
-                         gpu_library=s.gpu_delegate_library)
+                         gpu_library=s.gpu_delegate_library, encoder=s.encoder)
         classifier = Classifier(opener(bundle), s.stride, s.cut_threshold)
         device_id = s.device_id or default_device_id()
         sinks = make_sinks(s, SinkContext(device_id, bundle.labels, bundle.model_id))
@@ -324,6 +326,8 @@ def build(config: ConfigSource) -> Daemon:
         raise
     clips = ClipRecorder(ClipOptions.of(s, device_id, bundle.model_id,
                                         camera.description, camera.live)) if s.clips_dir else None
+    # the reader skips decoding the frames the pacer drops; the clip writer wants frames of its own
+    camera.keep = classifier.decide if clips is None else None
     return Daemon(s, classifier, sinks, camera, config, fleet=fleet, clips=clips)
 
 

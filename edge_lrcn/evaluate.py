@@ -1,8 +1,8 @@
 """``edge-lrcn eval``: the daemon's classifier over a labelled video folder.
 
 Every window of every clip is classified by the same :class:`~edge_lrcn.classify.classifier.Classifier` the daemon
-runs (pacer, int8 encoder, window, head every ``stride`` kept frames, gap and scene-cut resets with the default
-``cut_threshold``); each window counts once. Prints per-class precision/recall and the confusion matrix.
+runs (pacer, the CPU encoder ``--encoder`` names, ``auto`` by default as in the daemon, window, head every ``stride``
+kept frames, gap and scene-cut resets with the default ``cut_threshold``); each window counts once. Prints per-class precision/recall and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ def stream_file(classifier: Classifier, path: Path) -> tuple[list[np.ndarray], i
         return out, src.skipped
 
 
-def evaluate(bundle, data: Path, threads=None, stride: int = 5) -> dict:
+def evaluate(bundle, data: Path, threads=None, stride: int = 5, encoder: str = "auto") -> dict:
     data = Path(data)
     if not data.is_dir():
         raise DatasetError(f"dataset folder not found: {data}")
     labels = bundle.labels
-    clf = Classifier(open_model(bundle, "cpu", threads), stride, BY_NAME["cut_threshold"].default)
+    clf = Classifier(open_model(bundle, "cpu", threads, encoder=encoder), stride, BY_NAME["cut_threshold"].default)
     n = len(labels)
     cm = np.zeros((n, n), np.int64)
     clips = skipped_clips = 0
@@ -95,7 +95,7 @@ def format_report(r: dict) -> str:
 
 def eval_command(args) -> int:
     bundle = load_bundle(args.model)
-    r = evaluate(bundle, args.data, args.threads, args.stride)
+    r = evaluate(bundle, args.data, args.threads, args.stride, args.encoder)
     print(json.dumps(r, indent=2) if args.json else format_report(r))
     if args.plot:
         try:

@@ -67,16 +67,19 @@ def test_a_difference_model_is_fed_exactly_what_training_saw(tiny_bundle, tmp_pa
     model = open_model(bundle, "cpu", 1)
     seen = []
 
-    def recording(x):
-        seen.append(x.copy())
-        return model.encoder(x)
+    class Recording:  # the encoder's pixel input (uint8), as the classifier hands it over
+        def encode_rgb(self, x):
+            seen.append(x.copy())
+            return model.encoder.encode_rgb(x)
 
-    clf = Classifier(dataclasses.replace(model, encoder=recording), stride=1, cut_threshold=0.0)
+    clf = Classifier(dataclasses.replace(model, encoder=Recording()), stride=1, cut_threshold=0.0)
     video = tmp_path / "clip.avi"
     make_sequence(video, [("up", 4.0)], seed=11)
     windows, _ = stream_file(clf, video)
     h, w = bundle.input_size
-    expected = to_float(decode_clip(video, h, w, bundle.fps, "difference", bundle.lag, bundle.gain))
+    expected = decode_clip(video, h, w, bundle.fps, "difference", bundle.lag, bundle.gain)
     assert len(seen) == len(expected) > bundle.frames
-    np.testing.assert_array_equal(np.stack(seen), expected)
+    np.testing.assert_array_equal(np.stack(seen), expected)  # the trainer's cached uint8 inputs, bit for bit
+    # and the encoder's features of them are those of the float inputs the trainer feeds the float model
+    np.testing.assert_array_equal(model.encoder.encode_rgb(seen[0]), model.encoder(to_float(seen[0])))
     assert len(windows) == len(expected) - bundle.frames + 1

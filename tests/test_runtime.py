@@ -129,14 +129,15 @@ def test_delegate_gpu_falls_back_to_the_cpu_with_one_warning(default_bundle, seq
     bundle = default_bundle  # the tiny bundle is degraded: its load adds a warning line
     if _gpu_accelerator_works(bundle):
         pytest.skip("the LiteRT GPU accelerator works here: nothing falls back")
-    args = ("run", "--model", bundle, "--source", seq_video, "--stats-interval", "1000")
+    # one CPU encoder named, so that both runs must give the same events (auto may time either one faster)
+    args = ("run", "--model", bundle, "--source", seq_video, "--stats-interval", "1000", "--encoder", "int8")
     cpu = run_cli(*args, "--delegate", "cpu")
     gpu = run_cli(*args, "--delegate", "gpu")
     assert cpu.returncode == 0 and gpu.returncode == 0, gpu.stderr
     warnings = [line for line in gpu.stderr.splitlines() if "WARNING" in line]
     assert len(warnings) == 1, gpu.stderr
     assert "--delegate gpu: LiteRT GPU accelerator unavailable (" in warnings[0]
-    assert "no gpu_delegate_library set: falling back to the CPU int8 encoder" in warnings[0]
+    assert "no gpu_delegate_library set: falling back to the CPU encoder" in warnings[0]
     assert len(gpu.stderr.splitlines()) == len(cpu.stderr.splitlines()) + 1, gpu.stderr
     assert "Traceback" not in gpu.stderr and "DestroyAccelerator" not in gpu.stderr
     stats = [o for o in json_lines(gpu.stdout) if o["type"] == "stats"][-1]
@@ -150,7 +151,7 @@ def test_delegate_gpu_falls_back_to_the_cpu_with_one_warning(default_bundle, seq
     warnings = [line for line in lib.stderr.splitlines() if "WARNING" in line]
     assert lib.returncode == 0 and len(warnings) == 1, lib.stderr
     assert "LiteRT GPU accelerator unavailable" in warnings[0] and "delegate /nonexistent/libgpu.so could not" \
-        in warnings[0] and "falling back to the CPU int8 encoder" in warnings[0]
+        in warnings[0] and "falling back to the CPU encoder" in warnings[0]
 
 
 def test_require_delegate_gpu_exits_2_with_one_line(default_bundle, seq_video):
@@ -191,9 +192,13 @@ def test_open_models_logs_where_each_model_runs(tiny_bundle, caplog):
     import logging
 
     caplog.set_level(logging.INFO)
-    enc, head = open_models(read_bundle(tiny_bundle[0]), "cpu", 2)
+    enc, head = open_models(read_bundle(tiny_bundle[0]), "cpu", 2, encoder="int8")
     assert enc.member == "encoder_int8.tflite" and enc.inp.dtype == np.int8
     assert "encoder encoder_int8.tflite runs on cpu" in caplog.text and "head runs on cpu" in caplog.text
+    caplog.clear()
+    enc, head = open_models(read_bundle(tiny_bundle[0]), "cpu", 2, encoder="fp16")
+    assert enc.member == "encoder_fp16.tflite" and enc.inp.dtype == np.float32
+    assert "encoder encoder_fp16.tflite runs on cpu" in caplog.text
 
 
 def test_picamera_formats_convert_to_bgr():

@@ -115,12 +115,17 @@ def test_eval_prints_per_class_metrics_and_confusion(default_bundle, tmp_path):
 
 
 def test_bench_json_reports_every_documented_key(default_bundle):
-    proc = run_cli("bench", "--json", "--repeats", "20", timeout=900)
+    proc = run_cli("bench", "--json", "--repeats", "20", "--paced-seconds", "5", timeout=900)
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     for key in ("encoder_int8_ms", "encoder_fp16_ms", "head_ms", "stream_step_ms", "monolithic_window_ms",
                 "stream_speedup", "pipeline_fps", "bare_decode_resize_fps", "pipeline_vs_bare",
-                "daemon_peak_rss_mb", "first_window_s"):
+                "daemon_peak_rss_mb", "first_window_s", "daemon_cpu_pct", "bare_paced_cpu_pct",
+                "bare_flat_out_cpu_pct", "daemon_vs_bare_cpu", "stages_ms_per_s",
+                *(f"stage_{k}_ms" for k in ("decode", "colour", "resize", "encoder", "head", "events", "sinks"))):
         assert isinstance(r[key], (int, float)) and r[key] > 0, key
+    assert r["encoder_auto"] in ("int8", "fp16")
+    # the daemon's own peak memory, not the bench's (which holds the video frames it times)
+    assert r["daemon_peak_rss_mb"] < 150
     # bench measures; it asserts nothing about speed. Only sanity: a streaming step cannot cost more than a window.
     assert r["stream_step_ms"] < r["monolithic_window_ms"]

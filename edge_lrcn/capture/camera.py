@@ -83,8 +83,9 @@ class Camera:
 
     def __init__(self, open_source: Callable[[], Source], stall_timeout: float, reopen_max_delay: float,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] | None = None,
-                 poll: float = 0.25, description: str = "camera"):
+                 poll: float = 0.25, description: str = "camera", keep: Callable[[float], bool] | None = None):
         self.open_source = open_source
+        self.keep = keep  # the pacer's decision before decoding (FrameReader), or None: decode every frame
         self.stall_timeout, self.reopen_max_delay = stall_timeout, reopen_max_delay
         self.clock, self.poll = clock, poll
         self._interrupted, self._woken = threading.Event(), threading.Event()
@@ -206,7 +207,7 @@ class Camera:
         self.reader = self.source = None
 
     def _start_reader(self) -> None:
-        self.reader = FrameReader(self.source, maxsize=2 if self.source.live else 4)
+        self.reader = FrameReader(self.source, maxsize=2 if self.source.live else 4, keep=self.keep)
         self._progress = self.clock()
         self._newest_t = None
         self._got_frame = False

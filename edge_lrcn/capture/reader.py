@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from typing import Callable
 
 from .sources import Source, SourceReadError
 
@@ -18,12 +19,16 @@ class FrameReader:
     The reader owns closing the source (:meth:`close`): OpenCV's VideoCapture must not be released while ``read()``
     runs on another thread (a use after free in the capture backend), so a source stuck in ``read()`` is closed by
     the reader thread itself once that read returns (V4L2 times out after 10 s, FFmpeg streams after 30 s), unless
-    the source declares that ``close()`` from another thread is safe and unblocks the read."""
+    the source declares that ``close()`` from another thread is safe and unblocks the read.
+
+    ``keep`` (the classifier's pacer decision, handed down by the daemon's ``build()``) is asked for each frame's
+    timestamp before the source decodes it: frames the model will not use come without pixels, in order, so the
+    camera supervisor still sees every timestamp and the classifier counts every frame."""
 
     END = object()
 
-    def __init__(self, source: Source, maxsize: int = 4):
-        self.source = source
+    def __init__(self, source: Source, maxsize: int = 4, keep: Callable[[float], bool] | None = None):
+        self.source, self.keep = source, keep
         self.q: queue.Queue = queue.Queue(maxsize=maxsize)
         self.dropped = 0
         self.error: Exception | None = None
@@ -55,7 +60,7 @@ class FrameReader:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                frame = self.source.read()
+                frame = self.source.read(self.keep) if self.keep is not None else self.source.read()
                 if frame is None:
                     break
                 self._put(frame)

@@ -21,6 +21,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -34,9 +35,10 @@ VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".w
 
 @dataclass
 class Frame:
-    pixels: np.ndarray  # BGR uint8 (H, W, 3)
+    pixels: np.ndarray | None  # BGR uint8 (H, W, 3); None for a frame the reader was told to skip (not decoded)
     t: float  # seconds: the file's own timestamp, or the monotonic clock for live sources
     seq: int  # frames delivered by this source so far, from 0
+    kept: bool | None = None  # the pacer's decision, when the reader took it before decoding; None: not taken
 
 
 class SourceReadError(Exception):
@@ -50,7 +52,11 @@ class Source:
     # Not so for OpenCV's VideoCapture (releasing it under a running read is a use after free).
     close_unblocks_read = False
 
-    def read(self) -> Frame | None:
+    def read(self, keep: Callable[[float], bool] | None = None) -> Frame | None:
+        """The next frame. ``keep``, when given, is asked with the frame's timestamp before the frame is decoded or
+        converted, where the source can tell the two apart; a declined frame comes with ``pixels=None`` and
+        ``kept=False``, a kept one with ``kept=True``. A source that cannot skip work decodes anyway and still
+        asks (so each frame is decided exactly once)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -107,17 +113,25 @@ class VideoFileSource(Source):
             t = self._last_t + 1.0 / self.fps if self._last_t >= 0 else 0.0
         return t
 
-    def read(self) -> Frame | None:
+    def _grab(self) -> bool:
+        try:
+            return bool(self.cap.grab())
+        except cv2.error:
+            return False
+
+    def read(self, keep: Callable[[float], bool] | None = None) -> Frame | None:
+        """The next frame; ``keep(t)`` (the pacer's decision, see :class:`FrameReader`) is asked before the frame is
+        converted, and a frame it declines comes without pixels. FFmpeg decodes in ``grab()`` and converts the
+        colours in ``retrieve()``, so a declined frame costs the demuxing and decoding only."""
         bad = 0
         while True:
-            try:
-                ok, pixels = self.cap.read()
-            except cv2.error:
-                ok, pixels = False, None
-            if ok and pixels is not None and pixels.size:
-                if pixels.ndim == 2:  # grey video
-                    pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
-                if pixels.ndim == 3 and pixels.shape[2] == 3:
+            pixels = None
+            if self._grab():
+                t = self._timestamp()
+                if keep is not None and not keep(t):
+                    break
+                pixels = _retrieve(self.cap)
+                if pixels is not None:
                     break
             bad += 1
             pos = self.cap.get(cv2.CAP_PROP_POS_FRAMES)
@@ -126,7 +140,6 @@ class VideoFileSource(Source):
                 self._skipped = max(self._skipped, self.frame_count - self._seq)
                 return None
         self._skipped += bad
-        t = self._timestamp()
         self._last_t = t
         if self.realtime:
             now = time.monotonic()
@@ -135,12 +148,25 @@ class VideoFileSource(Source):
             delay = self._t0_wall + t - now
             if delay > 0:
                 time.sleep(delay)
-        frame = Frame(pixels, t, self._seq)
+        frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None)
         self._seq += 1
         return frame
 
     def close(self) -> None:
         self.cap.release()
+
+
+def _retrieve(cap) -> np.ndarray | None:
+    """The grabbed frame as BGR uint8 (H, W, 3) (grey converted), or None if it cannot be decoded."""
+    try:
+        ok, pixels = cap.retrieve()
+    except cv2.error:
+        return None
+    if not ok or pixels is None or not pixels.size:
+        return None
+    if pixels.ndim == 2:  # grey video
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    return pixels if pixels.ndim == 3 and pixels.shape[2] == 3 else None
 
 
 class OpenCVLiveSource(Source):
@@ -160,16 +186,21 @@ class OpenCVLiveSource(Source):
         self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # latest frame, not a stale backlog
         self._seq = 0
 
-    def read(self) -> Frame:
+    def read(self, keep: Callable[[float], bool] | None = None) -> Frame:
+        """The next frame; one that ``keep(t)`` declines is not decoded (V4L2 decodes MJPEG in ``retrieve()``)."""
         try:
-            ok, pixels = self.cap.read()
+            ok = self.cap.grab()
         except cv2.error as exc:
             raise SourceReadError(f"{self.description}: {exc}") from None
-        if not ok or pixels is None or not pixels.size:
+        if not ok:
             raise SourceReadError(f"{self.description}: no frame")
-        if pixels.ndim == 2:
-            pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
-        frame = Frame(pixels, self._timestamp(), self._seq)
+        t = self._timestamp()
+        pixels = None
+        if keep is None or keep(t):
+            pixels = _retrieve(self.cap)
+            if pixels is None:
+                raise SourceReadError(f"{self.description}: a frame that cannot be decoded")
+        frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None)
         self._seq += 1
         return frame
 
@@ -210,11 +241,12 @@ def picamera_to_bgr(array: np.ndarray, fmt: str) -> np.ndarray:
 class Picamera2Source(Source):
     """Raspberry Pi camera modules through picamera2 (libcamera).
 
-    ``stream="main"`` asks for an RGB888 main stream of ``size``; ``stream="lores"`` asks for a YUV420 low-resolution
-    stream (cheap on a Pi 4, whose ISP only produces YUV420 there) beside a small main stream.
+    ``stream="lores"`` (the default) asks for a YUV420 low-resolution stream of ``size``, scaled by the ISP (a Pi 4's
+    ISP only produces YUV420 there), beside a main stream of at least 640x480 that snapshots and clips may use;
+    ``stream="main"`` asks for an RGB888 main stream of ``size`` alone.
     """
 
-    def __init__(self, index: int = 0, size=(320, 240), fps: float = 30.0, stream: str = "main"):
+    def __init__(self, index: int = 0, size=(384, 288), fps: float = 20.0, stream: str = "lores"):
         try:
             from picamera2 import Picamera2  # noqa: PLC0415 - optional, imported only when asked for
         except ImportError:
@@ -225,33 +257,38 @@ class Picamera2Source(Source):
             self.cam = Picamera2(index)
             if stream == "lores":
                 self.fmt = "YUV420"
+                main = (max(640, size[0]), max(480, size[1]))  # lores may not be larger than main
                 config = self.cam.create_video_configuration(
-                    main={"size": (640, 480), "format": "XRGB8888"}, lores={"size": tuple(size), "format": "YUV420"},
+                    main={"size": main, "format": "XRGB8888"}, lores={"size": tuple(size), "format": "YUV420"},
                     buffer_count=4, controls={"FrameRate": fps})
             else:
                 self.fmt = "RGB888"
                 config = self.cam.create_video_configuration(
                     main={"size": tuple(size), "format": "RGB888"}, buffer_count=4, controls={"FrameRate": fps})
-            self.stream = stream
+            self.stream, self.width = stream, int(size[0])
             self.cam.configure(config)
             self.cam.start()
         except Exception as exc:  # libcamera raises RuntimeError/IndexError for an absent camera
             raise SourceError(f"cannot open picamera2 camera {index}: {exc}") from None
         self._seq = 0
 
-    def read(self) -> Frame:
+    def read(self, keep: Callable[[float], bool] | None = None) -> Frame:
+        """The next frame; one that ``keep(t)`` declines is neither copied out of its buffer nor converted."""
+        array = None
         try:
             request = self.cam.capture_request()
             try:
-                array = request.make_array(self.stream)
                 meta = request.get_metadata()
+                ts = meta.get("SensorTimestamp")  # ns, CLOCK_BOOTTIME-based: advances only with new frames
+                t = ts / 1e9 if ts else time.monotonic()
+                if keep is None or keep(t):
+                    array = request.make_array(self.stream)
             finally:
                 request.release()
         except Exception as exc:
             raise SourceReadError(f"{self.description}: {exc}") from None
-        ts = meta.get("SensorTimestamp")  # ns, CLOCK_BOOTTIME-based sensor time: advances only with new frames
-        t = ts / 1e9 if ts else time.monotonic()
-        frame = Frame(picamera_to_bgr(array, self.fmt), t, self._seq)
+        pixels = None if array is None else picamera_to_bgr(array, self.fmt)[:, :self.width]  # no stride padding
+        frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None)
         self._seq += 1
         return frame
 
@@ -318,7 +355,7 @@ def open_source(spec: str | SourceSpec, realtime: bool = False, size=None, fps=N
     UsageError."""
     p = spec if isinstance(spec, SourceSpec) else parse_source(spec)
     if p.kind == "picamera2":
-        return Picamera2Source(p.target, size=size or (320, 240), fps=fps or 30.0)
+        return Picamera2Source(p.target, size=size or (384, 288), fps=fps or 20.0)
     if p.kind == "gst":
         if "GStreamer:                   YES" not in cv2.getBuildInformation():
             raise SourceError("this OpenCV has no GStreamer support: use the system OpenCV (apt python3-opencv, "

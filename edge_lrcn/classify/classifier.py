@@ -20,12 +20,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 from ..capture.sources import Frame
 from ..model.loader import Model
 from .pacer import Pacer
-from .preprocess import TRANSFORMS, resize_rgb, to_float
+from .preprocess import TRANSFORMS, resize_rgb
 from .window import FeatureWindow
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,11 @@ class Counts:
     head_s: float = 0.0
 
 
+def _mean_change(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute change between two uint8 frames on the model's 0-1 scale (the scene-cut measure)."""
+    return cv2.norm(a, b, cv2.NORM_L1) / (a.size * 255.0)
+
+
 class Classifier:
     """pacer -> preprocess -> (gap and cut resets) -> encoder -> FeatureWindow -> head every ``stride`` kept frames."""
 
@@ -85,7 +91,7 @@ class Classifier:
         self.pacer = Pacer(bundle.fps)
         self.window = FeatureWindow(bundle.frames, model.head.feature_dim)
         self.last_t: float | None = None  # source time of the last kept frame
-        self._prev_x: np.ndarray | None = None  # the last kept frame (float, model size), for cut detection
+        self._prev_rgb: np.ndarray | None = None  # the last kept frame (uint8 RGB, model size), for cut detection
         self._since = 0
         # a model fed differences (bundle input.transform) sees each kept frame against the one `lag` kept frames
         # before it: the last `lag` kept frames (uint8, model size) wait here; cleared with the window
@@ -96,7 +102,7 @@ class Classifier:
     def push(self, frame: Frame) -> Step:
         c = self.counts
         c.frames += 1
-        if not self.pacer.keep(frame.t):
+        if not (self.pacer.keep(frame.t) if frame.kept is None else frame.kept):
             return SKIPPED
         reset = None
         if self.last_t is not None and frame.t > self.last_t and frame.t - self.last_t > GAP_PERIODS / self.fps:
@@ -107,15 +113,14 @@ class Classifier:
         c.kept += 1
         t0 = time.perf_counter()
         rgb = resize_rgb(frame.pixels, self.height, self.width)
-        x = to_float(rgb)
-        if self.cut_threshold and self._prev_x is not None \
-                and float(np.abs(x - self._prev_x).mean()) > self.cut_threshold:
+        if self.cut_threshold and self._prev_rgb is not None and _mean_change(rgb, self._prev_rgb) > self.cut_threshold:
             # another camera, a light switched on, a PTZ move: half of the window would show one scene and half
             # another
             log.info("scene cut at t=%.2f: restarting the window", frame.t)
             reset = reset or Reset(frame.t, "cut")
             self._clear_window()
-        self._prev_x = x
+        self._prev_rgb = rgb
+        x = rgb
         if self.transform is not None:
             ready = len(self._history) == self.lag
             older = self._history[0] if ready else None
@@ -123,8 +128,8 @@ class Classifier:
             if not ready:  # the first `lag` kept frames after a (re)start only fill the history
                 c.encode_s += time.perf_counter() - t0
                 return Step(True, reset, None)
-            x = to_float(self.transform(rgb, older, self.gain))
-        feature = self.encoder(x)
+            x = self.transform(rgb, older, self.gain)
+        feature = self.encoder.encode_rgb(x)  # uint8 pixels in: no float round trip (model/interpreter.py)
         t1 = time.perf_counter()
         c.encode_s += t1 - t0
         probs = self._push_feature(feature)
@@ -133,6 +138,12 @@ class Classifier:
             c.windows += 1
         return Step(True, reset, probs)
 
+    def decide(self, t: float) -> bool:
+        """The pacer's decision for a frame of source time ``t``, taken by the frame reader before it decodes the
+        frame (capture/reader.py); the frame then carries it (``Frame.kept``) and :meth:`push` trusts it. Every frame
+        is decided once, here or in :meth:`push`, in source order: the kept frames are the same either way."""
+        return self.pacer.keep(t)
+
     def restart(self, reason: str) -> Reset | None:
         """Forget everything about the stream (a new source, a camera fault, the next file); the reset to apply to
         an open activity, if any frame was kept."""
@@ -140,7 +151,7 @@ class Classifier:
         self._clear_window()
         self.pacer.reset()
         self.last_t = None
-        self._prev_x = None
+        self._prev_rgb = None
         return reset
 
     def _clear_window(self) -> None:

@@ -6,6 +6,8 @@ encodes, so a window always spans ``frames / fps`` seconds in both places.
 
 from __future__ import annotations
 
+import threading
+
 
 class Pacer:
     """Decide frame by frame whether to keep it, so kept frames come at ``fps`` on average.
@@ -23,17 +25,21 @@ class Pacer:
         self.resync = resync_periods * self.period
         self._due: float | None = None
         self._last_t: float | None = None
+        # the daemon's frame reader decides on its thread while the loop may restart the pacer on its own
+        self._lock = threading.Lock()
 
     def reset(self) -> None:
-        self._due = None
-        self._last_t = None
+        with self._lock:
+            self._due = None
+            self._last_t = None
 
     def keep(self, t: float) -> bool:
-        last, self._last_t = self._last_t, t
-        if self._due is None or (last is not None and t < last) or t - self._due > self.resync:
-            self._due = t + self.period
-            return True
-        if t >= self._due - self.tolerance:
-            self._due += self.period
-            return True
-        return False
+        with self._lock:
+            last, self._last_t = self._last_t, t
+            if self._due is None or (last is not None and t < last) or t - self._due > self.resync:
+                self._due = t + self.period
+                return True
+            if t >= self._due - self.tolerance:
+                self._due += self.period
+                return True
+            return False

@@ -107,3 +107,7 @@ class CompiledEncoder:
         self._in[0].write(np.ascontiguousarray(frame, dtype=np.float32).reshape(self.inp.shape))
         self.compiled.run_by_index(0, self._in, self._outs)
         return self._outs[0].read(self._n_out, np.float32).reshape(self.out.shape)[0]
+
+    def encode_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 RGB (H, W, 3) -> feature vector, like :meth:`.interpreter.Encoder.encode_rgb` (float input)."""
+        return self(rgb.astype(np.float32) * np.float32(1.0 / 255.0))

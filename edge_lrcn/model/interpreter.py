@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 _CHAIN = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
 DEFAULT_EDGETPU_DELEGATE = "libedgetpu.so.1"
+ENCODERS = {"int8": "encoder_int8.tflite", "fp16": "encoder_fp16.tflite"}  # the CPU encoders --encoder names
+ENCODER_CHOICES = ("auto", *ENCODERS)
+ACCURACY_TOLERANCE = 0.01  # auto runs no encoder whose recorded test accuracy is lower than the best by more
 _module = None
 
 
@@ -120,16 +124,52 @@ class _Model:
 
 
 class Encoder(_Model):
-    """Per-frame CNN: float32 (H, W, 3) in [0, 1] -> feature vector (feature_dim,) float32."""
+    """Per-frame CNN: float32 (H, W, 3) in [0, 1] -> feature vector (feature_dim,) float32.
+
+    :meth:`encode_rgb` takes the uint8 RGB frame itself (what preprocessing gives before ``to_float``) and writes it
+    into one input buffer allocated here: an int8 input quantized as ``x * 255 - 128`` (scale 1/255, zero point
+    -128, what convert writes) is the pixel with its top bit flipped, a uint8 input with scale 1/255 is the pixel,
+    a float input is the pixel times 1/255; no float round trip and no allocation per frame. Another quantization
+    goes the float way. Both paths give the same features (tests/test_encoder_choice.py)."""
 
     def __init__(self, interp, member: str, device: str):
         super().__init__(interp, f"encoder {member}")
         self.member, self.device = member, device
         if len(self.inp.shape) != 4 or self.inp.shape[0] != 1 or self.inp.shape[3] != 3:
             raise BundleError(f"encoder {member} input must be (1, H, W, 3), is {self.inp.shape}")
+        self._buf = np.zeros(self.inp.shape, self.inp.dtype)
+        self.pixel_path = _pixel_path(self.inp)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         return self.run(frame)[0]
+
+    def encode_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 RGB (H, W, 3) at the model size -> feature vector."""
+        dst = self._buf[0]
+        if self.pixel_path == "flip":
+            np.bitwise_xor(rgb, np.uint8(0x80), out=dst.view(np.uint8))
+        elif self.pixel_path == "copy":
+            np.copyto(dst, rgb)
+        elif self.pixel_path == "scale":
+            np.multiply(rgb, np.float32(1.0 / 255.0), out=dst)
+        else:
+            return self.run(rgb.astype(np.float32) * np.float32(1.0 / 255.0))[0]
+        self._set(self.inp.index, self._buf)
+        self._invoke()
+        return self._dequantize(self._get(self.out.index))[0]
+
+
+def _pixel_path(p: _Port) -> str:
+    """How uint8 pixels become this input without floats: flip the top bit, copy, scale, or (None) quantize."""
+    if p.dtype == np.float32:
+        return "scale"
+    if abs(p.scale * 255.0 - 1.0) > 1e-6:
+        return "quantize"
+    if p.dtype == np.int8 and p.zero_point == -128:
+        return "flip"
+    if p.dtype == np.uint8 and p.zero_point == 0:
+        return "copy"
+    return "quantize"
 
 
 class Head(_Model):
@@ -177,20 +217,71 @@ def _delegate_encoder(bundle: Bundle, delegate: str, threads: int | None, gpu_li
     return None, problems
 
 
+def eligible_encoders(bundle: Bundle) -> list[str]:
+    """The CPU encoders ``--encoder auto`` may run: those in the bundle whose accuracy on the bundle's test windows
+    (manifest ``validation.<kind>_accuracy``, written by convert) is within ``ACCURACY_TOLERANCE`` of the best of
+    them, so that the choice never trades accuracy for speed. Without those figures only int8, the encoder that
+    convert's quality gate judged."""
+    present = [k for k, member in ENCODERS.items() if bundle.has(member)]
+    validation = bundle.manifest.get("validation")
+    acc = {k: validation.get(f"{k}_accuracy") for k in present} if isinstance(validation, dict) else {}
+    if not acc or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in acc.values()):
+        return ["int8"] if "int8" in present else present[:1]
+    best = max(acc.values())
+    return [k for k in present if acc[k] >= best - ACCURACY_TOLERANCE]
+
+
+def time_encoders(encoders: dict[str, Encoder], rounds: int = 60, warmup: int = 10) -> dict[str, float]:
+    """ms per frame of each encoder on the daemon's path (uint8 pixels), timed in alternation so that a slow spell
+    of the machine hits all of them alike; the lower quartile, which a busy machine moves least (the first
+    invocations pack the weights: the warm-up)."""
+    rng = np.random.default_rng(0)
+    frames = {k: rng.integers(0, 256, (*e.inp.shape[1:3], 3), dtype=np.uint8) for k, e in encoders.items()}
+    times: dict[str, list[float]] = {k: [] for k in encoders}
+    for i in range(warmup + rounds):
+        for k, enc in encoders.items():
+            t = time.perf_counter()
+            enc.encode_rgb(frames[k])
+            if i >= warmup:
+                times[k].append(time.perf_counter() - t)
+    return {k: float(np.percentile(v, 25) * 1000) for k, v in times.items()}
+
+
+def cpu_encoder(bundle: Bundle, choice: str = "auto", threads: int | None = None) -> Encoder:
+    """The CPU encoder: ``int8`` or ``fp16`` as asked (a bundle without it is exit 2), or with ``auto`` the faster
+    here of :func:`eligible_encoders`, timed at start (a few dozen frames each, a few ms) and logged."""
+    if choice not in ENCODER_CHOICES:
+        raise UsageError(f"--encoder {choice!r}: use one of {', '.join(ENCODER_CHOICES)}")
+    kinds = eligible_encoders(bundle) if choice == "auto" else [choice]
+    encoders = {}
+    for kind in kinds:
+        member = ENCODERS[kind]
+        if not bundle.has(member):
+            raise UsageError(f"--encoder {kind}: the bundle has no {member} (it has "
+                             f"{', '.join(m for m in ENCODERS.values() if bundle.has(m)) or 'no CPU encoder'})")
+        encoders[kind] = Encoder(make_interpreter(bundle.member(member), threads, (), member), member, "cpu")
+    if len(encoders) == 1:
+        return next(iter(encoders.values()))
+    ms = time_encoders(encoders)
+    kind = min(ms, key=ms.get)
+    log.info("--encoder auto: %s here (%s ms per frame)", kind, ", ".join(f"{k} {v:.3f}" for k, v in ms.items()))
+    return encoders[kind]
+
+
 def open_models(bundle: Bundle, delegate: str = "cpu", threads: int | None = None, require_delegate: bool = False,
-                gpu_library: str | None = None, edgetpu_library: str = DEFAULT_EDGETPU_DELEGATE):
-    """The encoder (on the delegate asked for, falling back to the CPU int8 encoder with one warning) and the head
-    (always CPU)."""
+                gpu_library: str | None = None, edgetpu_library: str = DEFAULT_EDGETPU_DELEGATE,
+                encoder: str = "auto"):
+    """The encoder (on the delegate asked for, falling back to the CPU encoder with one warning; on the CPU the one
+    ``encoder`` names, see :func:`cpu_encoder`) and the head (always CPU)."""
     delegate = (delegate or "cpu").strip()
     enc, problems = (None, []) if delegate == "cpu" else _delegate_encoder(bundle, delegate, threads, gpu_library,
                                                                           edgetpu_library)
     if enc is None and problems:
         if require_delegate:
             raise UsageError(f"--delegate {delegate}: {'; '.join(problems)} (and --require-delegate is set)")
-        log.warning("--delegate %s: %s: falling back to the CPU int8 encoder", delegate, "; ".join(problems))
+        log.warning("--delegate %s: %s: falling back to the CPU encoder", delegate, "; ".join(problems))
     if enc is None:
-        member = "encoder_int8.tflite"
-        enc = Encoder(make_interpreter(bundle.member(member), threads, (), member), member, "cpu")
+        enc = cpu_encoder(bundle, encoder, threads)
     head = Head(make_interpreter(bundle.member("head.tflite"), threads, (), "head"))
     _check_shapes(bundle, enc, head)
     log.info("encoder %s runs on %s; head runs on cpu (%s, %d threads)", enc.member, enc.device, runtime_name(),

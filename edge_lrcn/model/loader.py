@@ -50,6 +50,6 @@ class Model:
 
 
 def open_model(bundle: Bundle, delegate: str = "cpu", threads: int | None = None, require_delegate: bool = False,
-               gpu_library: str | None = None) -> Model:
-    encoder, head = open_models(bundle, delegate, threads, require_delegate, gpu_library)
+               gpu_library: str | None = None, encoder: str = "auto") -> Model:
+    encoder, head = open_models(bundle, delegate, threads, require_delegate, gpu_library, encoder=encoder)
     return Model(bundle, encoder, head)

@@ -1,0 +1,114 @@
+"""Decode only what the model keeps: the reader asks the pacer before it decodes, and the kept frames (timestamps,
+pixels, probabilities) are exactly those of decoding every frame."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from edge_lrcn.capture.camera import END, Camera
+from edge_lrcn.capture.reader import FrameReader
+from edge_lrcn.capture.sources import Frame, OpenCVLiveSource, VideoFileSource
+from edge_lrcn.classify.classifier import Classifier
+from edge_lrcn.classify.pacer import Pacer
+from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.model.loader import load_bundle, open_model
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("skip")
+    out = {}
+    for fps in (30.0, 25.0, 12.0):  # 25 and 12 fps do not divide into the model's 10 fps: the pacer's tolerance works
+        p = d / f"v{int(fps)}.avi"
+        make_sequence(p, [("right", 2.0), ("up", 2.5)], seed=int(fps), fps=fps, size=(160, 120))
+        out[fps] = p
+    return out
+
+
+def _every_frame(path) -> list[Frame]:
+    frames = []
+    with VideoFileSource(path) as src:
+        while (f := src.read()) is not None:
+            frames.append(f)
+    return frames
+
+
+def _through_reader(path, keep) -> list[Frame]:
+    reader = FrameReader(VideoFileSource(path), keep=keep)
+    frames = []
+    while (item := reader.get(timeout=10)) is not FrameReader.END:
+        frames.append(item)
+    reader.close()
+    return frames
+
+
+@pytest.mark.parametrize("fps", [30.0, 25.0, 12.0])
+def test_the_kept_frames_are_the_same_with_and_without_decode_skipping(videos, fps):
+    full = _every_frame(videos[fps])
+    pacer = Pacer(10.0)
+    expected = [f for f in full if pacer.keep(f.t)]
+    skipping = _through_reader(videos[fps], Pacer(10.0).keep)
+    # every frame still comes, in order, with its timestamp: the camera supervisor and the counts see them all
+    assert [f.t for f in skipping] == [f.t for f in full]
+    assert [f.seq for f in skipping] == list(range(len(full)))
+    kept = [f for f in skipping if f.kept]
+    assert [f.t for f in kept] == [f.t for f in expected]
+    assert len(kept) < len(full) or fps <= 10
+    for a, b in zip(kept, expected):
+        np.testing.assert_array_equal(a.pixels, b.pixels)
+    assert all(f.pixels is None and f.kept is False for f in skipping if not f.kept)
+    assert all(f.kept is None for f in full)  # without a decision the source decodes everything, as before
+
+
+def test_the_classifier_gives_the_same_probabilities_from_decided_frames(default_bundle, videos):
+    model = open_model(load_bundle(str(default_bundle)), "cpu", 1, encoder="int8")
+    a, b = Classifier(model, cut_threshold=0.07), Classifier(model, cut_threshold=0.07)
+    steps_a = [a.push(f) for f in _every_frame(videos[30.0])]
+    steps_b = [b.push(f) for f in _through_reader(videos[30.0], b.decide)]
+    assert [s.kept for s in steps_a] == [s.kept for s in steps_b]
+    probs_a = [s.probs for s in steps_a if s.probs is not None]
+    probs_b = [s.probs for s in steps_b if s.probs is not None]
+    assert len(probs_a) == len(probs_b) > 0
+    for pa, pb in zip(probs_a, probs_b):
+        np.testing.assert_array_equal(pa, pb)
+    assert (a.counts.frames, a.counts.kept, a.counts.windows) == (b.counts.frames, b.counts.kept, b.counts.windows)
+
+
+def test_the_camera_hands_its_reader_the_decision(videos):
+    pacer = Pacer(10.0)
+    cam = Camera(lambda: VideoFileSource(videos[25.0]), stall_timeout=5.0, reopen_max_delay=1.0, keep=pacer.keep)
+    cam.open()  # a file opens on the caller's thread, as the daemon opens it (a live source opens off the loop)
+    cam.start()
+    items = []
+    while (item := cam.read()) is not END:
+        if item is not None:
+            items.append(item)
+    cam.close()
+    decoded = [f for f in items if f.pixels is not None]
+    assert len(items) == 112 and 0 < len(decoded) < len(items)
+    assert all(f.kept for f in decoded)
+
+
+def test_a_live_stream_skips_decoding_what_the_pacer_drops():
+    from tests.mjpeg_server import MjpegCamera
+
+    cam = MjpegCamera(fps=30)
+    try:
+        src = OpenCVLiveSource(cam.url, description="test stream")
+        calls = []
+
+        def keep(t):
+            calls.append(t)
+            return len(calls) % 3 == 1
+
+        frames = [src.read(keep) for _ in range(9)]
+        src.close()
+    finally:
+        cam.close()
+    assert len(calls) == 9 and [f.t for f in frames] == calls
+    assert [f.pixels is not None for f in frames] == [True, False, False] * 3
+    assert all(f.pixels.shape == (240, 320, 3) for f in frames if f.kept)
+    assert calls == sorted(calls) and time.monotonic() >= calls[-1]
