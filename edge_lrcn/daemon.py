@@ -20,22 +20,22 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import replace
 from functools import partial
 
+from .announce import Announcer
 from .capture.camera import END, Camera, CameraChange
 from .capture.modes import capture_request
 from .capture.sources import Frame, open_source, parse_source
 from .classify.classifier import Classifier
 from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings
 from .errors import EXIT_OK, UsageError
-from .events import ActivityTracker, EventMaker, EventSettings, default_device_id
+from .events import default_device_id
 from .fleet.device import FleetDevice, Trust, start_fleet
-from .model.loader import load_bundle, open_model
-from .publish.clips import ClipOptions, ClipRecorder, snapshot_jpeg
-from .publish.fanout import Fanout, make_sinks
-from .publish.sink import Kind, Sink, SinkContext
 from .model.interpreter import default_threads
+from .model.loader import load_bundle, open_model
+from .publish.clips import ClipOptions, ClipRecorder
+from .publish.fanout import make_sinks
+from .publish.sink import Sink, SinkContext
 from .service import Health, Notifier, Totals, tasks_limit
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,10 @@ SINK_SETTINGS = {"sinks"} | {s.name for s in BY_NAME.values() if s.section == "m
 
 
 class Daemon:
-    """Runs ``camera -> classifier -> tracker -> sinks``. Every stage comes in built (see :func:`build`), so a test
-    can give a fault-injecting camera, a fake clock and its own sinks."""
+    """Runs ``camera -> classifier -> announcer (tracker, fan-out, sinks)``. Every stage comes in built (see
+    :func:`build`), so a test can give a fault-injecting camera, a fake clock and its own sinks. The daemon decides
+    when things happen (frames, camera changes, signals, fleet commands, the shutdown); what is said is the
+    announcer's (announce.py)."""
 
     def __init__(self, settings: Settings, classifier: Classifier, sinks: list[Sink], camera: Camera,
                  config: ConfigSource | None = None, clock=time.monotonic, fleet: FleetDevice | None = None,
@@ -56,10 +58,8 @@ class Daemon:
         self.fleet, self.paused, self._woken = fleet, False, threading.Event()
         self.clips = clips
         model = classifier.model
-        self.ctx = SinkContext(settings.device_id or default_device_id(), model.labels, model.model_id)
-        self.make = EventMaker(self.ctx.device_id, model.model_id)
-        self.tracker = ActivityTracker(model.labels, EventSettings.of(settings), self.make)
-        self.fanout = Fanout(sinks)
+        ctx = SinkContext(settings.device_id or default_device_id(), model.labels, model.model_id)
+        self.out = Announcer(settings, ctx, sinks, clips)
         self.health = Health(Notifier(), clock, settings.watchdog, settings.stats_interval)
         self._stop, self._reload = threading.Event(), threading.Event()
         self._reload_at_start = False
@@ -82,7 +82,7 @@ class Daemon:
         if first is not None:
             self._camera_changed(first)
         self.health.start(self._totals())
-        self.fanout.publish(Kind.STATE, self.tracker.state())
+        self.out.state()
         if self.fleet:
             self.fleet.started(self.classifier.model, self.settings, lambda: (self._woken.set(), self.camera.wake()))
             if self.fleet.state.paused:
@@ -116,7 +116,7 @@ class Daemon:
                 self._camera_changed(item)
             elif isinstance(item, Frame):
                 kept = self._on_frame(item)
-            self.fanout.tick()
+            self.out.fanout.tick()
             stats = self.health.tick(kept or self.paused, self._totals)  # paused on purpose is not stuck
             if stats:
                 self._publish_stats(stats)
@@ -127,53 +127,24 @@ class Daemon:
         if self.clips:
             self.clips.frame(frame)  # queued for the clip writer's pre-roll and open clips; never waits
         step = self.classifier.push(frame)
-        if step.reset:
-            self._emit(self.tracker.reset(step.reset.t, step.reset.reason))
+        self.out.reset(step.reset)
         if step.probs is not None:
-            self._emit(self.tracker.update(step.probs, frame.t), frame)
-            if self.settings.scores:
-                self.fanout.publish(Kind.SCORES, self.tracker.scores(frame.t))
+            self.out.probabilities(step.probs, frame)
         return step.kept
 
     def _camera_changed(self, change: CameraChange) -> None:
         if not change.online:  # close the activity, forget the window: the next frames are another stream
             self.health.frames_stopped()  # no WATCHDOG=1 for the frames before the fault
-            reset = self.classifier.restart("camera")
-            if reset:
-                self._emit(self.tracker.reset(reset.t, reset.reason))
-        self.fanout.publish(Kind.CAMERA, self.make("camera", state="online" if change.online else "offline",
-                                                   source=change.description,
-                                                   **({"reason": change.reason} if change.reason else {})))
-
-    def _emit(self, events: list[dict], frame: Frame | None = None) -> None:
-        for ev in events:
-            if ev["type"] == "activity_start" and frame is not None:
-                self._starting(ev, frame)
-            elif ev["type"] == "activity_end" and self.clips:
-                self.clips.end_activity(ev)
-            self.fanout.publish(Kind.EVENT, ev)
-        if events:
-            self.fanout.publish(Kind.STATE, self.tracker.state())
-
-    def _starting(self, ev: dict, frame: Frame) -> None:
-        """An activity starts at this frame: its snapshot (retained on MQTT before the event, so that an automation
-        fired by the event shows this picture) and its clip, whose file names the event carries."""
-        snap = snapshot_jpeg(frame.pixels, self.settings.clips_max_width) \
-            if self.settings.snapshots or self.clips else None
-        if self.clips:
-            ev.update(self.clips.start_activity(ev, snap))
-        if snap and self.settings.snapshots:
-            self.fanout.publish(Kind.SNAPSHOT, {"jpeg": snap, "label": ev["label"], "ts": ev["ts"]})
+            self.out.reset(self.classifier.restart("camera"))
+        self.out.camera("online" if change.online else "offline", change.description, change.reason)
 
     def _totals(self) -> Totals:
         c, cam = self.classifier.counts, self.camera
         return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
-                      cam.online, self.tracker.label)
+                      cam.online, self.out.tracker.label)
 
     def _publish_stats(self, fields: dict) -> None:
-        runs_on = {"encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"}
-        clips = self.clips.stats() if self.clips else {}
-        self.fanout.publish(Kind.STATS, self.make("stats", **fields, **runs_on, **self.fanout.stats(), **clips))
+        self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
 
     def _commands(self) -> None:
         """Between two frames: the pushed models that passed every check, the remote settings, the pause switch."""
@@ -188,14 +159,9 @@ class Daemon:
         model = prepared.model
         if not self.fleet.keep(prepared):
             return
-        if self.classifier.last_t is not None:
-            self._emit(self.tracker.close(self.classifier.last_t, reason="model"))
+        self.out.close(self.classifier.last_t, "model")
         self.classifier.use(model)
-        self.make.model = model.model_id
-        self.ctx = replace(self.ctx, labels=model.labels, model=model.model_id)
-        self.tracker = ActivityTracker(model.labels, EventSettings.of(self.settings), self.make)
-        self.fanout.relabel(self.ctx)
-        self.fanout.publish(Kind.STATE, self.tracker.state())
+        self.out.use_model(model.labels, model.model_id)
         self.fleet.swapped(prepared)
 
     def _remote_set(self, request: dict) -> None:
@@ -213,11 +179,9 @@ class Daemon:
         """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
         self.paused = paused
         if paused:
-            reset = self.classifier.restart("paused")
-            if reset:
-                self._emit(self.tracker.reset(reset.t, reset.reason))
+            self.out.reset(self.classifier.restart("paused"))
             self.camera.release()
-            self.fanout.publish(Kind.CAMERA, self.make("camera", state="paused", source=self.camera.description))
+            self.out.camera("paused", self.camera.description)
             log.info("detection paused: camera released, no frames encoded")
         else:
             log.info("detection resumed: reopening the camera")
@@ -247,14 +211,10 @@ class Daemon:
 
     def _apply(self, new: Settings, live: list[str]) -> None:
         """Take the values of ``live`` from ``new`` and apply them while running (a reload, remote settings)."""
-        if SINK_SETTINGS & set(live):
-            try:
-                self.fanout.replace(make_sinks(new, self.ctx))
-            except (UsageError, OSError) as exc:
-                log.error("reload: sinks unchanged: %s", exc)
-                live = [n for n in live if n not in SINK_SETTINGS]
+        if not self.out.take_settings(new, bool(SINK_SETTINGS & set(live))):
+            live = [n for n in live if n not in SINK_SETTINGS]
         self.settings = s = self.settings.taking(new, live)
-        self.tracker.update_settings(EventSettings.of(s))
+        self.out.update_settings(s)
         self.classifier.cut_threshold = s.cut_threshold
         self.camera.stall_timeout, self.camera.reopen_max_delay = s.stall_timeout, s.reopen_max_delay
         self.health.watchdog, self.health.stats_interval = s.watchdog, s.stats_interval
@@ -263,8 +223,7 @@ class Daemon:
 
     def _shutdown(self) -> None:
         self.health.notifier.stopping()
-        if self.classifier.last_t is not None:
-            self._emit(self.tracker.close(self.classifier.last_t, reason="shutdown"))
+        self.out.close(self.classifier.last_t, "shutdown")
         start = time.monotonic()
         if self.clips:  # open clips are finished (post-roll cut short) and renamed into place
             self.clips.close(CLIPS_CLOSE_S)
@@ -273,7 +232,7 @@ class Daemon:
         self.camera.stop()  # no more frames; the source is closed once the sinks are flushed
         if self.fleet:
             self.fleet.close()
-        self.fanout.close(SHUTDOWN_BUDGET_S - (time.monotonic() - start), CLOSE_RESERVE_S)
+        self.out.fanout.close(SHUTDOWN_BUDGET_S - (time.monotonic() - start), CLOSE_RESERVE_S)
         self.camera.close()
         self.health.notifier.close()
 
