@@ -59,7 +59,7 @@ class TrainOptions:
     sampling: str = "stream"
     verbose: int = 1
     reverse_pairs: dict[int, int] | str | None = None  # label index -> label of the window played backwards
-    hflip: dict[int, int] | str | None = None  # label index -> label of the mirrored window (left-right)
+    hflip: dict[int, int] | str | None = "auto"  # label index -> label of the mirrored window (left-right); "auto": by name
     vflip: dict[int, int] | str | None = None  # label index -> label of the upside-down window
     checkpoint: str | None = None  # save the best weights here after every improving epoch
     init_from: str | None = None  # a trained .keras model whose weights start the training (fine-tuning)
@@ -83,6 +83,10 @@ class ConvertOptions:
     baseline: bool = True
     calibration_frames: int = 1000  # int8 calibration inputs (400: int8 87.0%, 1200: 88.9% on the motion set)
     plots: bool = True
+
+
+# the tutorial model's own defaults where they differ (frames in, the LSTM on the features, no mirroring)
+ENCODER_DEFAULTS = {"input": LrcnConfig.reference().input, "motion": LrcnConfig.reference().motion, "hflip": None}
 
 
 def transform_of(cfg: LrcnConfig) -> str | None:
@@ -153,7 +157,9 @@ TABLE: tuple[Opt, ...] = (
         "backwards with label A<->B (e.g. left:right,up:down,still:still; sit_down:stand_up)", str,
         extra={"metavar": "A:B,..."}),
     Opt("--hflip", T, "hflip", "mirror half the training windows left-right; labels kept, except pairs that swap "
-        "(e.g. left:right)", str, extra={"nargs": "?", "const": "", "metavar": "A:B,..."}),
+        "(e.g. left:right); auto: the pairs found by name (left/right, clockwise/counterclockwise), off when a "
+        "label names a side without its mirror; none: off", str,
+        extra={"nargs": "?", "const": "", "metavar": "auto|none|A:B,..."}),
     Opt("--vflip", T, "vflip", "flip half the training windows upside down; labels kept, except pairs that swap "
         "(up:down)", str, extra={"nargs": "?", "const": "", "metavar": "A:B,..."}),
     Opt("--init-from", T, "init_from", "start from this trained .keras model: fine-tuning, or new labels on its "
@@ -185,8 +191,8 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
             continue
         default = o.default()
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        if o.name in ("motion", "input"):  # their defaults depend on the encoder: see from_args
-            default, shown = None, f"{default} with efficientnet, {getattr(LrcnConfig.reference(), o.name)} with reference"
+        if o.name in ENCODER_DEFAULTS:  # their defaults depend on the encoder: see from_args
+            default, shown = None, f"{default} with efficientnet, {ENCODER_DEFAULTS[o.name]} with reference"
         kw = {"type": o.type, "default": default, "dest": o.dest, **o.extra}
         if o.choices:
             kw["choices"] = o.choices
@@ -209,8 +215,8 @@ def from_args(args, verbose: int) -> ConvertOptions:
         if not hasattr(args, o.dest):
             continue
         v = getattr(args, o.dest)
-        if v is None and o.name in ("motion", "input"):
-            v = getattr(LrcnConfig.reference(), o.name) if args.encoder == "reference" else o.default()
+        if v is None and o.name in ENCODER_DEFAULTS:
+            v = ENCODER_DEFAULTS[o.name] if args.encoder == "reference" else o.default()
         if o.minimum is not None and v < o.minimum:
             raise UsageError(f"{o.flag} must be at least {o.minimum:g}")
         values[o.owner][o.name] = str(v) if o.name == "init_from" and v is not None else v

@@ -206,7 +206,14 @@ def _report_header(opts, cfg, ds, train, val, test, history) -> dict:
         "skipped": [{"path": p, "reason": r} for p, r in ds.skipped], "empty_classes": ds.empty_classes},
         "split": {"train": len(train), "val": len(val), "test": len(test), "seed": opts.train.seed, "by": "clip"},
         "window": {"frames": cfg.frames, "fps": opts.fps, "sampling": opts.train.sampling},
-        "model": cfg.to_dict(), "epochs_trained": len(history.get("loss", []))}
+        "model": cfg.to_dict(), "augmentation": _augmentation(opts.train, ds.labels),
+        "epochs_trained": len(history.get("loss", []))}
+
+
+def _augmentation(train: TrainOptions, labels: list[str]) -> dict:
+    """The label maps the training windows were mirrored, flipped and reversed with, by label name (None: off)."""
+    named = lambda m: {labels[a]: labels[b] for a, b in m.items()} if m else None  # noqa: E731
+    return {"hflip": named(train.hflip), "vflip": named(train.vflip), "reverse": named(train.reverse_pairs)}
 
 
 def _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize) -> dict | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import replace
@@ -339,10 +340,46 @@ def parse_pairs(text: str | None, labels: list[str], flag: str, all_labels: bool
     return out or None
 
 
+# words whose meaning a left-right mirror swaps; a label naming one is mirrored into the label naming the other
+MIRROR_WORDS = {"left": "right", "right": "left", "clockwise": "counterclockwise", "counterclockwise": "clockwise"}
+_SYNONYMS = {"anticlockwise": "counterclockwise", "cw": "clockwise", "ccw": "counterclockwise"}
+
+
+def _words(label: str) -> tuple[str, ...]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", label).lower()
+    return tuple(_SYNONYMS.get(w, w) for w in re.split(r"[^a-z0-9]+", spaced) if w)
+
+
+def mirror_pairs(labels: list[str]) -> tuple[dict[int, int] | None, str]:
+    """``--hflip auto``: mirror every window, each label kept except those naming a side or a turning direction,
+    which swap with the label that names the other (``turn_left``/``turn_right``, ``Swiping Left``/``Swiping
+    Right``, ``rotate_cw``/``rotate_ccw``). A label naming one with no such counterpart turns mirroring off: its
+    mirrored clips would carry a wrong label. -> (label map or None, what was decided, for the log and report)."""
+    words = [_words(label) for label in labels]
+    out, swapped = {}, []
+    for i, w in enumerate(words):
+        if not any(x in MIRROR_WORDS for x in w):
+            out[i] = i
+            continue
+        mirrored = tuple(MIRROR_WORDS.get(x, x) for x in w)
+        if mirrored not in words:
+            return None, (f"off: the label {labels[i]!r} names a side or a turning direction and no label is its "
+                          f"mirror image (give pairs with --hflip A:B,... or --hflip none to silence this)")
+        out[i] = words.index(mirrored)
+        if i < out[i]:
+            swapped.append(f"{labels[i]}:{labels[out[i]]}")
+    return out, "on, labels kept" + (f" except {', '.join(swapped)} (swapped)" if swapped else "")
+
+
 def resolve_pairs(opts: TrainOptions, labels: list[str]) -> None:
     """Turn the command line's pair strings into label-index maps, once the labels are known."""
     if isinstance(opts.reverse_pairs, str):
         opts.reverse_pairs = parse_pairs(opts.reverse_pairs, labels, "--reverse-pairs")
+    if opts.hflip == "none":
+        opts.hflip = None
+    elif opts.hflip == "auto":
+        opts.hflip, decided = mirror_pairs(labels)
+        (log.info if opts.hflip else log.warning)("mirroring the training windows (--hflip auto): %s", decided)
     if isinstance(opts.hflip, str):
         opts.hflip = parse_pairs(opts.hflip, labels, "--hflip", all_labels=True)
     if isinstance(opts.vflip, str):

@@ -28,3 +28,43 @@ def test_unknown_label_is_a_usage_error():
 
     with pytest.raises(UsageError, match="--vflip"):
         parse_pairs("up:sideways", LABELS, "--vflip", all_labels=True)
+
+
+def test_auto_mirroring_swaps_the_labels_that_name_a_side_and_keeps_the_others():
+    from edge_lrcn.convert.train import mirror_pairs
+
+    m, said = mirror_pairs(LABELS)
+    assert m == {0: 0, 1: 2, 2: 1, 3: 3, 4: 4} and "left:right" in said
+    labels = ["Swiping Left", "Swiping Right", "rotateCW", "rotate_anticlockwise", "wave", "raise_right_hand",
+              "raise-left-hand"]
+    m, _ = mirror_pairs(labels)
+    assert m == {0: 1, 1: 0, 2: 3, 3: 2, 4: 4, 5: 6, 6: 5}
+    m, said = mirror_pairs(["fall", "wave", "sit_down"])  # nothing names a side: mirrored, every label kept
+    assert m == {0: 0, 1: 1, 2: 2} and said == "on, labels kept"
+    assert mirror_pairs(["leftover", "upright"])[0] == {0: 0, 1: 1}  # whole words only
+
+
+def test_auto_mirroring_is_off_when_a_side_has_no_mirror_label():
+    from edge_lrcn.convert.train import mirror_pairs
+
+    m, said = mirror_pairs(["turn_left", "walk", "still"])
+    assert m is None and "'turn_left'" in said and "--hflip none" in said
+
+
+def test_hflip_defaults_to_auto_with_the_pretrained_encoder_and_off_with_the_reference(tmp_path):
+    import argparse
+
+    from edge_lrcn.convert.options import add_arguments, from_args
+    from edge_lrcn.convert.train import resolve_pairs
+
+    p = argparse.ArgumentParser()
+    add_arguments(p, "convert")
+    base = ["--data", str(tmp_path), "--out", str(tmp_path / "m.lrcn")]
+    assert from_args(p.parse_args(base), 0).train.hflip == "auto"
+    assert from_args(p.parse_args(base + ["--encoder", "reference"]), 0).train.hflip is None
+    opts = from_args(p.parse_args(base + ["--hflip", "none"]), 0).train
+    resolve_pairs(opts, LABELS)
+    assert opts.hflip is None
+    opts = from_args(p.parse_args(base + ["--encoder", "reference", "--hflip", "auto"]), 0).train
+    resolve_pairs(opts, LABELS)
+    assert opts.hflip == {0: 0, 1: 2, 2: 1, 3: 3, 4: 4}
