@@ -410,8 +410,8 @@ if camera:
     text = re.sub(r"^source = .*$", lambda m: "source = " + json.dumps(source, ensure_ascii=False), text, count=1,
                   flags=re.M)
     text = re.sub(r"^# device_id = .*$",
-                  f"# device_id: the unit sets EDGE_LRCN_DEVICE_ID=<hostname>-{camera}, which wins over this file;\n"
-                  f"# to choose another, put EDGE_LRCN_DEVICE_ID=kitchen in /etc/edge-lrcn/{camera}.env",
+                  f"# device_id = \"kitchen\"   # default: <hostname>-<machine tag>-{camera} (edge-lrcn@{camera} sets "
+                  f"EDGE_LRCN_INSTANCE={camera})",
                   text, count=1, flags=re.M)
 if gpu:
     text = re.sub(r"^# *delegate = .*$", 'delegate = "gpu"', text, count=1, flags=re.M)

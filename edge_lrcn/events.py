@@ -6,6 +6,7 @@ Event objects are plain dicts, versioned by ``SCHEMA_VERSION`` and documented in
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import socket
 from collections import deque
@@ -23,18 +24,22 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def default_device_id(machine_id: str = "/etc/machine-id") -> str:
+def default_device_id(machine_id: str = "/etc/machine-id", instance: str | None = None) -> str:
     """The host name and a short tag of this machine: ``raspberrypi-3f2a1c``. Every fresh Raspberry Pi is called
     ``raspberrypi``; the tag (from a hash of the machine id, never the id itself) keeps two of them from sharing
-    topics and an MQTT client id. The host name alone where there is no machine id."""
+    topics and an MQTT client id. The host name alone where there is no machine id. ``instance`` (default: the
+    ``EDGE_LRCN_INSTANCE`` the template unit ``edge-lrcn@NAME`` sets to NAME) is appended, so that the cameras of
+    one machine differ too: ``raspberrypi-3f2a1c-back``."""
     host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:48] or "edge-lrcn"
     try:
         mid = Path(machine_id).read_text().strip()
     except (OSError, UnicodeDecodeError):
         mid = ""
-    if not re.fullmatch(r"[0-9a-f]{32}", mid):
-        return host
-    return f"{host}-{hashlib.sha256(('edge-lrcn:' + mid).encode()).hexdigest()[:6]}"
+    base = f"{host}-{hashlib.sha256(('edge-lrcn:' + mid).encode()).hexdigest()[:6]}" \
+        if re.fullmatch(r"[0-9a-f]{32}", mid) else host
+    instance = os.environ.get("EDGE_LRCN_INSTANCE", "") if instance is None else instance
+    instance = re.sub(r"[^A-Za-z0-9_-]", "-", instance)[:max(0, 63 - len(base))]  # device ids: 64 at most
+    return f"{base}-{instance}" if instance else base
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.events import default_device_id
 from tests.broker import Broker
 from tests.conftest import ROOT
 
@@ -86,7 +87,7 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
             cfg = cfg.replace("stats_interval = 60.0", "stats_interval = 1.0")
             (etc / f"{name}.toml").write_text(cfg)
             argv, env = instance_command(name, etc)
-            ids[name] = env["EDGE_LRCN_DEVICE_ID"]
+            ids[name] = default_device_id(instance=env["EDGE_LRCN_INSTANCE"])  # what the daemon will take
             e = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_LRCN_")}
             procs[name] = subprocess.Popen(argv, env={**e, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                            text=True)
@@ -98,8 +99,7 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
         time.sleep(1.0)
         sub.terminate()
     msgs = read_sub(sub)
-    host = socket.gethostname()
-    assert ids == {"front": f"{host}-front", "back": f"{host}-back"}
+    assert ids == {"front": default_device_id() + "-front", "back": default_device_id() + "-back"}
     for name, p in procs.items():
         assert p.returncode == 0, outs[name][1][-2000:]
 

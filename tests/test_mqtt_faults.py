@@ -120,4 +120,7 @@ def test_the_default_device_id_is_the_host_name_and_a_machine_tag(tmp_path):
     assert ida.startswith(host + "-") and idb.startswith(host + "-") and ida != idb and len(ida) == len(host) + 7
     assert "0123456789abcdef" not in ida  # a hash, not the machine id itself
     assert default_device_id(str(tmp_path / "none")) == host
+    # the template unit edge-lrcn@back sets EDGE_LRCN_INSTANCE=back: each camera of a machine has its own id
+    assert default_device_id(str(a), "back") == ida + "-back" != default_device_id(str(b), "back")
+    assert len(default_device_id(str(a), "x" * 100)) <= 64 and default_device_id(str(a), "a/b") == ida + "-a-b"
     C.resolve({"source": "x", "device_id": ida}, None, environ={})  # a valid device id

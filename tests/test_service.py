@@ -68,12 +68,13 @@ def test_unit_contract(kind):
 def test_template_unit_is_the_single_unit_per_camera():
     """Same service settings and hardening; per instance: config, device id, state, cache and working dirs."""
     single, template = UNIT.read_text(), TEMPLATE.read_text()
-    for needed in ("Environment=EDGE_LRCN_DEVICE_ID=%H-%i\n", "EnvironmentFile=-/etc/edge-lrcn/%i.env\n",
+    for needed in ("Environment=EDGE_LRCN_INSTANCE=%i\n", "EnvironmentFile=-/etc/edge-lrcn/%i.env\n",
                    "StateDirectory=edge-lrcn/%i\n", "CacheDirectory=edge-lrcn/%i\n",
                    "WorkingDirectory=/var/lib/edge-lrcn/%i\n"):
         assert needed in template, needed
-    # EnvironmentFile= comes after Environment=: a device id put in NAME.env replaces the default
-    assert template.index("EnvironmentFile=") > template.index("EDGE_LRCN_DEVICE_ID=")
+    # the default device id is <hostname>-<machine tag>-NAME (edge_lrcn.events.default_device_id); the template
+    # sets no EDGE_LRCN_DEVICE_ID, which would win over device_id in NAME.toml
+    assert "EDGE_LRCN_DEVICE_ID" not in template.replace("# ", "")
 
     def settings(text):
         lines = [l for l in text.splitlines() if l and not l.startswith("#") and "=" in l]
