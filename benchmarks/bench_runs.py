@@ -25,7 +25,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=300)
     ap.add_argument("--model")
-    ap.add_argument("--threads", type=int, help="passed to bench (default: bench's, min(4, cores))")
+    ap.add_argument("--threads", type=int, help="passed to bench (default: bench's, the daemon's default of 1)")
     ap.add_argument("--paced-seconds", type=float, default=20.0, help="passed to bench (0: no paced CPU figures)")
     ap.add_argument("--json", action="store_true", help="print the runs and their summary as JSON")
     args = ap.parse_args()

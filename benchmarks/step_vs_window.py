@@ -6,7 +6,7 @@ on a whole 20-frame window. Each round times ``--per-round`` steps of every enco
 spell of a shared machine hits both sides; it prints the medians over ``--rounds`` rounds and the ratio, for each
 encoder.
 
-    python benchmarks/step_vs_window.py [--model M.lrcn] [--threads 2] [--rounds 200]
+    python benchmarks/step_vs_window.py [--model M.lrcn] [--threads 1] [--rounds 200]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _interp(blob: bytes, threads: int):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="bundle (default: the embedded model)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--per-round", type=int, default=5)
     args = ap.parse_args()

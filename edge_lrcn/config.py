@@ -134,7 +134,7 @@ SCHEMA: list[Setting] = [
     S("source", None, _str, "/dev/video0", "frame source: /dev/videoN, N, file, rtsp://..., gst:PIPELINE, picamera2[:N]"),
     S("realtime", None, _bool, False, "pace file sources at their native rate"),
     S("device_id", None, _topic_part("device id", 64, False), None, "device id in events and topics (default: hostname)"),
-    S("threads", None, _num(int, 1, 64), None, "interpreter threads (default: min(4, cores))"),
+    S("threads", None, _num(int, 1, 64), None, "interpreter threads (default 1: the models are too small to split; see docs/deploy.md)"),
     S("delegate", None, _str, "cpu", "cpu, gpu (LiteRT GPU accelerator, then gpu_delegate_library), edgetpu or a "
       "delegate .so path"),
     S("encoder", None, _choice("auto", "int8", "fp16"), "auto", "CPU encoder: auto (the faster here of the bundle's "

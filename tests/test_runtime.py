@@ -1,5 +1,6 @@
 """The daemon on real video files, with the real LiteRT interpreter."""
 
+import os
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 from edge_lrcn.model.bundle import read_bundle
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.model.interpreter import open_models
+from edge_lrcn.model.loader import load_bundle
 from edge_lrcn.capture.sources import VideoFileSource, picamera_to_bgr
 from tests.conftest import json_lines, run_cli
 
@@ -269,3 +271,26 @@ def test_run_warns_once_about_a_degraded_bundle(default_bundle, seq_video, tmp_p
     assert "0.810" in warnings[0]
     proc = run_cli("run", "--model", default_bundle, "--source", seq_video, "--stats-interval", "0")
     assert proc.returncode == 0 and "quality gate" not in proc.stderr
+
+
+def _native_threads() -> set[str]:
+    return set(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_the_interpreters_run_on_the_callers_thread_by_default(default_bundle):
+    """threads defaults to 1 (docs/deploy.md "threads"): the encoder and the head start no worker thread that
+    would be woken for every frame; asked for 2, they do."""
+    bundle = load_bundle(str(default_bundle))
+    rgb = np.zeros((*bundle.input_size, 3), np.uint8)
+    feats = np.zeros((bundle.frames, bundle.feature_dim), np.float32)
+    started = {}
+    for threads in (None, 2):
+        before = _native_threads()
+        enc, head = open_models(bundle, "cpu", threads, encoder="fp16")
+        enc.encode_rgb(rgb)
+        head(feats)
+        started[threads] = _native_threads() - before
+        del enc, head
+    assert started[None] == set()
+    assert started[2]
