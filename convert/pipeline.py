@@ -22,7 +22,7 @@ from edge_lrcn.plots import plot_confusion, plot_curves
 
 from . import dataset as D
 from . import gate
-from .options import ConvertOptions, LrcnConfig, transform_of
+from .options import ConvertOptions, LrcnConfig, TrainOptions, transform_of
 from .train import get_strategy, is_chief, resolve_pairs, save_sidecar, train_baseline, train_lrcn
 
 log = logging.getLogger(__name__)
