@@ -78,14 +78,15 @@ class Daemon:
             signal.signal(signal.SIGHUP, self.request_reload)
         if self._reload_at_start:
             self._reload.set()
-        first = self.camera.start()  # a file is online now; a live camera says how its first open went in read()
+        paused = bool(self.fleet and self.fleet.state.paused)  # paused before a restart: the camera stays closed
+        first = None if paused else self.camera.start()  # a file is online now; a live camera: read() says
         if first is not None:
             self._camera_changed(first)
         self.health.start(self._totals())
         self.out.state()
         if self.fleet:
             self.fleet.started(self.classifier.model, self.settings, lambda: (self._woken.set(), self.camera.wake()))
-            if self.fleet.state.paused:
+            if paused:
                 self._pause(True)
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
@@ -213,6 +214,9 @@ class Daemon:
         """Take the values of ``live`` from ``new`` and apply them while running (a reload, remote settings)."""
         if not self.out.take_settings(new, bool(SINK_SETTINGS & set(live))):
             live = [n for n in live if n not in SINK_SETTINGS]
+        elif self.fleet and SINK_SETTINGS & set(live):
+            log.warning("reload: the sinks use the new MQTT settings; model pushes and remote settings keep the old "
+                        "connection until a restart (systemctl restart edge-lrcn)")
         self.settings = s = self.settings.taking(new, live)
         self.out.update_settings(s)
         self.classifier.cut_threshold = s.cut_threshold

@@ -112,3 +112,46 @@ def test_a_live_stream_skips_decoding_what_the_pacer_drops():
     assert [f.pixels is not None for f in frames] == [True, False, False] * 3
     assert all(f.pixels.shape == (240, 320, 3) for f in frames if f.kept)
     assert calls == sorted(calls) and time.monotonic() >= calls[-1]
+
+
+def test_a_live_queue_that_overflows_drops_declined_frames_before_kept_ones():
+    """The loop stalls while a live camera runs on: the reader has already asked the pacer about every frame, so a
+    kept frame it dropped would be a hole in the window; it drops the frames the pacer declined first."""
+    import queue
+    import threading
+
+    from edge_lrcn.capture.sources import Source
+
+    class Burst(Source):  # a live camera delivering 30 frames at once, one in three kept (30 fps for a 10 fps model)
+        live = True
+        description = "burst"
+
+        def __init__(self):
+            self.n, self.done = 0, threading.Event()
+
+        def read(self, keep=None):
+            if self.n == 30:
+                self.done.set()
+                return None  # the end of the burst (a live source's end: the reader stops)
+            self.n += 1
+            kept = keep(self.n / 30)
+            return Frame(np.zeros((4, 4, 3), np.uint8) if kept else None, self.n / 30, self.n, kept)
+
+        def close(self):
+            pass
+
+    src = Burst()
+    reader = FrameReader(src, maxsize=3, keep=lambda t: round(t * 30) % 3 == 0)
+    assert src.done.wait(5)
+    time.sleep(0.1)  # the reader has put all 30 and ended; nobody took any
+    waiting = []
+    while True:
+        try:
+            item = reader.q.get_nowait()
+        except queue.Empty:
+            break
+        if item is not FrameReader.END:
+            waiting.append(item)
+    reader.close()
+    assert [f.seq for f in waiting] == [24, 27, 30] and all(f.kept for f in waiting)
+    assert reader.dropped == 27

@@ -50,12 +50,22 @@ class FrameReader:
         try:
             self.q.put_nowait(item)
         except queue.Full:
-            try:
-                self.q.get_nowait()
-                self.dropped += 1
-            except queue.Empty:
-                pass
-            self.q.put_nowait(item)
+            self._make_room(item)
+
+    def _make_room(self, item) -> None:
+        """A live source outran the loop: drop the oldest frame the pacer declined (it carries no pixels and the
+        model would skip it), else the oldest, and queue ``item``. Dropping a kept frame while a declined one
+        waits would leave a hole in the window that the pacer, having decided, cannot fill."""
+        with self.q.mutex:
+            waiting = self.q.queue
+            declined = next((i for i, f in enumerate(waiting) if getattr(f, "kept", None) is False), None)
+            if declined is not None:
+                del waiting[declined]  # by position: frames hold arrays, which do not compare by ==
+            elif waiting:
+                waiting.popleft()
+            self.dropped += 1
+            waiting.append(item)
+            self.q.not_empty.notify()
 
     def _run(self) -> None:
         try:

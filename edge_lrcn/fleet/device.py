@@ -58,7 +58,7 @@ class FleetDevice:
     def started(self, model: Model, settings, wake: Callable[[], None]) -> None:
         self.control.wake = wake
         self.control.publish_model(model_object(model, self.signer, self.updates, self.max_bytes))
-        self.settings_changed(settings, False)
+        self.settings_changed(settings, self.state.paused)  # paused before a restart: no "false" flicker
 
     def keep(self, prepared: Prepared) -> bool:
         """The checked bundle becomes the one a restart runs; False (answered) when it cannot be kept."""
