@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import threading
 from typing import Callable
 
 import paho.mqtt.client as mqtt
@@ -127,4 +128,10 @@ class Control:
             self.client.disconnect()
         except Exception:  # noqa: BLE001 - closing must not fail the shutdown
             log.debug("fleet control disconnect failed", exc_info=True)
-        self.client.loop_stop()
+        # paho's loop_stop() joins its thread without a limit (a connect to a broker that does not answer can hold
+        # it for seconds): wait at most ``timeout``, the shutdown has a budget; paho's thread is a daemon thread
+        stopper = threading.Thread(target=self.client.loop_stop, name="fleet-control-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+        if stopper.is_alive():
+            log.warning("fleet control connection still closing after %.1f s; leaving it to the exit", timeout)
