@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,16 @@ def launch(*args, env=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE) -> s
     """Start ``python -m edge_lrcn ARGS`` (the daemon, usually) in the background; text pipes."""
     return subprocess.Popen([sys.executable, "-m", "edge_lrcn", *map(str, args)], stdout=stdout, stderr=stderr,
                             text=True, env=cli_env(env))
+
+
+def wait_until(pred, timeout: float, step: float = 0.05) -> bool:
+    """Poll ``pred`` every ``step`` s: True once it is true, False when ``timeout`` s passed first."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
 
 
 def json_lines(text: str) -> list[dict]:

@@ -14,7 +14,7 @@ import time
 import cv2
 import numpy as np
 
-from tests.conftest import json_lines, launch
+from tests.conftest import json_lines, launch, wait_until
 from tests.mjpeg_server import MjpegCamera
 
 
@@ -58,12 +58,7 @@ class Lines:
         return [(t, o) for t, o in list(self.items) if o["type"] == type_]
 
     def wait(self, cond, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            time.sleep(0.05)
-        return cond()
+        return wait_until(cond, timeout) or cond()  # one last look at the deadline
 
 
 def stop(proc: subprocess.Popen) -> tuple[float, int, str]:

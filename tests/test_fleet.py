@@ -23,7 +23,7 @@ from edge_lrcn.fleet.keys import keygen, load_public, sign, verify
 from edge_lrcn.fleet.protocol import encode_push
 from edge_lrcn.model.bundle import read_bundle, write_bundle
 from tests.broker import Broker
-from tests.conftest import cli_env, launch, run_cli
+from tests.conftest import cli_env, launch, run_cli, wait_until
 from tests.mjpeg_server import MjpegCamera
 from tests.test_mqtt import Subscriber, _retained_configs
 
@@ -142,12 +142,7 @@ def retained(sub: Subscriber, sub_topic: str) -> dict:
 
 
 def wait(pred, timeout=60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_until(pred, timeout, 0.1)
 
 
 @pytest.fixture()

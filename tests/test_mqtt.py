@@ -15,7 +15,7 @@ import pytest
 
 from edge_lrcn.convert.synth import make_sequence
 from tests.broker import Broker, make_certs
-from tests.conftest import launch
+from tests.conftest import launch, wait_until
 
 pytestmark = pytest.mark.needs("mosquitto")  # skipped where missing, a failure in CI (tests/conftest.py)
 
@@ -59,12 +59,7 @@ class Subscriber:
             return [(p, r) for t, p, r in self.messages if t == topic]
 
     def wait_for(self, pred, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_until(pred, timeout)
 
     def close(self):
         self.c.loop_stop()
