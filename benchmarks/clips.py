@@ -26,15 +26,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import benchmarks.soak as soak  # noqa: E402
+from edge_lrcn.bench import proc_status_kb  # noqa: E402
 
 
 def watch_hwm(proc: subprocess.Popen, out: list[float]) -> None:
     while proc.returncode is None:
-        try:
-            with open(f"/proc/{proc.pid}/status") as f:
-                out[0] = max(out[0], next(int(x.split()[1]) / 1024 for x in f if x.startswith("VmHWM:")))
-        except (OSError, StopIteration):
+        kb = proc_status_kb(proc.pid, "VmHWM")
+        if kb is None:
             return
+        out[0] = max(out[0], kb / 1024)
         time.sleep(0.2)
 
 

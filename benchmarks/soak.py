@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 
+from edge_lrcn.bench import proc_status_kb  # noqa: E402
 from edge_lrcn.convert.synth import make_sequence  # noqa: E402
 from tests.broker import Broker  # noqa: E402
 
@@ -53,14 +54,8 @@ def long_video(path: Path, frames: int, fps: float = 30.0) -> int:
 
 
 def rss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    kb = proc_status_kb(pid, "VmRSS")
+    return None if kb is None else kb / 1024
 
 
 def main() -> int:

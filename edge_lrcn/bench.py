@@ -126,7 +126,7 @@ def daemon_run(model: str | None, video: Path, threads: int) -> dict:
         if first is None and obj["type"] == "scores":
             first = time.perf_counter() - t0
         if obj["type"] == "stats":  # the last object: the daemon is about to exit, its peak is reached
-            stats, rss_kb = obj, _proc_peak_rss_kb(proc.pid)
+            stats, rss_kb = obj, proc_status_kb(proc.pid, "VmHWM")
     proc.wait()
     if rss_kb is None:  # no /proc: the largest child's peak (which counts the forked copy of this process too)
         rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -143,11 +143,12 @@ def _video_fps(path: Path) -> float:
     return fps if 0 < fps < 1000 else 30.0
 
 
-def _proc_peak_rss_kb(pid: int) -> int | None:
-    """Peak resident memory (VmHWM) of a live process, from /proc (Linux); None elsewhere."""
+def proc_status_kb(pid: int, key: str) -> int | None:
+    """A memory figure of a live process in kB from /proc/PID/status (Linux): ``VmHWM`` (peak resident), ``VmRSS``
+    (resident now); None elsewhere or once it has gone. The benchmarks read the daemon's memory with it."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
