@@ -22,7 +22,7 @@ from edge_lrcn.classify.pacer import Pacer
 from edge_lrcn.classify.preprocess import resize_rgb, to_float, transform_stack
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode)
 
 
 

@@ -17,9 +17,12 @@ JSON keys (``--json``), all measured here:
                                      per second of video, % of one core
   bare_flat_out_cpu_pct              the bare loop flat out (unpaced), CPU time per second of video
   daemon_vs_bare_cpu                 daemon_cpu_pct / bare_paced_cpu_pct
-  stage_<decode|colour|resize|encoder|head|events|sinks>_ms
-                                     median ms of each stage for one frame (decode: FFmpeg grab; colour: retrieve)
-  stages_ms_per_s                    those added up for one second of video (decode every frame, the rest per
+  stage_<grab|decode|resize|encoder|head|events|sinks>_ms
+                                     median ms of each stage for one frame, read as the daemon reads the file
+                                     (grab: demuxing, and for codecs other than Motion-JPEG decoding; decode: a
+                                     kept frame's JPEG decode, or the colour conversion of other codecs)
+  decode_mode                        packets (Motion-JPEG decoded only when kept) or ffmpeg (decoded in grab)
+  stages_ms_per_s                    those added up for one second of video (grab every frame, the rest per
                                      kept frame)
   daemon_peak_rss_mb                 peak resident memory (VmHWM) of the daemon, flat out
   first_window_s                     from launching the daemon to its first classification (file source)
@@ -46,7 +49,7 @@ from .model.interpreter import ENCODERS, Encoder, Head, cpu_encoder, default_thr
 from .model.loader import load_bundle
 
 log = logging.getLogger(__name__)
-STAGES = ("decode", "colour", "resize", "encoder", "head", "events", "sinks")
+STAGES = ("grab", "decode", "resize", "encoder", "head", "events", "sinks")
 
 
 def _median_ms(fn, repeats: int, warmup: int = 10) -> float:
@@ -189,29 +192,33 @@ def daemon_cpu(model: str | None, video: Path, threads: int) -> dict:
 
 
 def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
-    """Median ms of each stage of the daemon's path for one frame, on the video's first ``frames`` frames: decode
-    (FFmpeg ``grab``), colour conversion (``retrieve``), resize to the model, the encoder ``auto`` picks, the head,
-    the event tracker, a JSON line to a sink; and what they add up to per second of the video with the pacer keeping
-    the model's fps (decode for every frame, the rest for kept frames)."""
+    """Median ms of each stage of the daemon's path for one frame, on the video's first ``frames`` frames, read as the
+    daemon reads it (:class:`VideoFileSource`): grab (every frame: demuxing only for Motion-JPEG, which comes as
+    packets; demuxing and decoding for other codecs), decode (a kept frame: libjpeg-turbo for a Motion-JPEG packet,
+    the colour conversion of ``retrieve`` otherwise), resize to the model, the encoder ``auto`` picks, the head, the
+    event tracker, a JSON line to a sink; and what they add up to per second of the video with the pacer keeping the
+    model's fps (grab for every frame, the rest for kept frames)."""
+    from .capture.sources import VideoFileSource
     from .config import BY_NAME
     from .events import ActivityTracker, EventMaker, EventSettings
     from .publish.sink import Kind
     from .publish.stdout import StdoutSink
 
     h, w = bundle.input_size
-    cap = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
-    grab, conv, pixels = [], [], []
+    src = VideoFileSource(video)
+    grab, decode, pixels = [], [], []
     for _ in range(frames):
         t0 = time.perf_counter()
-        if not cap.grab():
+        if not src._grab():
             break
         t1 = time.perf_counter()
-        frame = cap.retrieve()[1]
+        frame = src._decode(src.cap)
         if len(pixels) < 10:  # a few frames are enough for resize and encoder, and keep the memory small
             pixels.append(frame)
         grab.append(t1 - t0)
-        conv.append(time.perf_counter() - t1)
-    cap.release()
+        decode.append(time.perf_counter() - t1)
+    mode = "packets" if src.packets else "ffmpeg"
+    src.close()
     enc, head = cpu_encoder(bundle, "auto", threads), Head(make_interpreter(bundle.member("head.tflite"), threads))
     rgbs = [resize_rgb(p, h, w) for p in pixels]
     feats = np.zeros((bundle.frames, bundle.feature_dim), np.float32)
@@ -220,15 +227,16 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
     probs = np.full(len(bundle.labels), 1.0 / len(bundle.labels), np.float32)
     with open(os.devnull, "w") as null:
         sink = StdoutSink(null)
-        ms = {"decode": np.median(grab) * 1000, "colour": np.median(conv) * 1000,
+        ms = {"grab": np.median(grab) * 1000, "decode": np.median(decode) * 1000,
               "resize": _median_ms(lambda: resize_rgb(pixels[0], h, w), len(grab), 3),
               "encoder": _median_ms(lambda: enc.encode_rgb(rgbs[0]), len(grab), 3),
               "head": _median_ms(lambda: head(feats), len(grab), 3),
               "events": _median_ms(lambda: tracker.update(probs, 1.0), len(grab), 3),
               "sinks": _median_ms(lambda: sink.publish(Kind.SCORES, tracker.scores(1.0)), len(grab), 3)}
     r = {f"stage_{k}_ms": float(v) for k, v in ms.items()}
+    r["decode_mode"] = mode
     kept_per_s = min(bundle.fps, _video_fps(video))
-    r["stages_ms_per_s"] = float(ms["decode"] * _video_fps(video) + sum(v for k, v in ms.items() if k != "decode")
+    r["stages_ms_per_s"] = float(ms["grab"] * _video_fps(video) + sum(v for k, v in ms.items() if k != "grab")
                                  * kept_per_s)
     return r
 
@@ -314,6 +322,7 @@ def bench_command(args) -> int:
     rows += [("  stages per second of video, ms", "stages_ms_per_s")]
     print(f"model {r['model']}, {r['interpreter']}, {r['threads']} threads, video {r['frames']} frames")
     print(f"  encoder --encoder auto picks here{r['encoder_auto']:>16}")
+    print(f"  frames decoded (the video's codec)  {'only kept' if r['decode_mode'] == 'packets' else 'all':>13}")
     for name, key in rows:
         if r.get(key) is not None:
             print(f"  {name:<40}{r[key]:>10.3f}")

@@ -98,6 +98,7 @@ def test_a_live_stream_skips_decoding_what_the_pacer_drops():
     cam = MjpegCamera(fps=30)
     try:
         src = OpenCVLiveSource(cam.url, description="test stream")
+        assert src.packets  # an MJPEG-over-HTTP stream comes as packets: FFmpeg would decode every frame in grab()
         calls = []
 
         def keep(t):
@@ -155,3 +156,76 @@ def test_a_live_queue_that_overflows_drops_declined_frames_before_kept_ones():
     reader.close()
     assert [f.seq for f in waiting] == [24, 27, 30] and all(f.kept for f in waiting)
     assert reader.dropped == 27
+
+
+def _ffmpeg_frames(path):
+    """Every frame as FFmpeg decodes it (OpenCV's default), with its timestamp: what the source read before."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    out = []
+    while cap.grab():
+        out.append((cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, cap.retrieve()[1]))
+    cap.release()
+    return out
+
+
+def test_a_motion_jpeg_file_comes_as_packets_decoded_only_when_kept(videos):
+    """FFmpeg decodes in grab(), so a 30 fps MJPEG file paced to 10 fps was decoded in full; as packets, only the
+    kept frames are decoded (by libjpeg-turbo, as OpenCV's V4L2 backend decodes an MJPEG camera), with the same
+    timestamps and frames within JPEG decoder differences of FFmpeg's."""
+    from edge_lrcn.classify.preprocess import resize_rgb
+
+    reference = _ffmpeg_frames(videos[30.0])
+    src = VideoFileSource(videos[30.0])
+    assert src.packets
+    decoded = []
+    real = src._decode
+    src._decode = lambda cap: decoded.append(1) or real(cap)
+    pacer = Pacer(10.0)
+    frames = []
+    while (f := src.read(pacer.keep)) is not None:
+        frames.append(f)
+    src.close()
+    assert [f.t for f in frames] == pytest.approx([t for t, _ in reference])
+    kept = [f for f in frames if f.kept]
+    assert len(decoded) == len(kept) and len(kept) < len(frames) / 2  # declined frames were never decoded
+    by_t = dict(reference)
+    for f in kept:
+        ref = by_t[f.t]
+        assert f.pixels.shape == ref.shape and f.pixels.dtype == np.uint8
+        # two JPEG decoders (IDCT, chroma upsampling) differ by about a grey level; the model input far less
+        assert np.abs(f.pixels.astype(int) - ref).mean() < 3
+        assert np.abs(resize_rgb(f.pixels, 64, 64).astype(int) - resize_rgb(ref, 64, 64)).mean() < 1.5
+
+
+def test_other_codecs_are_decoded_by_ffmpeg(tmp_path):
+    import cv2
+
+    p = tmp_path / "v.mp4"
+    w = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 120))
+    for i in range(20):
+        w.write(np.full((120, 160, 3), i * 10, np.uint8))
+    w.release()
+    with VideoFileSource(p) as src:
+        assert not src.packets
+        frames = []
+        while (f := src.read()) is not None:
+            frames.append(f)
+    assert len(frames) == 20 and frames[5].pixels.shape == (120, 160, 3)
+
+
+def test_a_motion_jpeg_file_whose_first_packet_is_no_jpeg_is_read_by_ffmpeg(videos, tmp_path):
+    """A packet that libjpeg cannot decode on its own (here: the first frame's start-of-image marker destroyed) sends
+    the whole file back to FFmpeg's decoder, which reads what it can."""
+    data = bytearray(videos[30.0].read_bytes())
+    soi = data.index(b"\xff\xd8\xff")
+    data[soi:soi + 2] = b"\x00\x00"
+    bad = tmp_path / "bad_first.avi"
+    bad.write_bytes(bytes(data))
+    with VideoFileSource(bad) as src:
+        assert not src.packets
+        frames = []
+        while (f := src.read()) is not None:
+            frames.append(f)
+    assert len(frames) >= len(_ffmpeg_frames(videos[30.0])) - 1

@@ -122,8 +122,9 @@ def test_bench_json_reports_every_documented_key(default_bundle):
                 "stream_speedup", "pipeline_fps", "bare_decode_resize_fps", "pipeline_vs_bare",
                 "daemon_peak_rss_mb", "first_window_s", "daemon_cpu_pct", "bare_paced_cpu_pct",
                 "bare_flat_out_cpu_pct", "daemon_vs_bare_cpu", "stages_ms_per_s",
-                *(f"stage_{k}_ms" for k in ("decode", "colour", "resize", "encoder", "head", "events", "sinks"))):
+                *(f"stage_{k}_ms" for k in ("grab", "decode", "resize", "encoder", "head", "events", "sinks"))):
         assert isinstance(r[key], (int, float)) and r[key] > 0, key
+    assert r["decode_mode"] == "packets"  # bench's video is Motion-JPEG: only the kept frames are decoded
     assert r["encoder_auto"] in ("int8", "fp16")
     # the daemon's own peak memory, not the bench's (which holds the video frames it times)
     assert r["daemon_peak_rss_mb"] < 150

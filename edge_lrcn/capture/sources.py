@@ -74,11 +74,49 @@ class Source:
         self.close()
 
 
+# Motion-JPEG codec tags (as FFmpeg reports them in CAP_PROP_FOURCC): every frame a JPEG image of its own
+MJPEG_FOURCCS = frozenset({"MJPG", "JPEG"})
+
+
+def fourcc(cap) -> str:
+    code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
+    return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\0 ")
+
+
+def packet_mode(cap) -> bool:
+    """Motion-JPEG through FFmpeg: ask for the compressed packets instead of decoded frames (``CAP_PROP_FORMAT``
+    -1), so that ``grab()`` only demuxes and a frame is decoded (:func:`decode_packet`) only when it is wanted. FFmpeg
+    decodes in ``grab()`` otherwise, so the frames the pacer drops (two in three from a 30 fps camera) would be
+    decoded for nothing. True if the capture now delivers packets; other codecs stay as they are (their frames
+    depend on each other)."""
+    if fourcc(cap).upper() not in MJPEG_FOURCCS:
+        return False
+    try:
+        return bool(cap.set(cv2.CAP_PROP_FORMAT, -1)) and cap.get(cv2.CAP_PROP_FORMAT) == -1
+    except cv2.error:
+        return False
+
+
+def decode_packet(cap) -> np.ndarray | None:
+    """The grabbed Motion-JPEG packet decoded to BGR uint8 (H, W, 3) by libjpeg-turbo (``cv2.imdecode``, as OpenCV's
+    V4L2 backend decodes an MJPEG camera's frames), or None if it is no decodable JPEG."""
+    try:
+        ok, packet = cap.retrieve()
+        if not ok or packet is None or not packet.size:
+            return None
+        pixels = cv2.imdecode(packet, cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
+    return pixels if pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 3 else None
+
+
 class VideoFileSource(Source):
     """A video file, decoded with OpenCV, timestamps from the container.
 
-    Frames that cannot be decoded are skipped and counted (``skipped``); the source ends (``None``) at the end
-    of the file, or after ``max_bad`` consecutive undecodable frames (a truncated file).
+    A Motion-JPEG file (what ``synth`` and many cameras write) is read as packets and only the frames asked for are
+    decoded (:func:`packet_mode`); the trainer reads its clips through this class too, so it sees the same pixels
+    as the daemon. Frames that cannot be decoded are skipped and counted (``skipped``); the source ends (``None``)
+    at the end of the file, or after ``max_bad`` consecutive undecodable frames (a truncated file).
     """
 
     live = False
@@ -90,9 +128,18 @@ class VideoFileSource(Source):
             raise SourceError(f"video file not found: {self.path}")
         if not self.path.is_file():  # a FIFO or a device would block or never end
             raise SourceError(f"{self.path} is not a regular file")
-        self.cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        self.cap = self._open()
         if not self.cap.isOpened():
             raise SourceError(f"cannot open video file {self.path} (not a video OpenCV can decode)")
+        self.packets = packet_mode(self.cap)
+        if self.packets and not self._first_packet_decodes():
+            log.info("%s: its Motion-JPEG packets do not decode on their own: FFmpeg decodes every frame", self.path)
+            self.packets = False
+        if self.packets:  # read again from the start (the probe took the first packet)
+            self.cap.release()
+            self.cap = self._open()
+            self.packets = packet_mode(self.cap)
+        self._decode = decode_packet if self.packets else _retrieve
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else 25.0
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -106,6 +153,18 @@ class VideoFileSource(Source):
     @property
     def skipped(self) -> int:
         return self._skipped
+
+    def _open(self):
+        return cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+
+    def _first_packet_decodes(self) -> bool:
+        """Whether the first packet decodes as a JPEG of its own (AVI1 Motion-JPEG without Huffman tables does with
+        libjpeg-turbo's standard tables; anything else goes back to FFmpeg's decoder, on a capture opened afresh)."""
+        ok = self._grab() and decode_packet(self.cap) is not None
+        if not ok:
+            self.cap.release()
+            self.cap = self._open()
+        return ok
 
     def _timestamp(self) -> float:
         t = self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
@@ -121,8 +180,9 @@ class VideoFileSource(Source):
 
     def read(self, keep: Callable[[float], bool] | None = None) -> Frame | None:
         """The next frame; ``keep(t)`` (the pacer's decision, see :class:`FrameReader`) is asked before the frame is
-        converted, and a frame it declines comes without pixels. FFmpeg decodes in ``grab()`` and converts the
-        colours in ``retrieve()``, so a declined frame costs the demuxing and decoding only."""
+        decoded, and a frame it declines comes without pixels. A Motion-JPEG file is read as packets, so a declined
+        frame costs the demuxing only; for other codecs FFmpeg decodes in ``grab()`` and converts the colours in
+        ``retrieve()``, so a declined frame costs the demuxing and decoding."""
         bad = 0
         while True:
             pixels = None
@@ -130,7 +190,7 @@ class VideoFileSource(Source):
                 t = self._timestamp()
                 if keep is not None and not keep(t):
                     break
-                pixels = _retrieve(self.cap)
+                pixels = self._decode(self.cap)
                 if pixels is not None:
                     break
             bad += 1
@@ -169,8 +229,20 @@ def _retrieve(cap) -> np.ndarray | None:
     return pixels if pixels.ndim == 3 and pixels.shape[2] == 3 else None
 
 
+def _backend(cap) -> str:
+    try:
+        return cap.getBackendName()
+    except cv2.error:
+        return ""
+
+
+_FFMPEG_DECODES: set[str] = set()  # streams whose Motion-JPEG packets did not decode on their own (this process)
+
+
 class OpenCVLiveSource(Source):
     """A V4L2 device, a network stream or a GStreamer pipeline through OpenCV."""
+
+    _decoded = False  # a frame of this connection has been decoded
 
     def __init__(self, target, api: int = cv2.CAP_ANY, description: str = "camera", size=None, fps=None):
         self.target, self.api, self.description = target, api, description
@@ -184,10 +256,14 @@ class OpenCVLiveSource(Source):
         if fps:
             self.cap.set(cv2.CAP_PROP_FPS, fps)
         self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # latest frame, not a stale backlog
+        # a Motion-JPEG network stream (most IP cameras' HTTP stream) as packets, decoded only when kept; a stream
+        # whose packets did not decode on their own once is decoded by FFmpeg from then on (see read)
+        self.packets = _backend(self.cap) == "FFMPEG" and str(target) not in _FFMPEG_DECODES and packet_mode(self.cap)
         self._seq = 0
 
     def read(self, keep: Callable[[float], bool] | None = None) -> Frame:
-        """The next frame; one that ``keep(t)`` declines is not decoded (V4L2 decodes MJPEG in ``retrieve()``)."""
+        """The next frame; one that ``keep(t)`` declines is not decoded (V4L2 decodes MJPEG in ``retrieve()``, an
+        FFmpeg Motion-JPEG stream comes as packets; other streams are decoded in ``grab()``)."""
         try:
             ok = self.cap.grab()
         except cv2.error as exc:
@@ -197,9 +273,14 @@ class OpenCVLiveSource(Source):
         t = self._timestamp()
         pixels = None
         if keep is None or keep(t):
-            pixels = _retrieve(self.cap)
+            pixels = decode_packet(self.cap) if self.packets else _retrieve(self.cap)
+            if pixels is None and self.packets and not self._decoded:
+                _FFMPEG_DECODES.add(str(self.target))
+                log.warning("%s: its Motion-JPEG packets do not decode on their own: FFmpeg will decode every frame "
+                            "from the next reconnection on", self.description)
             if pixels is None:
                 raise SourceReadError(f"{self.description}: a frame that cannot be decoded")
+            self._decoded = True
         frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None)
         self._seq += 1
         return frame
