@@ -19,8 +19,8 @@ from keras import layers
 
 from .options import ENCODERS, LrcnConfig
 
-__all__ = ["ENCODERS", "LrcnConfig", "build_lrcn", "build_baseline", "frozen_encoder", "feature_model", "parts",
-           "compile_model"]
+__all__ = ["ENCODERS", "LrcnConfig", "build_lrcn", "build_baseline", "frozen_encoder", "members",
+           "member_models", "parts", "compile_model"]
 
 
 def _reference_encoder(cfg: LrcnConfig, name: str) -> keras.Model:
@@ -56,51 +56,86 @@ def build_encoder(cfg: LrcnConfig, name: str = "encoder", weights: bool = True) 
     raise ValueError(f"unknown encoder {cfg.encoder!r}; encoders are {', '.join(ENCODERS)}")
 
 
-def motion(x, frames: int, kind: str = "both", lag: int = 1):
+def member_suffix(member: int) -> str:
+    """Layer-name suffix of an ensemble member's head: "" for the first (the names a one-head model has), "_k" after."""
+    return f"_{member}" if member else ""
+
+
+def motion(x, frames: int, kind: str = "both", lag: int = 1, sfx: str = ""):
     """(T, D) -> (T, 2D): each feature and its change since ``lag`` steps before (0 for the first ``lag`` steps);
     with ``kind="delta"`` (T, D), the changes only.
 
     Built from stock layers only (no Lambda), so the model saves, loads and converts like any other."""
-    first = layers.Cropping1D((0, frames - lag), name="motion_first")(x)
-    prev = layers.Cropping1D((0, lag), name="motion_prev")(x)
-    shifted = layers.Concatenate(axis=1, name="motion_shift")([first, prev])
-    delta = layers.Subtract(name="motion_delta")([x, shifted])
+    first = layers.Cropping1D((0, frames - lag), name="motion_first" + sfx)(x)
+    prev = layers.Cropping1D((0, lag), name="motion_prev" + sfx)(x)
+    shifted = layers.Concatenate(axis=1, name="motion_shift" + sfx)([first, prev])
+    delta = layers.Subtract(name="motion_delta" + sfx)([x, shifted])
     if kind == "delta":
         return delta
-    return layers.Concatenate(axis=-1, name="motion_concat")([x, delta])
+    return layers.Concatenate(axis=-1, name="motion_concat" + sfx)([x, delta])
 
 
-def _neck(cfg: LrcnConfig, x, grid_shape):
+def _neck(cfg: LrcnConfig, x, grid_shape, sfx: str = ""):
     """(T, h*w*c) -> (T, h*w*neck): the same 1x1 projection in every grid cell (keeps *where*, learns *what*)."""
     cells, channels = grid_shape[0] * grid_shape[1], grid_shape[2]
-    x = layers.Reshape((cfg.frames, cells, channels), name="neck_cells")(x)
-    x = layers.Dense(cfg.neck_channels, activation="relu", name="neck")(x)
-    return layers.Reshape((cfg.frames, cells * cfg.neck_channels), name="neck_flat")(x)
+    x = layers.Reshape((cfg.frames, cells, channels), name="neck_cells" + sfx)(x)
+    x = layers.Dense(cfg.neck_channels, activation="relu", name="neck" + sfx)(x)
+    return layers.Reshape((cfg.frames, cells * cfg.neck_channels), name="neck_flat" + sfx)(x)
 
 
-def temporal(cfg: LrcnConfig, x, n_labels: int, grid_shape=None, baseline: bool = False):
-    """Features over time -> probabilities: [neck] -> [motion] -> dropout -> LSTM (or the mean over time) -> Dense."""
+def temporal(cfg: LrcnConfig, x, n_labels: int, grid_shape=None, baseline: bool = False, member: int = 0):
+    """Features over time -> probabilities: [neck] -> [motion] -> dropout -> LSTM (or the mean over time) -> Dense.
+    ``member`` k > 0 names the layers of the k-th head of an ensemble (``lstm_k``, ``probs_k``, ...)."""
+    sfx = member_suffix(member)
     if grid_shape is not None:
-        x = _neck(cfg, x, grid_shape)
+        x = _neck(cfg, x, grid_shape, sfx)
     if baseline:
         x = layers.GlobalAveragePooling1D(name="time_mean")(x)
     else:
         if cfg.motion != "none":
-            x = motion(x, cfg.frames, cfg.motion, cfg.delta_lag)
+            x = motion(x, cfg.frames, cfg.motion, cfg.delta_lag, sfx)
         if cfg.encoder != "reference" and cfg.dropout:
-            x = layers.Dropout(cfg.dropout, name="feature_dropout")(x)
+            x = layers.Dropout(cfg.dropout, name="feature_dropout" + sfx)(x)
         # use_cudnn=False: with a GPU visible, Keras would trace cuDNN ops that no TFLite converter accepts
-        x = layers.LSTM(cfg.lstm_units, use_cudnn=False, name="lstm")(x)
-    return layers.Dense(n_labels, activation="softmax", name="probs")(x)
+        x = layers.LSTM(cfg.lstm_units, use_cudnn=False, name="lstm" + sfx)(x)
+    return layers.Dense(n_labels, activation="softmax", name="probs" + sfx)(x)
 
 
 def build_lrcn(cfg: LrcnConfig, weights: bool = True, baseline: bool = False) -> keras.Model:
+    """``TimeDistributed(encoder)`` -> head; with ``cfg.heads`` > 1 an ensemble: that many heads over the same
+    features, each trained on its own (convert/train.py), their probabilities averaged (layer ``ensemble``)."""
     encoder = build_encoder(cfg, name="baseline_encoder" if baseline else "encoder", weights=weights)
     inp = keras.Input((cfg.frames, cfg.height, cfg.width, 3), name="window")
     x = layers.TimeDistributed(encoder, name="td_encoder")(inp)
     grid = encoder.get_layer("backbone").output_shape[1:] if cfg.encoder != "reference" else None
-    out = temporal(cfg, x, len(cfg.labels), grid, baseline)
+    if baseline or cfg.heads <= 1:
+        out = temporal(cfg, x, len(cfg.labels), grid, baseline)
+    else:
+        out = layers.Average(name="ensemble")([temporal(cfg, x, len(cfg.labels), grid, False, k)
+                                               for k in range(cfg.heads)])
     return keras.Model(inp, out, name="baseline" if baseline else "lrcn")
+
+
+def members(model: keras.Model) -> list[str]:
+    """The layer-name suffixes of a model's heads: [""] for one head, ["", "_1", ...] for an ensemble."""
+    names = {layer.name for layer in model.layers}
+    out, k = [], 0
+    while "probs" + member_suffix(k) in names:
+        out.append(member_suffix(k))
+        k += 1
+    return out
+
+
+def member_models(model: keras.Model) -> list[keras.Model]:
+    """For a model with a frozen encoder: one model per head, from the encoder's features ``(T, D)`` to that head's
+    probabilities, sharing the model's layers (so fitting one trains that head of ``model``)."""
+    td = model.get_layer("td_encoder")
+    out = []
+    for k, sfx in enumerate(members(model)):
+        inp = keras.Input(td.output.shape[1:], name="features")
+        after = keras.Model(td.output, model.get_layer("probs" + sfx).output, name=f"head{k}_after_encoder")
+        out.append(keras.Model(inp, after(inp), name=f"head{k}_on_features"))
+    return out
 
 
 def build_baseline(cfg: LrcnConfig, weights: bool = True) -> keras.Model:
@@ -114,17 +149,6 @@ def frozen_encoder(model: keras.Model) -> keras.Model | None:
     return encoder if not encoder.trainable_weights else None
 
 
-def feature_model(model: keras.Model) -> keras.Model | None:
-    """For a model with a frozen encoder: the same model from the encoder's features ``(T, D)`` on, sharing its
-    layers, so training runs on features computed once per clip (docs/training.md). None for the reference."""
-    if frozen_encoder(model) is None:
-        return None
-    td = model.get_layer("td_encoder")
-    inp = keras.Input(td.output.shape[1:], name="features")
-    after = keras.Model(td.output, model.output, name="head_on_features")
-    return keras.Model(inp, after(inp), name=model.name + "_on_features")
-
-
 def parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
     """The trained encoder sub-model and a head model ``(T, feature_dim) -> probs`` with the trained weights.
 
@@ -133,19 +157,25 @@ def parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
     delegate accepts. The monolithic reference keeps the trained layer as it is."""
     encoder = model.get_layer("td_encoder").layer
     frames = model.input_shape[1]
-    trained = model.get_layer("lstm")
-    x = feats = keras.Input((frames, encoder.output_shape[-1]), name="features")
+    feats = keras.Input((frames, encoder.output_shape[-1]), name="features")
     names = {layer.name for layer in model.layers}
-    if "neck" in names:
-        for name in ("neck_cells", "neck", "neck_flat"):
-            x = model.get_layer(name)(x)
-    if "motion_delta" in names:
-        lag = model.get_layer("motion_prev").cropping[1]
-        x = motion(x, frames, "both" if "motion_concat" in names else "delta", lag)
-    unrolled = layers.LSTM(trained.units, use_cudnn=False, unroll=True, name="lstm_unrolled")
-    out = model.get_layer("probs")(unrolled(x))
+    outs, unrolled_layers = [], []
+    for sfx in members(model):
+        x = feats
+        trained = model.get_layer("lstm" + sfx)
+        if "neck" + sfx in names:
+            for name in ("neck_cells", "neck", "neck_flat"):
+                x = model.get_layer(name + sfx)(x)
+        if "motion_delta" + sfx in names:
+            lag = model.get_layer("motion_prev" + sfx).cropping[1]
+            x = motion(x, frames, "both" if "motion_concat" + sfx in names else "delta", lag, sfx)
+        unrolled = layers.LSTM(trained.units, use_cudnn=False, unroll=True, name="lstm_unrolled" + sfx)
+        outs.append(model.get_layer("probs" + sfx)(unrolled(x)))
+        unrolled_layers.append((unrolled, trained))
+    out = outs[0] if len(outs) == 1 else layers.Average(name="ensemble")(outs)
     head = keras.Model(feats, out, name="head")
-    unrolled.set_weights(trained.get_weights())
+    for unrolled, trained in unrolled_layers:
+        unrolled.set_weights(trained.get_weights())
     return encoder, head
 
 

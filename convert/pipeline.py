@@ -117,9 +117,12 @@ def _load_keras(opts: ConvertOptions, labels: list[str]):
         model.get_layer("td_encoder"), model.get_layer("lstm"), model.get_layer("probs")
     except ValueError:
         raise UsageError(f"{path} is not an edge-lrcn LRCN (needs layers td_encoder, lstm, probs)") from None
+    from .model import members
+
     shape = model.input_shape
     c = opts.cfg
     c.frames, c.height, c.width = shape[1], shape[2], shape[3]
+    c.heads = len(members(model))
     if model.output_shape[-1] != len(labels):
         raise UsageError(f"{path} has {model.output_shape[-1]} outputs, the data has {len(labels)} classes")
     return model, history
@@ -207,7 +210,9 @@ def _report_header(opts, cfg, ds, train, val, test, history) -> dict:
         "split": {"train": len(train), "val": len(val), "test": len(test), "seed": opts.train.seed, "by": "clip"},
         "window": {"frames": cfg.frames, "fps": opts.fps, "sampling": opts.train.sampling},
         "model": cfg.to_dict(), "augmentation": _augmentation(opts.train, ds.labels),
-        "epochs_trained": len(history.get("loss", []))}
+        "epochs_trained": len(history.get("loss", [])),
+        # an ensemble: each head's seed, epochs and best validation figures (epochs_trained is the first head's)
+        **({"heads": history["heads"]} if history.get("heads") else {})}
 
 
 def _augmentation(train: TrainOptions, labels: list[str]) -> dict:
@@ -409,6 +414,9 @@ def _print_summary(r: dict) -> None:
                      f"{pct(g['chance'])}, {g['correct_clips']}/{g['test_clips']} clips, p = {g['p_value']:.2g}"
                      + "".join(f"\n    - {why}" for why in g["reasons"]))
     s = r["sizes"]
+    if r.get("heads"):
+        lines.append(f"  heads                    {len(r['heads'])}, validation accuracy "
+                     + " ".join(pct(h["val_accuracy"]) for h in r["heads"]) + " (their mean is the model)")
     lines.append(f"  encoder {r.get('encoder_macs', 0) / 1e6:.1f} M MACs per frame")
     lines.append(f"  encoder int8 {s['encoder_int8']} B = {pct(s['int8_over_fp32'])} of fp32 ({s['encoder_fp32']} B)")
     print("\n".join(lines))

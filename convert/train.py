@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dataset as D
-from .model import build_baseline, build_lrcn, compile_model, feature_model, frozen_encoder
+from .model import build_baseline, build_lrcn, compile_model, frozen_encoder, member_models, members
 from .options import LrcnConfig, TrainOptions
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,9 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
     (and per flip), instead of running the encoder on every window of every epoch: the same model, far less work.
     ``quantize(encoder) -> int8 TFLite bytes`` (given by ``convert``) quantizes that encoder first; the head then
     also trains on the int8 encoder's features and is validated on them, so the int8 model on the device is what
-    training chose."""
+    training chose. An ensemble (``cfg.heads`` > 1, frozen encoder only) trains its heads one after another, head k
+    with seed ``seed + k`` (initial weights, dropout, crops, flips and their order) and its own early stopping; the
+    history is the first head's, with ``heads`` summarising each."""
     import keras
 
     keras.utils.set_random_seed(opts.seed)
@@ -176,11 +178,17 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         model = build(cfg)
         if opts.init_from:
             _init_weights(model, opts.init_from)
-        head_model = feature_model(model)
-        compile_model(head_model or model, opts.learning_rate)
+        frozen = frozen_encoder(model)
+        if frozen is None and len(members(model)) > 1:
+            from edge_lrcn.errors import UsageError
+
+            raise UsageError("--heads above 1 needs a frozen encoder (--encoder efficientnet): the reference encoder "
+                             "trains with its head")
+        heads = member_models(model) if frozen is not None else [model]
+        for head in heads:
+            compile_model(head, opts.learning_rate)
     per_clip = 1 if opts.sampling == "uniform" else opts.eval_windows_per_clip
     grids = None
-    frozen = frozen_encoder(model)
     if frozen is not None:
         log.info("computing the frozen encoder's features of %d clips once", len(train_clips) + len(val_clips))
         fns = [((), keras_features(frozen))]
@@ -194,19 +202,36 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
                                     [c.grids[val_key] for c in val_clips], lambda a: a.astype(np.float32))
     else:
         xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling)
+    histories = []
+    for k, head in enumerate(heads):
+        what = name if len(heads) == 1 else f"{name} head {k + 1} of {len(heads)}"
+        head_opts = opts if k == 0 else replace(opts, seed=opts.seed + k)
+        if k:
+            keras.utils.set_random_seed(head_opts.seed)
+        histories.append(_fit(model, head, what, train_clips, xv, yv, cfg, head_opts, strategy, grids))
+    history = histories[0]
+    if len(histories) > 1:
+        history["heads"] = [{"seed": opts.seed + k, "epochs": len(h["loss"]), "best_val_loss": min(h["val_loss"]),
+                             "val_accuracy": h["val_accuracy"][int(np.argmin(h["val_loss"]))]}
+                            for k, h in enumerate(histories)]
+    return model, history
+
+
+def _fit(model, head, what: str, train_clips, xv, yv, cfg: LrcnConfig, opts: TrainOptions, strategy, grids) -> dict:
+    import keras
+
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience,
                                                restore_best_weights=True),
                  keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                    patience=max(2, opts.patience // 3), min_lr=1e-5, verbose=0)]
     if opts.checkpoint:
         callbacks.append(_Checkpoint(model, opts.checkpoint))
-    log.info("training %s: %d train clips, %d validation windows, up to %d epochs", name, len(train_clips),
+    log.info("training %s: %d train clips, %d validation windows, up to %d epochs", what, len(train_clips),
              len(xv), opts.epochs)
-    _build_for_workers(head_model or model, xv[:1], yv[:1], strategy)
-    hist = (head_model or model).fit(_train_dataset(train_clips, cfg, opts, strategy, grids),
-                                     validation_data=(xv, yv), epochs=opts.epochs, callbacks=callbacks,
-                                     verbose=opts.verbose, shuffle=False)
-    return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    _build_for_workers(head, xv[:1], yv[:1], strategy)
+    hist = head.fit(_train_dataset(train_clips, cfg, opts, strategy, grids), validation_data=(xv, yv),
+                    epochs=opts.epochs, callbacks=callbacks, verbose=opts.verbose, shuffle=False)
+    return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
 def _build_for_workers(model, x, y, strategy) -> None:
@@ -308,7 +333,11 @@ def _init_weights(model, path: str) -> None:
     mine, theirs = weighted(model), weighted(src)
     copied, fresh = [], []
     for name, layer in mine.items():
+        # an ensemble's k-th head (lstm_k, probs_k, ...) starts from the k-th head of an ensemble, else from the head
+        # of a one-head model (each head then trains on its own seed)
         other = theirs.get(name)
+        if other is None and not name.startswith("td_encoder/"):
+            other = theirs.get(re.sub(r"_\d+$", "", name))
         if other is not None and [w.shape for w in other.get_weights()] == [w.shape for w in layer.get_weights()]:
             layer.set_weights(other.get_weights())
             copied.append(name)

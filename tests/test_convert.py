@@ -95,6 +95,34 @@ def test_pretrained_int8_encoder_is_full_integer_small_and_close_to_float(tiny_b
     assert {"agreement_with_float", "accuracy"} <= set(report["int8_streaming"]) and "fp16_streaming" in report
 
 
+def test_default_model_is_an_ensemble_whose_tflite_head_is_the_mean_of_its_trained_heads(tiny_bundle):
+    """convert's default trains 5 heads over the frozen encoder's features, one after another with seeds seed..seed+4;
+    head.tflite (each LSTM unrolled) gives the mean of the five trained Keras heads' probabilities."""
+    import keras
+
+    from edge_lrcn.convert.model import member_models
+    from edge_lrcn.model.bundle import read_bundle
+    from edge_lrcn.model.interpreter import make_interpreter
+
+    path, report = tiny_bundle
+    b = read_bundle(path)
+    assert b.manifest["model"]["heads"] == 5 and report["model"]["heads"] == 5
+    assert [h["seed"] for h in report["heads"]] == [0, 1, 2, 3, 4]
+    assert all(h["epochs"] >= 1 and 0 <= h["val_accuracy"] <= 1 for h in report["heads"])
+    model = keras.models.load_model(path.with_suffix(".keras"), compile=False)
+    heads = member_models(model)
+    assert len(heads) == 5
+    x = np.random.default_rng(0).uniform(0, 4, (3, b.frames, b.feature_dim)).astype(np.float32)
+    each = np.stack([h.predict(x, verbose=0) for h in heads])
+    assert np.abs(each[0] - each[1]).max() > 1e-3  # the heads differ: they are not one head five times
+    interp = make_interpreter(b.member("head.tflite"), what="head")
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    for i in range(len(x)):
+        interp.set_tensor(inp["index"], x[i:i + 1])
+        interp.invoke()
+        np.testing.assert_allclose(interp.get_tensor(out["index"])[0], each[:, i].mean(0), atol=2e-5)
+
+
 def test_init_from_a_model_with_other_labels(tiny_data, tmp_path):
     two = tmp_path / "two"
     three = tmp_path / "three"
@@ -103,7 +131,9 @@ def test_init_from_a_model_with_other_labels(tiny_data, tmp_path):
             (root / label).mkdir(parents=True)
             for f in (tiny_data / label).glob("*.avi"):
                 os.symlink(f, root / label / f.name)
-    first = run_cli("train", "--data", two, "--out", tmp_path / "two.keras", "--epochs", "1", "--quiet", "--no-plots")
+    # a one-head model into convert's five heads: every head starts from its LSTM (lstm_1 ... from lstm)
+    first = run_cli("train", "--data", two, "--out", tmp_path / "two.keras", "--epochs", "1", "--quiet", "--no-plots",
+                    "--heads", "1")
     assert first.returncode == 0, first.stderr[-2000:]
     second = run_cli("train", "--data", three, "--out", tmp_path / "three.keras", "--epochs", "1", "--quiet",
                      "--no-plots", "--init-from", tmp_path / "two.keras")

@@ -65,8 +65,9 @@ def test_options_defaults_come_from_the_dataclasses():
 def test_reference_encoder_keeps_the_tutorial_model():
     cfg = from_args(_parse("--encoder", "reference"), verbose=0).cfg
     assert cfg == LrcnConfig.reference()
-    assert (cfg.filters, cfg.pools, cfg.lstm_units, cfg.input, cfg.motion) == ((16, 32, 64, 64), (4, 4, 2, 2), 32,
-                                                                              "frame", "none")
+    assert (cfg.filters, cfg.pools, cfg.lstm_units, cfg.input, cfg.motion, cfg.heads) == (
+        (16, 32, 64, 64), (4, 4, 2, 2), 32, "frame", "none", 1)
+    assert from_args(_parse(), verbose=0).cfg.heads == 5
     # an explicit choice still wins
     assert from_args(_parse("--encoder", "reference", "--motion", "delta"), verbose=0).cfg.motion == "delta"
 
@@ -75,7 +76,9 @@ def test_reference_encoder_keeps_the_tutorial_model():
                                         (("--filters", "8,8", "--pools", "2"), "--filters"),
                                         (("--val-split", "0.7"), "--val-split"),
                                         (("--sampling", "uniform"), "--sampling uniform"),
-                                        (("--max-int8-drop", "2"), "--max-int8-drop")])
+                                        (("--max-int8-drop", "2"), "--max-int8-drop"),
+                                        (("--heads", "0"), "--heads"),
+                                        (("--encoder", "reference", "--heads", "3"), "--heads above 1")])
 def test_bad_values_are_usage_errors(argv, what):
     with pytest.raises(UsageError, match=what):
         from_args(_parse(*argv), verbose=0)
