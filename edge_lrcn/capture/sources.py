@@ -131,14 +131,17 @@ class VideoFileSource(Source):
         self.cap = self._open()
         if not self.cap.isOpened():
             raise SourceError(f"cannot open video file {self.path} (not a video OpenCV can decode)")
-        self.packets = packet_mode(self.cap)
-        if self.packets and not self._first_packet_decodes():
-            log.info("%s: its Motion-JPEG packets do not decode on their own: FFmpeg decodes every frame", self.path)
-            self.packets = False
-        if self.packets:  # read again from the start (the probe took the first packet)
+        self.packets = False
+        if packet_mode(self.cap):
+            # whether the first packet decodes as a JPEG of its own (AVI1 Motion-JPEG without Huffman tables does
+            # with libjpeg-turbo's standard tables); then read again from the start, the probe took that packet
+            decodes = self._grab() and decode_packet(self.cap) is not None
             self.cap.release()
             self.cap = self._open()
-            self.packets = packet_mode(self.cap)
+            self.packets = decodes and packet_mode(self.cap)
+            if not decodes:
+                log.info("%s: its Motion-JPEG packets do not decode on their own: FFmpeg decodes every frame",
+                         self.path)
         self._decode = decode_packet if self.packets else _retrieve
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else 25.0
@@ -156,15 +159,6 @@ class VideoFileSource(Source):
 
     def _open(self):
         return cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
-
-    def _first_packet_decodes(self) -> bool:
-        """Whether the first packet decodes as a JPEG of its own (AVI1 Motion-JPEG without Huffman tables does with
-        libjpeg-turbo's standard tables; anything else goes back to FFmpeg's decoder, on a capture opened afresh)."""
-        ok = self._grab() and decode_packet(self.cap) is not None
-        if not ok:
-            self.cap.release()
-            self.cap = self._open()
-        return ok
 
     def _timestamp(self) -> float:
         t = self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
