@@ -201,7 +201,7 @@ def test_image_entity_keys_are_home_assistants():
 
 
 def _unwritable(case: str, folder: Path) -> None:
-    """``full``: a 2 MB tmpfs filled to its last 700 kB, which the first clips fill (root only); ``readonly``: a read-only tmpfs as root, a
+    """``full``: a 2 MB tmpfs filled to its last 480 kB, which the first clips fill (450-520 kB work with these clips' sizes) (root only); ``readonly``: a read-only tmpfs as root, a
     chmod 555 folder otherwise."""
     folder.mkdir()
     if os.geteuid() != 0:
@@ -212,7 +212,7 @@ def _unwritable(case: str, folder: Path) -> None:
         return
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], check=True)
     if case == "full":
-        (folder / "filler").write_bytes(b"\0" * (2 * 1024 * 1024 - 700 * 1024))
+        (folder / "filler").write_bytes(b"\0" * (2 * 1024 * 1024 - 480 * 1024))
     else:
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
 
