@@ -30,7 +30,7 @@ class LrcnConfig:
     pools: tuple[int, ...] = (4, 4, 2, 2)  # reference encoder
     backbone_blocks: int = 11  # efficientnet encoder: blocks kept (11: to stage 5, a 4x4 grid at 64x64)
     neck_channels: int = 16  # efficientnet encoder: trained channels per grid cell
-    delta_lag: int = 1  # the head's feature changes are over this many steps
+    delta_lag: int = 2  # the head's feature changes are over this many kept frames (2 at 10 fps: 0.2 s)
     motion: str = "delta"  # what the LSTM sees of the features: their changes ("delta"), "both", or "none"
     dropout: float = 0.25
     lstm_units: int = 32
