@@ -19,7 +19,7 @@ def demo_command(args) -> int:
     from .errors import UsageError
 
     try:
-        from .convert.options import ConvertOptions, LrcnConfig, TrainOptions
+        from .convert.options import ConvertOptions, TrainOptions
         from .convert.pipeline import convert_command
     except ImportError as exc:
         raise UsageError(f"the demo trains a model and needs the convert extra ({exc.name} is missing): "
@@ -33,14 +33,12 @@ def demo_command(args) -> int:
     init = Path(__file__).with_name("models") / "default.keras"
     how = f"fine-tuning the embedded model's weights ({init.name})" if init.exists() else "training from scratch"
     print(f"[2/4] {how} for up to {args.epochs} epochs, converting to int8, validating -> {bundle}", flush=True)
-    # fine-tuning trained weights on a few clips wants a small step (the recipe's last stages used 1e-4 to 3e-4):
-    # at the from-scratch rate of 1e-3 it undid part of what the embedded model knows
-    # the embedded model is the reference LRCN (docs/training.md): fine-tune it as that architecture
-    opts = ConvertOptions(data=data, out=bundle, baseline=False, allow_degraded=True, cfg=LrcnConfig.reference(),
+    # convert's defaults (the embedded model is built with them, scripts/make_default_model.sh), started from the
+    # embedded model's weights: its frozen encoder, its five heads fine-tuned on these clips with a small step (at
+    # the from-scratch rate a few clips undo part of what the heads know); no single-frame baseline, to be quick
+    opts = ConvertOptions(data=data, out=bundle, baseline=False, allow_degraded=True,
                           train=TrainOptions(epochs=args.epochs, patience=3, verbose=0,
                                              learning_rate=FINE_TUNE_LR if init.exists() else TrainOptions.learning_rate,
-                                             reverse_pairs="left:right,up:down,still:still",
-                                             hflip="left:right", vflip="up:down",
                                              init_from=str(init) if init.exists() else None))
     report = convert_command(opts)
     if not report["gate"]["passed"]:
