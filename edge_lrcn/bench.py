@@ -282,6 +282,9 @@ def _model_figures(bundle, threads: int, repeats: int) -> dict:
 
 def bench(model: str | None, video: Path | None, threads: int | None, repeats: int,
           realtime_s: float = 20.0) -> dict:
+    # the daemons bench starts run in a temporary directory: hand them absolute paths
+    model = str(Path(model).resolve()) if model else None
+    video = Path(video).resolve() if video else None
     bundle = load_bundle(model)
     threads = threads or default_threads()
     h, w = bundle.input_size

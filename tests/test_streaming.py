@@ -114,10 +114,16 @@ def test_eval_prints_per_class_metrics_and_confusion(default_bundle, tmp_path):
     assert proc.returncode == 0 and "precision" in proc.stdout and (tmp_path / "cm.png").stat().st_size > 1000
 
 
-def test_bench_json_reports_every_documented_key(default_bundle):
-    proc = run_cli("bench", "--json", "--repeats", "20", "--paced-seconds", "5", timeout=900)
+def test_bench_json_reports_every_documented_key(default_bundle, tmp_path):
+    import shutil
+
+    # a model given relative to the working directory (the daemons bench starts run elsewhere)
+    shutil.copy(default_bundle, tmp_path / "m.lrcn")
+    proc = run_cli("bench", "--model", "m.lrcn", "--json", "--repeats", "20", "--paced-seconds", "5", timeout=900,
+                   cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
+    assert r["model"] == read_bundle(default_bundle).model_id
     for key in ("encoder_int8_ms", "encoder_fp16_ms", "head_ms", "stream_step_ms", "monolithic_window_ms",
                 "stream_speedup", "pipeline_fps", "bare_decode_resize_fps", "pipeline_vs_bare",
                 "daemon_peak_rss_mb", "first_window_s", "daemon_cpu_pct", "bare_paced_cpu_pct",
