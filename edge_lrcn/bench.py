@@ -128,13 +128,22 @@ def daemon_run(model: str | None, video: Path, threads: int) -> dict:
         obj = json.loads(line)
         if first is None and obj["type"] == "scores":
             first = time.perf_counter() - t0
-        if obj["type"] == "stats":  # the last object: the daemon is about to exit, its peak is reached
-            stats, rss_kb = obj, proc_status_kb(proc.pid, "VmHWM")
+        if obj["type"] == "stats":
+            stats = obj
+        # the peak so far, at every line: by the time the last line is read the daemon may have exited, and a
+        # process that has gone has no VmHWM to read
+        kb = proc_status_kb(proc.pid, "VmHWM")
+        if kb is not None:
+            rss_kb = max(rss_kb or 0, kb)
     proc.wait()
-    if rss_kb is None:  # no /proc: the largest child's peak (which counts the forked copy of this process too)
+    if rss_kb is None and not Path("/proc/self/status").exists():
+        # no /proc: the largest child's peak, which counts the forked copy of this process too (an upper bound).
+        # Never used where /proc exists: that figure is this process's own size, ~160 MB, not the daemon's
         rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0 or stats is None:
         raise RuntimeError(f"the daemon failed on {video} (exit {proc.returncode})")
+    if rss_kb is None:
+        raise RuntimeError(f"could not read the daemon's peak memory (/proc/{proc.pid}/status) on {video}")
     return {"pipeline_fps": stats["fps_in"], "daemon_peak_rss_mb": round(rss_kb / 1024, 1),
             "first_window_s": round(first, 3) if first else None, "daemon_frames": stats["frames_in"]}
 
