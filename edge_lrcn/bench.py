@@ -136,11 +136,11 @@ def daemon_run(model: str | None, video: Path, threads: int) -> dict:
             stats = obj
         # the peak so far, at every line: by the time the last line is read the daemon may have exited, and a
         # process that has gone has no VmHWM to read
-        kb, anon = proc_status_kb(proc.pid, "VmHWM"), proc_status_kb(proc.pid, "RssAnon")
-        if kb is not None:
-            rss_kb = max(rss_kb or 0, kb)
-        if anon is not None:
-            anon_kb = max(anon_kb or 0, anon)
+        mem = proc_status_kbs(proc.pid, ("VmHWM", "RssAnon"))
+        if "VmHWM" in mem:
+            rss_kb = max(rss_kb or 0, mem["VmHWM"])
+        if "RssAnon" in mem:
+            anon_kb = max(anon_kb or 0, mem["RssAnon"])
     proc.wait()
     if rss_kb is None and not Path("/proc/self/status").exists():
         # no /proc: the largest child's peak, which counts the forked copy of this process too (an upper bound).
@@ -165,13 +165,23 @@ def _video_fps(path: Path) -> float:
 def proc_status_kb(pid: int, key: str) -> int | None:
     """A memory figure of a live process in kB from /proc/PID/status (Linux): ``VmHWM`` (peak resident), ``VmRSS``
     (resident now); None elsewhere or once it has gone. The benchmarks read the daemon's memory with it."""
+    return proc_status_kbs(pid, (key,)).get(key)
+
+
+def proc_status_kbs(pid: int, keys: tuple[str, ...]) -> dict[str, int]:
+    """Several of those figures from one read of /proc/PID/status; the keys it could not read are left out."""
+    out: dict[str, int] = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
+            key, _, rest = line.partition(":")
+            if key in keys:
+                try:
+                    out[key] = int(rest.split()[0])
+                except (ValueError, IndexError):
+                    pass
+    except OSError:
         pass
-    return None
+    return out
 
 
 def _proc_cpu_s(pid: int) -> float | None:

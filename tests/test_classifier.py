@@ -18,8 +18,9 @@ def model(default_bundle):
 
 
 def warm_up(bundle) -> int:
-    """Kept frames after a (re)start that only fill the history of a model fed differences (none for frames)."""
-    return bundle.lag if bundle.transform == "difference" else 0
+    """Kept frames after a (re)start that only fill the history of a transformed input (none for frames): the
+    classifier's own rule."""
+    return bundle.lag if bundle.transform else 0
 
 
 def frames(scene, t0, seconds, fps=30.0):
