@@ -1,5 +1,6 @@
 """The daemon on real video files, with the real LiteRT interpreter."""
 
+import json
 import os
 import subprocess
 import sys
@@ -116,10 +117,13 @@ def test_damaged_video_skips_and_counts_frames_and_exits_0(tiny_bundle, seq_vide
 
 
 def _gpu_accelerator_works(bundle) -> bool:
-    from edge_lrcn.model.accelerator import Unavailable, compile_for_gpu
+    """Whether the LiteRT GPU accelerator runs the fp16 encoder here, asked of the daemon's own probe: a child
+    process (no test loads the accelerator in the pytest process: its teardown has aborted it, exit 134)."""
+    from edge_lrcn.model.accelerator import Unavailable
+    from edge_lrcn.model.probe import probe
 
     try:
-        compile_for_gpu(read_bundle(bundle).member("encoder_fp16.tflite"), "encoder_fp16.tflite")
+        probe("gpu", read_bundle(bundle).member("encoder_fp16.tflite"))
         return True
     except Unavailable:
         return False
@@ -168,25 +172,40 @@ def test_require_delegate_gpu_exits_2_with_one_line(default_bundle, seq_video):
         assert proc.stderr.startswith("edge-lrcn run: error: --delegate gpu: LiteRT GPU accelerator unavailable")
 
 
+_COMPILED_VS_INTERPRETER = r"""
+import json, os, sys
+import numpy as np
+from ai_edge_litert.compiled_model import CompiledModel, HardwareAccelerator
+from edge_lrcn.model.accelerator import CompiledEncoder
+from edge_lrcn.model.bundle import read_bundle
+from edge_lrcn.model.interpreter import Encoder, make_interpreter
+b = read_bundle(sys.argv[1])
+data = b.member("encoder_fp16.tflite")
+compiled = CompiledEncoder(CompiledModel.from_buffer(data, hardware_accel=HardwareAccelerator.CPU),
+                           "encoder_fp16.tflite")
+reference = Encoder(make_interpreter(data, 1), "encoder_fp16.tflite", "cpu")
+rng = np.random.default_rng(0)
+frames = [rng.random((*b.input_size, 3), dtype=np.float32) for _ in range(3)]
+pairs = [(compiled(f), reference(f)) for f in frames]
+print(json.dumps({"shapes": [list(compiled.inp.shape), list(reference.inp.shape), list(compiled.out.shape),
+                             list(reference.out.shape)], "feature_dim": b.feature_dim,
+                  "got": [g.tolist() for g, _ in pairs], "want": [w.tolist() for _, w in pairs]}), flush=True)
+os._exit(0)  # no LiteRT teardown (it has aborted after a CompiledModel)
+"""
+
+
 def test_compiled_encoder_matches_the_interpreter(default_bundle):
-    """The wrapper the GPU path returns, run here on LiteRT's CPU accelerator (the GPU path itself is untested on
-    GPU hardware): same input and output shapes, same features as the fp16 encoder on the interpreter."""
-    from ai_edge_litert.compiled_model import CompiledModel, HardwareAccelerator
-
-    from edge_lrcn.model.accelerator import CompiledEncoder
-    from edge_lrcn.model.interpreter import Encoder, make_interpreter
-
-    b = read_bundle(default_bundle)
-    data = b.member("encoder_fp16.tflite")
-    compiled = CompiledEncoder(CompiledModel.from_buffer(data, hardware_accel=HardwareAccelerator.CPU),
-                               "encoder_fp16.tflite")
-    reference = Encoder(make_interpreter(data, 1), "encoder_fp16.tflite", "cpu")
-    assert compiled.inp.shape == reference.inp.shape and compiled.out.shape == reference.out.shape
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        frame = rng.random((*b.input_size, 3), dtype=np.float32)
-        got, want = compiled(frame), reference(frame)
-        assert got.shape == (b.feature_dim,) and np.abs(want).max() > 0
+    """The wrapper the GPU path returns, run on LiteRT's CPU accelerator (the GPU path itself is untested on GPU
+    hardware), in a child process like every load of the accelerator library: same input and output shapes, same
+    features as the fp16 encoder on the interpreter."""
+    proc = subprocess.run([sys.executable, "-c", _COMPILED_VS_INTERPRETER, str(default_bundle)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    compiled_in, reference_in, compiled_out, reference_out = out["shapes"]
+    assert compiled_in == reference_in and compiled_out == reference_out
+    for got, want in zip(np.array(out["got"]), np.array(out["want"])):
+        assert got.shape == (out["feature_dim"],) and np.abs(want).max() > 0
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
 
 

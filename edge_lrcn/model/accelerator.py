@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -46,7 +46,10 @@ def _captured_fd2(out: list[str]):
             out.append(tmp.read().decode("utf-8", "replace"))
 
 
-def _reason(native_log: str, error: str | None) -> str:
+NOT_ACCELERATED = "the model is not fully accelerated on the GPU (some ops would run on the CPU)"
+
+
+def reason(native_log: str, error: str | None) -> str:
     """One line from LiteRT's log: the ERROR lines' messages, and a missing Vulkan loader if it said so."""
     errors = re.findall(r"ERROR: \[[^\]]*\] (.+)", native_log)
     vulkan = re.search(r"Couldn't load Vulkan: ([^\n]+)", native_log)
@@ -58,15 +61,18 @@ def _reason(native_log: str, error: str | None) -> str:
     return "; ".join(parts) or "unknown reason"
 
 
-def compile_for_gpu(model: bytes, member: str) -> "CompiledEncoder":
-    """The encoder compiled for the LiteRT GPU accelerator, or :class:`Unavailable` with the reason."""
+def compile_for_gpu(model: bytes, member: str, capture: bool = True) -> "CompiledEncoder":
+    """The encoder compiled for the LiteRT GPU accelerator, or :class:`Unavailable` with the reason. Call it only
+    after :func:`.probe.probe` passed: the library can kill the process (SIGILL on a Cortex-A72). ``capture=False``
+    (the probe child) leaves LiteRT's own text on fd 2, where it survives a crash, and the reason is the error
+    alone."""
     try:
         from ai_edge_litert.compiled_model import CompiledModel, HardwareAccelerator
     except ImportError as exc:  # tflite-runtime or tensorflow.lite: no CompiledModel API
         raise Unavailable(f"this LiteRT has no CompiledModel API ({exc})") from None
     native: list[str] = []
     compiled, error, accelerated = None, None, False
-    with _captured_fd2(native):
+    with _captured_fd2(native) if capture else nullcontext():
         try:
             compiled = CompiledModel.from_buffer(model, hardware_accel=HardwareAccelerator.GPU)
             accelerated = compiled.is_fully_accelerated()
@@ -77,9 +83,9 @@ def compile_for_gpu(model: bytes, member: str) -> "CompiledEncoder":
         gc.collect()  # LiteRT's environment logs its teardown: let that happen while fd 2 is captured
     log.debug("LiteRT GPU accelerator output:\n%s", native[0] if native else "")
     if error is not None:
-        raise Unavailable(_reason(native[0] if native else "", error))
+        raise Unavailable(reason(native[0] if native else "", error))
     if compiled is None:
-        raise Unavailable("the model is not fully accelerated on the GPU (some ops would run on the CPU)")
+        raise Unavailable(NOT_ACCELERATED)
     return CompiledEncoder(compiled, member)
 
 

@@ -205,21 +205,24 @@ def _delegate_encoder(bundle: Bundle, delegate: str, threads: int | None, gpu_li
         raise UsageError(f"--delegate {delegate!r}: use cpu, gpu, edgetpu or the path to a delegate .so")
     if not bundle.has(member):
         return None, [f"the bundle has no {member}"]
-    problems = []
-    if delegate == "gpu":
-        from .accelerator import Unavailable, compile_for_gpu
+    from .accelerator import Unavailable, compile_for_gpu
+    from .probe import probe
 
+    problems, model = [], bundle.member(member)
+    if delegate == "gpu":
         try:
-            return compile_for_gpu(bundle.member(member), member), []
+            probe("gpu", model)  # in a child first: the library can SIGILL or abort (see .probe)
+            return compile_for_gpu(model, member), []
         except Unavailable as exc:
             problems.append(f"LiteRT GPU accelerator unavailable ({exc})")
         if not libs:
             problems.append("no gpu_delegate_library set")
     for lib in libs:
         try:
+            probe("delegate", model, lib)
             d = load_delegate(lib)
-            return Encoder(make_interpreter(bundle.member(member), threads, [d], member), member, f"{delegate}:{lib}"), []
-        except (ValueError, RuntimeError, OSError, AttributeError, BundleError) as exc:
+            return Encoder(make_interpreter(model, threads, [d], member), member, f"{delegate}:{lib}"), []
+        except (Unavailable, ValueError, RuntimeError, OSError, AttributeError, BundleError) as exc:
             problems.append(f"delegate {lib} could not be used ({str(exc).splitlines()[0] if str(exc) else exc})")
     return None, problems
 
