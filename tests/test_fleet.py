@@ -169,6 +169,9 @@ def test_signed_push_swaps_the_model_between_frames_refusals_change_nothing_and_
             got = answer(proc)
             assert proc.returncode == 1 and got["status"] == "error" and reason in got["error"], (proc.stdout, bad)
         assert retained(sub, "model")["id"] == first["id"] and not (state / "model.lrcn").exists()
+        # what the swap is to close: an open activity when the push is sent (on a loaded machine a camera stall
+        # may have closed the last one and the next one takes min_duration to start)
+        assert wait(lambda: dev.events()[-1]["type"] == "activity_start"), dev.log()
         n = len(dev.lines)
         proc = push(broker, kit["a"])
         got = answer(proc)
@@ -179,15 +182,24 @@ def test_signed_push_swaps_the_model_between_frames_refusals_change_nothing_and_
         assert wait(lambda: any(e["type"] == "activity_start" for e in dev.events(n)) and
                     dev.events(n)[-1]["model"] == new_id), dev.log()
         after = dev.events(n)
-        ended = [e for e in after if e["type"] == "activity_end" and e.get("reason") == "model"]
-        assert ended and ended[0]["model"] == first["id"] and ended[0]["label"] == "right"  # closed by the swap
+        old = [e for e in dev.events() if e["model"] == first["id"]]
+        assert old[-1]["type"] == "activity_end", dev.log()  # the swap left nothing of the old model open
+        if old[-1].get("reason") != "model":  # closed before the swap landed: by a gap in the stream, a scene cut
+            # or a camera reset on a loaded machine (each logged), never left to the new model
+            assert old[-1].get("reason") in ("gap", "cut", "camera") and old[-1] in after, (old[-1], dev.log())
+        else:  # the activity open at the swap is closed by it, under the old model
+            assert old[-1]["label"] == "right" and len([e for e in after if e.get("reason") == "model"]) == 1
         starts = [e for e in after if e["type"] == "activity_start" and e["model"] == new_id]
         assert starts and all(e["label"].startswith("a_") for e in starts)
         assert read_bundle(state / "model.lrcn").model_id == new_id and dev.proc.poll() is None
         # Home Assistant follows the labels: the new ones' entities, none of the old ones left retained
+        def binaries():
+            return sorted(t.split("/")[3] for t in _retained_configs(broker.port, f"edge_lrcn_{DEV}")
+                          if "/binary_sensor/" in t)
+
+        # `right` & co. removed
+        assert wait(lambda: binaries() == ["a_down", "a_left", "a_right", "a_still", "a_up", "camera"], 30), binaries()
         ha = _retained_configs(broker.port, f"edge_lrcn_{DEV}")
-        binaries = sorted(t.split("/")[3] for t in ha if "/binary_sensor/" in t)
-        assert binaries == ["a_down", "a_left", "a_right", "a_still", "a_up", "camera"]  # `right` & co. removed
         assert ha[f"homeassistant/sensor/edge_lrcn_{DEV}/activity/config"]["options"] == [
             "a_down", "a_left", "a_right", "a_still", "a_up", "none"]
     finally:
