@@ -84,6 +84,8 @@ def test_a_crashed_probe_is_remembered_and_the_child_text_is_cut(monkeypatch):
     monkeypatch.setenv("EDGE_LRCN_TEST_PROBE_FAULT", "error")  # not run again: the library crashed here once
     with pytest.raises(Unavailable, match="died by SIGILL"):
         probe.probe("gpu", b"not a model")
+    assert probe._tail(b"FATAL ERROR: lse\x00\nqemu: uncaught target signal 4") == \
+        ": FATAL ERROR: lse | qemu: uncaught target signal 4"  # no control characters in a log line
     assert probe._tail("x" * 5000).startswith(": ...") and len(probe._tail("x" * 5000)) == probe.TEXT_LIMIT + 2
 
 

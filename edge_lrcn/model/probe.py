@@ -90,7 +90,8 @@ def _tail(stderr: bytes | str | None) -> str:
     """``: <the child's last lines>``, cut to :data:`TEXT_LIMIT`, or nothing when it wrote nothing."""
     if isinstance(stderr, bytes):
         stderr = stderr.decode("utf-8", "replace")
-    lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
+    printable = "".join(c if c.isprintable() or c == "\n" else " " for c in stderr or "")  # QEMU writes NULs
+    lines = [line.strip() for line in printable.splitlines() if line.strip()]
     if not lines:
         return ""
     text = " | ".join(lines[-3:])
