@@ -14,10 +14,10 @@
 # Settings (environment): ARM_CHECK_ROOT (the cached root; default ~/.cache/edge-lrcn/arm-root), ARM_CHECK_MIRROR
 # (default: the host's Debian mirror, else deb.debian.org), ARM_CHECK_CPUS ("cortex-a72 cortex-a76"),
 # ARM_CHECK_RUNS ("int8 fp16 gpu"), ARM_CHECK_TOLERANCE (0.002), ARM_CHECK_OUT (where logs and events go),
-# EDGE_LRCN_TEST_VENV (the host's venv with edge-lrcn, default .venv, made by scripts/test.sh).
+# EDGE_LRCN_TEST_VENV (the host's venv with edge-lrcn, default .venv as scripts/test.sh makes it; made here
+# with the runtime only when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO="$PWD"
 VENV="${EDGE_LRCN_TEST_VENV:-.venv}"
 ROOT="${ARM_CHECK_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-lrcn/arm-root}"
 CPUS="${ARM_CHECK_CPUS:-cortex-a72 cortex-a76}"
@@ -30,8 +30,12 @@ mkdir -p "$OUT"
 say() { echo "arm-check: $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { say "needs root (debootstrap, chroot, mounts): sudo bash scripts/arm-check.sh"; exit 2; }
-[ -x "$VENV/bin/edge-lrcn" ] || { say "no $VENV/bin/edge-lrcn: run bash scripts/test.sh once first (it makes $VENV)"
-                                  exit 2; }
+host_venv() {  # the x86 reference: the venv scripts/test.sh makes, or a runtime-only one made here
+  [ -x "$VENV/bin/edge-lrcn" ] && return
+  say "making $VENV with this checkout (runtime only; scripts/test.sh adds the convert and test extras)"
+  "${PYTHON:-python3}" -m venv "$VENV" || { say "python3 -m venv failed: apt-get install python3-venv"; exit 2; }
+  "$VENV/bin/python" -m pip install --quiet -e . || { say "pip install -e . failed in $VENV"; exit 1; }
+}
 
 install_tools() {
   local missing=()
@@ -265,6 +269,7 @@ emulated_run() {  # emulated_run CPU KIND: 0 when the run's events equal x86's (
 }
 
 main() {
+  host_venv
   install_tools
   enable_binfmt
   build_root
