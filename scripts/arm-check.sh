@@ -222,16 +222,19 @@ for line in open(sys.argv[2]):
         libs.append((lo, hi, os.path.basename(parts[5])))
 def lib(addr):
     return next((name for lo, hi, name in libs if lo <= addr < hi), "?")
-kinds = {"dot product (sdot/udot)": lambda op, args: re.match(r"^[su]s?dot$", op),
-         "int8 multiply-add long (smlal)": lambda op, args: re.match(r"^smlal2?$", op),
-         "fp16 vector fmla (.8h)": lambda op, args: op == "fmla" and ".8h" in args}
+# by encoding: QEMU 7.2's disassembler has no name for SDOT/UDOT (ARMv8.2 dot product)
+def dot(insn, op, args):
+    return insn & 0xBFE0FC00 in (0x0E809400, 0x2E809400) or insn & 0xBFC0F400 in (0x0F80E000, 0x2F80E000)
+kinds = {"dot product (sdot/udot)": dot,
+         "int8 multiply-add long (smlal)": lambda insn, op, args: re.match(r"^smlal2?$", op),
+         "fp16 vector fmla (.8h)": lambda insn, op, args: op == "fmla" and ".8h" in args}
 seen = collections.Counter()
-pattern = re.compile(r"^0x([0-9a-f]+):\s+[0-9a-f]{8}\s+(\w+)\s*(.*)$")
+pattern = re.compile(r"^0x([0-9a-f]+):\s+([0-9a-f]{8})\s+(\S*)\s*(.*)$")
 for line in open(sys.argv[1], errors="replace"):
     m = pattern.match(line)
     if m:
         for name, test in kinds.items():
-            if test(m.group(2), m.group(3)):
+            if test(int(m.group(2), 16), m.group(3), m.group(4)):
                 seen[(name, lib(int(m.group(1), 16)))] += 1
 print("; ".join(f"{n} {name} in {where}" for (name, where), n in sorted(seen.items()))
       or "no dot product, smlal or fp16 vector instruction")
