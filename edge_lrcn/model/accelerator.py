@@ -46,6 +46,7 @@ def _captured_fd2(out: list[str]):
             out.append(tmp.read().decode("utf-8", "replace"))
 
 
+PROBE_UNAVAILABLE = "UNAVAILABLE: "  # the probe child's last line when the library refused cleanly (.probe)
 NOT_ACCELERATED = "the model is not fully accelerated on the GPU (some ops would run on the CPU)"
 
 

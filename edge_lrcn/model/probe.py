@@ -5,7 +5,7 @@ newer ARM cores: on a Raspberry Pi 4's Cortex-A72 (no LSE atomics, no dot produc
 was compiled with lse enabled, but this feature is not available on this processor") as soon as it is loaded,
 without a Python exception; elsewhere its teardown has aborted (``free(): invalid pointer``). A delegate library
 named by path may be built for another CPU as well. So ``--delegate gpu`` and every delegate library are first
-loaded (and the model compiled) by ``python -m edge_lrcn.model.probe``: a signal, an abort, a hang (more than
+loaded (and the model compiled) by ``python -m edge_lrcn.model.probe_child``: a signal, an abort, a hang (more than
 ``EDGE_LRCN_PROBE_TIMEOUT`` seconds, default 30) or an error there is :class:`.accelerator.Unavailable` with the
 child's own text, cut short, and the daemon stays on its CPU encoder. Only after the child passed does the daemon
 load the library itself. A library that crashed the probe is not probed again in this process.
@@ -22,13 +22,12 @@ import signal
 import subprocess
 import sys
 
-from .accelerator import NOT_ACCELERATED, Unavailable, reason
+from .accelerator import NOT_ACCELERATED, PROBE_UNAVAILABLE as _UNAVAILABLE, Unavailable, reason
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 TEXT_LIMIT = 240  # characters of the child's error text in the one warning line
-_UNAVAILABLE = "UNAVAILABLE: "  # the child's last line when the accelerator refused cleanly
 _crashed: dict[str, str] = {}  # what crashed a probe here -> the reason, not tried again in this process
 _passed: set[str] = set()  # libraries this process loaded itself after a probe passed
 
@@ -50,7 +49,7 @@ def probe(kind: str, model: bytes, library: str | None = None) -> None:
         return
     if key in _crashed:
         raise Unavailable(_crashed[key])
-    args = [sys.executable, "-m", "edge_lrcn.model.probe", kind, *([library] if library else [])]
+    args = [sys.executable, "-m", "edge_lrcn.model.probe_child", kind, *([library] if library else [])]
     limit = timeout()
     try:
         proc = subprocess.run(args, input=model, capture_output=True, timeout=limit)
@@ -96,45 +95,3 @@ def _tail(stderr: bytes | str | None) -> str:
         return ""
     text = " | ".join(lines[-3:])
     return ": " + (text if len(text) <= TEXT_LIMIT else "..." + text[-(TEXT_LIMIT - 3):])
-
-
-def _test_fault(fault: str) -> None:
-    """Die as a library built for another CPU would (the tests' hook, see the module)."""
-    print(f"edge-lrcn probe test fault: {fault}", file=sys.stderr, flush=True)
-    if fault == "sigill":
-        os.kill(os.getpid(), signal.SIGILL)
-    elif fault == "abort":
-        os.abort()
-    elif fault == "hang":
-        signal.pause()
-    raise RuntimeError(f"test fault {fault!r}")
-
-
-def _child(argv: list[str]) -> int:
-    fault = os.environ.get("EDGE_LRCN_TEST_PROBE_FAULT")
-    if fault:
-        _test_fault(fault)
-    model = sys.stdin.buffer.read()
-    try:
-        if argv[0] == "gpu":
-            from .accelerator import compile_for_gpu
-
-            compile_for_gpu(model, "probe", capture=False)  # the native text goes to the parent as it comes
-        else:
-            from .interpreter import load_delegate, make_interpreter
-
-            make_interpreter(model, 1, [load_delegate(argv[1])], "probe")
-    except Unavailable as exc:
-        print(_UNAVAILABLE + str(exc), file=sys.stderr, flush=True)
-        return 3
-    except Exception as exc:  # noqa: BLE001 - whatever the library raises is the reason
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(_UNAVAILABLE + message, file=sys.stderr, flush=True)
-        return 3
-    return 0
-
-
-if __name__ == "__main__":
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_child(sys.argv[1:]))  # no interpreter teardown: LiteRT's GPU teardown has aborted (free())
