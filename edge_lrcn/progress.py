@@ -9,7 +9,7 @@ import sys
 class Progress:
     """``Progress(total, "decoding clips", unit="clip")``; ``update(n)``, ``postfix(**values)``, ``close()``."""
 
-    def __init__(self, total: int, desc: str, enabled: bool = True, unit: str = "it"):
+    def __init__(self, total: float, desc: str, enabled: bool = True, unit: str = "it"):
         self.bar = None
         if enabled and sys.stderr.isatty():
             try:
@@ -19,7 +19,7 @@ class Progress:
             except ImportError:
                 pass
 
-    def update(self, n: int = 1) -> None:
+    def update(self, n: float = 1) -> None:
         if self.bar:
             self.bar.update(n)
 
