@@ -5,8 +5,9 @@
 A real mosquitto on loopback, the MJPEG test camera (15 fps) and one `edge-lrcn run` with a trusted key and
 --stats-interval 1. Each push is a newly signed bundle (the embedded models under other label names: a sha256 the
 child-process check has not seen, with a fresh cache), sent with `edge-lrcn push`. Printed: the push's wall time,
-and the kept frame rate of the stats objects that fall inside the push against those before the first push (a
-check that runs on the frame loop would show as a second with no kept frames). The figures depend on what else runs
+the kept frame rate of the stats objects that fall inside the push against those before the first push (a
+check that runs on the frame loop would show as a second with no kept frames), and the daemon's private memory
+(RssAnon) before the first push and 2 s after each (the 150 MB target; the old model must be released). The figures depend on what else runs
 on the machine: the load average is printed with them.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edge_lrcn.bench import proc_status_kbs  # noqa: E402
 from edge_lrcn.fleet.keys import keygen, sign  # noqa: E402
 from edge_lrcn.models import default_model_path  # noqa: E402
 from tests.broker import Broker  # noqa: E402
@@ -63,7 +65,7 @@ def main() -> int:
     try:
         while len(stats) < 6:
             time.sleep(0.2)
-        windows = []
+        windows, anon = [], [proc_status_kbs(proc.pid, ("RssAnon",))["RssAnon"] / 1024]
         for b in bundles:
             t0 = time.monotonic()
             out = subprocess.run([sys.executable, "-m", "edge_lrcn", "push", str(b), "--broker", url, "--device",
@@ -72,6 +74,7 @@ def main() -> int:
             assert out.returncode == 0, out.stdout + out.stderr
             windows.append((t0, t1))
             time.sleep(2.0)
+            anon.append(proc_status_kbs(proc.pid, ("RssAnon",))["RssAnon"] / 1024)
     finally:
         proc.terminate()
         proc.wait(15)
@@ -84,7 +87,9 @@ def main() -> int:
               "push_s_max": round(max(b - a for a, b in windows), 2),
               "fps_kept_before_median": statistics.median(before), "fps_kept_during_median":
               statistics.median(during) if during else None, "fps_kept_during_min": min(during) if during else None,
-              "stats_during": len(during), "load_avg_before": round(load0, 2),
+              "stats_during": len(during), "anon_mb_before": round(anon[0], 1),
+              "anon_mb_after_each": [round(a, 1) for a in anon[1:]], "anon_mb_max": round(max(anon), 1),
+              "load_avg_before": round(load0, 2),
               "load_avg_after": round(os.getloadavg()[0], 2)}
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return 0

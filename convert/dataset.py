@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edge_lrcn.errors import DatasetError
+from edge_lrcn.progress import Progress
 from edge_lrcn.capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from edge_lrcn.classify.pacer import Pacer
 from edge_lrcn.classify.preprocess import resize_rgb, to_float, transform_stack
@@ -111,7 +111,7 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
     ds = Dataset(root, labels, [], empty_classes=empty)
     for name in empty:
         log.warning("class folder %s has no videos: ignored", root / name)
-    bar = _progress(len(files), "decoding clips", progress)
+    bar = Progress(len(files), "decoding clips", progress, unit="clip")
     for path, label in files:
         cached = _cache_path(cache_dir, path, height, width, fps, transform, lag, gain)
         try:
@@ -196,25 +196,3 @@ def stack_windows(clips, frames, per_clip, sampling="stream", arrays=None, prepa
         ys.append(y)
         cs.append(c)
     return np.stack(xs), np.array(ys, np.int64), np.array(cs, np.int64)
-
-
-class _progress:
-    """A tqdm bar on a terminal (stderr), nothing otherwise."""
-
-    def __init__(self, total: int, desc: str, enabled: bool = True):
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            try:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, desc=desc, unit="clip", file=sys.stderr)
-            except ImportError:
-                pass
-
-    def update(self, n: int = 1):
-        if self.bar:
-            self.bar.update(n)
-
-    def close(self):
-        if self.bar:
-            self.bar.close()

@@ -8,8 +8,8 @@
 - ``reference``: the classic tutorial CNN (Conv2D 16, 32, 64, 64 with max-pooling 4, 4, 2, 2), trained from scratch,
   LSTM(32) directly on its features.
 
-The per-frame encoder is one sub-model, so it exports on its own; the head reuses the trained layers over
-``(T, feature_dim)`` features. Imported only by the host-side commands.
+The per-frame encoder is one sub-model, so it exports on its own; the heads export as one batched graph built from
+their trained weights (convert/head_graph.py). Imported only by the host-side commands.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from keras import layers
 from .options import ENCODERS, LrcnConfig
 
 __all__ = ["ENCODERS", "LrcnConfig", "build_lrcn", "build_baseline", "frozen_encoder", "members",
-           "member_models", "parts", "compile_model"]
+           "member_models", "encoder_of", "compile_model"]
 
 
 def _reference_encoder(cfg: LrcnConfig, name: str) -> keras.Model:
@@ -145,38 +145,14 @@ def build_baseline(cfg: LrcnConfig, weights: bool = True) -> keras.Model:
 
 def frozen_encoder(model: keras.Model) -> keras.Model | None:
     """The per-frame encoder when nothing in it trains (the pretrained one), else None."""
-    encoder = model.get_layer("td_encoder").layer
+    encoder = encoder_of(model)
     return encoder if not encoder.trainable_weights else None
 
 
-def parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
-    """The trained encoder sub-model and a head model ``(T, feature_dim) -> probs`` with the trained weights.
-
-    The head's LSTM is the same LSTM unrolled over the T steps: the same arithmetic (outputs equal to 1e-7), but no
-    WHILE loop in TFLite, so it runs ~2x faster on the CPU (0.14 against 0.30 ms here) and contains only ops a GPU
-    delegate accepts. The monolithic reference keeps the trained layer as it is."""
-    encoder = model.get_layer("td_encoder").layer
-    frames = model.input_shape[1]
-    feats = keras.Input((frames, encoder.output_shape[-1]), name="features")
-    names = {layer.name for layer in model.layers}
-    outs, unrolled_layers = [], []
-    for sfx in members(model):
-        x = feats
-        trained = model.get_layer("lstm" + sfx)
-        if "neck" + sfx in names:
-            for name in ("neck_cells", "neck", "neck_flat"):
-                x = model.get_layer(name + sfx)(x)
-        if "motion_delta" + sfx in names:
-            lag = model.get_layer("motion_prev" + sfx).cropping[1]
-            x = motion(x, frames, "both" if "motion_concat" + sfx in names else "delta", lag, sfx)
-        unrolled = layers.LSTM(trained.units, use_cudnn=False, unroll=True, name="lstm_unrolled" + sfx)
-        outs.append(model.get_layer("probs" + sfx)(unrolled(x)))
-        unrolled_layers.append((unrolled, trained))
-    out = outs[0] if len(outs) == 1 else layers.Average(name="ensemble")(outs)
-    head = keras.Model(feats, out, name="head")
-    for unrolled, trained in unrolled_layers:
-        unrolled.set_weights(trained.get_weights())
-    return encoder, head
+def encoder_of(model: keras.Model) -> keras.Model:
+    """The trained per-frame encoder sub-model (exported on its own; the heads export from their weights,
+    convert/head_graph.py)."""
+    return model.get_layer("td_encoder").layer
 
 
 def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> None:

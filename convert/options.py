@@ -58,7 +58,7 @@ class TrainOptions:
     learning_rate: float = 1e-3
     seed: int = 0
     sampling: str = "stream"
-    verbose: int = 1
+    verbose: int = 1  # 0: silent; 1: one progress line per head on a terminal; 2: Keras's epoch lines (--debug)
     reverse_pairs: dict[int, int] | str | None = None  # label index -> label of the window played backwards
     hflip: dict[int, int] | str | None = "auto"  # label index -> label of the mirrored window (left-right); "auto": by name
     vflip: dict[int, int] | str | None = None  # label index -> label of the upside-down window

@@ -236,16 +236,16 @@ def _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize) ->
 def export_step(model, quantize: Quantizer) -> tuple[dict, int]:
     """Keras -> the four TFLite members (int8 + fp16 encoders, float head, monolithic reference)."""
     from . import export
-    from .model import parts
+    from .model import encoder_of
 
-    encoder, head = parts(model)
+    encoder = encoder_of(model)
     log.info("exporting TFLite models")
     members = {
         # a frozen encoder was quantized before training (the head learned from that very model); a trained one is
         # quantized now
         "encoder_int8.tflite": quantize(encoder),
         "encoder_fp16.tflite": export.encoder_fp16(encoder),
-        "head.tflite": export.head_fp32(head),
+        "head.tflite": export.head_fp32(model),
         "lrcn_fp32.tflite": export.lrcn_fp32(model),
     }
     return members, len(export._convert(encoder, (1, *encoder.input_shape[1:])))

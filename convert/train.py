@@ -226,12 +226,38 @@ def _fit(model, head, what: str, train_clips, xv, yv, cfg: LrcnConfig, opts: Tra
                                                    patience=max(2, opts.patience // 3), min_lr=1e-5, verbose=0)]
     if opts.checkpoint:
         callbacks.append(_Checkpoint(model, opts.checkpoint))
+    if opts.verbose == 1:
+        callbacks.append(_EpochLine(what, opts.epochs))
     log.info("training %s: %d train clips, %d validation windows, up to %d epochs", what, len(train_clips),
              len(xv), opts.epochs)
     _build_for_workers(head, xv[:1], yv[:1], strategy)
     hist = head.fit(_train_dataset(train_clips, cfg, opts, strategy, grids), validation_data=(xv, yv),
-                    epochs=opts.epochs, callbacks=callbacks, verbose=opts.verbose, shuffle=False)
+                    epochs=opts.epochs, callbacks=callbacks, verbose=2 if opts.verbose >= 2 else 0, shuffle=False)
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+class _EpochLine:
+    """One progress line per head on a terminal (epochs, the validation loss and accuracy), in place of Keras's
+    line per epoch (those with ``--debug``)."""
+
+    def __new__(cls, what: str, epochs: int):
+        import keras
+
+        from edge_lrcn.progress import Progress
+
+        class EpochLine(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.bar = Progress(epochs, f"training {what}", unit="epoch")
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                self.bar.postfix(**{k: f"{logs[k]:.3f}" for k in ("val_loss", "val_accuracy") if k in logs})
+                self.bar.update()
+
+            def on_train_end(self, logs=None):
+                self.bar.close()
+
+        return EpochLine()
 
 
 def _build_for_workers(model, x, y, strategy) -> None:

@@ -245,7 +245,8 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
         decode.append(time.perf_counter() - t1)
     mode = "packets" if src.packets else "ffmpeg"
     src.close()
-    enc, head = cpu_encoder(bundle, "auto", threads), Head(make_interpreter(bundle.member("head.tflite"), threads))
+    enc = cpu_encoder(bundle, "auto", threads, remember=False)
+    head = Head(make_interpreter(bundle.member("head.tflite"), threads))
     rgbs = [resize_rgb(p, h, w) for p in pixels]
     feats = np.zeros((bundle.frames, bundle.feature_dim), np.float32)
     defaults = {n: BY_NAME[n].default for n in ("enter_threshold", "exit_threshold", "smoothing", "min_duration")}
@@ -281,7 +282,7 @@ def _model_figures(bundle, threads: int, repeats: int) -> dict:
             enc = Encoder(make_interpreter(bundle.member(member), threads), member, "cpu")
             r[f"encoder_{kind}_ms"] = _median_ms(lambda: enc.encode_rgb(rgb), repeats)
             del enc  # an idle interpreter's worker threads still compete with the ones timed next (2 cores here)
-    auto = cpu_encoder(bundle, "auto", threads)
+    auto = cpu_encoder(bundle, "auto", threads, remember=False)  # timed here, as bench reports it
     r["encoder_auto"] = next(k for k, m in ENCODERS.items() if m == auto.member)
     r["head_ms"] = _median_ms(lambda: head(feats), repeats)
 

@@ -162,11 +162,13 @@ def _setup_logging(args) -> None:
 def _convert_options(args):
     from .convert.options import from_args
 
-    return from_args(args, verbose=0 if args.quiet else (1 if sys.stderr.isatty() else 2))
+    # 1: one progress line per head on a terminal; 2: Keras's epoch lines (--debug only); 0: --quiet
+    return from_args(args, verbose=0 if args.quiet else (2 if args.debug else 1))
 
 
 def _cmd_synth(args) -> int:
     from .convert import synth
+    from .progress import Progress
 
     if args.sequence:
         segs = []
@@ -194,12 +196,15 @@ def _cmd_synth(args) -> int:
         return 0
     if args.width < 160 or args.height < 120:
         raise UsageError("--width/--height must be at least 160x120")
+    bar = Progress(len(synth.CLASSES) * args.clips_per_class, "writing clips", unit="clip")
     try:
         counts = synth.make_dataset(args.out_dir, args.clips_per_class, args.seed, fps=args.fps,
-                                    size=(args.width, args.height),
+                                    size=(args.width, args.height), progress=lambda done, total: bar.update(),
                                     backgrounds=[b.strip() for b in args.backgrounds.split(",") if b.strip()])
     except ValueError as exc:
         raise UsageError(f"--backgrounds: {exc}") from None
+    finally:
+        bar.close()
     print(f"wrote {sum(counts.values())} clips in {len(counts)} classes to {args.out_dir}")
     return 0
 

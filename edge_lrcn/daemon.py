@@ -32,7 +32,7 @@ from .errors import EXIT_OK, UsageError
 from .events import default_device_id
 from .fleet.device import FleetDevice, Trust, start_fleet
 from .model.interpreter import default_threads
-from .model.loader import load_bundle, open_model
+from .model.loader import load_bundle, open_model, release_memory
 from .publish.clips import ClipOptions, ClipRecorder
 from .publish.fanout import make_sinks
 from .publish.sink import Sink, SinkContext
@@ -164,6 +164,7 @@ class Daemon:
         self.classifier.use(model)
         self.out.use_model(model.labels, model.model_id)
         self.fleet.swapped(prepared)
+        release_memory()  # the old model is gone: give its memory back
 
     def _remote_set(self, request: dict) -> None:
         change = self.fleet.remote_request(request, self.config, self.settings)

@@ -22,6 +22,7 @@ import numpy as np
 
 from .capture.sources import VIDEO_EXTENSIONS, Source, SourceReadError, open_source
 from .errors import SourceError, UsageError
+from .progress import Progress
 from .publish.clips import FORMATS, PARTIAL
 
 log = logging.getLogger(__name__)
@@ -75,14 +76,15 @@ def _grab(source: Source, seconds: float, skip: float, first=None) -> tuple[list
             frame = _read(source)
     jpegs, times = [], []
     t0 = frame.t if frame is not None else 0.0
+    bar, shown = Progress(seconds, "  clip", enabled=source.live, unit="s"), 0.0  # a terminal only
     while frame is not None and frame.t < t0 + seconds - 1e-6:
         jpegs.append(cv2.imencode(".jpg", frame.pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])[1])
         times.append(frame.t)
         frame = _read(source)
-        if source.live:
-            _say(f"\r  {frame.t - t0 if frame else seconds:4.1f} / {seconds:g} s", end="")
-    if source.live:
-        _say("")
+        done = min(frame.t - t0, seconds) if frame else seconds
+        bar.update(done - shown)
+        shown = done
+    bar.close()
     return jpegs, times, frame
 
 

@@ -97,7 +97,7 @@ def test_pretrained_int8_encoder_is_full_integer_small_and_close_to_float(tiny_b
 
 def test_default_model_is_an_ensemble_whose_tflite_head_is_the_mean_of_its_trained_heads(tiny_bundle):
     """convert's default trains 5 heads over the frozen encoder's features, one after another with seeds seed..seed+4;
-    head.tflite (each LSTM unrolled) gives the mean of the five trained Keras heads' probabilities."""
+    head.tflite (one batched graph, convert/head_graph.py) gives the mean of the five trained Keras heads' probabilities."""
     import keras
 
     from edge_lrcn.convert.model import member_models

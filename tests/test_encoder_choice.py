@@ -3,6 +3,7 @@ and ``fp16`` are honoured, and uint8 pixels give the features of the float path.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -59,7 +60,8 @@ def test_another_input_quantization_takes_the_float_way(bundle):
     np.testing.assert_array_equal(enc.encode_rgb(rgb), expect)
 
 
-def test_int8_and_fp16_are_honoured_and_auto_picks_the_faster_eligible(bundle, caplog):
+def test_int8_and_fp16_are_honoured_and_auto_picks_the_faster_eligible(bundle, caplog, monkeypatch, tmp_path):
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path))  # nothing remembered from an earlier run
     assert cpu_encoder(bundle, "int8", 1).member == "encoder_int8.tflite"
     assert cpu_encoder(bundle, "fp16", 1).member == "encoder_fp16.tflite"
     # the embedded bundle: int8 98.9%, fp16 100% on its 90 test windows, one window apart: both eligible
@@ -74,6 +76,29 @@ def test_int8_and_fp16_are_honoured_and_auto_picks_the_faster_eligible(bundle, c
     assert chosen.member == ENCODERS[min(figures, key=figures.get)]
     with pytest.raises(UsageError, match="--encoder 'int4'"):
         cpu_encoder(bundle, "int4", 1)
+
+
+def test_auto_remembers_its_choice_per_bundle_and_machine(bundle, caplog, monkeypatch, tmp_path):
+    """The second start with the same bundle and thread count builds only the encoder timed fastest the first time
+    (no timing); another thread count times again; an unreadable record is timed again and rewritten."""
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path))
+    first = cpu_encoder(bundle, "auto", 1)
+    records = list((tmp_path / "edge-lrcn" / "encoder-choice").iterdir())
+    assert len(records) == 1 and json.loads(records[0].read_text())["kind"] in ("int8", "fp16")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.interpreter"):
+        again = cpu_encoder(bundle, "auto", 1)
+    assert again.member == first.member
+    assert any("timed at an earlier start" in r.getMessage() for r in caplog.records)
+    assert not any("ms per frame" in r.getMessage() for r in caplog.records)
+    cpu_encoder(bundle, "auto", 2)
+    assert len(list(records[0].parent.iterdir())) == 2
+    records[0].write_text("{not json")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.interpreter"):
+        cpu_encoder(bundle, "auto", 1)
+    assert any("ms per frame" in r.getMessage() for r in caplog.records)
+    assert json.loads(records[0].read_text())["kind"] in ("int8", "fp16")
 
 
 def test_time_encoders_times_every_encoder_on_the_pixel_path(bundle):

@@ -263,12 +263,12 @@ def test_tiny_convert_report_members_and_ops(tiny_bundle):
     b = read_bundle(path)
     # the default encoder (EfficientNet-Lite0 to stage 5): full-integer builtins only
     assert set(report["ops"]["encoder_int8.tflite"]) == {"ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "MUL", "RESHAPE"}
-    assert "WHILE" not in report["ops"]["head.tflite"]  # the head's LSTM is exported unrolled
+    assert "WHILE" not in report["ops"]["head.tflite"]  # the head is one graph without a loop
     assert "WHILE" in report["ops"]["lrcn_fp32.tflite"]  # the reference is the trained model as Keras built it
     assert report["sizes"]["encoder_int8"] == len(b.member("encoder_int8.tflite"))
     assert report["sizes"]["int8_over_fp32"] <= 0.36
     assert 0 <= report["int8_streaming"]["agreement_with_float"] <= 1 and "baseline_single_frame" in report
-    # the unrolled head + float encoders reproduce the Keras model on the test windows
+    # the exported head + float encoders reproduce the Keras model on the test windows
     assert report["fp16_streaming"]["max_prob_diff"] < 0.01
     assert report["lrcn_fp32_tflite"]["max_prob_diff"] < 1e-4
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import choice as _choice
 from .bundle import Bundle
 from ..errors import BundleError, UsageError
 
@@ -260,12 +261,20 @@ def time_encoders(encoders: dict[str, Encoder], rounds: int = 60, warmup: int = 
     return {k: float(np.percentile(v, 25) * 1000) for k, v in times.items()}
 
 
-def cpu_encoder(bundle: Bundle, choice: str = "auto", threads: int | None = None) -> Encoder:
+def cpu_encoder(bundle: Bundle, choice: str = "auto", threads: int | None = None, remember: bool = True) -> Encoder:
     """The CPU encoder: ``int8`` or ``fp16`` as asked (a bundle without it is exit 2), or with ``auto`` the faster
-    here of :func:`eligible_encoders`, timed at start (a few dozen frames each, a few ms) and logged."""
+    here of :func:`eligible_encoders`, timed at the first start (a few dozen frames each) and logged; later starts
+    with the same bundle on the same machine use the remembered choice (model/choice.py) unless ``remember`` is
+    False."""
     if choice not in ENCODER_CHOICES:
         raise UsageError(f"--encoder {choice!r}: use one of {', '.join(ENCODER_CHOICES)}")
     kinds = eligible_encoders(bundle) if choice == "auto" else [choice]
+    threads_n = threads or default_threads()
+    known = _choice.remembered(bundle, threads_n, runtime_name(), kinds) if remember and len(kinds) > 1 else None
+    if known:
+        log.info("--encoder auto: %s here (timed at an earlier start; delete %s to time again)", known,
+                 _choice.cache_root() / "encoder-choice")
+        kinds = [known]
     encoders = {}
     for kind in kinds:
         member = ENCODERS[kind]
@@ -278,6 +287,8 @@ def cpu_encoder(bundle: Bundle, choice: str = "auto", threads: int | None = None
     ms = time_encoders(encoders)
     kind = min(ms, key=ms.get)
     log.info("--encoder auto: %s here (%s ms per frame)", kind, ", ".join(f"{k} {v:.3f}" for k, v in ms.items()))
+    if remember:
+        _choice.remember(bundle, threads_n, runtime_name(), kind, ms)
     return encoders[kind]
 
 

@@ -7,13 +7,13 @@ bundle signed by nobody) could still crash the interpreter. The child takes the 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from ..errors import BundleError
+from .choice import cache_root
 
 _CHILD = r"""
 import json, sys
@@ -41,9 +41,8 @@ print(json.dumps(out))
 
 
 def _cache_dir() -> Path | None:
-    base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME") or \
-        (os.path.join(os.path.expanduser("~"), ".cache") if os.path.expanduser("~") != "~" else None)
-    return Path(base.split(":")[0]) / "edge-lrcn" / "verified" if base else None
+    root = cache_root()
+    return root / "verified" if root else None
 
 
 def verify_once(bundle) -> None:
