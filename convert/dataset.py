@@ -26,12 +26,16 @@ CACHE_VERSION = 2  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sour
 
 
 
+GROUP_SEP = "__"  # data/wave/anna__003.mp4: the clip belongs to group "anna"
+
+
 @dataclass
 class Clip:
     path: Path
     label: int
     frames: np.ndarray | None = None  # (N, H, W, 3) uint8 RGB, memory-mapped from the cache
     grids: dict | None = None  # a frozen backbone's features per flip, computed once by training
+    group: str = ""  # clips of one person or session share a group (group_of); "": the clip is its own group
 
 
 @dataclass
@@ -74,6 +78,48 @@ def scan(root: Path) -> tuple[list[str], list[tuple[Path, str]], list[str]]:
     return labels, files, empty
 
 
+def group_of(path: Path, class_dir: Path) -> str:
+    """A clip's group as its path says it: the sub-folder under its class folder (``wave/anna-monday/1.mp4`` ->
+    ``anna-monday``), else the file-name prefix before ``__`` (``wave/anna__003.mp4`` -> ``anna``), else none ("")."""
+    rel = Path(path).relative_to(class_dir)
+    if len(rel.parts) > 1:
+        return rel.parts[0]
+    prefix, sep, _ = rel.stem.partition(GROUP_SEP)
+    return prefix if sep and prefix else ""
+
+
+def read_groups(path: Path, root: Path) -> dict[Path, str]:
+    """``--groups FILE.csv``: one ``clip,group`` row per clip (a path under the data folder, or absolute; a first row
+    ``clip,group`` is a header). A row naming no existing clip is an error naming the clips, in one line."""
+    import csv
+
+    path, root = Path(path), Path(root)
+    try:
+        rows = list(csv.reader(path.read_text().splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"--groups {path}: cannot read it ({exc.strerror or exc})") from None
+    out, missing, bad = {}, [], []
+    for n, row in enumerate(rows, 1):
+        cells = [c.strip() for c in row]
+        if not any(cells) or cells[0].startswith("#") or (n == 1 and [c.lower() for c in cells[:2]] == ["clip", "group"]):
+            continue
+        if len(cells) < 2 or not cells[0] or not cells[1]:
+            bad.append(str(n))
+            continue
+        clip = Path(cells[0]) if Path(cells[0]).is_absolute() else root / cells[0]
+        if not clip.is_file():
+            missing.append(cells[0])
+            continue
+        out[clip.resolve()] = cells[1]
+    if bad:
+        raise DatasetError(f"--groups {path}: rows {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} are not "
+                           f"'clip,group'")
+    if missing:
+        raise DatasetError(f"--groups {path} names {len(missing)} clip(s) not found under {root}: "
+                           f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    return out
+
+
 def _cache_path(cache_dir: Path, path: Path, height: int, width: int, fps: float | None,
                 transform: str | None = None, lag: int = 1, gain: float = 0.5) -> Path:
     st = path.stat()
@@ -102,10 +148,12 @@ def decode_clip(path: Path, height: int, width: int, fps: float | None, transfor
 
 def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0, min_frames: int = 20,
          cache_dir: Path | None = None, progress: bool = True, transform: str | None = None,
-         lag: int = 1, gain: float = 0.5) -> Dataset:
-    """Decode (or reuse the cache of) every clip; clips that are unreadable or too short are skipped and reported."""
+         lag: int = 1, gain: float = 0.5, groups_file: Path | None = None) -> Dataset:
+    """Decode (or reuse the cache of) every clip; clips that are unreadable or too short are skipped and reported.
+    Each clip's group comes from ``groups_file`` when it names the clip, else from its path (:func:`group_of`)."""
     root = Path(root)
     labels, files, empty = scan(root)
+    named = read_groups(groups_file, root) if groups_file else {}
     cache_dir = Path(cache_dir) if cache_dir else root / ".edge-lrcn-cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     ds = Dataset(root, labels, [], empty_classes=empty)
@@ -132,7 +180,8 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
             ds.skipped.append((str(path), f"too short: {what}"))
             log.warning("skipping %s: too short (%s)", path, what)
         else:
-            ds.clips.append(Clip(path, labels.index(label), frames))
+            group = named.get(path.resolve()) or group_of(path, root / label)
+            ds.clips.append(Clip(path, labels.index(label), frames, group=group))
         bar.update()
     bar.close()
     if not ds.clips:

@@ -15,7 +15,7 @@ from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 FAST = ["--epochs", "2", "--windows-per-clip", "2", "--calibration-frames", "40", "--test-split", "0.25",
-        "--val-split", "0.25", "--quiet", "--no-plots"]
+        "--val-split", "0.25", "--quiet", "--no-plots", "--estimate", "holdout"]
 
 
 @pytest.fixture(scope="module")
