@@ -30,10 +30,17 @@ def fit_split(clips: list[D.Clip], opts: ConvertOptions):
     """Training and validation clips (no test) by group; by clip when the groups leave no validation clip (the
     validation clips only choose the epoch)."""
     train, val, _ = G.split(clips, opts.val_split, 0.0, opts.train.seed)
-    if not val:
-        log.info("too few groups for a validation split by group: the validation clips (which only choose the "
-                 "epoch) are split by clip")
-        train, val, _ = D.split_by_clip(clips, opts.val_split, 0.0, opts.train.seed)
+    if val:
+        return train, val
+    log.info("too few clips or groups for a validation split by group: one clip of each class (which only chooses "
+             "the epoch) validates")
+    rng = np.random.default_rng(opts.train.seed)
+    train, val = [], []
+    for label in sorted({c.label for c in clips}):
+        mine = [c for c in clips if c.label == label]
+        pick = int(rng.integers(len(mine))) if len(mine) > 1 else -1
+        val += [c for i, c in enumerate(mine) if i == pick]
+        train += [c for i, c in enumerate(mine) if i != pick]
     return train, val
 
 
