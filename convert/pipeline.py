@@ -189,7 +189,7 @@ def _stream_probs(encoder, head, clips, cfg, per_clip, sampling):
             idx = D.uniform_indices(len(frames), cfg.frames)
             out.append(classify_windows(encoder, head, frames[idx], cfg.frames, [0]))
         else:
-            starts = D.window_starts(len(frames), cfg.frames, per_clip, None)
+            starts = D.clip_starts(clip, cfg.frames, per_clip, None)
             out.append(classify_windows(encoder, head, frames, cfg.frames, starts))
     return np.concatenate(out)
 

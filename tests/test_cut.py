@@ -95,3 +95,26 @@ def test_segment_videos_cut_where_the_scene_changes(tmp_path, seed):
     frames = decode_clip(video, S, S, 10.0)
     assert len(frames) == 100
     assert cut_points(frames, THRESHOLD) == [round(start * 10) for _, start, _ in truth[1:]]
+
+
+def test_convert_windows_never_span_a_cut_as_in_the_daemon(default_bundle, tmp_path):
+    """Train/serve parity: convert's loader splits a clip at the daemon's cuts, and its windows are the daemon's
+    (every window of the clip with stride 1, counted both ways)."""
+    from edge_lrcn.classify.classifier import Classifier
+    from edge_lrcn.convert.dataset import clip_starts, load
+    from edge_lrcn.evaluate import stream_file
+    from edge_lrcn.model.loader import load_bundle, open_model
+
+    bundle = load_bundle(str(default_bundle))
+    for label, seed in (("right", 21), ("left", 22)):
+        (tmp_path / label).mkdir()
+        make_sequence(tmp_path / label / "two_scenes.avi", [(label, 4.0), (label, 4.0)], seed=seed)
+    ds = load(tmp_path, fps=bundle.fps, min_frames=bundle.frames, progress=False, transform=bundle.transform,
+              lag=bundle.lag, gain=bundle.gain, cache_dir=tmp_path / "cache")
+    lag = bundle.lag
+    for clip in ds.clips:
+        assert clip.scenes == [(0, 40 - lag), (40, 80 - lag)]
+        starts = clip_starts(clip, bundle.frames, 1000, None)  # every window position
+        assert all(any(a <= s and s + bundle.frames <= b for a, b in clip.scenes) for s in starts)
+        daemon, _ = stream_file(Classifier(open_model(bundle, "cpu", 1), 1, THRESHOLD), clip.path)
+        assert len(starts) == len(daemon) == 2 * (40 - lag - bundle.frames + 1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+DEFAULT_THRESHOLD = 0.07  # the cut_threshold setting's default: what convert's loader applies
 GRID = 8  # cells per side
 CUT_SHARE = 0.8  # share of the cells that must change for a cut
 STEP = 0.1  # a brightness step: the mean brightness (0-1) moves by more than this ...
@@ -55,3 +56,11 @@ def is_cut(prev: np.ndarray, cur: np.ndarray, threshold: float) -> bool:
 def cut_points(frames, threshold: float) -> list[int]:
     """The indices ``i`` of a stack of consecutive kept frames where frame ``i`` is a cut from frame ``i - 1``."""
     return [i for i in range(1, len(frames)) if is_cut(frames[i - 1], frames[i], threshold)]
+
+
+def scenes(frames, threshold: float = DEFAULT_THRESHOLD, lag: int = 0) -> list[tuple[int, int]]:
+    """The ``[start, end)`` runs of a stack of consecutive kept frames that hold one scene each, as indices into the
+    stack a model is fed: with a transform over ``lag`` kept frames (a difference), index ``j`` is kept frame
+    ``j + lag``, and the daemon restarts that history at a cut, so the first ``lag`` frames of a scene give nothing."""
+    bounds = [0, *cut_points(frames, threshold), len(frames)]
+    return [(a, b - lag) for a, b in zip(bounds, bounds[1:]) if b - lag > a]
