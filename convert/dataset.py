@@ -99,11 +99,12 @@ def read_groups(path: Path, root: Path) -> dict[Path, str]:
     try:
         rows = list(csv.reader(path.read_text().splitlines()))
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"--groups {path}: cannot read it ({exc.strerror or exc})") from None
+        raise DatasetError(f"--groups {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
     out, missing, bad = {}, [], []
     for n, row in enumerate(rows, 1):
         cells = [c.strip() for c in row]
-        if not any(cells) or cells[0].startswith("#") or (n == 1 and [c.lower() for c in cells[:2]] == ["clip", "group"]):
+        header = n == 1 and [c.lower() for c in cells[:2]] == ["clip", "group"]
+        if not any(cells) or cells[0].startswith("#") or header:
             continue
         if len(cells) < 2 or not cells[0] or not cells[1]:
             bad.append(str(n))
@@ -186,7 +187,8 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
             bar.update()
             continue
         if runs and max(b - a for a, b in runs) < min_frames <= len(frames):
-            ds.skipped.append((str(path), f"too short: no scene between its {len(runs) - 1} cuts is {min_frames} frames"))
+            ds.skipped.append((str(path), f"too short: no scene between its {len(runs) - 1} cuts is {min_frames} "
+                                          f"frames"))
             log.warning("skipping %s: no scene between its cuts is one window long", path)
         elif len(frames) < min_frames:
             what = "no decodable frames" if len(frames) == 0 else f"{len(frames)} frames at the model fps, < {min_frames}"

@@ -49,7 +49,8 @@ def evaluate(accuracy: float, test_labels: list[int], agreement: float, min_agre
              baseline_accuracy: float | None = None, float_accuracy: float | None = None,
              max_int8_drop: float | None = None, what: str = "held-out") -> GateResult:
     """``test_labels``: the label of every held-out clip (of every clip for a cross-validated estimate, ``what``).
-    With ``max_int8_drop`` (a frozen, pre-quantized encoder) the int8 check is the accuracy drop against ``float_accuracy``, else top-1 ``agreement``."""
+    With ``max_int8_drop`` (a frozen, pre-quantized encoder) the int8 check is the accuracy drop against
+    ``float_accuracy``, else top-1 ``agreement``."""
     n = len(test_labels)
     counts: dict[int, int] = {}
     for y in test_labels:

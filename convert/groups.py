@@ -51,7 +51,8 @@ def _want(n: int, share: float) -> int:
 def split(clips: list[D.Clip], val: float = 0.15, test: float = 0.15, seed: int = 0):
     """Train/validation/test with no group in two of them. Groups are taken in a seeded random order; one goes to
     test (then validation) when it brings every class it holds closer to that split's share (a group more than
-    twice what a class still needs stays out) and leaves the class a training clip, else to train. Ungrouped data: :func:`convert.dataset.split_by_clip`, unchanged."""
+    twice what a class still needs stays out) and leaves the class a training clip, else to train. Ungrouped data:
+    :func:`convert.dataset.split_by_clip`, unchanged."""
     if not grouped(clips):
         return D.split_by_clip(clips, val, test, seed)
     groups = by_group(clips)
@@ -64,8 +65,8 @@ def split(clips: list[D.Clip], val: float = 0.15, test: float = 0.15, seed: int 
     for i in np.random.default_rng(seed).permutation(len(names)):
         members = groups[names[i]]
         count = Counter(c.label for c in members)
-        dest = next((s for s in ("test", "val")
-                     if all(k < 2 * (target[s][c] - placed[s][c]) and left[c] - k >= 1 for c, k in count.items())), "train")
+        dest = next((s for s in ("test", "val") if all(k < 2 * (target[s][c] - placed[s][c]) and left[c] - k >= 1
+                                                      for c, k in count.items())), "train")
         if dest != "train":
             placed[dest].update(count)
             left.subtract(count)
