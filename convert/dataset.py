@@ -18,12 +18,16 @@ import numpy as np
 from edge_lrcn.errors import DatasetError
 from edge_lrcn.progress import Progress
 from edge_lrcn.capture.sources import VIDEO_EXTENSIONS, VideoFileSource
+from edge_lrcn.classify.cut import scenes
 from edge_lrcn.classify.pacer import Pacer
 from edge_lrcn.classify.preprocess import resize_rgb, to_float, transform_stack
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 2  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode)
+CACHE_VERSION = 3  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode); 3: scene cuts
 
+
+
+GROUP_SEP = "__"  # data/wave/anna__003.mp4: the clip belongs to group "anna"
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Clip:
     label: int
     frames: np.ndarray | None = None  # (N, H, W, 3) uint8 RGB, memory-mapped from the cache
     grids: dict | None = None  # a frozen backbone's features per flip, computed once by training
+    group: str = ""  # clips of one person or session share a group (group_of); "": the clip is its own group
+    scenes: list[tuple[int, int]] | None = None  # [start, end) runs of frames between scene cuts; None: one scene
 
 
 @dataclass
@@ -74,6 +80,49 @@ def scan(root: Path) -> tuple[list[str], list[tuple[Path, str]], list[str]]:
     return labels, files, empty
 
 
+def group_of(path: Path, class_dir: Path) -> str:
+    """A clip's group as its path says it: the sub-folder under its class folder (``wave/anna-monday/1.mp4`` ->
+    ``anna-monday``), else the file-name prefix before ``__`` (``wave/anna__003.mp4`` -> ``anna``), else none ("")."""
+    rel = Path(path).relative_to(class_dir)
+    if len(rel.parts) > 1:
+        return rel.parts[0]
+    prefix, sep, _ = rel.stem.partition(GROUP_SEP)
+    return prefix if sep and prefix else ""
+
+
+def read_groups(path: Path, root: Path) -> dict[Path, str]:
+    """``--groups FILE.csv``: one ``clip,group`` row per clip (a path under the data folder, or absolute; a first row
+    ``clip,group`` is a header). A row naming no existing clip is an error naming the clips, in one line."""
+    import csv
+
+    path, root = Path(path), Path(root)
+    try:
+        rows = list(csv.reader(path.read_text().splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"--groups {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    out, missing, bad = {}, [], []
+    for n, row in enumerate(rows, 1):
+        cells = [c.strip() for c in row]
+        header = n == 1 and [c.lower() for c in cells[:2]] == ["clip", "group"]
+        if not any(cells) or cells[0].startswith("#") or header:
+            continue
+        if len(cells) < 2 or not cells[0] or not cells[1]:
+            bad.append(str(n))
+            continue
+        clip = Path(cells[0]) if Path(cells[0]).is_absolute() else root / cells[0]
+        if not clip.is_file():
+            missing.append(cells[0])
+            continue
+        out[clip.resolve()] = cells[1]
+    if bad:
+        raise DatasetError(f"--groups {path}: rows {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} are not "
+                           f"'clip,group'")
+    if missing:
+        raise DatasetError(f"--groups {path} names {len(missing)} clip(s) not found under {root}: "
+                           f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    return out
+
+
 def _cache_path(cache_dir: Path, path: Path, height: int, width: int, fps: float | None,
                 transform: str | None = None, lag: int = 1, gain: float = 0.5) -> Path:
     st = path.stat()
@@ -88,6 +137,13 @@ def decode_clip(path: Path, height: int, width: int, fps: float | None, transfor
     """Decode a clip to uint8 RGB frames at ``fps`` (all frames when fps is None), exactly as the daemon keeps them;
     with ``transform="difference"``, each kept frame's difference to the one ``lag`` kept frames before (``lag``
     fewer), as the daemon feeds such a model."""
+    return decode_scenes(path, height, width, fps, transform, lag, gain)[0]
+
+
+def decode_scenes(path: Path, height: int, width: int, fps: float | None, transform: str | None = None,
+                  lag: int = 1, gain: float = 0.5) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """:func:`decode_clip`, and the runs of its frames between scene cuts by the daemon's own rule
+    (classify/cut.py, at the ``cut_threshold`` default): no window may span a cut, in training or validation."""
     pacer = Pacer(fps) if fps else None
     frames = []
     with VideoFileSource(path) as src:
@@ -95,17 +151,20 @@ def decode_clip(path: Path, height: int, width: int, fps: float | None, transfor
             if pacer is None or pacer.keep(frame.t):
                 frames.append(resize_rgb(frame.pixels, height, width))
     if len(frames) < (lag + 1 if transform else 1):
-        return np.zeros((0, height, width, 3), np.uint8)
+        return np.zeros((0, height, width, 3), np.uint8), []
     stack = np.stack(frames)
-    return transform_stack(stack, transform, lag, gain) if transform else stack
+    runs = scenes(stack, lag=lag if transform else 0)
+    return (transform_stack(stack, transform, lag, gain) if transform else stack), runs
 
 
 def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0, min_frames: int = 20,
          cache_dir: Path | None = None, progress: bool = True, transform: str | None = None,
-         lag: int = 1, gain: float = 0.5) -> Dataset:
-    """Decode (or reuse the cache of) every clip; clips that are unreadable or too short are skipped and reported."""
+         lag: int = 1, gain: float = 0.5, groups_file: Path | None = None) -> Dataset:
+    """Decode (or reuse the cache of) every clip; clips that are unreadable or too short are skipped and reported.
+    Each clip's group comes from ``groups_file`` when it names the clip, else from its path (:func:`group_of`)."""
     root = Path(root)
     labels, files, empty = scan(root)
+    named = read_groups(groups_file, root) if groups_file else {}
     cache_dir = Path(cache_dir) if cache_dir else root / ".edge-lrcn-cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     ds = Dataset(root, labels, [], empty_classes=empty)
@@ -116,28 +175,42 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
         cached = _cache_path(cache_dir, path, height, width, fps, transform, lag, gain)
         try:
             if not cached.exists():
-                frames = decode_clip(path, height, width, fps, transform, lag, gain)
-                tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")  # workers sharing a cache race otherwise
-                np.save(tmp, frames)
-                tmp.replace(cached)
+                frames, runs = decode_scenes(path, height, width, fps, transform, lag, gain)
+                _save(cached.with_suffix(".scenes.npy"), np.array(runs, np.int64).reshape(-1, 2))
+                _save(cached, frames)
             frames = np.load(cached, mmap_mode="r")
+            runs = [tuple(map(int, r)) for r in np.load(cached.with_suffix(".scenes.npy"))]
         except Exception as exc:  # any decoder failure: skip the clip, report it
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             ds.skipped.append((str(path), f"unreadable: {reason}"))
             log.warning("skipping %s: unreadable (%s)", path, reason)
             bar.update()
             continue
-        if len(frames) < min_frames:
+        if runs and max(b - a for a, b in runs) < min_frames <= len(frames):
+            ds.skipped.append((str(path), f"too short: no scene between its {len(runs) - 1} cuts is {min_frames} "
+                                          f"frames"))
+            log.warning("skipping %s: no scene between its cuts is one window long", path)
+        elif len(frames) < min_frames:
             what = "no decodable frames" if len(frames) == 0 else f"{len(frames)} frames at the model fps, < {min_frames}"
             ds.skipped.append((str(path), f"too short: {what}"))
             log.warning("skipping %s: too short (%s)", path, what)
         else:
-            ds.clips.append(Clip(path, labels.index(label), frames))
+            group = named.get(path.resolve()) or group_of(path, root / label)
+            whole = runs == [(0, len(frames))]
+            if not whole:
+                log.info("%s has %d scene cuts: no window spans one", path, len(runs) - 1)
+            ds.clips.append(Clip(path, labels.index(label), frames, group=group, scenes=None if whole else runs))
         bar.update()
     bar.close()
     if not ds.clips:
         raise DatasetError(f"no usable clips in {root} ({len(ds.skipped)} skipped)")
     return ds
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # workers sharing a cache race otherwise
+    np.save(tmp, array)
+    tmp.replace(path)
 
 
 def split_by_clip(clips: list[Clip], val: float = 0.15, test: float = 0.15, seed: int = 0):
@@ -171,6 +244,25 @@ def window_starts(n_frames: int, frames: int, count: int, rng: np.random.Generat
     return sorted({int(round(s)) for s in np.linspace(0, last, count)})
 
 
+def clip_starts(clip: Clip, frames: int, count: int, rng: np.random.Generator | None) -> list[int]:
+    """:func:`window_starts` within the clip's scenes: ``count`` windows shared among the scenes a window fits in
+    (by their length, at least one each), none spanning a scene cut."""
+    if not clip.scenes:
+        return window_starts(len(clip.frames), frames, count, rng)
+    return [a + s for (a, b), k in _shares(clip, frames, count) for s in window_starts(b - a, frames, k, rng)]
+
+
+def _shares(clip: Clip, frames: int, count: int) -> list[tuple[tuple[int, int], int]]:
+    fit = [(a, b) for a, b in clip.scenes if b - a >= frames]
+    total = sum(b - a for a, b in fit)
+    return [((a, b), max(1, round(count * (b - a) / total))) for a, b in fit]
+
+
+def window_count(clip: Clip, frames: int, count: int) -> int:
+    """How many windows :func:`clip_starts` draws at random from the clip."""
+    return count if not clip.scenes else sum(k for _, k in _shares(clip, frames, count))
+
+
 def uniform_indices(n_frames: int, frames: int) -> np.ndarray:
     """The tutorial's sampling: ``frames`` indices spread evenly over the whole clip."""
     return np.linspace(0, n_frames - 1, frames).round().astype(int)
@@ -185,7 +277,7 @@ def windows(clips: list[Clip], frames: int, per_clip: int, rng: np.random.Genera
         if sampling == "uniform":
             yield prepare(np.asarray(a[uniform_indices(len(a), frames)])), clip.label, ci
             continue
-        for s in window_starts(len(a), frames, per_clip, rng):
+        for s in clip_starts(clip, frames, per_clip, rng):
             yield prepare(np.asarray(a[s:s + frames])), clip.label, ci
 
 

@@ -1,6 +1,7 @@
 """The quality gate: ``convert`` writes no bundle for a model that learned nothing (docs/training.md).
 
-A model passes when, on the held-out test clips,
+A model passes when, on the held-out test clips (or, for a dataset too small for a test split, over all clips by
+k-fold cross-validation over groups: convert/crossval.py),
 1. its int8 streaming accuracy is above chance with a one-sided binomial test at ``max_p_value``. Chance is the
    share of the largest class among the test clips (what always answering that class scores), and the test counts
    *clips*, not windows: the windows of one clip are not independent, so counting them would make a lucky model look
@@ -46,9 +47,10 @@ class GateResult:
 
 def evaluate(accuracy: float, test_labels: list[int], agreement: float, min_agreement: float, max_p_value: float,
              baseline_accuracy: float | None = None, float_accuracy: float | None = None,
-             max_int8_drop: float | None = None) -> GateResult:
-    """``test_labels``: the label of every held-out clip. With ``max_int8_drop`` (a frozen, pre-quantized encoder)
-    the int8 check is the accuracy drop against ``float_accuracy``, else top-1 ``agreement``."""
+             max_int8_drop: float | None = None, what: str = "held-out") -> GateResult:
+    """``test_labels``: the label of every held-out clip (of every clip for a cross-validated estimate, ``what``).
+    With ``max_int8_drop`` (a frozen, pre-quantized encoder) the int8 check is the accuracy drop against
+    ``float_accuracy``, else top-1 ``agreement``."""
     n = len(test_labels)
     counts: dict[int, int] = {}
     for y in test_labels:
@@ -58,11 +60,11 @@ def evaluate(accuracy: float, test_labels: list[int], agreement: float, min_agre
     p = binomial_sf(k, n, chance)
     reasons = []
     if p > max_p_value:
-        reasons.append(f"held-out accuracy {100 * accuracy:.1f}% on {n} clips is not clearly above chance "
+        reasons.append(f"{what} accuracy {100 * accuracy:.1f}% on {n} clips is not clearly above chance "
                        f"({100 * chance:.1f}%, p = {p:.2g} > {max_p_value:g})")
     if baseline_accuracy is not None and (accuracy < baseline_accuracy or
                                           (accuracy == baseline_accuracy and accuracy < 1.0)):
-        reasons.append(f"held-out accuracy {100 * accuracy:.1f}% is not above the single-frame baseline's "
+        reasons.append(f"{what} accuracy {100 * accuracy:.1f}% is not above the single-frame baseline's "
                        f"{100 * baseline_accuracy:.1f}%: the model does not use motion")
     if max_int8_drop is not None and float_accuracy is not None:
         if accuracy < float_accuracy - max_int8_drop:

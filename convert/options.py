@@ -76,6 +76,8 @@ class ConvertOptions:
     val_split: float = 0.15
     test_split: float = 0.15
     cache_dir: Path | None = None
+    groups: Path | None = None  # a CSV of clip,group rows (convert/dataset.py read_groups)
+    estimate: str = "auto"  # how accuracy is estimated: auto, holdout or cv (convert/groups.py plan)
     keras_model: Path | None = None
     min_agreement: float = 0.97  # trained encoders: int8/float top-1 agreement
     max_int8_drop: float = 0.10  # frozen pre-quantized encoders: int8 accuracy at most this far below float
@@ -171,6 +173,13 @@ TABLE: tuple[Opt, ...] = (
         "encoder and LSTM (the output layer is trained afresh when the labels differ)", Path),
     Opt("--val-split", V, "val_split", "share of each class's clips for validation", float),
     Opt("--test-split", V, "test_split", "share of each class's clips held out for the test figures", float),
+    Opt("--groups", V, "groups", "CSV of 'clip,group' rows (clip paths under --data): clips of one person or session "
+        "share a group, and no group is ever in two of train, validation and test (sub-folders per session and "
+        "file-name prefixes before '__' say it too)", Path, extra={"metavar": "FILE.csv"}),
+    Opt("--estimate", V, "estimate", "how the gate's accuracy is estimated: holdout (a test split), cv (k-fold "
+        "cross-validation over groups, then the final model trains on all clips) or auto (cv when the test split "
+        "would hold fewer than 30 clips or a class has fewer than 3 groups)", str, ("auto", "holdout", "cv"),
+        commands=("convert",)),
     Opt("--cache", V, "cache_dir", "frame cache folder (default DATA/.edge-lrcn-cache)", Path),
     Opt("--keras-model", V, "keras_model", "convert this trained .keras model instead of training", Path,
         commands=("convert",)),

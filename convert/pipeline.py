@@ -21,7 +21,8 @@ from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter, runtime
 from edge_lrcn.plots import plot_confusion, plot_curves
 
 from . import dataset as D
-from . import gate
+from . import crossval, gate
+from . import groups as G
 from .options import ConvertOptions, LrcnConfig, TrainOptions, transform_of
 from .train import get_strategy, is_chief, resolve_pairs, save_sidecar, train_baseline, train_lrcn
 
@@ -32,7 +33,7 @@ class DegradedModel(EdgeLrcnError):
     """The model failed the quality gate (convert/gate.py): exit 1, no bundle; --allow-degraded writes it anyway."""
 
 
-def _load_split(opts: ConvertOptions):
+def _load(opts: ConvertOptions):
     cfg = opts.cfg
     fps = None if opts.train.sampling == "uniform" else opts.fps
     if opts.train.sampling == "uniform":
@@ -40,16 +41,46 @@ def _load_split(opts: ConvertOptions):
                     "sees %d frames at %g fps, so this model will not match what the daemon feeds it",
                     cfg.frames, cfg.frames, opts.fps)
     ds = D.load(opts.data, cfg.height, cfg.width, fps, cfg.frames, opts.cache_dir, transform=transform_of(cfg),
-                lag=cfg.lag, gain=cfg.gain)
+                lag=cfg.lag, gain=cfg.gain, groups_file=opts.groups)
     log.info("dataset: %s", ds.summary())
     for path, why in ds.skipped:
         log.info("  skipped %s: %s", path, why)
-    train, val, test = D.split_by_clip(ds.clips, opts.val_split, opts.test_split, opts.train.seed)
+    return ds
+
+
+def _split(opts: ConvertOptions, ds):
+    train, val, test = G.split(ds.clips, opts.val_split, opts.test_split, opts.train.seed)
     if not train or not val or not test:
-        raise DatasetError(f"{opts.data}: too few clips to split into train/validation/test "
+        raise DatasetError(f"{opts.data}: too few clips (or groups) to split into train/validation/test "
                            f"({len(train)}/{len(val)}/{len(test)}); give each class at least 3 clips")
-    log.info("split by clip: %d train, %d validation, %d test", len(train), len(val), len(test))
-    return ds, train, val, test
+    log.info("split by %s: %d train, %d validation, %d test", "group" if G.grouped(ds.clips) else "clip",
+             len(train), len(val), len(test))
+    return train, val, test
+
+
+def _load_split(opts: ConvertOptions):
+    ds = _load(opts)
+    return (ds, *_split(opts, ds))
+
+
+def _plan(opts: ConvertOptions, ds) -> G.Plan:
+    """How accuracy will be estimated; a dataset that cannot pass the gate is refused here, before any training
+    (``--allow-degraded``: a warning)."""
+    plan = G.plan(ds.clips, ds.labels, opts.test_split, opts.max_p_value, opts.train.seed, opts.estimate)
+    if plan.method != "holdout" and (opts.keras_model or opts.cfg.encoder == "reference"):
+        why = "--keras-model was trained already" if opts.keras_model else "the reference encoder trains with its head"
+        log.warning("%s: accuracy is estimated on a held-out test split, not by cross-validation", why)
+        plan = G.plan(ds.clips, ds.labels, opts.test_split, opts.max_p_value, opts.train.seed, "holdout")
+    if plan.problems:
+        msg = (f"{opts.data} cannot pass the quality gate: " + "; ".join(plan.problems)
+               + (f"; {plan.advice}" if plan.advice else ""))
+        if not opts.allow_degraded:
+            raise DatasetError(msg + " (--allow-degraded trains anyway)")
+        log.warning("%s", msg)
+    elif plan.advice:
+        log.warning("a small dataset: %s", plan.advice)
+    log.info("accuracy estimate: %s", plan.describe())
+    return plan
 
 
 def _cfg_for(opts: ConvertOptions, labels: list[str]) -> LrcnConfig:
@@ -158,7 +189,7 @@ def _stream_probs(encoder, head, clips, cfg, per_clip, sampling):
             idx = D.uniform_indices(len(frames), cfg.frames)
             out.append(classify_windows(encoder, head, frames[idx], cfg.frames, [0]))
         else:
-            starts = D.window_starts(len(frames), cfg.frames, per_clip, None)
+            starts = D.clip_starts(clip, cfg.frames, per_clip, None)
             out.append(classify_windows(encoder, head, frames, cfg.frames, starts))
     return np.concatenate(out)
 
@@ -207,7 +238,8 @@ def _report_header(opts, cfg, ds, train, val, test, history) -> dict:
     return {"edge_lrcn": __version__, "dataset": {
         "root": str(opts.data), "labels": ds.labels, "clips": len(ds.clips), "summary": ds.summary(),
         "skipped": [{"path": p, "reason": r} for p, r in ds.skipped], "empty_classes": ds.empty_classes},
-        "split": {"train": len(train), "val": len(val), "test": len(test), "seed": opts.train.seed, "by": "clip"},
+        "split": {"train": len(train), "val": len(val), "test": len(test), "seed": opts.train.seed,
+                  "by": "group" if G.grouped(ds.clips) else "clip", "groups": len(G.by_group(ds.clips))},
         "window": {"frames": cfg.frames, "fps": opts.fps, "sampling": opts.train.sampling},
         "model": cfg.to_dict(), "augmentation": _augmentation(opts.train, ds.labels),
         "epochs_trained": len(history.get("loss", [])),
@@ -278,14 +310,44 @@ def _sizes(members: dict, fp32_encoder_bytes: int) -> dict:
             "int8_over_fp32": len(members["encoder_int8.tflite"]) / fp32_encoder_bytes}
 
 
-def _gate_step(report: dict, test, opts: ConvertOptions, frozen: bool) -> gate.GateResult:
-    base = report.get("baseline_single_frame", {}).get("accuracy")
-    result = gate.evaluate(report["int8_streaming"]["accuracy"], [c.label for c in test],
-                           report["int8_streaming"]["agreement_with_float"], opts.min_agreement, opts.max_p_value,
-                           base, report["keras_float"]["accuracy"], opts.max_int8_drop if frozen else None)
-    report["gate"] = {**result.to_dict(), "max_p_value": opts.max_p_value,
+def _gate_step(report: dict, test, opts: ConvertOptions, frozen: bool, estimate: dict | None) -> gate.GateResult:
+    if estimate:  # cross-validated: every clip, tested by models that never saw its group
+        figures = (estimate["int8_accuracy"], estimate["clip_labels"], 1.0, estimate["baseline_accuracy"],
+                   estimate["float_accuracy"], "cross-validated")
+    else:
+        figures = (report["int8_streaming"]["accuracy"], [c.label for c in test],
+                   report["int8_streaming"]["agreement_with_float"],
+                   report.get("baseline_single_frame", {}).get("accuracy"), report["keras_float"]["accuracy"],
+                   "held-out")
+    acc, labels, agreement, base, float_acc, what = figures
+    result = gate.evaluate(acc, labels, agreement, opts.min_agreement, opts.max_p_value, base, float_acc,
+                           opts.max_int8_drop if frozen else None, what)
+    report["gate"] = {**result.to_dict(), "max_p_value": opts.max_p_value, "estimate": report["estimate"]["method"],
                       **({"max_int8_drop": opts.max_int8_drop} if frozen else {"min_agreement": opts.min_agreement})}
     return result
+
+
+def _estimate_step(opts: ConvertOptions, cfg: LrcnConfig, ds, plan: G.Plan, strategy):
+    """-> train, validation and test clips, the quantizer, the cross-validated estimate (None: a held-out test
+    split). Cross-validated, the final model trains on every clip (its validation clips, by group, choose the
+    epoch), and its figures on those validation clips measure only what export changed (int8, fp16)."""
+    if plan.method == "holdout":
+        train, val, test = _split(opts, ds)
+        return train, val, test, Quantizer(train, cfg, opts), None
+    quantize = Quantizer(ds.clips, cfg, opts)  # calibrated on every clip's frames (no labels): one int8 encoder
+    estimate = crossval.cross_validate(opts, cfg, ds.clips, plan, strategy, quantize)
+    log.info("cross-validated int8 accuracy %.1f%% on %d clips (%d folds, %.0f s); training the final model on all "
+             "clips", 100 * estimate["int8_accuracy"], estimate["clips"], estimate["folds"], estimate["seconds"])
+    train, val = crossval.fit_split(ds.clips, opts)
+    return train, val, val, quantize, estimate
+
+
+def _estimate_report(plan: G.Plan, test, estimate: dict | None) -> dict:
+    if estimate is None:
+        return {"method": "holdout", "what": plan.describe(), "clips": len(test)}
+    return {**{k: v for k, v in estimate.items() if k != "clip_labels"}, "what": plan.describe(),
+            "note": "the figures beside int8_streaming are the final model's on its own validation clips (not held "
+                    "out): they measure export fidelity only; this estimate is the accuracy"}
 
 
 def convert_command(opts: ConvertOptions) -> dict:
@@ -293,17 +355,21 @@ def convert_command(opts: ConvertOptions) -> dict:
     t_start = time.time()
     if opts.keras_model:
         _config_from_sidecar(opts)
-    ds, train, val, test = _load_split(opts)
+    ds = _load(opts)
     cfg = _cfg_for(opts, ds.labels)
+    plan = _plan(opts, ds)
     strategy = get_strategy()
-    quantize = Quantizer(train, cfg, opts)
+    train, val, test, quantize, estimate = _estimate_step(opts, cfg, ds, plan, strategy)
     model, history = _train_step(opts, cfg, ds, train, val, strategy, quantize)
     report = _report_header(opts, cfg, ds, train, val, test, history)
+    report["estimate"] = _estimate_report(plan, test, estimate)
     xt, yt, _ = D.stack_windows(test, cfg.frames, opts.train.eval_windows_per_clip, opts.train.sampling)
     keras_probs = model.predict(xt, batch_size=16, verbose=0)
     report["keras_float"] = _metrics(keras_probs.argmax(1), yt, len(ds.labels))
     report["test_windows"] = int(len(yt))
-    baseline_history = _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize)
+    baseline_history = None
+    if estimate is None:  # cross-validated, the baseline was trained in every fold
+        baseline_history = _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize)
     members, fp32_encoder_bytes = export_step(model, quantize)
     report.update(validate_step(members, test, xt, yt, keras_probs, cfg, opts))
     report["sizes"] = _sizes(members, fp32_encoder_bytes)
@@ -311,9 +377,13 @@ def convert_command(opts: ConvertOptions) -> dict:
     report["encoder_macs"] = _macs(model)
     from .model import frozen_encoder
 
-    verdict = _gate_step(report, test, opts, frozen_encoder(model) is not None)
+    verdict = _gate_step(report, test, opts, frozen_encoder(model) is not None, estimate)
     report["seconds"] = round(time.time() - t_start, 1)
     _print_summary(report)
+    return _write_step(opts, cfg, ds, model, history, baseline_history, members, report, verdict)
+
+
+def _write_step(opts, cfg, ds, model, history, baseline_history, members, report, verdict) -> dict:
     out = Path(opts.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if opts.plots:
@@ -367,6 +437,9 @@ def _manifest(opts: ConvertOptions, cfg: LrcnConfig, ds, report: dict, verdict) 
                        "fp16_accuracy": report["fp16_streaming"]["accuracy"],
                        "baseline_accuracy": report.get("baseline_single_frame", {}).get("accuracy"),
                        "chance": verdict.chance, "p_value": verdict.p_value,
+                       "estimate": report["estimate"]["method"], "estimate_clips": verdict.clips,
+                       "estimate_int8_accuracy": report["estimate"].get("int8_accuracy",
+                                                                        report["int8_streaming"]["accuracy"]),
                        "degraded": not verdict.passed, "degraded_reasons": verdict.reasons},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -398,7 +471,15 @@ def package_step(opts: ConvertOptions, cfg: LrcnConfig, ds, model, history, memb
 
 def _print_summary(r: dict) -> None:
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
-    lines = [f"test windows: {r['test_windows']} from {r['split']['test']} held-out clips",
+    e = r["estimate"]
+    lines = [f"test windows: {r['test_windows']} from {r['split']['test']} held-out clips" if e["method"] == "holdout"
+             else f"cross-validated ({e['folds']} folds over {e['groups']} groups, every one of {e['clips']} clips "
+                  f"tested once, {e['seconds']:.0f} s): int8 {pct(e['int8_accuracy'])}, float "
+                  f"{pct(e['float_accuracy'])}"
+                  + (f", single-frame baseline {pct(e['baseline_accuracy'])}" if e.get("baseline_accuracy") is not None
+                     else "")
+                  + f"\nthe final model (all clips) on its {r['test_windows']} validation windows (export fidelity, "
+                    f"not held out):",
              f"  keras float accuracy     {pct(r['keras_float']['accuracy'])}",
              f"  int8 streaming accuracy  {pct(r['int8_streaming']['accuracy'])}  "
              f"agreement with float {r['int8_streaming']['agreement_with_float']:.3f}",
@@ -411,7 +492,8 @@ def _print_summary(r: dict) -> None:
     g = r.get("gate")
     if g:
         lines.append(f"  quality gate             {'passed' if g['passed'] else 'FAILED'}: chance "
-                     f"{pct(g['chance'])}, {g['correct_clips']}/{g['test_clips']} clips, p = {g['p_value']:.2g}"
+                     f"{pct(g['chance'])}, {g['correct_clips']}/{g['test_clips']} clips "
+                     f"({'held out' if g['estimate'] == 'holdout' else 'cross-validated'}), p = {g['p_value']:.2g}"
                      + "".join(f"\n    - {why}" for why in g["reasons"]))
     s = r["sizes"]
     if r.get("heads"):
@@ -433,6 +515,11 @@ def _plots(history, baseline_history, report, labels, out: Path) -> list[str]:
     curves = out.with_name(out.stem + "_training.png")
     cm = out.with_name(out.stem + "_confusion.png")
     plot_curves(history, baseline_history, curves)
-    plot_confusion(np.array(report["int8_streaming"]["confusion_matrix"]), labels, cm,
-                   f"int8 streaming, {report['test_windows']} held-out windows")
+    e = report["estimate"]
+    if e["method"] == "holdout":
+        plot_confusion(np.array(report["int8_streaming"]["confusion_matrix"]), labels, cm,
+                       f"int8 streaming, {report['test_windows']} held-out windows")
+    else:
+        plot_confusion(np.array(e["confusion_matrix"]), labels, cm,
+                       f"int8, cross-validated: {e['windows']} windows of {e['clips']} clips")
     return [str(curves), str(cm)]

@@ -77,7 +77,7 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=N
 
     def gen():
         index = [(ci, s) for ci, c in enumerate(clips)
-                 for s in (D.window_starts(len(c.frames), cfg.frames, per_clip, rng)
+                 for s in (D.clip_starts(c, cfg.frames, per_clip, rng)
                            if opts.sampling != "uniform" else [None])]
         for k in rng.permutation(len(index)):
             ci, s = index[k]
@@ -107,7 +107,7 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=N
     sig = (tf.TensorSpec(shape, tf.float32), tf.TensorSpec((), tf.int64))
     # every clip is at least one window long (the loader drops shorter ones), so each epoch has this many windows;
     # declaring it lets Keras show progress and stops the "ran out of data" warning
-    n_windows = len(clips) * per_clip
+    n_windows = sum(D.window_count(c, cfg.frames, per_clip) if opts.sampling != "uniform" else 1 for c in clips)
     ds = tf.data.Dataset.from_generator(gen, output_signature=sig)
     ds = ds.apply(tf.data.experimental.assert_cardinality(n_windows))
     global_batch = opts.batch_size * strategy.num_replicas_in_sync

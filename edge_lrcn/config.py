@@ -159,8 +159,9 @@ SCHEMA: list[Setting] = [
       live=True),
     S("scores", "events", _bool, False, "also emit per-window scores", live=True),
     S("cut_threshold", "events", _num(float, 0.0, 1.0), 0.07,
-      "mean absolute change between consecutive model inputs (0-1) that counts as a scene cut and restarts the "
-      "window (0: off)", live=True),
+      "a grid cell's mean absolute change between consecutive model inputs (0-1) above which the cell changed; a "
+      "scene cut (the window restarts) is 0.8 of the 8x8 cells changed, or a brightness step (docs/events.md; 0: off)",
+      live=True),
     S("stats_interval", "events", _num(float, 0.0, 86400), 60.0, "seconds between stats objects (0: off)", live=True),
     S("topic_prefix", "mqtt", _topic_part("topic prefix", 512, True), None, "topic prefix (default edge-lrcn/<device_id>)", live=True),
     S("qos", "mqtt", _num(int, 0, 1), 1, "QoS of the activity events (0 or 1); availability, discovery, the activity "

@@ -63,7 +63,7 @@ def tiny_bundle(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("tiny_bundle") / "tiny.lrcn"
     proc = run_cli("convert", "--data", tiny_data, "--out", out, "--epochs", "2", "--windows-per-clip", "2",
                    "--allow-degraded", "--quiet", "--calibration-frames", "50", "--test-split", "0.25",
-                   "--val-split", "0.25")
+                   "--val-split", "0.25", "--estimate", "holdout")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads(Path(str(out) + ".report.json").read_text())
 

@@ -15,7 +15,7 @@ from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 FAST = ["--epochs", "2", "--windows-per-clip", "2", "--calibration-frames", "40", "--test-split", "0.25",
-        "--val-split", "0.25", "--quiet", "--no-plots"]
+        "--val-split", "0.25", "--quiet", "--no-plots", "--estimate", "holdout"]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,8 @@ def test_allow_degraded_writes_the_bundle_and_marks_it(tiny_bundle, tmp_path):
     path, report = tiny_bundle
     v = read_bundle(path).manifest["validation"]
     assert v["degraded"] is True and v["degraded_reasons"] == report["gate"]["reasons"] and v["p_value"] > 0.01
+    # which estimate the gate judged, in the report and the manifest (`info --report` prints both)
+    assert report["estimate"]["method"] == v["estimate"] == report["gate"]["estimate"] == "holdout"
     proc = run_cli("run", "--model", path, "--source", next(Path(report["dataset"]["root"]).glob("*/*.avi")),
                    "--sink", "stdout", "--stats-interval", "0")
     assert proc.returncode == 0, proc.stderr[-2000:]

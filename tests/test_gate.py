@@ -59,7 +59,7 @@ def test_options_defaults_come_from_the_dataclasses():
     assert (opts.min_agreement, opts.max_p_value, opts.fps) == (ConvertOptions.min_agreement,
                                                                 ConvertOptions.max_p_value, ConvertOptions.fps)
     assert all(o.default() is not None or o.name in ("reverse_pairs", "hflip", "vflip", "init_from", "cache_dir",
-                                                     "keras_model") for o in TABLE)
+                                                     "keras_model", "groups") for o in TABLE)
 
 
 def test_reference_encoder_keeps_the_tutorial_model():

@@ -1,7 +1,8 @@
 """One object from frames to class probabilities, used by both ``run`` and ``eval``.
 
 Per frame: the pacer decides whether the model keeps it (by timestamp); a kept frame is preprocessed (the one
-function the trainer used), compared with the previous kept frame for a scene cut, encoded once and pushed into the
+function the trainer used), compared with the previous kept frame for a scene cut (classify/cut.py, the rule
+convert's loader applies too), encoded once and pushed into the
 feature window; every ``stride`` kept frames with a full window the head gives class probabilities. A gap in the
 stream or a scene cut restarts the window, and the caller hears of it as a :class:`Reset`, so that whatever turns
 probabilities into events can close what was open: a window must never span a gap or a cut, which no training
@@ -20,11 +21,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 
 from ..capture.sources import Frame
 from ..model.loader import Model
+from .cut import is_cut
 from .pacer import Pacer
 from .preprocess import TRANSFORMS, resize_rgb
 from .window import FeatureWindow
@@ -64,11 +65,6 @@ class Counts:
     head_s: float = 0.0
 
 
-def _mean_change(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute change between two uint8 frames on the model's 0-1 scale (the scene-cut measure)."""
-    return cv2.norm(a, b, cv2.NORM_L1) / (a.size * 255.0)
-
-
 class Classifier:
     """pacer -> preprocess -> (gap and cut resets) -> encoder -> FeatureWindow -> head every ``stride`` kept frames."""
 
@@ -76,7 +72,7 @@ class Classifier:
         if stride < 1:
             raise ValueError("stride must be >= 1")
         self.stride = stride
-        self.cut_threshold = cut_threshold  # mean absolute change of the model input (0-1); 0: off
+        self.cut_threshold = cut_threshold  # a cell's change for the scene-cut rule (classify/cut.py); 0: off
         self.counts = Counts()
         self.use(model)
 
@@ -113,7 +109,7 @@ class Classifier:
         c.kept += 1
         t0 = time.perf_counter()
         rgb = resize_rgb(frame.pixels, self.height, self.width)
-        if self.cut_threshold and self._prev_rgb is not None and _mean_change(rgb, self._prev_rgb) > self.cut_threshold:
+        if self._prev_rgb is not None and is_cut(self._prev_rgb, rgb, self.cut_threshold):
             # another camera, a light switched on, a PTZ move: half of the window would show one scene and half
             # another
             log.info("scene cut at t=%.2f: restarting the window", frame.t)
