@@ -82,6 +82,8 @@ def test_a_difference_model_is_fed_exactly_what_training_saw(tiny_bundle, tmp_pa
     clf = Classifier(dataclasses.replace(model, encoder=Recording()), stride=1, cut_threshold=0.0)
     video = tmp_path / "clip.avi"
     make_sequence(video, [("up", 4.0)], seed=11)
+    assert bundle.prefill == "rest"  # convert's default: trained on early windows too
+    assert len(seen) == 1 and (seen.pop() == 128).all()  # the rest input, encoded once for the window's prefill
     windows, _ = stream_file(clf, video)
     h, w = bundle.input_size
     expected = decode_clip(video, h, w, bundle.fps, "difference", bundle.lag, bundle.gain)
@@ -90,3 +92,26 @@ def test_a_difference_model_is_fed_exactly_what_training_saw(tiny_bundle, tmp_pa
     # and the encoder's features of them are those of the float inputs the trainer feeds the float model
     np.testing.assert_array_equal(model.encoder.encode_rgb(seen[0]), model.encoder(to_float(seen[0])))
     assert len(windows) == len(expected) - bundle.frames + 1
+
+
+def test_a_model_trained_on_early_windows_answers_from_the_first_difference(tiny_bundle, tmp_path):
+    """window.prefill = rest: after the start and after a scene cut the head answers as soon as the first difference
+    is encoded (lag + 1 kept frames), not after a full window; a bundle without it waits for ``frames``."""
+    from edge_lrcn.capture.sources import VideoFileSource
+
+    video = tmp_path / "seq.avi"
+    make_sequence(video, [("up", 3.0), ("left", 3.0)], seed=5)
+    bundle = load_bundle(str(tiny_bundle[0]))
+    for prefill in ("rest", None):
+        if prefill is None:
+            bundle.manifest["window"].pop("prefill")
+        clf = Classifier(open_model(bundle, "cpu", 1), stride=1, cut_threshold=0.07)
+        with VideoFileSource(video) as src:
+            kept = [s for f in iter(src.read, None) if (s := clf.push(f)).kept]
+        cut = next(i for i, s in enumerate(kept) if s.reset)
+        wait = bundle.lag + (0 if prefill else bundle.frames - 1)
+        for first in (0, cut):
+            assert [s.probs is not None for s in kept[first:first + wait + 1]] == [False] * wait + [True], prefill
+        assert all(s.probs is not None for s in kept[cut + wait:])
+        probs = np.stack([s.probs for s in kept if s.probs is not None])
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
