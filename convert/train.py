@@ -66,9 +66,8 @@ def _flip(x, h: bool, v: bool):
 def early_window(x: np.ndarray, rest: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A window as the daemon classifies it k kept frames after a restart (1 <= k < T): the rest input's features
     (what the classifier's window is prefilled with, classify/classifier.py) then the first k features of ``x``,
-    keeping its label: the head learns to name the newest activity after a few frames of it. k is drawn towards
-    the first frames (1 + (T - 1) * u**2: half of them k <= T / 4), where an event has to be decided."""
-    k = 1 + int((len(x) - 1) * rng.random() ** 2)
+    keeping its label: the head learns to name the newest activity after a few frames of it."""
+    k = int(rng.integers(1, len(x)))
     return np.concatenate([np.broadcast_to(rest.astype(np.float32), (len(x) - k, *x.shape[1:])), x[:k]])
 
 
