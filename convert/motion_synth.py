@@ -142,3 +142,22 @@ def make_dataset(out_dir: Path, clips_per_class: int = 40, seed: int = 0, classe
                 writer.release()
         counts[label] = clips_per_class
     return counts
+
+
+def make_sequence(path: Path, segments, seed: int = 0, fps: float = FPS,
+                  size: tuple[int, int] = SIZE) -> list[tuple[str, float, float]]:
+    """One video of labelled segments back to back, each its own random scene (as :func:`synth.make_sequence`);
+    returns the ground truth as ``(label, start_s, end_s)`` per segment."""
+    rng = np.random.default_rng([seed, 7])
+    truth, t = [], 0.0
+    scenes = [(MotionScene(label, rng, *size), seconds) for label, seconds in segments]  # bad labels before writing
+    writer = open_writer(Path(path), fps, *size)
+    try:
+        for (scene, seconds), (label, _) in zip(scenes, segments):
+            for i in range(int(round(seconds * fps))):
+                writer.write(scene.render(i / fps))
+            truth.append((label, t, t + seconds))
+            t += seconds
+    finally:
+        writer.release()
+    return truth

@@ -64,6 +64,7 @@ class TrainOptions:
     vflip: dict[int, int] | str | None = None  # label index -> label of the upside-down window
     checkpoint: str | None = None  # save the best weights here after every improving epoch
     init_from: str | None = None  # a trained .keras model whose weights start the training (fine-tuning)
+    early_windows: float = 0.3  # share of training windows that begin right after a restart (docs/events.md)
 
 
 @dataclass
@@ -157,6 +158,10 @@ TABLE: tuple[Opt, ...] = (
     Opt("--batch-size", T, "batch_size", "windows per batch", int, minimum=1),
     Opt("--learning-rate", T, "learning_rate", "Adam learning rate", float),
     Opt("--windows-per-clip", T, "windows_per_clip", "random temporal crops per clip and epoch", int, minimum=1),
+    Opt("--early-windows", T, "early_windows", "share of training windows cut as the daemon sees them right after a "
+        "restart (a scene cut, the start of a stream): the first 1-19 kept frames of an activity after the rest "
+        "input, labelled by that activity, so events come within a second (a model fed differences; 0: off)",
+        float),
     Opt("--seed", T, "seed", "seed of the split, the crops and the initial weights", int),
     Opt("--sampling", T, "sampling", "stream: T frames at F fps (matches the daemon); uniform: T frames over the "
         "whole clip (the tutorial's way, does not match a live stream)", str, ("stream", "uniform")),
@@ -240,6 +245,8 @@ def from_args(args, verbose: int) -> ConvertOptions:
         raise UsageError("--fps must be in (0, 120]")
     if len(cfg["filters"]) != len(cfg["pools"]):
         raise UsageError("--filters and --pools need the same number of stages")
+    if not 0 <= values[T]["early_windows"] <= 1:
+        raise UsageError("--early-windows must be in [0, 1]")
     for name in ("val_split", "test_split"):
         if not 0 < values[V][name] < 0.5:
             raise UsageError(f"--{name.replace('_', '-')} must be in (0, 0.5)")

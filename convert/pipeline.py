@@ -422,8 +422,11 @@ def _manifest(opts: ConvertOptions, cfg: LrcnConfig, ds, report: dict, verdict) 
            "resize": "INTER_AREA"}
     if transform_of(cfg):
         inp["transform"], inp["lag"], inp["gain"] = transform_of(cfg), cfg.lag, cfg.gain
+    window = {"frames": cfg.frames, "fps": opts.fps}
+    if transform_of(cfg) == "difference" and cfg.encoder != "reference" and opts.train.early_windows > 0:
+        window["prefill"] = "rest"  # trained on early windows: the daemon classifies from the first kept frame on
     return {
-        "labels": ds.labels, "window": {"frames": cfg.frames, "fps": opts.fps}, "input": inp,
+        "labels": ds.labels, "window": window, "input": inp,
         "feature_dim": int(report["feature_dim"]),
         "model": {"architecture": "lrcn", **{k: v for k, v in cfg.to_dict().items() if k != "labels"},
                   "encoder_macs": report["encoder_macs"]},

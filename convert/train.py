@@ -20,7 +20,7 @@ import numpy as np
 
 from . import dataset as D
 from .model import build_baseline, build_lrcn, compile_model, frozen_encoder, member_models, members
-from .options import LrcnConfig, TrainOptions
+from .options import LrcnConfig, TrainOptions, transform_of
 
 log = logging.getLogger(__name__)
 INT8_SHARE = 0.5  # share of training windows cut from the int8 encoder's features (when there are some)
@@ -63,11 +63,27 @@ def _flip(x, h: bool, v: bool):
     return x
 
 
-def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=None):
+def early_window(x: np.ndarray, rest: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A window as the daemon classifies it k kept frames after a restart (1 <= k < T): the rest input's features
+    (what the classifier's window is prefilled with, classify/classifier.py) then the first k features of ``x``,
+    keeping its label: the head learns to name the newest activity after a few frames of it."""
+    k = int(rng.integers(1, len(x)))
+    return np.concatenate([np.broadcast_to(rest.astype(np.float32), (len(x) - k, *x.shape[1:])), x[:k]])
+
+
+def rest_features(features, cfg: LrcnConfig) -> np.ndarray:
+    """The frozen encoder's features of the rest input: a difference where nothing changed (uniform 128)."""
+    rest = np.full((1, cfg.height, cfg.width, 3), 128, np.uint8)
+    return features(D.to_float(rest))[0].astype(np.float16)
+
+
+def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=None, rest=None):
     """Windows re-drawn at random offsets every epoch (random temporal crops), read from the memory-mapped cache.
 
     With ``grids`` (a frozen pretrained backbone) the windows are cut from each clip's precomputed backbone grids
-    instead of its frames; ``grids[i][(h, v)]`` holds the grids of the clip mirrored that way."""
+    instead of its frames; ``grids[i][(h, v)]`` holds the grids of the clip mirrored that way. With ``rest`` (the
+    encoder's features of the rest input per variant key, a model fed differences) a share ``early_windows`` of them
+    are early windows (:func:`early_window`)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(opts.seed)
@@ -101,7 +117,10 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=N
                 x = np.asarray(grids[ci][q + (h, v)][idx], np.float32)
             else:
                 x = D.to_float(np.ascontiguousarray(_flip(np.asarray(clip.frames[idx]), h, v)))
-            yield (x[::-1].copy() if back else x), y
+            x = x[::-1].copy() if back else x
+            if rest is not None and rng.random() < opts.early_windows:
+                x = early_window(x, rest[q], rng)
+            yield x, y
 
     shape = (cfg.frames, *(clips[0].frames.shape[1:] if grids is None else grids[0][(False, False)].shape[1:]))
     sig = (tf.TensorSpec(shape, tf.float32), tf.TensorSpec((), tf.int64))
@@ -188,7 +207,7 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         for head in heads:
             compile_model(head, opts.learning_rate)
     per_clip = 1 if opts.sampling == "uniform" else opts.eval_windows_per_clip
-    grids = None
+    grids = rest = None
     if frozen is not None:
         log.info("computing the frozen encoder's features of %d clips once", len(train_clips) + len(val_clips))
         fns = [((), keras_features(frozen))]
@@ -197,6 +216,8 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         for key, fn in fns:
             grids = compute_grids(fn, train_clips, _flips(opts), key)
             compute_grids(fn, val_clips, key=key)
+        if transform_of(cfg) == "difference" and opts.early_windows > 0:
+            rest = {key: rest_features(fn, cfg) for key, fn in fns}
         val_key = fns[-1][0] + (False, False)  # validated on what the device will compute
         xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling,
                                     [c.grids[val_key] for c in val_clips], lambda a: a.astype(np.float32))
@@ -208,7 +229,7 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         head_opts = opts if k == 0 else replace(opts, seed=opts.seed + k)
         if k:
             keras.utils.set_random_seed(head_opts.seed)
-        histories.append(_fit(model, head, what, train_clips, xv, yv, cfg, head_opts, strategy, grids))
+        histories.append(_fit(model, head, what, train_clips, xv, yv, cfg, head_opts, strategy, (grids, rest)))
     history = histories[0]
     if len(histories) > 1:
         history["heads"] = [{"seed": opts.seed + k, "epochs": len(h["loss"]), "best_val_loss": min(h["val_loss"]),
@@ -217,7 +238,8 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
     return model, history
 
 
-def _fit(model, head, what: str, train_clips, xv, yv, cfg: LrcnConfig, opts: TrainOptions, strategy, grids) -> dict:
+def _fit(model, head, what: str, train_clips, xv, yv, cfg: LrcnConfig, opts: TrainOptions, strategy, inputs) -> dict:
+    """``inputs``: (grids, rest) of a frozen encoder (see :func:`_train_dataset`), or (None, None)."""
     import keras
 
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=opts.patience,
@@ -231,7 +253,7 @@ def _fit(model, head, what: str, train_clips, xv, yv, cfg: LrcnConfig, opts: Tra
     log.info("training %s: %d train clips, %d validation windows, up to %d epochs", what, len(train_clips),
              len(xv), opts.epochs)
     _build_for_workers(head, xv[:1], yv[:1], strategy)
-    hist = head.fit(_train_dataset(train_clips, cfg, opts, strategy, grids), validation_data=(xv, yv),
+    hist = head.fit(_train_dataset(train_clips, cfg, opts, strategy, *inputs), validation_data=(xv, yv),
                     epochs=opts.epochs, callbacks=callbacks, verbose=2 if opts.verbose >= 2 else 0, shuffle=False)
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 

@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="background kinds to draw from (default all: plain,noise,texture; 'black' gives white "
                         "shapes on black, a warm-up set for curricula)")
     p.add_argument("--sequence", metavar="LABEL:SECONDS,...",
-                   help="instead of a dataset, write one video OUT_DIR of labelled segments back to back")
+                   help="instead of a dataset, write one video OUT_DIR of labelled segments back to back (each a "
+                        "new scene, of --kind's classes) and its timeline OUT_DIR.timeline.csv for eval")
 
     from .convert.options import add_arguments
 
@@ -80,15 +81,7 @@ def _add_device_commands(sub, common) -> None:
     p = sub.add_parser("run", parents=[common], help="the streaming daemon")
     add_arguments(p)
 
-    p = sub.add_parser("eval", parents=[common], help="bundle accuracy on a labelled video folder")
-    p.add_argument("data", type=Path)
-    p.add_argument("--model", help="bundle (default: the embedded model)")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--stride", type=int, default=5, help="classify every N kept frames (default 5)")
-    p.add_argument("--encoder", choices=("auto", "int8", "fp16"), default="auto",
-                   help="CPU encoder, as the daemon's setting (default auto: the faster here)")
-    p.add_argument("--plot", type=Path, help="write the confusion matrix as a PNG here")
-    p.add_argument("--json", action="store_true")
+    _add_eval_command(sub, common)
 
     p = sub.add_parser("bench", parents=[common], help="measure speed and memory on this machine")
     p.add_argument("--model", help="bundle (default: the embedded model)")
@@ -122,6 +115,28 @@ def _add_device_commands(sub, common) -> None:
     p = sub.add_parser("check-config", parents=[common],
                        help="check a config file as the daemon would: every error with its key, exit 2 if any")
     p.add_argument("file", nargs="?", type=Path)
+
+
+def _add_eval_command(sub, common) -> None:
+    """eval: accuracy on a labelled folder, or event delays on a segment video (segments.py)."""
+    p = sub.add_parser("eval", parents=[common], help="bundle accuracy on a labelled video folder, or event delays "
+                                                      "on a segment video")
+    p.add_argument("data", type=Path, help="a folder of class folders, or a segment video (docs/events.md)")
+    p.add_argument("--model", help="bundle (default: the embedded model)")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--stride", type=int, help="classify every N kept frames (default 5 for a folder; for a segment "
+                                              "video the daemon's default, 1)")
+    p.add_argument("--timeline", type=Path, help="a segment video's timeline: CSV start_s,end_s,label (default "
+                                                 "VIDEO.timeline.csv, which synth --sequence writes)")
+    from .config import BY_NAME
+
+    for name in ("enter_threshold", "exit_threshold", "smoothing", "min_duration"):
+        p.add_argument("--" + name.replace("_", "-"), type=type(BY_NAME[name].default),
+                       help=f"segment video: the event setting (default the daemon's, {BY_NAME[name].default})")
+    p.add_argument("--encoder", choices=("auto", "int8", "fp16"), default="auto",
+                   help="CPU encoder, as the daemon's setting (default auto: the faster here)")
+    p.add_argument("--plot", type=Path, help="write the confusion matrix as a PNG here")
+    p.add_argument("--json", action="store_true")
 
 
 def _add_fleet_commands(sub, common) -> None:
@@ -179,12 +194,20 @@ def _cmd_synth(args) -> int:
             except ValueError:
                 raise UsageError(f"--sequence: bad segment {part!r} (use LABEL:SECONDS)") from None
         try:
-            truth = synth.make_sequence(args.out_dir, segs, args.seed, args.fps, (args.width, args.height))
+            if args.kind == "motion":
+                from .convert import motion_synth
+
+                truth = motion_synth.make_sequence(args.out_dir, segs, args.seed)
+            else:
+                truth = synth.make_sequence(args.out_dir, segs, args.seed, args.fps, (args.width, args.height))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         for label, a, b in truth:
             print(f"{a:7.2f} {b:7.2f} {label}")
-        print(f"video: {args.out_dir}")
+        from .segments import TIMELINE_SUFFIX, write_timeline
+
+        timeline = write_timeline(Path(str(args.out_dir) + TIMELINE_SUFFIX), truth)
+        print(f"video: {args.out_dir}\ntimeline: {timeline}")
         return 0
     if args.clips_per_class < 1:
         raise UsageError("--clips-per-class must be at least 1")

@@ -2,7 +2,9 @@
 
 Every window of every clip is classified by the same :class:`~edge_lrcn.classify.classifier.Classifier` the daemon
 runs (pacer, the CPU encoder ``--encoder`` names, ``auto`` by default as in the daemon, window, head every ``stride``
-kept frames, gap and scene-cut resets with the default ``cut_threshold``); each window counts once. Prints per-class precision/recall and the confusion matrix.
+kept frames, gap and scene-cut resets with the default ``cut_threshold``); each full window counts once. Prints
+per-class precision/recall and the confusion matrix. On a segment video (a file, not a folder) it reports how soon
+the daemon announces each activity instead (segments.py).
 """
 
 from __future__ import annotations
@@ -16,20 +18,22 @@ import numpy as np
 from .capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from .classify.classifier import Classifier
 from .config import BY_NAME
-from .errors import DatasetError
+from .errors import DatasetError, UsageError
+from .events import EventSettings
 from .model.loader import load_bundle, open_model
 
 log = logging.getLogger(__name__)
 
 
 def stream_file(classifier: Classifier, path: Path) -> tuple[list[np.ndarray], int]:
-    """Class probabilities of every window of one video, and the number of undecodable frames skipped."""
+    """Class probabilities of every full window of one video (none of a prefill left: the windows convert
+    validates), and the number of undecodable frames skipped."""
     classifier.restart("file")
     out = []
     with VideoFileSource(path) as src:
         while (frame := src.read()) is not None:
             probs = classifier.push(frame).probs
-            if probs is not None:
+            if probs is not None and classifier.window.full:  # early windows (window.prefill) are not scored
                 out.append(probs)
         return out, src.skipped
 
@@ -93,17 +97,46 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
+def event_settings(args) -> EventSettings:
+    """The daemon's event settings, with those ``args`` give; checked as the daemon checks them."""
+    values = {name: BY_NAME[name].default if getattr(args, name, None) is None else getattr(args, name)
+              for name in ("enter_threshold", "exit_threshold", "smoothing", "min_duration")}
+    for name, v in values.items():
+        try:
+            values[name] = BY_NAME[name].conv(v)
+        except ValueError as exc:
+            raise UsageError(f"--{name.replace('_', '-')}: {exc}") from None
+    if not 0 < values["exit_threshold"] <= values["enter_threshold"]:
+        raise UsageError("--exit-threshold must be above 0 and at most --enter-threshold")
+    return EventSettings.of(values)
+
+
+def segments_command(args, bundle) -> int:
+    """``eval`` on a segment video: the delay to each activity's start, wrong and false starts (segments.py)."""
+    from .segments import evaluate_video, format_segments, timeline_of
+
+    segs = timeline_of(args.data, args.timeline)
+    stride = args.stride or BY_NAME["stride"].default
+    clf = Classifier(open_model(bundle, "cpu", args.threads, encoder=args.encoder), stride,
+                     BY_NAME["cut_threshold"].default)
+    r = evaluate_video(clf, event_settings(args), args.data, segs)
+    print(json.dumps(r, indent=2) if args.json else format_segments(r))
+    return 0
+
+
 def eval_command(args) -> int:
     bundle = load_bundle(args.model)
-    r = evaluate(bundle, args.data, args.threads, args.stride, args.encoder)
+    if Path(args.data).is_file():
+        return segments_command(args, bundle)
+    if args.timeline:
+        raise UsageError("--timeline goes with a segment video, not a folder")
+    r = evaluate(bundle, args.data, args.threads, args.stride or 5, args.encoder)
     print(json.dumps(r, indent=2) if args.json else format_report(r))
     if args.plot:
         try:
             from .plots import plot_confusion
             import matplotlib  # noqa: F401
         except ImportError:
-            from .errors import UsageError
-
             raise UsageError("--plot needs matplotlib: pip install 'edge-lrcn[metrics]'") from None
         plot_confusion(np.array(r["confusion_matrix"]), r["labels"], args.plot,
                        f"{bundle.model_id}: {r['windows']} windows")

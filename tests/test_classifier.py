@@ -36,13 +36,16 @@ def test_window_then_gap_then_cut_then_restart(model):
     steps = [clf.push(f) for f in frames(a, 0.0, 3.0)]
     assert sum(s.kept for s in steps) == 30 and not any(s.reset for s in steps)
     probs = [i for i, s in enumerate(steps) if s.probs is not None]
-    # one per kept frame once the window is full (after the history of a difference model, too)
-    assert len(probs) == 30 - warm_up(model.bundle) - model.bundle.frames + 1
+    # one per kept frame once the window is full (after the history of a difference model, too); a model trained on
+    # early windows (window.prefill) from the first difference on
+    wait = 0 if model.bundle.prefill else model.bundle.frames - 1
+    assert len(probs) == 30 - warm_up(model.bundle) - wait
     last_t = clf.last_t
     # a 2 s gap in the timestamps (a stalled stream, a seek): the window restarts, the activity ends at the last frame
     steps = [clf.push(f) for f in frames(a, 5.0, 0.5)]
     assert steps[0].reset == Reset(last_t, "gap") and steps[0].probs is None
-    assert not any(s.probs is not None for s in steps)
+    kept = [s for s in steps if s.kept]
+    assert not any(s.probs is not None for s in kept[:warm_up(model.bundle) + wait])  # the window starts again
     # another scene without a gap: a cut at the first frame of it
     steps = [clf.push(f) for f in frames(b, 5.5, 3.0)]
     cuts = [s.reset for s in steps if s.reset]
@@ -82,6 +85,8 @@ def test_a_difference_model_is_fed_exactly_what_training_saw(tiny_bundle, tmp_pa
     clf = Classifier(dataclasses.replace(model, encoder=Recording()), stride=1, cut_threshold=0.0)
     video = tmp_path / "clip.avi"
     make_sequence(video, [("up", 4.0)], seed=11)
+    assert bundle.prefill == "rest"  # convert's default: trained on early windows too
+    assert len(seen) == 1 and (seen.pop() == 128).all()  # the rest input, encoded once for the window's prefill
     windows, _ = stream_file(clf, video)
     h, w = bundle.input_size
     expected = decode_clip(video, h, w, bundle.fps, "difference", bundle.lag, bundle.gain)
@@ -90,3 +95,26 @@ def test_a_difference_model_is_fed_exactly_what_training_saw(tiny_bundle, tmp_pa
     # and the encoder's features of them are those of the float inputs the trainer feeds the float model
     np.testing.assert_array_equal(model.encoder.encode_rgb(seen[0]), model.encoder(to_float(seen[0])))
     assert len(windows) == len(expected) - bundle.frames + 1
+
+
+def test_a_model_trained_on_early_windows_answers_from_the_first_difference(tiny_bundle, tmp_path):
+    """window.prefill = rest: after the start and after a scene cut the head answers as soon as the first difference
+    is encoded (lag + 1 kept frames), not after a full window; a bundle without it waits for ``frames``."""
+    from edge_lrcn.capture.sources import VideoFileSource
+
+    video = tmp_path / "seq.avi"
+    make_sequence(video, [("up", 3.0), ("left", 3.0)], seed=5)
+    bundle = load_bundle(str(tiny_bundle[0]))
+    for prefill in ("rest", None):
+        if prefill is None:
+            bundle.manifest["window"].pop("prefill")
+        clf = Classifier(open_model(bundle, "cpu", 1), stride=1, cut_threshold=0.07)
+        with VideoFileSource(video) as src:
+            kept = [s for f in iter(src.read, None) if (s := clf.push(f)).kept]
+        cut = next(i for i, s in enumerate(kept) if s.reset)
+        wait = bundle.lag + (0 if prefill else bundle.frames - 1)
+        for first in (0, cut):
+            assert [s.probs is not None for s in kept[first:first + wait + 1]] == [False] * wait + [True], prefill
+        assert all(s.probs is not None for s in kept[cut + wait:])
+        probs = np.stack([s.probs for s in kept if s.probs is not None])
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)

@@ -94,6 +94,11 @@ class Classifier:
         self.transform = TRANSFORMS[bundle.transform] if bundle.transform else None
         self.lag, self.gain = bundle.lag, bundle.gain
         self._history: deque[np.ndarray] = deque(maxlen=self.lag)
+        # a model trained on early windows (manifest window.prefill = "rest") answers from the first encoded frame
+        # after a restart: its window starts full of the rest input's features, as its training windows did
+        self._rest = self.encoder.encode_rgb(np.full((self.height, self.width, 3), 128, np.uint8)).copy() \
+            if bundle.prefill == "rest" else None
+        self._clear_window()
 
     def push(self, frame: Frame) -> Step:
         c = self.counts
@@ -151,16 +156,17 @@ class Classifier:
         return reset
 
     def _clear_window(self) -> None:
-        self.window.clear()
+        self.window.clear(self._rest)
         self._history.clear()
         self._since = 0
 
     def _push_feature(self, feature: np.ndarray) -> np.ndarray | None:
         self.window.push(feature)
-        if not self.window.full:
+        if not self.window.ready:
             return None
         self._since += 1
-        if self._since < self.stride and self.window.count > self.window.frames:
+        first = self.window.count == (1 if self.window.filler is not None else self.window.frames)
+        if self._since < self.stride and not first:
             return None
         self._since = 0
         return self.head(self.window.view())

@@ -17,10 +17,12 @@ class FeatureWindow:
     """
 
     def __init__(self, frames: int, dim: int):
-        self.frames, self.dim = frames, dim
+        self.frames = frames
+        self.dim = dim
         self._buf = np.zeros((2 * frames, dim), np.float32)
         self._next = 0
-        self.count = 0
+        self.count = 0  # features pushed since the last clear
+        self.filler: np.ndarray | None = None  # what the window was prefilled with at the last clear
 
     def push(self, feature: np.ndarray) -> None:
         i = self._next
@@ -31,11 +33,22 @@ class FeatureWindow:
 
     @property
     def full(self) -> bool:
+        """Every slot holds a pushed feature (none of the prefill is left)."""
         return self.count >= self.frames
 
-    def clear(self) -> None:
+    @property
+    def ready(self) -> bool:
+        """The head may run: the window is full, or prefilled and holds at least one pushed feature."""
+        return self.full or (self.filler is not None and self.count > 0)
+
+    def clear(self, filler: np.ndarray | None = None) -> None:
+        """Forget the pushed features; with ``filler`` every slot holds it until pushed features replace it (a
+        model trained on early windows, manifest ``window.prefill``)."""
         self._next = 0
         self.count = 0
+        self.filler = filler
+        if filler is not None:
+            self._buf[:] = filler
 
     def view(self) -> np.ndarray:
         """The last T features, oldest first (valid once ``full``)."""

@@ -62,6 +62,13 @@ class Bundle:
         return float(self.manifest["window"]["fps"])
 
     @property
+    def prefill(self) -> str | None:
+        """``"rest"``: the model was trained on early windows, so after a restart the window starts full of the rest
+        input's features and the head answers from the first kept frame (classify/classifier.py); None: it waits
+        for ``frames`` kept frames."""
+        return self.manifest["window"].get("prefill")
+
+    @property
     def input_size(self) -> tuple[int, int]:
         return int(self.manifest["input"]["height"]), int(self.manifest["input"]["width"])
 
@@ -134,6 +141,8 @@ def _check_manifest(m: Any, where: str) -> None:
     win, inp = m.get("window"), m.get("input")
     need(isinstance(win, dict) and isinstance(win.get("frames"), int) and 1 <= win["frames"] <= 1000, "window.frames")
     need(isinstance(win.get("fps"), (int, float)) and 0 < win["fps"] <= 120, "window.fps")
+    need(win.get("prefill") in (None, "rest") and ("prefill" not in win or inp.get("transform") == "difference"),
+         "window.prefill")
     need(isinstance(inp, dict) and all(isinstance(inp.get(k), int) and 8 <= inp[k] <= 1024
                                        for k in ("height", "width")), "input.height/width")
     need(inp.get("color") == "rgb", "input.color")
