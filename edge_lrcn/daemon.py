@@ -276,7 +276,7 @@ def build(config: ConfigSource) -> Daemon:
     trust.check(bundle, settings)
     size, fps = capture_request(spec, cam.width, cam.height, cam.camera_fps, *bundle.input_size, bundle.fps)
     camera = Camera(lambda: open_source(spec, realtime=s.realtime, size=size, fps=fps),
-                    cam.stall_timeout, cam.reopen_max_delay, description=spec.description)
+                    cam, description=spec.description)
     if not spec.live:
         camera.open()  # before the interpreters: a missing file is one line, exit 4, at once
     try:

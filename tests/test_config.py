@@ -176,7 +176,8 @@ def test_a_reload_hands_each_stage_its_new_section():
 
     events = tracker.update(np.array([0.9, 0.1], np.float32), 0.0) + tracker.update(np.array([0.9, 0.1]), 0.1)
     assert [e["type"] for e in events] == ["activity_start"]  # smoothing 2, no minimum duration: at once
-    camera = Camera(lambda: None, 5.0, 30.0)
+    camera = Camera(lambda: None, C.CameraSettings())
+    assert (camera.stall_timeout, camera.reopen_max_delay) == (5.0, 30.0)
     camera.apply(new.camera)
     assert (camera.stall_timeout, camera.reopen_max_delay) == (9.0, 7.0)
     health = Health(Notifier(environ={}), lambda: 0.0)

@@ -119,7 +119,7 @@ def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
 
     s = settings(**over)
     out = io.StringIO()
-    camera = Camera(factory, s.camera.stall_timeout, s.camera.reopen_max_delay, clock=clock, sleep=sleep, poll=0.01)
+    camera = Camera(factory, s.camera, clock=clock, sleep=sleep, poll=0.01)
     d = Daemon(s, Classifier(model, s.run.stride, s.events.cut_threshold), [StdoutSink(out)], camera, clock=clock)
     rc = []
     th = threading.Thread(target=lambda: rc.append(d.run()), daemon=True)

@@ -82,13 +82,12 @@ class Camera:
     clock and ``sleep`` waits at most ``poll`` seconds at a time between reopen attempts (by default until
     :meth:`interrupt`); tests drive a fake clock through both."""
 
-    def __init__(self, open_source: Callable[[], Source], stall_timeout: float, reopen_max_delay: float,
+    def __init__(self, open_source: Callable[[], Source], settings: CameraSettings,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] | None = None,
                  poll: float = 0.25, description: str = "camera", keep: Callable[[float], bool] | None = None):
         self.open_source = open_source
         self.keep = keep  # the pacer's decision before decoding (FrameReader), or None: decode every frame
-        self.stall_timeout = stall_timeout
-        self.reopen_max_delay = reopen_max_delay
+        self.apply(settings)
         self.clock, self.poll = clock, poll
         self._interrupted, self._woken = threading.Event(), threading.Event()
         self.sleep = sleep or self._wait
@@ -164,7 +163,7 @@ class Camera:
         return item
 
     def apply(self, camera: CameraSettings) -> None:
-        """A reload: the stall timeout and the reopen backoff's cap from now on."""
+        """The stall timeout and the reopen backoff's cap ([camera]; a reload applies them from now on)."""
         self.stall_timeout = camera.stall_timeout
         self.reopen_max_delay = camera.reopen_max_delay
 

@@ -142,7 +142,7 @@ def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = 
             values[s.name], origins[s.name] = from_file[s.name], f"{config_path}: {key_of(s.name)}"
             continue
         else:
-            values[s.name] = s.default
+            values[s.name], origins[s.name] = s.default, f"default {key_of(s.name)}"
             continue
         try:
             values[s.name], origins[s.name] = s.conv(raw), where

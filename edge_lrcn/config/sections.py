@@ -177,16 +177,12 @@ class Settings:
         return {f.name: getattr(part, f.name) for part in self.sections().values() for f in fields(part)}
 
     def where(self, name: str) -> str:
-        from .schema import key_of
-
-        return self.origins.get(name, f"default {key_of(name)}")
+        return self.origins.get(name, f"default {name}")
 
     def changed(self, other: "Settings") -> list[str]:
-        """The names whose value differs in ``other``, in schema order."""
-        from .schema import SCHEMA
-
+        """The names whose value differs in ``other``, section by section."""
         mine, theirs = self.values(), other.values()
-        return [s.name for s in SCHEMA if mine[s.name] != theirs[s.name]]
+        return [name for name in mine if mine[name] != theirs[name]]
 
     def taking(self, other: "Settings", names) -> "Settings":
         """These settings with the values (and origins) of ``names`` taken from ``other``."""
@@ -196,5 +192,4 @@ class Settings:
             mine = {f.name for f in fields(part)} & names
             parts[home] = replace(part, **{n: getattr(getattr(other, home), n) for n in mine}) if mine else part
         origins = {**self.origins, **{n: other.origins[n] for n in names if n in other.origins}}
-        origins = {n: o for n, o in origins.items() if n not in names or n in other.origins}
         return Settings(**parts, origins=origins)
