@@ -16,9 +16,9 @@ import numpy as np
 
 from .capture.sources import Frame
 from .classify.classifier import Reset
-from .config import Settings
+from .config import EventSettings, Settings
 from .errors import UsageError
-from .events import ActivityTracker, EventMaker, EventSettings
+from .events import ActivityTracker, EventMaker
 from .publish.clips import ClipRecorder, snapshot_jpeg
 from .publish.fanout import Fanout, make_sinks
 from .publish.sink import Kind, Sink, SinkContext
@@ -30,15 +30,19 @@ class Announcer:
     """tracker -> events and state -> fan-out -> sinks; clips and snapshots at each activity's start and end."""
 
     def __init__(self, settings: Settings, ctx: SinkContext, sinks: list[Sink], clips: ClipRecorder | None = None):
-        self.settings, self.ctx, self.clips = settings, ctx, clips
+        self.ctx = ctx
+        self.clips = clips
+        self.events: EventSettings = settings.events
+        self.snapshots = settings.mqtt.snapshots  # the retained snapshot on MQTT
+        self.snapshot_width = settings.clips.clips_max_width
         self.make = EventMaker(ctx.device_id, ctx.model)
-        self.tracker = ActivityTracker(ctx.labels, EventSettings.of(settings), self.make)
+        self.tracker = ActivityTracker(ctx.labels, settings.events, self.make)
         self.fanout = Fanout(sinks)
 
     def probabilities(self, probs: np.ndarray, frame: Frame) -> None:
         """A window's probabilities, at this frame: the events they make, and the scores when asked for."""
         self.emit(self.tracker.update(probs, frame.t), frame)
-        if self.settings.scores:
+        if self.events.scores:
             self.fanout.publish(Kind.SCORES, self.tracker.scores(frame.t))
 
     def reset(self, reset: Reset | None) -> None:
@@ -64,11 +68,10 @@ class Announcer:
     def _starting(self, ev: dict, frame: Frame) -> None:
         """An activity starts at this frame: its snapshot (retained on MQTT before the event, so that an automation
         fired by the event shows this picture) and its clip, whose file names the event carries."""
-        snap = snapshot_jpeg(frame.pixels, self.settings.clips_max_width) \
-            if self.settings.snapshots or self.clips else None
+        snap = snapshot_jpeg(frame.pixels, self.snapshot_width) if self.snapshots or self.clips else None
         if self.clips:
             ev.update(self.clips.start_activity(ev, snap))
-        if snap and self.settings.snapshots:
+        if snap and self.snapshots:
             self.fanout.publish(Kind.SNAPSHOT, {"jpeg": snap, "label": ev["label"], "ts": ev["ts"]})
 
     def state(self) -> None:
@@ -86,23 +89,24 @@ class Announcer:
         """Another model runs from now on: a tracker for its labels, and the sinks told (discovery, ``model``)."""
         self.make.model = model_id
         self.ctx = replace(self.ctx, labels=list(labels), model=model_id)
-        self.tracker = ActivityTracker(labels, EventSettings.of(self.settings), self.make)
+        self.tracker = ActivityTracker(labels, self.events, self.make)
         self.fanout.relabel(self.ctx)
         self.state()
 
-    def take_settings(self, new: Settings, sinks_changed: bool) -> bool:
-        """The live settings changed (a reload, remote settings); with ``sinks_changed`` the sinks are rebuilt
-        from ``new`` (what the old ones could not deliver goes to the new ones). False when the new sinks could
-        not be made: the old ones stay."""
-        ok = True
-        if sinks_changed:
-            try:
-                self.fanout.replace(make_sinks(new, self.ctx))
-            except (UsageError, OSError) as exc:
-                log.error("reload: sinks unchanged: %s", exc)
-                ok = False
-        return ok
+    def replace_sinks(self, new: Settings) -> bool:
+        """The sink settings changed (a reload, remote settings): the sinks are rebuilt from ``new`` (what the old
+        ones could not deliver goes to the new ones). False when the new sinks could not be made: the old ones
+        stay."""
+        try:
+            self.fanout.replace(make_sinks(new, self.ctx))
+        except (UsageError, OSError) as exc:
+            log.error("reload: sinks unchanged: %s", exc)
+            return False
+        return True
 
-    def update_settings(self, settings: Settings) -> None:
-        self.settings = settings
-        self.tracker.update_settings(EventSettings.of(settings))
+    def apply(self, settings: Settings) -> None:
+        """A reload: the [events] section to the tracker, the snapshot switch and width."""
+        self.events = settings.events
+        self.snapshots = settings.mqtt.snapshots
+        self.snapshot_width = settings.clips.clips_max_width
+        self.tracker.apply(settings.events)

@@ -17,9 +17,8 @@ import numpy as np
 
 from .capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from .classify.classifier import Classifier
-from .config import BY_NAME
+from .config import BY_NAME, EventSettings
 from .errors import DatasetError, UsageError
-from .events import EventSettings
 from .model.loader import load_bundle, open_model
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def evaluate(bundle, data: Path, threads=None, stride: int = 5, encoder: str = "
     if not data.is_dir():
         raise DatasetError(f"dataset folder not found: {data}")
     labels = bundle.labels
-    clf = Classifier(open_model(bundle, "cpu", threads, encoder=encoder), stride, BY_NAME["cut_threshold"].default)
+    clf = Classifier(open_model(bundle, "cpu", threads, encoder=encoder), stride, EventSettings().cut_threshold)
     n = len(labels)
     cm = np.zeros((n, n), np.int64)
     clips = skipped_clips = 0
@@ -108,7 +107,7 @@ def event_settings(args) -> EventSettings:
             raise UsageError(f"--{name.replace('_', '-')}: {exc}") from None
     if not 0 < values["exit_threshold"] <= values["enter_threshold"]:
         raise UsageError("--exit-threshold must be above 0 and at most --enter-threshold")
-    return EventSettings.of(values)
+    return EventSettings(**values)
 
 
 def segments_command(args, bundle) -> int:

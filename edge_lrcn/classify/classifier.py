@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..capture.sources import Frame
+from ..config.sections import EventSettings
 from ..model.loader import Model
 from .cut import is_cut
 from .pacer import Pacer
@@ -75,6 +76,10 @@ class Classifier:
         self.cut_threshold = cut_threshold  # a cell's change for the scene-cut rule (classify/cut.py); 0: off
         self.counts = Counts()
         self.use(model)
+
+    def apply(self, events: EventSettings) -> None:
+        """A reload: the cut threshold from the next frame on."""
+        self.cut_threshold = events.cut_threshold
 
     def use(self, model: Model) -> None:
         """Run ``model`` from the next frame on (a pushed model): the window starts again, the counts go on. The
