@@ -41,8 +41,8 @@ def test_a_reconnect_with_the_event_queue_full_still_publishes_online_and_discov
                              or (b"online", True) in late.on(f"{PREFIX}/availability"), 10)
         late.close()
         retained = Subscriber(b.port)  # what Home Assistant sees when it (re)subscribes
-        assert retained.wait_for(lambda: len([t for t, p, r in retained.messages if t.startswith("homeassistant/")
-                                              and r and p]) == len(sink.ha_configs), 10)
+        assert retained.wait_for(lambda: [t for t, p, r in retained.messages if t.startswith("homeassistant/")
+                                          and r and p] == [sink.ha_topic], 10)
         assert retained.on(f"{PREFIX}/availability") == [(b"online", True)]
         retained.close()
     finally:

@@ -26,7 +26,7 @@ import numpy as np
 from ..capture.sources import Frame
 from ..model.loader import Model
 from .pacer import Pacer
-from .preprocess import TRANSFORMS, resize_rgb
+from .preprocess import TRANSFORMS, crop_box, resize_rgb
 from .window import FeatureWindow
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,11 @@ def _mean_change(a: np.ndarray, b: np.ndarray) -> float:
 class Classifier:
     """pacer -> preprocess -> (gap and cut resets) -> encoder -> FeatureWindow -> head every ``stride`` kept frames."""
 
-    def __init__(self, model: Model, stride: int = 1, cut_threshold: float = 0.0):
+    def __init__(self, model: Model, stride: int = 1, cut_threshold: float = 0.0, box=None):
         if stride < 1:
             raise ValueError("stride must be >= 1")
         self.stride = stride
+        self.box = box  # a region of interest (normalized x0, y0, x1, y1: classify/regions.py); None: the whole frame
         self.cut_threshold = cut_threshold  # mean absolute change of the model input (0-1); 0: off
         self.counts = Counts()
         self.use(model)
@@ -112,7 +113,7 @@ class Classifier:
         self.last_t = frame.t
         c.kept += 1
         t0 = time.perf_counter()
-        rgb = resize_rgb(frame.pixels, self.height, self.width)
+        rgb = resize_rgb(crop_box(frame.pixels, self.box), self.height, self.width)
         if self.cut_threshold and self._prev_rgb is not None and _mean_change(rgb, self._prev_rgb) > self.cut_threshold:
             # another camera, a light switched on, a PTZ move: half of the window would show one scene and half
             # another

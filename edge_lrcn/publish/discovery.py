@@ -1,6 +1,8 @@
-"""Home Assistant MQTT discovery: the retained configs that make one device appear in Home Assistant.
+"""Home Assistant MQTT discovery: one retained device-based config that makes the device and its entities appear.
 
-Entities (all tied to the device ``edge-lrcn <device_id>``, to the availability topic and to the ``origin`` block):
+The config lives on ``<ha_prefix>/device/edge_lrcn_<device_id>/config`` (``device_topic``): the device (``dev``),
+the origin (``o``), the availability topic every entity shares, and each entity under ``cmps`` with its platform as
+``p``. Entities:
 
 - ``sensor`` **Activity**: ``device_class: enum``, ``options`` = the model's labels + ``none``; the state object as
   attributes;
@@ -10,14 +12,17 @@ Entities (all tied to the device ``edge-lrcn <device_id>``, to the availability 
   ``device_class: motion``, on while that activity is on;
 - ``image`` **Snapshot** (when ``snapshots`` is on): the JPEG of the frame at the last ``activity_start``, from the
   ``snapshot`` topic (raw bytes);
+- with several regions (classify/regions.py) each of the four above once per region, on the region's own state and
+  snapshot topics (``activity/<region>``), the event entity keeping the events of its region;
 - ``binary_sensor`` **Camera** (connectivity) and the ``sensor`` s **Frame rate**, **Camera reopens**, **MQTT dropped
   messages** from the ``stats`` topic, and **Model** (the running model's id, from the retained ``model`` topic), all
   ``entity_category: diagnostic``;
 - with ``remote_settings`` (docs/fleet.md): ``number`` s **Enter threshold**, **Exit threshold**, **Minimum
   duration** and the ``switch`` **Pause detection**, all commanding ``<prefix>/set``.
 
-Every config sets ``default_entity_id`` (``<component>.edge_lrcn_<device>_<id>``; HA 2025.10 replaced ``object_id``
-with it) and keeps the ``unique_id`` of earlier versions, so entities already in Home Assistant stay the same ones.
+Every entity sets ``default_entity_id`` (``<component>.edge_lrcn_<device>_<id>``; HA 2025.10 replaced ``object_id``
+with it) and keeps the ``unique_id`` of earlier versions, so entities already in Home Assistant stay the same ones;
+the per-entity configs earlier versions published are migrated by the MQTT sink (publish/mqtt.py, docs/mqtt.md).
 The keys are checked against Home Assistant's own schemas: tests/test_ha_discovery.py, docs/mqtt.md.
 """
 
@@ -97,44 +102,77 @@ def event_types(labels: list[str]) -> tuple[list[str], bool]:
     return list(labels) + (ends if with_ends else []), with_ends
 
 
-def event_template(with_ends: bool) -> str:
+def event_template(with_ends: bool, region: str | None = None) -> str:
     """Maps an event object on ``<prefix>/events`` to HA's event payload (a JSON object with ``event_type``); it
-    renders nothing (HA ignores the message) for what is not an event type."""
-    start = "{% if value_json.type == 'activity_start' %}{{ dict(value_json, event_type=value_json.label) | to_json }}"
-    end = ("{% elif value_json.type == 'activity_end' %}"
+    renders nothing (HA ignores the message) for what is not an event type, or an event of another ``region``."""
+    mine = "" if region is None else f"value_json.region == {_jinja_str(region)} and "
+    start = ("{% if " + mine + "value_json.type == 'activity_start' %}"
+             "{{ dict(value_json, event_type=value_json.label) | to_json }}")
+    end = ("{% elif " + mine + "value_json.type == 'activity_end' %}"
            "{{ dict(value_json, event_type=value_json.label ~ '_end') | to_json }}") if with_ends else ""
     return start + end + "{% endif %}"
 
 
+def device_topic(device_id: str, ha_prefix: str = "homeassistant") -> str:
+    """The device-based discovery topic: one retained config for every entity of the device."""
+    return f"{ha_prefix}/device/{node_id(device_id)}/config"
+
+
+def entity_wildcard(device_id: str, ha_prefix: str = "homeassistant") -> str:
+    """The per-entity discovery topics of earlier versions (``<ha_prefix>/<component>/<node>/<id>/config``)."""
+    return f"{ha_prefix}/+/{node_id(device_id)}/+/config"
+
+
+def device_config(prefix: str, device_id: str, labels: list[str], idle_labels=IDLE_LABELS, controls: bool = False,
+                  snapshot: bool = False, regions=(), page_url: str | None = None) -> dict:
+    """The device-based discovery config: the device (``dev``), the origin (``o``), the availability every entity
+    shares, and each entity under ``cmps`` (its platform as ``p``). ``page_url``: the device's page
+    (``configuration_url``)."""
+    node = node_id(device_id)
+    dev = {"identifiers": [node], "name": f"edge-lrcn {device_id}", "manufacturer": "edge-lrcn",
+           "model": "LRCN activity recognition", "sw_version": __version__}
+    if page_url:
+        dev["configuration_url"] = page_url
+    return {"dev": dev, "o": ORIGIN, "availability_topic": f"{prefix}/availability", "payload_available": "online",
+            "payload_not_available": "offline",
+            "cmps": components(prefix, device_id, labels, idle_labels, controls, snapshot, regions)}
+
+
+def per_entity(device: dict, device_id: str, ha_prefix: str = "homeassistant") -> dict[str, dict]:
+    """A device-based config as the per-entity configs it stands for (``<ha_prefix>/<p>/<node>/<id>/config`` ->
+    the entity's keys with the device, origin and availability): what Home Assistant builds each entity from, and
+    the topics earlier versions published (the tests check these against Home Assistant's schemas)."""
+    shared = {k: v for k, v in device.items() if k not in ("dev", "o", "cmps")}
+    out = {}
+    for cid, c in device["cmps"].items():
+        platform = c["p"]
+        oid = cid[len(platform) + 1:]
+        out[f"{ha_prefix}/{platform}/{node_id(device_id)}/{oid}/config"] = {
+            **{k: v for k, v in c.items() if k != "p"}, "device": device["dev"], "origin": device["o"], **shared}
+    return out
+
+
 def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix: str = "homeassistant",
-                      idle_labels=IDLE_LABELS, controls: bool = False, snapshot: bool = False) -> dict[str, dict]:
-    """topic -> config for every entity of the device (see the module docstring)."""
+                      idle_labels=IDLE_LABELS, controls: bool = False, snapshot: bool = False,
+                      regions=()) -> dict[str, dict]:
+    """Every entity's config, one per entity topic (:func:`per_entity` of :func:`device_config`)."""
+    return per_entity(device_config(prefix, device_id, labels, idle_labels, controls, snapshot, regions),
+                      device_id, ha_prefix)
+
+
+def components(prefix: str, device_id: str, labels: list[str], idle_labels=IDLE_LABELS, controls: bool = False,
+               snapshot: bool = False, regions=()) -> dict[str, dict]:
+    """component id -> the config of every entity of the device (see the module docstring). With several regions
+    the activity entities (sensor, event, binary sensors, snapshot) are made once per region."""
     node, slug = node_id(device_id), entity_slug(f"edge_lrcn_{device_id}")
-    common = {"device": {"identifiers": [node], "name": f"edge-lrcn {device_id}", "manufacturer": "edge-lrcn",
-                         "model": "LRCN activity recognition", "sw_version": __version__},
-              "origin": ORIGIN, "availability_topic": f"{prefix}/availability", "payload_available": "online",
-              "payload_not_available": "offline"}
     out: dict[str, dict] = {}
 
     def add(component: str, oid: str, name: str, uid: str | None = None, **fields) -> None:
-        out[f"{ha_prefix}/{component}/{node}/{oid}/config"] = {
-            "name": name, "unique_id": f"{node}_{uid or oid}", "default_entity_id": f"{component}.{slug}_"
-            f"{entity_slug(oid)}", **fields, **common}
+        out[f"{component}_{oid}"] = {"p": component, "name": name, "unique_id": f"{node}_{uid or oid}",
+                                     "default_entity_id": f"{component}.{slug}_{entity_slug(oid)}", **fields}
 
-    add("sensor", "activity", "Activity", device_class="enum", options=list(dict.fromkeys([*labels, "none"])),
-        state_topic=f"{prefix}/activity", value_template="{{ value_json.label }}",
-        json_attributes_topic=f"{prefix}/activity", icon="mdi:motion-sensor")
-    types, with_ends = event_types(labels)
-    add("event", "activity", "Activity event", uid="activity_event", event_types=types,
-        state_topic=f"{prefix}/events", value_template=event_template(with_ends), icon="mdi:run")
-    ids = label_ids(labels)
-    for label in activity_labels(labels, idle_labels):
-        add("binary_sensor", ids[label], label, state_topic=f"{prefix}/activity",
-            value_template="{{ 'ON' if value_json.label == %s else 'OFF' }}" % _jinja_str(label),
-            payload_on="ON", payload_off="OFF", device_class="motion")
-    if snapshot:
-        add("image", "snapshot", "Snapshot", image_topic=f"{prefix}/snapshot", content_type="image/jpeg",
-            icon="mdi:camera")
+    for region in (regions if len(regions) > 1 else [None]):
+        _add_activity(add, prefix, labels, idle_labels, snapshot, region)
     add("binary_sensor", "camera", "Camera", state_topic=f"{prefix}/camera",
         value_template="{{ 'ON' if value_json.state == 'online' else 'OFF' }}", payload_on="ON",
         payload_off="OFF", device_class="connectivity", entity_category="diagnostic")
@@ -146,6 +184,30 @@ def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix:
     if controls:
         _add_controls(add, prefix)
     return out
+
+
+def _add_activity(add, prefix: str, labels: list[str], idle_labels, snapshot: bool, region: str | None) -> None:
+    """The entities of one region's activity (``region`` None: the only stream, with the ids of earlier versions):
+    the Activity sensor, the event entity, a binary sensor per activity label, the snapshot."""
+    sub = "" if region is None else f"/{region}"
+    tag = "" if region is None else f"_{region}"
+    title = "" if region is None else f" {region}"
+    state = f"{prefix}/activity{sub}"
+    add("sensor", f"activity{tag}", f"Activity{title}", device_class="enum",
+        options=list(dict.fromkeys([*labels, "none"])), state_topic=state, value_template="{{ value_json.label }}",
+        json_attributes_topic=state, icon="mdi:motion-sensor")
+    types, with_ends = event_types(labels)
+    add("event", f"activity{tag}", f"Activity event{title}", uid=f"activity_event{tag}", event_types=types,
+        state_topic=f"{prefix}/events", value_template=event_template(with_ends, region), icon="mdi:run")
+    ids = label_ids(labels)
+    for label in activity_labels(labels, idle_labels):
+        oid = ids[label] if region is None else f"{region}_{ids[label]}"
+        add("binary_sensor", oid, label if region is None else f"{region} {label}", state_topic=state,
+            value_template="{{ 'ON' if value_json.label == %s else 'OFF' }}" % _jinja_str(label),
+            payload_on="ON", payload_off="OFF", device_class="motion")
+    if snapshot:
+        add("image", f"snapshot{tag}", f"Snapshot{title}", image_topic=f"{prefix}/snapshot{sub}",
+            content_type="image/jpeg", icon="mdi:camera")
 
 
 def _add_controls(add, prefix: str) -> None:

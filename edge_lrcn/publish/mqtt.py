@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 
 from ..config import SinkSpec
 from ..errors import UsageError
-from .discovery import discovery_configs, node_id
+from .discovery import device_config, device_topic, entity_wildcard
 from .sink import Kind, Sink, SinkContext
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 TAKEOVER_S = 30.0  # a connection the broker closes this soon after it opened, several times in a row, is taken over
 TAKEOVERS = 3
 EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
+MIGRATE = json.dumps({"migrate_discovery": True})  # HA: unload a per-entity config, keep its entity
 SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
             Kind.CAMERA: "camera", Kind.SNAPSHOT: "snapshot"}
 
@@ -152,6 +153,7 @@ class MqttSink(Sink):
     def __init__(self, target: SinkSpec, settings, ctx: SinkContext, password: str | None = None):
         self.host, self.port, self.tls = target.host, target.port, target.tls
         self.device_id, self.labels = ctx.device_id, ctx.labels
+        self.ctx = ctx
         self.prefix = (settings["topic_prefix"] or f"edge-lrcn/{self.device_id}").rstrip("/")
         self.qos = settings["qos"]
         self.queue_limit = int(settings["queue_limit"])
@@ -159,7 +161,9 @@ class MqttSink(Sink):
         self.ha_prefix = settings["ha_prefix"] or "homeassistant"
         self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
         self.snapshots = settings["snapshots"]
-        self.ha_configs = self._configs()
+        self.ha_topic = device_topic(self.device_id, self.ha_prefix)
+        self._cmps: dict[str, str] = {}  # component id -> platform, as last published (what a relabel removes)
+        self.ha_config = self._configs()
         self.keepalive = int(settings["keepalive"])
         self.max_delay = 30.0
         self.dropped = 0
@@ -188,22 +192,39 @@ class MqttSink(Sink):
         c.on_message = self._on_message
         return c
 
-    def _configs(self) -> dict[str, dict]:
-        return discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix, self.idle_labels,
-                                 self.controls, self.snapshots) if self.ha else {}
+    def _configs(self) -> dict | None:
+        """The device's discovery config (None without discovery); the components the previous one had and this
+        one has not are listed with their platform only, which is how Home Assistant is told to remove them."""
+        if not self.ha:
+            return None
+        cfg = device_config(self.prefix, self.device_id, self.labels, self.idle_labels, self.controls,
+                            self.snapshots, self.ctx.regions, self.ctx.page_url)
+        gone = {cid: {"p": platform} for cid, platform in self._cmps.items() if cid not in cfg["cmps"]}
+        self._cmps = {cid: c["p"] for cid, c in cfg["cmps"].items()}
+        cfg["cmps"].update(gone)
+        return cfg
 
     def relabel(self, ctx: SinkContext) -> None:
-        """A new model with other labels: publish its discovery configs; subscribing again brings the retained
-        configs back, and those of labels the model no longer has are removed (:meth:`_on_message`)."""
-        self.labels = ctx.labels
-        self.ha_configs = configs = self._configs()
-        if not self.ha or not self._connected.is_set():
-            return  # the next connection publishes them
-        for topic, cfg in configs.items():
-            self.client.publish(topic, json.dumps(cfg), qos=1, retain=True)
-        wildcard = f"{self.ha_prefix}/+/{node_id(self.device_id)}/+/config"
-        self.client.unsubscribe(wildcard)
-        self.client.subscribe(wildcard, qos=1)
+        """A new model with other labels, or other regions: its discovery config is published again (entities that
+        went are removed), and the retained state and snapshot topics no region uses any more are cleared."""
+        old = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (self.ctx.regions or [None])}
+        self.ctx, self.labels = ctx, ctx.labels
+        self.ha_config = self._configs()
+        if not self._connected.is_set():
+            return  # the next connection publishes the config
+        self._publish_discovery(self.client)
+        new = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (ctx.regions or [None])}
+        for topic in old - new:
+            self.client.publish(topic, b"", qos=1, retain=True)
+
+    def _retained_topic(self, kind: Kind, region: str | None) -> str:
+        """Where a state or snapshot goes: with several regions each has its own (``activity/<region>``)."""
+        sub = SUBTOPIC[kind]
+        return self.topic(f"{sub}/{region}" if region and self.ctx.per_region else sub)
+
+    def _publish_discovery(self, client) -> None:
+        if self.ha_config is not None:
+            client.publish(self.ha_topic, json.dumps(self.ha_config), qos=1, retain=True)
 
     def topic(self, sub: str) -> str:
         return f"{self.prefix}/{sub}"
@@ -262,20 +283,37 @@ class MqttSink(Sink):
         self._connected_at = time.monotonic()
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
-        for topic, cfg in self.ha_configs.items():
-            client.publish(topic, json.dumps(cfg), qos=1, retain=True)
-        if self.ha:  # remove the configs an earlier run left that are not current (other labels, older entities)
-            client.subscribe(f"{self.ha_prefix}/+/{node_id(self.device_id)}/+/config", qos=1)
+        self._publish_discovery(client)
+        if self.ha:  # the per-entity configs of earlier versions are migrated; HA's birth message asks again
+            client.subscribe([(entity_wildcard(self.device_id, self.ha_prefix), 1), (self._ha_status(), 1)])
         # the first connection sends what was queued since the start, the retained objects included; after a
         # reconnect paho resends the QoS 1 backlog first, oldest first: the retained objects are sent again once
         # it is delivered (replay_due), or a queued older state would be the last word
         self._replay_wanted = self.connects > 1
         self._connected.set()
 
+    def _ha_status(self) -> str:
+        return f"{self.ha_prefix}/status"
+
     def _on_message(self, client, userdata, msg) -> None:
-        if not msg.retain or not msg.payload or msg.topic in self.ha_configs:
+        """Home Assistant came online (its birth message): the discovery config again. A retained per-entity config
+        of an earlier version: migrated the way Home Assistant documents it, so that its entity (id, area, name
+        the user gave it) is kept: ``{"migrate_discovery": true}`` on the old topic, the device config, then the
+        old topic cleared (once: it is gone then). One of an entity the device no longer has is only cleared."""
+        if msg.topic == self._ha_status():
+            if msg.payload == b"online":
+                log.info("Home Assistant is online: publishing the discovery config again")
+                self._publish_discovery(client)
             return
-        log.info("removing stale Home Assistant config %s", msg.topic)
+        if not msg.retain or not msg.payload or msg.payload == MIGRATE.encode():
+            return
+        parts = msg.topic.split("/")  # <ha_prefix>/<component>/<node>/<id>/config
+        if self.ha_config and f"{parts[-4]}_{parts[-2]}" in self.ha_config["cmps"]:
+            log.info("migrating the Home Assistant config %s to device-based discovery", msg.topic)
+            client.publish(msg.topic, MIGRATE, qos=1)
+            self._publish_discovery(client)
+        else:  # an entity the device no longer has (other labels, an older version's)
+            log.info("removing stale Home Assistant config %s", msg.topic)
         client.publish(msg.topic, b"", qos=1, retain=True)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -298,7 +336,8 @@ class MqttSink(Sink):
                             self.queue_limit, self.dropped)
             return
         payload = obj["jpeg"] if kind is Kind.SNAPSHOT else json.dumps(obj, separators=(",", ":"))
-        info = self.client.publish(self.topic(SUBTOPIC[kind]), payload, qos=qos, retain=kind.retained)
+        topic = self._retained_topic(kind, obj.get("region")) if kind.retained else self.topic(SUBTOPIC[kind])
+        info = self.client.publish(topic, payload, qos=qos, retain=kind.retained)
         if qos:
             self.acks.track(info, (kind, obj))
 
