@@ -42,7 +42,7 @@ def test_a_reconnect_with_the_event_queue_full_still_publishes_online_and_discov
         late.close()
         retained = Subscriber(b.port)  # what Home Assistant sees when it (re)subscribes
         assert retained.wait_for(lambda: [t for t, p, r in retained.messages if t.startswith("homeassistant/")
-                                          and r and p] == [sink.ha_topic], 10)
+                                          and r and p] == [sink.discovery.topic], 10)
         assert retained.on(f"{PREFIX}/availability") == [(b"online", True)]
         retained.close()
     finally:
@@ -135,16 +135,16 @@ def test_discovery_again_when_home_assistant_comes_online_and_gone_entities_are_
                     SinkContext(DEV, ["left", "right"], "m", ["door", "bed"]))
     try:
         sub = Subscriber(b.port)
-        assert sub.wait_for(lambda: sub.on(sink.ha_topic), 10)
+        assert sub.wait_for(lambda: sub.on(sink.discovery.topic), 10)
         sink.publish(Kind.STATE, {"label": "left", "confidence": 0.9, "since": None, "region": "bed"})
         assert sub.wait_for(lambda: sub.on(f"{PREFIX}/activity/bed"), 10)
-        n = len(sub.on(sink.ha_topic))
+        n = len(sub.on(sink.discovery.topic))
         sub.c.publish("homeassistant/status", "online", qos=1)
-        assert sub.wait_for(lambda: len(sub.on(sink.ha_topic)) == n + 1, 10)
+        assert sub.wait_for(lambda: len(sub.on(sink.discovery.topic)) == n + 1, 10)
         sub.c.publish("homeassistant/status", "offline", qos=1)
         sink.relabel(SinkContext(DEV, ["left", "right"], "m", ["door", "hall"]))
-        assert sub.wait_for(lambda: len(sub.on(sink.ha_topic)) == n + 2, 10)
-        cmps = json.loads(sub.on(sink.ha_topic)[-1][0])["cmps"]
+        assert sub.wait_for(lambda: len(sub.on(sink.discovery.topic)) == n + 2, 10)
+        cmps = json.loads(sub.on(sink.discovery.topic)[-1][0])["cmps"]
         assert cmps["sensor_activity_bed"] == {"p": "sensor"} and cmps["binary_sensor_bed_left"] == {"p": "binary_sensor"}
         assert cmps["sensor_activity_hall"]["state_topic"] == f"{PREFIX}/activity/hall"
         assert sub.wait_for(lambda: sub.on(f"{PREFIX}/activity/bed")[-1] == (b"", False), 10)  # cleared

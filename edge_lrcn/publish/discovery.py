@@ -29,10 +29,13 @@ The keys are checked against Home Assistant's own schemas: tests/test_ha_discove
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
 
 from .. import __version__
 
+log = logging.getLogger(__name__)
 IDLE_LABELS = ("still", "idle", "none", "background")  # the default of the ``idle_labels`` setting
 ORIGIN = {"name": "edge-lrcn", "sw_version": __version__}  # no support_url: the project has no public page yet
 STATS_SENSORS = (  # (id, name, stats key, extra fields): diagnostic sensors fed by the stats objects
@@ -208,6 +211,67 @@ def _add_activity(add, prefix: str, labels: list[str], idle_labels, snapshot: bo
     if snapshot:
         add("image", f"snapshot{tag}", f"Snapshot{title}", image_topic=f"{prefix}/snapshot{sub}",
             content_type="image/jpeg", icon="mdi:camera")
+
+
+MIGRATE = json.dumps({"migrate_discovery": True})  # HA: unload a per-entity config, keep its entity
+
+
+class DeviceDiscovery:
+    """The device's discovery on one MQTT connection: its config (published at every connect, again when Home
+    Assistant comes online, again after a relabel with the components that went listed by platform only), and the
+    migration of the per-entity configs of earlier versions. Called on the sink's connection thread with its paho
+    client; it never blocks."""
+
+    def __init__(self, prefix: str, device_id: str, settings, ctx):
+        self.prefix, self.device_id, self.ctx = prefix, device_id, ctx
+        self.ha_prefix = settings["ha_prefix"] or "homeassistant"
+        self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
+        self.snapshots = settings["snapshots"]
+        self.topic = device_topic(device_id, self.ha_prefix)
+        self.status = f"{self.ha_prefix}/status"  # Home Assistant's birth and last will
+        self._cmps: dict[str, str] = {}  # component id -> platform, as last published (what a relabel removes)
+        self.config = self._build()
+
+    def _build(self) -> dict:
+        cfg = device_config(self.prefix, self.device_id, self.ctx.labels, self.idle_labels, self.controls,
+                            self.snapshots, self.ctx.regions, self.ctx.page_url)
+        gone = {cid: {"p": platform} for cid, platform in self._cmps.items() if cid not in cfg["cmps"]}
+        self._cmps = {cid: c["p"] for cid, c in cfg["cmps"].items()}
+        cfg["cmps"].update(gone)
+        return cfg
+
+    def relabel(self, ctx) -> None:
+        self.ctx = ctx
+        self.config = self._build()
+
+    def publish(self, client) -> None:
+        client.publish(self.topic, json.dumps(self.config), qos=1, retain=True)
+
+    def connected(self, client) -> None:
+        """A connection: the config, and the subscriptions that migrate old configs and hear Home Assistant."""
+        self.publish(client)
+        client.subscribe([(entity_wildcard(self.device_id, self.ha_prefix), 1), (self.status, 1)])
+
+    def message(self, client, msg) -> None:
+        """Home Assistant came online (its birth message): the config again. A retained per-entity config of an
+        earlier version: migrated the way Home Assistant documents it, so that its entity (id, area, name the
+        user gave it) is kept: ``{"migrate_discovery": true}`` on the old topic, the device config, then the old
+        topic cleared (once: it is gone then). One of an entity the device no longer has is only cleared."""
+        if msg.topic == self.status:
+            if msg.payload == b"online":
+                log.info("Home Assistant is online: publishing the discovery config again")
+                self.publish(client)
+            return
+        if not msg.retain or not msg.payload or msg.payload == MIGRATE.encode():
+            return
+        parts = msg.topic.split("/")  # <ha_prefix>/<component>/<node>/<id>/config
+        if self._cmps.get(f"{parts[-4]}_{parts[-2]}") == parts[-4]:
+            log.info("migrating the Home Assistant config %s to device-based discovery", msg.topic)
+            client.publish(msg.topic, MIGRATE, qos=1)
+            self.publish(client)
+        else:  # an entity the device no longer has (other labels, an older version's)
+            log.info("removing stale Home Assistant config %s", msg.topic)
+        client.publish(msg.topic, b"", qos=1, retain=True)
 
 
 def _add_controls(add, prefix: str) -> None:

@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 
 from ..config import SinkSpec
 from ..errors import UsageError
-from .discovery import device_config, device_topic, entity_wildcard
+from .discovery import DeviceDiscovery
 from .sink import Kind, Sink, SinkContext
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 TAKEOVER_S = 30.0  # a connection the broker closes this soon after it opened, several times in a row, is taken over
 TAKEOVERS = 3
 EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
-MIGRATE = json.dumps({"migrate_discovery": True})  # HA: unload a per-entity config, keep its entity
 SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
             Kind.CAMERA: "camera", Kind.SNAPSHOT: "snapshot"}
 
@@ -157,13 +156,8 @@ class MqttSink(Sink):
         self.prefix = (settings["topic_prefix"] or f"edge-lrcn/{self.device_id}").rstrip("/")
         self.qos = settings["qos"]
         self.queue_limit = int(settings["queue_limit"])
-        self.ha = settings["ha_discovery"]
-        self.ha_prefix = settings["ha_prefix"] or "homeassistant"
-        self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
-        self.snapshots = settings["snapshots"]
-        self.ha_topic = device_topic(self.device_id, self.ha_prefix)
-        self._cmps: dict[str, str] = {}  # component id -> platform, as last published (what a relabel removes)
-        self.ha_config = self._configs()
+        self.discovery = DeviceDiscovery(self.prefix, self.device_id, settings, ctx) \
+            if settings["ha_discovery"] else None
         self.keepalive = int(settings["keepalive"])
         self.max_delay = 30.0
         self.dropped = 0
@@ -192,27 +186,17 @@ class MqttSink(Sink):
         c.on_message = self._on_message
         return c
 
-    def _configs(self) -> dict | None:
-        """The device's discovery config (None without discovery); the components the previous one had and this
-        one has not are listed with their platform only, which is how Home Assistant is told to remove them."""
-        if not self.ha:
-            return None
-        cfg = device_config(self.prefix, self.device_id, self.labels, self.idle_labels, self.controls,
-                            self.snapshots, self.ctx.regions, self.ctx.page_url)
-        gone = {cid: {"p": platform} for cid, platform in self._cmps.items() if cid not in cfg["cmps"]}
-        self._cmps = {cid: c["p"] for cid, c in cfg["cmps"].items()}
-        cfg["cmps"].update(gone)
-        return cfg
-
     def relabel(self, ctx: SinkContext) -> None:
         """A new model with other labels, or other regions: its discovery config is published again (entities that
         went are removed), and the retained state and snapshot topics no region uses any more are cleared."""
         old = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (self.ctx.regions or [None])}
         self.ctx, self.labels = ctx, ctx.labels
-        self.ha_config = self._configs()
+        if self.discovery:
+            self.discovery.relabel(ctx)
         if not self._connected.is_set():
             return  # the next connection publishes the config
-        self._publish_discovery(self.client)
+        if self.discovery:
+            self.discovery.publish(self.client)
         new = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (ctx.regions or [None])}
         for topic in old - new:
             self.client.publish(topic, b"", qos=1, retain=True)
@@ -221,10 +205,6 @@ class MqttSink(Sink):
         """Where a state or snapshot goes: with several regions each has its own (``activity/<region>``)."""
         sub = SUBTOPIC[kind]
         return self.topic(f"{sub}/{region}" if region and self.ctx.per_region else sub)
-
-    def _publish_discovery(self, client) -> None:
-        if self.ha_config is not None:
-            client.publish(self.ha_topic, json.dumps(self.ha_config), qos=1, retain=True)
 
     def topic(self, sub: str) -> str:
         return f"{self.prefix}/{sub}"
@@ -283,38 +263,17 @@ class MqttSink(Sink):
         self._connected_at = time.monotonic()
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
-        self._publish_discovery(client)
-        if self.ha:  # the per-entity configs of earlier versions are migrated; HA's birth message asks again
-            client.subscribe([(entity_wildcard(self.device_id, self.ha_prefix), 1), (self._ha_status(), 1)])
+        if self.discovery:  # its config; the per-entity configs of earlier versions are migrated
+            self.discovery.connected(client)
         # the first connection sends what was queued since the start, the retained objects included; after a
         # reconnect paho resends the QoS 1 backlog first, oldest first: the retained objects are sent again once
         # it is delivered (replay_due), or a queued older state would be the last word
         self._replay_wanted = self.connects > 1
         self._connected.set()
 
-    def _ha_status(self) -> str:
-        return f"{self.ha_prefix}/status"
-
     def _on_message(self, client, userdata, msg) -> None:
-        """Home Assistant came online (its birth message): the discovery config again. A retained per-entity config
-        of an earlier version: migrated the way Home Assistant documents it, so that its entity (id, area, name
-        the user gave it) is kept: ``{"migrate_discovery": true}`` on the old topic, the device config, then the
-        old topic cleared (once: it is gone then). One of an entity the device no longer has is only cleared."""
-        if msg.topic == self._ha_status():
-            if msg.payload == b"online":
-                log.info("Home Assistant is online: publishing the discovery config again")
-                self._publish_discovery(client)
-            return
-        if not msg.retain or not msg.payload or msg.payload == MIGRATE.encode():
-            return
-        parts = msg.topic.split("/")  # <ha_prefix>/<component>/<node>/<id>/config
-        if self.ha_config and f"{parts[-4]}_{parts[-2]}" in self.ha_config["cmps"]:
-            log.info("migrating the Home Assistant config %s to device-based discovery", msg.topic)
-            client.publish(msg.topic, MIGRATE, qos=1)
-            self._publish_discovery(client)
-        else:  # an entity the device no longer has (other labels, an older version's)
-            log.info("removing stale Home Assistant config %s", msg.topic)
-        client.publish(msg.topic, b"", qos=1, retain=True)
+        if self.discovery:  # the only subscriptions of this connection: Home Assistant's
+            self.discovery.message(client, msg)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
