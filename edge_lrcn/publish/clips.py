@@ -80,8 +80,8 @@ def clip_stem(event: dict) -> str:
     """``20261125T160041.123Z_fall``: the start time (UTC), the region if any (``..._door_fall``) and the label;
     sorts oldest first."""
     ts = re.sub(r"[-:]", "", event["ts"])
-    where = f"{event['region']}_" if event.get("region") else ""  # region names are [A-Za-z0-9_-]
-    return f"{ts}_{where}{re.sub(r'[^A-Za-z0-9_-]+', '_', event['label'])}"
+    where = [event["region"]] if event.get("region") else []
+    return "_".join([ts, *(re.sub(r"[^A-Za-z0-9_-]+", "_", part) for part in [*where, event["label"]])])
 
 
 def atomic_write(path: Path, data: bytes) -> None:

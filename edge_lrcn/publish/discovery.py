@@ -174,8 +174,9 @@ def components(prefix: str, device_id: str, labels: list[str], idle_labels=IDLE_
         out[f"{component}_{oid}"] = {"p": component, "name": name, "unique_id": f"{node}_{uid or oid}",
                                      "default_entity_id": f"{component}.{slug}_{entity_slug(oid)}", **fields}
 
-    for region in (regions if len(regions) > 1 else [None]):
-        _add_activity(add, prefix, labels, idle_labels, snapshot, region)
+    tags = label_ids(list(regions)) if len(regions) > 1 else {None: None}  # ids: distinct, [a-zA-Z0-9_-]
+    for region, tag in tags.items():
+        _add_activity(add, prefix, labels, idle_labels, snapshot, region, tag)
     add("binary_sensor", "camera", "Camera", state_topic=f"{prefix}/camera",
         value_template="{{ 'ON' if value_json.state == 'online' else 'OFF' }}", payload_on="ON",
         payload_off="OFF", device_class="connectivity", entity_category="diagnostic")
@@ -189,11 +190,13 @@ def components(prefix: str, device_id: str, labels: list[str], idle_labels=IDLE_
     return out
 
 
-def _add_activity(add, prefix: str, labels: list[str], idle_labels, snapshot: bool, region: str | None) -> None:
-    """The entities of one region's activity (``region`` None: the only stream, with the ids of earlier versions):
-    the Activity sensor, the event entity, a binary sensor per activity label, the snapshot."""
+def _add_activity(add, prefix: str, labels: list[str], idle_labels, snapshot: bool, region: str | None,
+                  rid: str | None) -> None:
+    """The entities of one region's activity (``region`` None: the only stream, with the ids of earlier versions;
+    ``rid``: the region's name made an id): the Activity sensor, the event entity, a binary sensor per activity
+    label, the snapshot."""
     sub = "" if region is None else f"/{region}"
-    tag = "" if region is None else f"_{region}"
+    tag = "" if region is None else f"_{rid}"
     title = "" if region is None else f" {region}"
     state = f"{prefix}/activity{sub}"
     add("sensor", f"activity{tag}", f"Activity{title}", device_class="enum",
@@ -204,7 +207,7 @@ def _add_activity(add, prefix: str, labels: list[str], idle_labels, snapshot: bo
         state_topic=f"{prefix}/events", value_template=event_template(with_ends, region), icon="mdi:run")
     ids = label_ids(labels)
     for label in activity_labels(labels, idle_labels):
-        oid = ids[label] if region is None else f"{region}_{ids[label]}"
+        oid = ids[label] if region is None else f"{rid}_{ids[label]}"
         add("binary_sensor", oid, label if region is None else f"{region} {label}", state_topic=state,
             value_template="{{ 'ON' if value_json.label == %s else 'OFF' }}" % _jinja_str(label),
             payload_on="ON", payload_off="OFF", device_class="motion")
