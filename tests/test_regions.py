@@ -12,7 +12,7 @@ import pytest
 
 from edge_lrcn.classify.preprocess import aspect_mismatch, box_pixels, crop_box
 from edge_lrcn.convert.synth import make_panels
-from tests.conftest import run_cli
+from tests.conftest import json_lines, run_cli
 
 LEFT, RIGHT = (0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 1.0, 1.0)
 
@@ -63,3 +63,109 @@ def test_record_refuses_a_bad_region_naming_it(two_views, tmp_path, box):
     proc = run_cli("record", "--source", two_views, "--label", "up", "--region", box, "--out", tmp_path)
     assert proc.returncode == 2 and "--region" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def regions_toml(*regions, **top) -> str:
+    lines = [f"{k} = {json.dumps(v)}" for k, v in top.items()]
+    for name, box in regions:
+        lines += ["[[regions]]", f"name = {json.dumps(name)}", f"box = {json.dumps(list(box))}"]
+    return "\n".join(lines) + "\n"
+
+
+def starts(objs, region):
+    return [o["label"] for o in objs if o["type"] == "activity_start" and o.get("region") == region]
+
+
+@pytest.mark.needs("mosquitto")
+def test_two_regions_with_different_motion_give_different_events(two_views, tmp_path):
+    """The left half moves right, the right half is still and then moves up: each region says its own activity;
+    the whole frame does not (it never says right). Over MQTT each region has its own retained state and Home
+    Assistant entities; each clip's sidecar names its region, and ``dataset add`` cuts it."""
+    from tests.broker import Broker
+    from tests.test_mqtt import Subscriber
+
+    whole = json_lines(run_cli("run", "--source", two_views, "--stats-interval", "0").stdout)
+    assert "right" not in starts(whole, None)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(regions_toml(("left", LEFT), ("right", RIGHT), source=str(two_views), device_id="cam"))
+    broker = Broker(tmp_path / "broker").start()
+    try:
+        proc = run_cli("run", "--config", cfg, "--sink", "stdout", "--sink", f"mqtt://127.0.0.1:{broker.port}",
+                       "--clips-dir", tmp_path / "clips", "--stats-interval", "0", "--pre-roll", "1")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        objs = json_lines(proc.stdout)
+        assert starts(objs, "left") == ["right"]
+        assert "up" in starts(objs, "right") and "right" not in starts(objs, "right")
+        assert not starts(objs, None)  # every event names its region
+        late = Subscriber(broker.port)
+        assert late.wait_for(lambda: late.on("edge-lrcn/cam/activity/left") and late.on(
+            "edge-lrcn/cam/activity/right") and late.on("homeassistant/device/edge_lrcn_cam/config"), 10)
+        assert not late.on("edge-lrcn/cam/activity")  # several regions: no whole-frame state
+        state = json.loads(late.on("edge-lrcn/cam/activity/left")[0][0])
+        cmps = json.loads(late.on("homeassistant/device/edge_lrcn_cam/config")[0][0])["cmps"]
+        late.close()
+    finally:
+        broker.stop()
+    assert state["region"] == "left" and state["label"] == "none"  # the file ended: closed
+    assert cmps["sensor_activity_left"]["state_topic"] == "edge-lrcn/cam/activity/left"
+    assert "binary_sensor_right_up" in cmps and "sensor_activity" not in cmps
+    up = next(o for o in objs if o["type"] == "activity_start" and o.get("region") == "right" and o["label"] == "up")
+    sidecar = (tmp_path / "clips" / up["clip"]).with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    assert meta["region"] == "right" and meta["box"] == list(RIGHT) and "_right_up" in up["clip"]
+    added = run_cli("dataset", "add", sidecar, "--data", tmp_path / "data")
+    assert added.returncode == 0, added.stderr
+    (clip,) = (tmp_path / "data" / "up").iterdir()
+    assert frames_of(clip)[0].shape == (120, 160, 3)  # the region's crop of the 320x120 clip
+
+
+def test_a_region_change_by_sighup(tmp_path):
+    """Regions changed in the file and SIGHUP: the region that went ends its activity (reason ``regions``), the new
+    one starts with an empty window and its events follow; no restart."""
+    import signal
+    import threading
+
+    from tests.conftest import launch, wait_until
+
+    video = tmp_path / "long.avi"
+    make_panels(video, [[("right", 30.0)], [("up", 30.0)]], seed=5)
+    cfg = tmp_path / "c.toml"
+    top = {"source": str(video), "realtime": True, "stats_interval": 0}
+    cfg.write_text(regions_toml(("left", LEFT), **top))
+    with open(tmp_path / "daemon.log", "w") as log:
+        proc = launch("run", "--config", cfg, "--log-level", "INFO", stderr=log)
+        objs: list[dict] = []
+
+        def read():
+            for line in proc.stdout:
+                objs.extend(json_lines(line))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            assert wait_until(lambda: starts(objs, "left"), 60)
+            cfg.write_text(regions_toml(("door", RIGHT), **top))
+            proc.send_signal(signal.SIGHUP)
+            assert wait_until(lambda: starts(objs, "door"), 60)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+            reader.join(10)
+        finally:
+            proc.kill()
+    ends = [o for o in objs if o["type"] == "activity_end" and o.get("region") == "left"]
+    assert starts(objs, "left") == ["right"] and ends[0]["reason"] == "regions"
+    assert starts(objs, "door")[0] == "up"
+    assert not [o for o in objs[objs.index(ends[0]) + 1:] if o.get("region") == "left"]  # the region went
+    assert "regions: door" in (tmp_path / "daemon.log").read_text()
+
+
+@pytest.mark.parametrize("box, name, what", [([0.5, 0.0, 1.2, 1.0], "door", "leaves the frame"),
+                                             ([0.5, 0.5, 0.5, 1.0], "door", "empty"),
+                                             ([0.0, 0.0, 0.5, 1.0], "a/b", "not allowed in an MQTT topic"),
+                                             ([0.0, 0.0, 0.5, 1.0], "a+b", "not allowed in an MQTT topic")])
+def test_a_bad_region_is_exit_2_naming_the_key(two_views, tmp_path, box, name, what):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(regions_toml((name, box), source=str(two_views)))
+    proc = run_cli("run", "--config", cfg)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "regions" in proc.stderr and what in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
