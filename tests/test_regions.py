@@ -169,3 +169,22 @@ def test_a_bad_region_is_exit_2_naming_the_key(two_views, tmp_path, box, name, w
     proc = run_cli("run", "--config", cfg)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "regions" in proc.stderr and what in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_bundle_records_the_clips_shape_and_run_warns_about_a_region_of_another(tiny_bundle, tiny_data,
+                                                                                    tmp_path):
+    """``convert`` records the frame size of the clips (160x120 here); a region four times taller than wide is
+    stretched very differently to the model's input, and ``run`` says so, once, naming the region."""
+    from edge_lrcn.model.bundle import read_bundle
+
+    bundle, report = tiny_bundle
+    assert report["dataset"]["clip_shapes"] == {"120x160": report["dataset"]["clips"]}
+    assert read_bundle(bundle).clip_shape == (120, 160)
+    video = next(tiny_data.glob("*/*.avi"))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(regions_toml(("pole", (0.0, 0.0, 0.25, 1.0)), ("wide", (0.0, 0.0, 1.0, 1.0)), source=str(video),
+                                model=str(bundle), verify_model=False))
+    proc = run_cli("run", "--config", cfg, "--stats-interval", "0")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warned = [line for line in proc.stderr.splitlines() if "WARNING" in line and "aspect" in line]
+    assert len(warned) == 1 and "region pole is 40x120 pixels" in warned[0] and "record --region pole" in warned[0]
