@@ -225,12 +225,14 @@ class DeviceDiscovery:
     migration of the per-entity configs of earlier versions. Called on the sink's connection thread with its paho
     client; it never blocks."""
 
-    def __init__(self, prefix: str, device_id: str, settings, ctx):
-        self.prefix, self.device_id, self.ctx = prefix, device_id, ctx
-        self.ha_prefix = settings["ha_prefix"] or "homeassistant"
-        self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
-        self.snapshots = settings["snapshots"]
-        self.topic = device_topic(device_id, self.ha_prefix)
+    def __init__(self, prefix: str, ctx, ha_prefix: str = "homeassistant", idle_labels=IDLE_LABELS,
+                 controls: bool = False, snapshots: bool = False):
+        self.prefix, self.ctx, self.device_id = prefix, ctx, ctx.device_id
+        self.ha_prefix = ha_prefix
+        self.idle_labels = idle_labels
+        self.controls = controls  # remote settings on: the numbers and the switch that command them
+        self.snapshots = snapshots
+        self.topic = device_topic(self.device_id, ha_prefix)
         self.status = f"{self.ha_prefix}/status"  # Home Assistant's birth and last will
         self._cmps: dict[str, str] = {}  # component id -> platform, as last published (what a relabel removes)
         self.config = self._build()

@@ -156,8 +156,12 @@ class MqttSink(Sink):
         self.prefix = (settings["topic_prefix"] or f"edge-lrcn/{self.device_id}").rstrip("/")
         self.qos = settings["qos"]
         self.queue_limit = int(settings["queue_limit"])
-        self.discovery = DeviceDiscovery(self.prefix, self.device_id, settings, ctx) \
-            if settings["ha_discovery"] else None
+        self.ha = settings["ha_discovery"]
+        self.ha_prefix = settings["ha_prefix"] or "homeassistant"
+        self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
+        self.snapshots = settings["snapshots"]
+        self.discovery = DeviceDiscovery(self.prefix, ctx, self.ha_prefix, self.idle_labels, self.controls,
+                                         self.snapshots) if self.ha else None
         self.keepalive = int(settings["keepalive"])
         self.max_delay = 30.0
         self.dropped = 0
