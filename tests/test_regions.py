@@ -188,3 +188,27 @@ def test_the_bundle_records_the_clips_shape_and_run_warns_about_a_region_of_anot
     assert proc.returncode == 0, proc.stderr[-2000:]
     warned = [line for line in proc.stderr.splitlines() if "WARNING" in line and "aspect" in line]
     assert len(warned) == 1 and "region pole is 40x120 pixels" in warned[0] and "record --region pole" in warned[0]
+
+
+def test_changing_the_regions_keeps_the_window_of_a_region_that_did_not_move(two_views, default_bundle):
+    """``Regions.set_regions`` (a reload): an unchanged region keeps its window and tracker state; a moved one and a
+    removed one end (their resets are returned); a new one starts empty. One pacer decision and one decoded frame
+    feed every region."""
+    from edge_lrcn.capture.sources import VideoFileSource
+    from edge_lrcn.classify.regions import Regions
+    from edge_lrcn.model.loader import load_bundle, open_model
+
+    regions = Regions(open_model(load_bundle(str(default_bundle))), [("a", LEFT), ("b", RIGHT)], 1, 0.07)
+    with VideoFileSource(two_views) as src:
+        for _ in range(75):  # 3 s at 25 fps: 30 kept frames, both windows full
+            regions.push(src.read())
+        full = {name: clf.window.count for name, clf in regions.streams.items()}
+        assert regions.counts.frames == 75 and regions.counts.kept == 30 and min(full.values()) >= 20
+        ended = regions.set_regions([("a", LEFT), ("b", (0.5, 0.0, 1.0, 0.5)), ("c", (0.25, 0.0, 0.75, 1.0))])
+        assert sorted(name for name, reset in ended) == ["b"] and ended[0][1].reason == "regions"
+        assert regions.streams["a"].window.count == full["a"]  # kept
+        assert regions.streams["b"].window.count == 0 and regions.streams["c"].window.count == 0
+        kept, steps = regions.push(src.read())
+        assert [s.region for s in steps] in ([], ["a", "b", "c"])
+        gone = regions.set_regions([])  # none: the whole frame, as without regions
+    assert sorted(name for name, _ in gone) == ["a", "b", "c"] and regions.names == [None]
