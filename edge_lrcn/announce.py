@@ -17,9 +17,9 @@ import numpy as np
 
 from .capture.sources import Frame
 from .classify.classifier import Reset
-from .config import Settings
+from .config import EventSettings, Settings
 from .errors import UsageError
-from .events import ActivityTracker, EventMaker, EventSettings
+from .events import ActivityTracker, EventMaker
 from .publish.clips import ClipRecorder, snapshot_jpeg
 from .publish.fanout import Fanout, make_sinks
 from .publish.sink import Kind, Sink, SinkContext
@@ -34,7 +34,11 @@ class Announcer:
     ``region``. With regions every event, state, score and snapshot carries ``"region": name``."""
 
     def __init__(self, settings: Settings, ctx: SinkContext, sinks: list[Sink], clips: ClipRecorder | None = None):
-        self.settings, self.ctx, self.clips = settings, ctx, clips
+        self.ctx = ctx
+        self.clips = clips
+        self.events: EventSettings = settings.events
+        self.snapshots = settings.mqtt.snapshots  # the retained snapshot on MQTT
+        self.snapshot_width = settings.clips.clips_max_width
         self.make = EventMaker(ctx.device_id, ctx.model)
         self.trackers: dict[str | None, ActivityTracker] = {}
         self.boxes: dict[str | None, tuple | None] = {}
@@ -48,7 +52,7 @@ class Announcer:
 
     def _tracker(self, region: str | None) -> ActivityTracker:
         make = self.make if region is None else partial(_in_region, self.make, region)
-        return ActivityTracker(self.ctx.labels, EventSettings.of(self.settings), make)
+        return ActivityTracker(self.ctx.labels, self.events, make)
 
     @property
     def tracker(self) -> ActivityTracker:
@@ -65,7 +69,7 @@ class Announcer:
         """A window's probabilities in a region, at this frame: the events they make, and the scores when asked."""
         tracker = self.trackers[region]
         self.emit(region, tracker.update(probs, frame.t), frame)
-        if self.settings.scores:
+        if self.events.scores:
             self.fanout.publish(Kind.SCORES, tracker.scores(frame.t))
 
     def reset(self, region: str | None, reset: Reset | None) -> None:
@@ -102,11 +106,10 @@ class Announcer:
         """An activity starts at this frame: its snapshot (retained on MQTT before the event, so that an automation
         fired by the event shows this picture) and its clip, whose file names the event carries. Both show the
         whole frame; a region's clip's sidecar has the region's box (``dataset add`` cuts it)."""
-        snap = snapshot_jpeg(frame.pixels, self.settings.clips_max_width) \
-            if self.settings.snapshots or self.clips else None
+        snap = snapshot_jpeg(frame.pixels, self.snapshot_width) if self.snapshots or self.clips else None
         if self.clips:
             ev.update(self.clips.start_activity(ev, snap, self.boxes.get(region)))
-        if snap and self.settings.snapshots:
+        if snap and self.snapshots:
             where = {} if region is None else {"region": region}
             self.fanout.publish(Kind.SNAPSHOT, {"jpeg": snap, "label": ev["label"], "ts": ev["ts"], **where})
 
@@ -144,23 +147,24 @@ class Announcer:
         self.fanout.relabel(self.ctx)
         self.state()
 
-    def take_settings(self, new: Settings, sinks_changed: bool) -> bool:
-        """The live settings changed (a reload, remote settings); with ``sinks_changed`` the sinks are rebuilt
-        from ``new`` (what the old ones could not deliver goes to the new ones). False when the new sinks could
-        not be made: the old ones stay."""
-        ok = True
-        if sinks_changed:
-            try:
-                self.fanout.replace(make_sinks(new, self.ctx))
-            except (UsageError, OSError) as exc:
-                log.error("reload: sinks unchanged: %s", exc)
-                ok = False
-        return ok
+    def replace_sinks(self, new: Settings) -> bool:
+        """The sink settings changed (a reload, remote settings): the sinks are rebuilt from ``new`` (what the old
+        ones could not deliver goes to the new ones). False when the new sinks could not be made: the old ones
+        stay."""
+        try:
+            self.fanout.replace(make_sinks(new, self.ctx))
+        except (UsageError, OSError) as exc:
+            log.error("reload: sinks unchanged: %s", exc)
+            return False
+        return True
 
-    def update_settings(self, settings: Settings) -> None:
-        self.settings = settings
+    def apply(self, settings: Settings) -> None:
+        """A reload: the [events] section to the trackers, the snapshot switch and width."""
+        self.events = settings.events
+        self.snapshots = settings.mqtt.snapshots
+        self.snapshot_width = settings.clips.clips_max_width
         for tracker in self.trackers.values():
-            tracker.update_settings(EventSettings.of(settings))
+            tracker.apply(settings.events)
 
 
 def _in_region(make: EventMaker, region: str, type_: str, **fields) -> dict:

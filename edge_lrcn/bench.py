@@ -230,8 +230,8 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
     event tracker, a JSON line to a sink; and what they add up to per second of the video with the pacer keeping the
     model's fps (grab for every frame, the rest for kept frames)."""
     from .capture.sources import VideoFileSource
-    from .config import BY_NAME
-    from .events import ActivityTracker, EventMaker, EventSettings
+    from .config import EventSettings
+    from .events import ActivityTracker, EventMaker
     from .publish.sink import Kind
     from .publish.stdout import StdoutSink
 
@@ -253,8 +253,7 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
     enc, head = cpu_encoder(bundle, "auto", threads), Head(make_interpreter(bundle.member("head.tflite"), threads))
     rgbs = [resize_rgb(p, h, w) for p in pixels]
     feats = np.zeros((bundle.frames, bundle.feature_dim), np.float32)
-    defaults = {n: BY_NAME[n].default for n in ("enter_threshold", "exit_threshold", "smoothing", "min_duration")}
-    tracker = ActivityTracker(bundle.labels, EventSettings.of(defaults), EventMaker("bench", bundle.model_id))
+    tracker = ActivityTracker(bundle.labels, EventSettings(), EventMaker("bench", bundle.model_id))
     probs = np.full(len(bundle.labels), 1.0 / len(bundle.labels), np.float32)
     with open(os.devnull, "w") as null:
         sink = StdoutSink(null)

@@ -33,7 +33,7 @@ from .events import default_device_id
 from .fleet.device import FleetDevice, Trust, start_fleet
 from .model.interpreter import default_threads
 from .model.loader import load_bundle, open_model
-from .publish.clips import ClipOptions, ClipRecorder
+from .publish.clips import ClipOrigin, ClipRecorder
 from .publish.fanout import make_sinks
 from .publish.sink import Sink, SinkContext
 from .service import Health, Notifier, Totals, tasks_limit
@@ -58,10 +58,10 @@ class Daemon:
         self.fleet, self.paused, self._woken = fleet, False, threading.Event()
         self.clips = clips
         model = classifier.model
-        ctx = SinkContext(settings.device_id or default_device_id(), model.labels, model.model_id,
+        ctx = SinkContext(settings.run.device_id or default_device_id(), model.labels, model.model_id,
                           [n for n in classifier.names if n is not None])
         self.out = Announcer(settings, ctx, sinks, clips)
-        self.health = Health(Notifier(), clock, settings.watchdog, settings.stats_interval)
+        self.health = Health(Notifier(), clock, settings.service.watchdog, settings.events.stats_interval)
         self._stop, self._reload = threading.Event(), threading.Event()
         self._reload_at_start = False
 
@@ -214,18 +214,19 @@ class Daemon:
 
     def _apply(self, new: Settings, live: list[str]) -> None:
         """Take the values of ``live`` from ``new`` and apply them while running (a reload, remote settings)."""
-        if not self.out.take_settings(new, bool(SINK_SETTINGS & set(live))):
+        sinks = bool(SINK_SETTINGS & set(live))
+        if sinks and not self.out.replace_sinks(new):
             live = [n for n in live if n not in SINK_SETTINGS]
-        elif self.fleet and SINK_SETTINGS & set(live):
+        elif sinks and self.fleet:
             log.warning("reload: the sinks use the new MQTT settings; model pushes and remote settings keep the old "
                         "connection until a restart (systemctl restart edge-lrcn)")
         self.settings = s = self.settings.taking(new, live)
-        self.out.update_settings(s)
-        self.classifier.cut_threshold = s.cut_threshold
+        self.out.apply(s)  # each stage its section
+        self.classifier.apply(s.events)
         if "regions" in live:
-            self._use_regions(s.regions)
-        self.camera.stall_timeout, self.camera.reopen_max_delay = s.stall_timeout, s.reopen_max_delay
-        self.health.watchdog, self.health.stats_interval = s.watchdog, s.stats_interval
+            self._use_regions(s.camera.regions)
+        self.camera.apply(s.camera)
+        self.health.apply(s.service, s.events)
         if self.fleet and set(live) & set(REMOTE_SETTINGS):
             self.fleet.settings_changed(s, self.paused)
 
@@ -242,7 +243,7 @@ class Daemon:
         start = time.monotonic()
         if self.clips:  # open clips are finished (post-roll cut short) and renamed into place
             self.clips.close(CLIPS_CLOSE_S)
-        if self.classifier.counts.frames and self.settings.stats_interval:
+        if self.classifier.counts.frames and self.settings.events.stats_interval:
             self._publish_stats(self.health.stats(self._totals()))
         self.camera.stop()  # no more frames; the source is closed once the sinks are flushed
         if self.fleet:
@@ -277,33 +278,34 @@ def _check_tasks(threads: int) -> None:
 def build(config: ConfigSource) -> Daemon:
     """Settings (exit 2), then the bundle (exit 3), a file source (exit 4), the interpreters and the sinks. A live
     source is not opened here: the daemon's camera opens it off the loop (absent at start: offline, retried)."""
-    s = config.load()
+    settings = config.load()
+    s, cam = settings.run, settings.camera
     _check_tasks(s.threads or default_threads())
     spec = parse_source(s.source)  # a malformed spec: exit 2
-    trust = Trust.of(s)
+    trust = Trust.of(settings)
     bundle = load_bundle(trust.model, verify=s.verify_model)
-    trust.check(bundle, s)
-    size, fps = capture_request(spec, s.width, s.height, s.camera_fps, *bundle.input_size, bundle.fps)
+    trust.check(bundle, settings)
+    size, fps = capture_request(spec, cam.width, cam.height, cam.camera_fps, *bundle.input_size, bundle.fps)
     camera = Camera(lambda: open_source(spec, realtime=s.realtime, size=size, fps=fps),
-                    s.stall_timeout, s.reopen_max_delay, description=spec.description)
+                    cam, description=spec.description)
     if not spec.live:
         camera.open()  # before the interpreters: a missing file is one line, exit 4, at once
     try:
         opener = partial(open_model, delegate=s.delegate, threads=s.threads, require_delegate=s.require_delegate,
                          gpu_library=s.gpu_delegate_library, encoder=s.encoder)
-        classifier = Regions(opener(bundle), s.get("regions") or (), s.stride, s.cut_threshold)
+        classifier = Regions(opener(bundle), cam.regions, s.stride, settings.events.cut_threshold)
         device_id = s.device_id or default_device_id()
-        sinks = make_sinks(s, SinkContext(device_id, bundle.labels, bundle.model_id,
-                                          [n for n in classifier.names if n is not None]))
-        fleet = start_fleet(s, trust, device_id, opener)
+        sinks = make_sinks(settings, SinkContext(device_id, bundle.labels, bundle.model_id,
+                                                 [n for n in classifier.names if n is not None]))
+        fleet = start_fleet(settings, trust, device_id, opener)
     except BaseException:
         camera.close()
         raise
-    clips = ClipRecorder(ClipOptions.of(s, device_id, bundle.model_id,
-                                        camera.description, camera.live)) if s.clips_dir else None
+    clips = ClipRecorder(settings.clips, ClipOrigin(device_id, bundle.model_id, camera.description, camera.live)) \
+        if settings.clips.clips_dir else None
     # the reader skips decoding the frames the pacer drops; the clip writer wants frames of its own
     camera.keep = classifier.decide if clips is None else None
-    return Daemon(s, classifier, sinks, camera, config, fleet=fleet, clips=clips)
+    return Daemon(settings, classifier, sinks, camera, config, fleet=fleet, clips=clips)
 
 
 def run_from_args(args) -> int:

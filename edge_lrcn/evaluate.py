@@ -15,7 +15,7 @@ import numpy as np
 
 from .capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from .classify.classifier import Classifier
-from .config import BY_NAME
+from .config import EventSettings
 from .errors import DatasetError
 from .model.loader import load_bundle, open_model
 
@@ -39,7 +39,7 @@ def evaluate(bundle, data: Path, threads=None, stride: int = 5, encoder: str = "
     if not data.is_dir():
         raise DatasetError(f"dataset folder not found: {data}")
     labels = bundle.labels
-    clf = Classifier(open_model(bundle, "cpu", threads, encoder=encoder), stride, BY_NAME["cut_threshold"].default)
+    clf = Classifier(open_model(bundle, "cpu", threads, encoder=encoder), stride, EventSettings().cut_threshold)
     n = len(labels)
     cm = np.zeros((n, n), np.int64)
     clips = skipped_clips = 0

@@ -10,11 +10,12 @@ import os
 import re
 import socket
 from collections import deque
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from .config.sections import EventSettings
 
 SCHEMA_VERSION = 1
 NONE = "none"
@@ -40,21 +41,6 @@ def default_device_id(machine_id: str = "/etc/machine-id", instance: str | None 
     instance = os.environ.get("EDGE_LRCN_INSTANCE", "") if instance is None else instance
     instance = re.sub(r"[^A-Za-z0-9_-]", "-", instance)[:max(0, 63 - len(base))]  # device ids: 64 at most
     return f"{base}-{instance}" if instance else base
-
-
-@dataclass
-class EventSettings:
-    """The event settings, as checked by the settings layer (edge_lrcn.config: ranges and threshold order)."""
-
-    enter_threshold: float
-    exit_threshold: float
-    smoothing: int  # windows averaged
-    min_duration: float  # seconds a label must lead above enter_threshold before activity_start
-
-    @classmethod
-    def of(cls, settings) -> "EventSettings":
-        return cls(settings["enter_threshold"], settings["exit_threshold"], settings["smoothing"],
-                   settings["min_duration"])
 
 
 class EventMaker:
@@ -88,7 +74,8 @@ class ActivityTracker:
         self._cand: tuple[int, float] | None = None  # (label index, t first seen leading)
         self.last_probs: np.ndarray | None = None
 
-    def update_settings(self, settings: EventSettings) -> None:
+    def apply(self, settings: EventSettings) -> None:
+        """A reload: the new thresholds from the next window on; the smoothing history is kept (cut to fit)."""
         self.s = settings
         self._recent = deque(self._recent, maxlen=settings.smoothing)
 

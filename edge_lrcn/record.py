@@ -148,7 +148,7 @@ def region_box(spec: str | None, config=None) -> tuple | None:
     from .config import ConfigSource
 
     source = ConfigSource.from_args(Namespace(config=config))  # the daemon's file and remote settings
-    regions = {r.name: r.box for r in source.load().get("regions") or ()}
+    regions = {r.name: r.box for r in source.load().camera.regions}
     if spec not in regions:
         where = f"the regions of {source.path}"
         raise UsageError(f"--region {spec!r} is not among {where} ({', '.join(regions) or 'none'}); give a name "

@@ -9,6 +9,8 @@ import socket
 from dataclasses import dataclass
 from typing import Callable
 
+from .config.sections import EventSettings, ServiceSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -121,6 +123,11 @@ class Health:
         self._last_ping = self._last_status = self._last_stats = now
         self._window_start = now
         self._window_totals: Totals | None = None
+
+    def apply(self, service: ServiceSettings, events: EventSettings) -> None:
+        """A reload: the watchdog switch ([service]) and the stats interval ([events])."""
+        self.watchdog = service.watchdog
+        self.stats_interval = events.stats_interval
 
     def start(self, totals: Totals) -> None:
         """Rates count from here (the first frame), not from model loading."""

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from edge_lrcn.capture.sources import Frame
+from edge_lrcn.config import ClipsSettings
 from edge_lrcn.convert.dataset import scan
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.publish import clips as C
@@ -60,13 +61,14 @@ def event(type_: str, label: str, t: float, ts: str) -> dict:
     return {"type": type_, "label": label, "t": t, "ts": ts, "confidence": 0.9, "peak_confidence": 0.95}
 
 
-def opts(folder: Path, **kw) -> C.ClipOptions:
-    return C.ClipOptions(folder, **{"pre_roll": 2.0, "post_roll": 1.0, "live": False, "device": "d", "model": "m",
-                                    "source": "test", **kw})
+def recorder(folder: Path, live: bool = False, start: bool = True, **kw) -> C.ClipRecorder:
+    """A recorder of the [clips] section ``kw`` (pre_roll 2 s, post_roll 1 s, every frame unless given) into ``folder``."""
+    settings = ClipsSettings(clips_dir=str(folder), **{"pre_roll": 2.0, "post_roll": 1.0, "clips_fps": 0.0, **kw})
+    return C.ClipRecorder(settings, C.ClipOrigin("d", "m", "test", live), start)
 
 
 def test_pre_roll_is_the_frames_before_the_start_and_post_roll_the_frames_after_the_end(tmp_path):
-    rec = C.ClipRecorder(opts(tmp_path / "clips"))
+    rec = recorder(tmp_path / "clips")
     start = event("activity_start", "wave", 6.0, "2026-11-25T10:00:00.000Z")
     for i in range(300):  # 12 s at 25 fps; the activity runs from frame 150 (6 s) to 200 (8 s)
         rec.frame(Frame(numbered(i), i / FPS, i))
@@ -104,7 +106,7 @@ def test_pre_roll_is_the_frames_before_the_start_and_post_roll_the_frames_after_
 
 def test_disk_budget_removes_the_oldest_clips_first(tmp_path):
     folder = tmp_path / "clips"
-    rec = C.ClipRecorder(opts(folder, pre_roll=1.0, post_roll=0.0, max_mb=0.4))
+    rec = recorder(folder, pre_roll=1.0, post_roll=0.0, clips_max_mb=0.4)
     rng = np.random.default_rng(0)
     stems = []
     for k in range(4):  # four 2 s clips of noise (about 0.17 MB each): the budget holds two
@@ -126,7 +128,7 @@ def test_disk_budget_removes_the_oldest_clips_first(tmp_path):
 
 
 def test_a_stalled_writer_drops_frames_and_counts_them_and_recovers(tmp_path, caplog):
-    rec = C.ClipRecorder(opts(tmp_path / "clips", live=True), start=False)  # the writer thread is not running
+    rec = recorder(tmp_path / "clips", live=True, start=False)  # the writer thread is not running
     caplog.set_level(logging.WARNING, logger="edge_lrcn.publish.clips")
     for i in range(100):
         rec.frame(Frame(numbered(i), i / FPS, i))  # never waits
@@ -143,7 +145,7 @@ def test_a_stalled_writer_drops_frames_and_counts_them_and_recovers(tmp_path, ca
     assert numbers[:32] == list(range(32)) and numbers[-1] == 149  # the queued frames, then the live ones
     missing = set(range(100, 150)) - set(numbers)
     assert len(missing) == rec.dropped - (100 - C.QUEUE_FRAMES) <= 10  # every frame lost is counted
-    big = C.ClipRecorder(opts(tmp_path / "big", live=True), start=False)  # 1280x720 frames: 16 MB hold 5 of them
+    big = recorder(tmp_path / "big", live=True, start=False)  # 1280x720 frames: 16 MB hold 5 of them
     for i in range(20):
         big.frame(Frame(np.zeros((720, 1280, 3), np.uint8), i / FPS, i))
     assert big.dropped == 15
@@ -291,7 +293,7 @@ def test_clips_settings_come_from_the_clips_section_and_are_checked(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[clips]\nclips_dir = "clips"\npre_roll = 2.5\nclips_format = "webm"\n[mqtt]\nsnapshots = false\n')
     s = config.resolve({}, path, environ={})
-    assert (s.clips_dir, s.pre_roll, s.post_roll, s.clips_format, s.snapshots) == ("clips", 2.5, 3.0, "webm", False)
+    assert s.clips == ClipsSettings(clips_dir="clips", pre_roll=2.5, clips_format="webm") and not s.mqtt.snapshots
     path.write_text('[clips]\nclips_format = "avi"\npre_roll = 90\n')
     _, problems = config.gather({}, path, environ={})
     assert [str(p) for p in problems] == [f"{path}: clips.clips_format: expected one of mp4, webm, got 'avi'",

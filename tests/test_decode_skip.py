@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from edge_lrcn.capture.camera import END, Camera
+from edge_lrcn.config import CameraSettings
 from edge_lrcn.capture.reader import FrameReader
 from edge_lrcn.capture.sources import Frame, OpenCVLiveSource, VideoFileSource
 from edge_lrcn.classify.classifier import Classifier
@@ -79,7 +80,8 @@ def test_the_classifier_gives_the_same_probabilities_from_decided_frames(default
 
 def test_the_camera_hands_its_reader_the_decision(videos):
     pacer = Pacer(10.0)
-    cam = Camera(lambda: VideoFileSource(videos[25.0]), stall_timeout=5.0, reopen_max_delay=1.0, keep=pacer.keep)
+    cam = Camera(lambda: VideoFileSource(videos[25.0]), CameraSettings(stall_timeout=5.0, reopen_max_delay=1.0),
+                 keep=pacer.keep)
     cam.open()  # a file opens on the caller's thread, as the daemon opens it (a live source opens off the loop)
     cam.start()
     items = []

@@ -119,8 +119,8 @@ def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
 
     s = settings(**over)
     out = io.StringIO()
-    camera = Camera(factory, s.stall_timeout, s.reopen_max_delay, clock=clock, sleep=sleep, poll=0.01)
-    d = Daemon(s, Regions(model, (), s.stride, s.cut_threshold), [StdoutSink(out)], camera, clock=clock)
+    camera = Camera(factory, s.camera, clock=clock, sleep=sleep, poll=0.01)
+    d = Daemon(s, Regions(model, (), s.run.stride, s.events.cut_threshold), [StdoutSink(out)], camera, clock=clock)
     rc = []
     th = threading.Thread(target=lambda: rc.append(d.run()), daemon=True)
     th.start()

@@ -317,7 +317,7 @@ def test_ack_bookkeeping_stays_bounded_under_qos0_traffic(broker, monkeypatch):
     monkeypatch.setattr(M, "EARLY_ACK_S", 0.2)
     sub = Subscriber(broker.port)
     settings = C.resolve({"source": "x"}, None, environ={})
-    sink = M.MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{broker.port}"), settings, SinkContext(DEV, ["a", "b"], "m"))
+    sink = M.MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{broker.port}"), settings.mqtt, SinkContext(DEV, ["a", "b"], "m"))
     try:
         assert sub.wait_for(lambda: sink.stats()["mqtt_connected"], 10)
         for i in range(4000):

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.needs("mosquitto")
 def test_a_reconnect_with_the_event_queue_full_still_publishes_online_and_discovery(tmp_path):
     b = Broker(tmp_path / "b").start()  # no persistence: a restart forgets every retained message
     settings = C.resolve({"source": "x", "queue_limit": 3}, None, environ={})
-    sink = MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{b.port}"), settings, SinkContext(DEV, ["left", "right"], "m"))
+    sink = MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{b.port}"), settings.mqtt, SinkContext(DEV, ["left", "right"], "m"))
     try:
         sub = Subscriber(b.port)
         assert sub.wait_for(lambda: sub.on(f"{PREFIX}/availability"), 10)
@@ -93,7 +93,7 @@ def test_two_devices_with_one_client_id_are_named_as_such(tmp_path, caplog):
     b = Broker(tmp_path / "b").start()
     settings = C.resolve({"source": "x", "ha_discovery": False}, None, environ={})
     spec, ctx = C.parse_sink(f"mqtt://127.0.0.1:{b.port}"), SinkContext("raspberrypi", ["a", "b"], "m")
-    one, two = MqttSink(spec, settings, ctx), MqttSink(spec, settings, ctx)
+    one, two = MqttSink(spec, settings.mqtt, ctx), MqttSink(spec, settings.mqtt, ctx)
     try:
         end = time.monotonic() + 30
         while time.monotonic() < end and not any("same client id" in r.getMessage() for r in caplog.records):
@@ -131,7 +131,7 @@ def test_discovery_again_when_home_assistant_comes_online_and_gone_entities_are_
     relabel to other regions removes the entities that went (platform only) and clears their retained state."""
     b = Broker(tmp_path / "b").start()
     settings = C.resolve({"source": "x"}, None, environ={})
-    sink = MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{b.port}"), settings,
+    sink = MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{b.port}"), settings.mqtt,
                     SinkContext(DEV, ["left", "right"], "m", ["door", "bed"]))
     try:
         sub = Subscriber(b.port)

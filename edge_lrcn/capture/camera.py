@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ..config.sections import CameraSettings
 from ..errors import SourceError, UsageError
 from .reader import FrameReader
 from .sources import Frame, Source
@@ -81,12 +82,12 @@ class Camera:
     clock and ``sleep`` waits at most ``poll`` seconds at a time between reopen attempts (by default until
     :meth:`interrupt`); tests drive a fake clock through both."""
 
-    def __init__(self, open_source: Callable[[], Source], stall_timeout: float, reopen_max_delay: float,
+    def __init__(self, open_source: Callable[[], Source], settings: CameraSettings,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] | None = None,
                  poll: float = 0.25, description: str = "camera", keep: Callable[[float], bool] | None = None):
         self.open_source = open_source
         self.keep = keep  # the pacer's decision before decoding (FrameReader), or None: decode every frame
-        self.stall_timeout, self.reopen_max_delay = stall_timeout, reopen_max_delay
+        self.apply(settings)
         self.clock, self.poll = clock, poll
         self._interrupted, self._woken = threading.Event(), threading.Event()
         self.sleep = sleep or self._wait
@@ -160,6 +161,11 @@ class Camera:
             self._newest_t = item.t
             self._progress = self.clock()
         return item
+
+    def apply(self, camera: CameraSettings) -> None:
+        """The stall timeout and the reopen backoff's cap ([camera]; a reload applies them from now on)."""
+        self.stall_timeout = camera.stall_timeout
+        self.reopen_max_delay = camera.reopen_max_delay
 
     def interrupt(self) -> None:
         """Cut a wait between reopen attempts short (the daemon is stopping)."""

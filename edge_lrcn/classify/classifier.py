@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..capture.sources import Frame
+from ..config.sections import EventSettings
 from ..model.loader import Model
 from .pacer import Pacer
 from .preprocess import TRANSFORMS, crop_box, resize_rgb
@@ -80,6 +81,10 @@ class Classifier:
         self.cut_threshold = cut_threshold  # mean absolute change of the model input (0-1); 0: off
         self.counts = Counts()
         self.use(model)
+
+    def apply(self, events: EventSettings) -> None:
+        """A reload: the cut threshold from the next frame on."""
+        self.cut_threshold = events.cut_threshold
 
     def use(self, model: Model) -> None:
         """Run ``model`` from the next frame on (a pushed model): the window starts again, the counts go on. The

@@ -140,6 +140,10 @@ class Regions:
             clf.use(model)
         self._checked.clear()
 
+    def apply(self, events) -> None:
+        """A reload: the ``[events]`` section's cut threshold, in every region, from the next frame on."""
+        self.cut_threshold = events.cut_threshold
+
     @property
     def cut_threshold(self) -> float:
         return self._cut

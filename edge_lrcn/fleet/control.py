@@ -20,9 +20,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ..config import SinkSpec
+from ..config.sections import FleetSettings, MqttSettings
 from ..events import utc_now
 from ..publish.mqtt import new_client, read_password
+from ..publish.urls import SinkSpec
 from .keys import PublicKey
 from .protocol import HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_RESPONSE, SETTINGS, response
 from .update import Prepared, Updater
@@ -41,22 +42,23 @@ def model_object(model, signer: PublicKey | None, updates: bool, max_bytes: int)
 class Control:
     """``commands`` receives ``("model", Prepared)`` and ``("set", dict)``; ``wake()`` is called after each."""
 
-    def __init__(self, target: SinkSpec, settings, prefix: str, client_id: str, updater_args: dict | None,
-                 wake: Callable[[], None]):
-        self.prefix, self.wake = prefix, wake
-        self.remote = bool(settings["remote_settings"])
+    def __init__(self, target: SinkSpec, mqtt_settings: MqttSettings, fleet: FleetSettings, prefix: str,
+                 client_id: str, updater_args: dict | None, wake: Callable[[], None]):
+        self.prefix = prefix
+        self.wake = wake
+        self.remote = fleet.remote_settings
         self.commands: queue.Queue = queue.Queue()
         self._retained: dict[str, dict] = {}
         self._refused = False
         self.updater = Updater(**updater_args, answer=self.refuse_model, ready=self._ready) if updater_args else None
-        self.client = c = new_client(target, settings, read_password(settings), f"{client_id}-control", v5=True)
+        self.client = c = new_client(target, mqtt_settings, read_password(mqtt_settings), f"{client_id}-control", v5=True)
         c.on_connect, c.on_message = self._on_connect, self._on_message
         c.reconnect_delay_set(1, 30)
         # MQTT 5 Maximum Packet Size: the broker never sends this connection a message larger than a push may be,
         # so an oversize one is not even received (what gets through is refused from its length: update.py)
         limit = Properties(PacketTypes.CONNECT)
-        limit.MaximumPacketSize = PACKET_SLACK + (settings["max_model_bytes"] + HEADER_MAX if self.updater else 0)
-        c.connect_async(target.host, target.port, int(settings["keepalive"]), clean_start=True, properties=limit)
+        limit.MaximumPacketSize = PACKET_SLACK + (fleet.max_model_bytes + HEADER_MAX if self.updater else 0)
+        c.connect_async(target.host, target.port, int(mqtt_settings.keepalive), clean_start=True, properties=limit)
         c.loop_start()
 
     def topic(self, sub: str) -> str:

@@ -7,7 +7,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..config import SinkType, state_dir
+from ..config import Settings, state_dir
+from ..publish.urls import SinkType
 from ..errors import UsageError
 from ..model.bundle import Bundle
 from ..model.loader import Model
@@ -31,14 +32,14 @@ class Trust:
     signer: PublicKey | None = None
 
     @classmethod
-    def of(cls, settings) -> "Trust":
+    def of(cls, settings: Settings) -> "Trust":
         """Bad key files are exit 2; the pushed model kept in the state directory runs unless ``--model`` is
         given on the command line (update.startup_bundle)."""
-        keys, state = load_trusted(settings.trusted_keys), StateDir(state_dir(settings))
+        keys, state = load_trusted(list(settings.fleet.trusted_keys)), StateDir(state_dir(settings.fleet))
         model, signer = startup_bundle(settings, keys, state)
         return cls(keys, state, model, signer)
 
-    def check(self, bundle: Bundle, settings) -> None:
+    def check(self, bundle: Bundle, settings: Settings) -> None:
         """``require_signature``: exit 3 for a bundle no trusted key signed."""
         self.signer = self.signer or check_required_signature(bundle, settings, self.keys)
 
@@ -102,17 +103,18 @@ class FleetDevice:
         self.control.close()
 
 
-def start_fleet(settings, trust: Trust, device_id: str, open_model: Callable[[Bundle], Model]) -> FleetDevice | None:
+def start_fleet(settings: Settings, trust: Trust, device_id: str, open_model: Callable[[Bundle], Model]) -> FleetDevice | None:
     """The control connection to the first MQTT sink's broker; None without an MQTT sink."""
-    mqtt = [spec for spec in settings.sink_specs if spec.type is SinkType.MQTT]
+    mqtt = [spec for spec in settings.run.sinks if spec.type is SinkType.MQTT]
     if not mqtt:
         if trust.keys:
             log.warning("trusted keys are set but there is no MQTT sink: this device takes no model pushes")
         return None
     trust.state.clean()
-    prefix = (settings.topic_prefix or f"edge-lrcn/{device_id}").rstrip("/")
-    updater = dict(trusted=trust.keys, state=trust.state, max_bytes=settings.max_model_bytes,
+    mqtt_settings, fleet = settings.mqtt, settings.fleet
+    prefix = (mqtt_settings.topic_prefix or f"edge-lrcn/{device_id}").rstrip("/")
+    updater = dict(trusted=trust.keys, state=trust.state, max_bytes=fleet.max_model_bytes,
                    open_model=open_model) if trust.keys else None
-    control = Control(mqtt[0], settings, prefix, settings.client_id or f"edge-lrcn-{device_id}", updater,
-                      wake=lambda: None)
-    return FleetDevice(control, trust.state, trust.signer, settings.max_model_bytes)
+    control = Control(mqtt[0], mqtt_settings, fleet, prefix, mqtt_settings.client_id or f"edge-lrcn-{device_id}",
+                      updater, wake=lambda: None)
+    return FleetDevice(control, trust.state, trust.signer, fleet.max_model_bytes)

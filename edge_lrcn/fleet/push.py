@@ -10,7 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
-from ..config import SinkType, parse_sink
+from ..config.sections import MqttSettings
+from ..publish.urls import SinkType, parse_sink
 from ..errors import EXIT_UNEXPECTED, BundleError, UsageError
 from ..publish.mqtt import new_client, read_password
 from .protocol import MODEL, MODEL_RESPONSE, MODEL_SET, encode_push, new_transaction, response
@@ -27,9 +28,10 @@ class Pusher:
             raise UsageError(f"--broker: {exc}") from None
         if target.type is not SinkType.MQTT:
             raise UsageError("--broker: give mqtt://host[:port] or mqtts://host[:port]")
-        settings = {"queue_limit": 0, "username": args.username, "ca_file": args.ca_file, "cert_file": args.cert_file,
-                    "key_file": args.key_file, "tls_insecure": args.tls_insecure, "password_file": args.password_file,
-                    "password_env": args.password_env, "password_credential": None}
+        settings = MqttSettings(username=args.username, ca_file=args.ca_file, cert_file=args.cert_file,
+                                key_file=args.key_file, tls_insecure=args.tls_insecure,
+                                password_file=args.password_file, password_env=args.password_env,
+                                password_credential=None)
         self.client = new_client(target, settings, read_password(settings), f"edge-lrcn-push-{uuid.uuid4().hex[:8]}")
         self.announced: dict[str, dict] = {}
         self.answers: dict[str, dict] = {}

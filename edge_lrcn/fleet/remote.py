@@ -1,25 +1,27 @@
 """``<prefix>/set``: the settings that may change without a restart, and the pause switch, set over MQTT.
 
 A request is a JSON object of settings (``enter_threshold``, ``exit_threshold``, ``smoothing``, ``min_duration``,
-``scores``) and/or ``"paused": true|false``, with an optional ``transaction``. Each value is checked by the same
-typed settings as the config file (config.py), the threshold order included, against the merged result. Accepted
+``scores``, ``regions``) and/or ``"paused": true|false``, with an optional ``transaction``. Each value is checked by the same
+typed settings as the config file (edge_lrcn.config), the threshold order included, against the merged result. Accepted
 values are kept in the state directory's ``settings.json`` and apply at once. Precedence: command line (flags and
 ``EDGE_LRCN_*``) > remote > config file > defaults; a request for a setting the command line fixes is refused.
 """
 
 from __future__ import annotations
 
-from ..config import REMOTE_SETTINGS, read_remote
+from ..config import REMOTE_SETTINGS, Settings, read_remote
+from ..config.remote import jsonable
 from ..errors import UsageError
 from .state import StateDir
 
 
-def settings_object(settings, paused: bool) -> dict:
+def settings_object(settings: Settings, paused: bool) -> dict:
     """The retained ``<prefix>/settings``: what Home Assistant's numbers and switch show."""
-    return {**{n: settings[n] for n in REMOTE_SETTINGS}, "paused": paused}
+    values = settings.values()
+    return {**{n: jsonable(values[n]) for n in REMOTE_SETTINGS}, "paused": paused}
 
 
-def remote_change(request: dict, config, settings, state: StateDir):
+def remote_change(request: dict, config, settings: Settings, state: StateDir):
     """Check, keep and return ``(new settings, names set, paused or None)``; UsageError says why not (and then
     nothing was changed)."""
     allowed = set(REMOTE_SETTINGS) | {"paused", "transaction"}

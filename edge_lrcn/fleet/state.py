@@ -5,13 +5,12 @@ old file or the new one, never half of one."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
 from pathlib import Path
 
-from ..config import REMOTE_FILE
+from ..config.remote import REMOTE_FILE, remote_bytes
 
 log = logging.getLogger(__name__)
 MODEL, PREVIOUS, PAUSED = "model.lrcn", "model.previous.lrcn", "paused"
@@ -59,7 +58,8 @@ class StateDir:
         self._sync()
 
     def write_settings(self, values: dict) -> None:
-        self._write(REMOTE_FILE, json.dumps(values, indent=2, sort_keys=True).encode() + b"\n")
+        """Keep the remote settings (config.remote owns the file's name and format)."""
+        self._write(REMOTE_FILE, remote_bytes(values))
 
     @property
     def paused(self) -> bool:

@@ -107,7 +107,7 @@ def startup_bundle(settings, trusted: list[PublicKey], state: StateDir) -> tuple
     """Which bundle a start runs, and its signer: ``--model`` given on the command line (or in the environment)
     wins; then the model pushed last (``model.lrcn`` in the state directory, verified again against today's trusted
     keys); then ``model`` from the config file; then the embedded one (None)."""
-    explicit = settings.model and settings.where("model").startswith(("--", "EDGE_LRCN_"))
+    explicit = settings.run.model and settings.where("model").startswith(("--", "EDGE_LRCN_"))
     if not explicit and not trusted and state.model.exists():
         log.warning("not running the pushed model %s: no trusted keys to verify it with", state.model)
     if not explicit and trusted and state.model.exists():
@@ -115,16 +115,16 @@ def startup_bundle(settings, trusted: list[PublicKey], state: StateDir) -> tuple
             return str(state.model), verify(read_bundle(state.model), trusted)
         except BundleError as exc:
             log.error("not running the pushed model %s: %s; running %s instead", state.model, exc,
-                      settings.model or "the embedded model")
-    return settings.model, None
+                      settings.run.model or "the embedded model")
+    return settings.run.model, None
 
 
 def check_required_signature(bundle: Bundle, settings, trusted: list[PublicKey]) -> PublicKey | None:
     """``require_signature`` with trusted keys: a bundle given with ``model`` must be signed by one of them (the
     embedded model is part of the installed package and needs none); the signer, when known."""
-    if not trusted or not settings.model:
+    if not trusted or not settings.run.model:
         return None
-    if settings.require_signature:
+    if settings.fleet.require_signature:
         return verify(bundle, trusted)
     try:
         return verify(bundle, trusted)

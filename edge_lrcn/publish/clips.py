@@ -26,6 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..config.sections import ClipsSettings
+
 log = logging.getLogger(__name__)
 
 FORMATS = {"mp4": ("mp4v", ".mp4"), "webm": ("VP80", ".webm")}  # clips_format -> (fourcc, extension)
@@ -39,25 +41,14 @@ NAME_RE = re.compile(r"^\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]+\.(mp4|webm|json|jpg)$
 
 
 @dataclass(frozen=True)
-class ClipOptions:
-    folder: Path
-    pre_roll: float = 5.0
-    post_roll: float = 3.0
-    max_mb: float = 1024.0
-    max_width: int = 1280
-    fmt: str = "mp4"
-    buffer_mb: float = 64.0
+class ClipOrigin:
+    """What made the clips, written into each sidecar; ``live``: a live source's frames are dropped when the writer
+    falls behind, a file's wait for it."""
+
     device: str = ""
     model: str = ""
     source: str = ""
-    live: bool = True  # a live source's frames are dropped when the writer falls behind; a file's wait for it
-    fps: float = 0.0  # frame rate cap (0: every frame)
-
-    @classmethod
-    def of(cls, settings, device: str, model: str, source: str, live: bool) -> "ClipOptions":
-        return cls(Path(settings["clips_dir"]), settings["pre_roll"], settings["post_roll"], settings["clips_max_mb"],
-                   settings["clips_max_width"], settings["clips_format"], settings["clips_buffer_mb"], device, model,
-                   source, live, settings["clips_fps"])
+    live: bool = True
 
 
 def fit_width(pixels: np.ndarray, max_width: int) -> np.ndarray:
@@ -145,15 +136,21 @@ class Ring:
 class Clip:
     """One clip being written: a constant-rate video (frames repeated or skipped to follow the timestamps)."""
 
-    def __init__(self, opts: ClipOptions, event: dict, stem: str, size: tuple[int, int], fps: float):
-        fourcc, ext = FORMATS[opts.fmt]
-        self.opts, self.stem, self.size, self.fps = opts, stem, size, fps
+    def __init__(self, settings: ClipsSettings, origin: ClipOrigin, event: dict, stem: str, size: tuple[int, int],
+                 fps: float):
+        fourcc, ext = FORMATS[settings.clips_format]
+        self.settings = settings
+        self.origin = origin
+        self.folder = Path(str(settings.clips_dir))
+        self.stem = stem
+        self.size = size
+        self.fps = fps
         self.name = stem + ext
-        self.tmp = opts.folder / PARTIAL / self.name
+        self.tmp = self.folder / PARTIAL / self.name
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
         if not self.writer.isOpened():
             self.tmp.unlink(missing_ok=True)
-            raise OSError(f"cannot create {self.tmp} ({opts.fmt}: is the folder writable, the codec available?)")
+            raise OSError(f"cannot create {self.tmp} ({settings.clips_format}: is the folder writable, the codec available?)")
         self.start_t, self.end_t = float(event["t"]), None
         self.t0: float | None = None
         self.t1 = self.start_t
@@ -164,7 +161,7 @@ class Clip:
 
     def write(self, t: float, pixels: np.ndarray) -> None:
         """Add a frame; OSError when the disk is (nearly) full: the encoder would fail silently, frame by frame."""
-        if shutil.disk_usage(self.opts.folder).free < MIN_FREE_BYTES:
+        if shutil.disk_usage(self.folder).free < MIN_FREE_BYTES:
             raise OSError(f"{self.name}: the disk is full")
         if pixels.shape[1::-1] != self.size:
             pixels = cv2.resize(pixels, self.size, interpolation=cv2.INTER_AREA)
@@ -181,7 +178,7 @@ class Clip:
 
     def due(self, t: float) -> bool:
         if self.end_t is not None:
-            return t > self.end_t + self.opts.post_roll + 1e-6
+            return t > self.end_t + self.settings.post_roll + 1e-6
         return t - self.start_t > MAX_CLIP_S
 
     def end(self, event: dict) -> None:
@@ -200,18 +197,18 @@ class Clip:
     def finish(self, reason: str | None) -> list[Path]:
         """Close the video, write the sidecar, rename both into place; OSError when the disk failed us."""
         self.writer.release()
-        folder = self.opts.folder
+        folder = self.folder
         try:
             if not self.frames:
                 raise OSError(f"{self.name}: no frame was written")
             if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
                 raise OSError(f"{self.name}: the disk is full (the video would be cut short)")
-            o = self.opts
+            o, s = self.origin, self.settings
             meta = {**self.meta, "clip": self.name, "snapshot": f"{self.stem}.jpg",
                     "model": self.meta.get("model") or o.model,
                     "device": o.device, "source": o.source, "frames": self.frames, "fps": round(self.fps, 3),
                     "width": self.size[0], "height": self.size[1], "duration_s": round(self.frames / self.fps, 3),
-                    "pre_roll_s": o.pre_roll, "post_roll_s": o.post_roll, "t_first": self.t0, "t_last": self.t1,
+                    "pre_roll_s": s.pre_roll, "post_roll_s": s.post_roll, "t_first": self.t0, "t_last": self.t1,
                     **({"closed_by": reason} if reason else {})}
             os.replace(self.tmp, folder / self.name)
             atomic_write(folder / f"{self.stem}.json", (json.dumps(meta, indent=1) + "\n").encode())
@@ -225,15 +222,17 @@ class ClipRecorder:
     """The clip writer thread and its bounded queue. Frame loop side: :meth:`frame`, :meth:`start_activity`,
     :meth:`end_activity`, :meth:`stats`, :meth:`close`; everything else runs on the writer thread."""
 
-    def __init__(self, opts: ClipOptions, start: bool = True):
-        self.opts = opts
-        self.ext = FORMATS[opts.fmt][1]
+    def __init__(self, settings: ClipsSettings, origin: ClipOrigin, start: bool = True):
+        self.settings = settings
+        self.origin = origin
+        self.folder = Path(str(settings.clips_dir))
+        self.ext = FORMATS[settings.clips_format][1]
         self._q: deque = deque()
         self._cv = threading.Condition()
         self._queued_frames = self._queued_bytes = 0
-        self._dt, self._next_t = 1.0 / opts.fps if opts.fps else 0.0, None
+        self._dt, self._next_t = 1.0 / settings.clips_fps if settings.clips_fps else 0.0, None
         self.dropped = self.failed = self.written = self.removed = 0
-        self.ring = Ring(opts.pre_roll + 0.5, opts.buffer_mb * 1e6)
+        self.ring = Ring(settings.pre_roll + 0.5, settings.clips_buffer_mb * 1e6)
         self.open: list[Clip] = []
         self._size: tuple[int, int] | None = None
         self._last_error: str | None = None
@@ -253,7 +252,7 @@ class ClipRecorder:
         if not self._wanted(frame.t):
             return
         with self._cv:
-            while not self.opts.live and self._full(frame) and self.thread.is_alive():
+            while not self.origin.live and self._full(frame) and self.thread.is_alive():
                 self._cv.wait(0.5)
             if self._full(frame):
                 self.dropped += 1
@@ -329,7 +328,7 @@ class ClipRecorder:
                 log.exception("clip writer: %s failed", item[0])
 
     def _on_frame(self, frame) -> None:
-        pixels = fit_width(frame.pixels, self.opts.max_width)
+        pixels = fit_width(frame.pixels, self.settings.clips_max_width)
         self._size = (pixels.shape[1], pixels.shape[0])
         ok, jpg = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if ok:
@@ -349,17 +348,17 @@ class ClipRecorder:
             self._prepare_folder(raise_=True)
             self._budget(None)  # room for this clip on a disk that filled up: the oldest clips go
             if snapshot:
-                atomic_write(self.opts.folder / f"{stem}.jpg", snapshot)
+                atomic_write(self.folder / f"{stem}.jpg", snapshot)
             if self._size is None:
                 raise OSError("no frame seen yet")
-            clip = Clip(self.opts, event, stem, self._size, self.ring.fps())
+            clip = Clip(self.settings, self.origin, event, stem, self._size, self.ring.fps())
             if event.get("region"):  # the region's box: what `dataset add` cuts from the clip
                 clip.meta.update(region=event["region"], box=list(box) if box else None)
         except OSError as exc:
             self._fail(f"clip {stem} not recorded: {exc}")
             return
         try:
-            for t, jpg in self.ring.since(float(event["t"]) - self.opts.pre_roll):
+            for t, jpg in self.ring.since(float(event["t"]) - self.settings.pre_roll):
                 clip.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
         except OSError as exc:
             self._abandon(clip, f"clip {stem} not recorded: {exc}")
@@ -395,14 +394,14 @@ class ClipRecorder:
         kept with room for a clip as large as the last one."""
         try:
             keep = {c.stem for c in self.open} | {newest}
-            self.removed += enforce_budget(self.opts.folder, self.opts.max_mb * 1e6, keep,
+            self.removed += enforce_budget(self.folder, self.settings.clips_max_mb * 1e6, keep,
                                            MIN_FREE_BYTES + self._last_bytes)
         except OSError as exc:
             self._fail(f"cannot apply the clips budget: {exc}")
 
     def _prepare_folder(self, raise_: bool = False) -> None:
         """Create the folder and its .partial/ (whose leftovers from a power cut are unplayable: removed)."""
-        partial = self.opts.folder / PARTIAL
+        partial = self.folder / PARTIAL
         try:
             fresh = not partial.is_dir()
             partial.mkdir(parents=True, exist_ok=True)
@@ -413,7 +412,7 @@ class ClipRecorder:
         except OSError as exc:
             if raise_:
                 raise
-            self._fail(f"clips folder {self.opts.folder} unusable: {exc.strerror or exc}")
+            self._fail(f"clips folder {self.folder} unusable: {exc.strerror or exc}")
 
     def _fail(self, message: str) -> None:
         """Count a failure; log it once per kind of failure (a read-only disk must not flood the log)."""

@@ -10,24 +10,26 @@ from __future__ import annotations
 import logging
 import time
 
-from ..config import SinkType
+from ..config.sections import Settings
 from .sink import Kind, Sink, SinkContext
+from .urls import SinkType
 
 log = logging.getLogger(__name__)
 
 
-def make_sinks(settings, ctx: SinkContext) -> list[Sink]:
+def make_sinks(settings: Settings, ctx: SinkContext) -> list[Sink]:
     """The sinks the (checked) settings name."""
     sinks: list[Sink] = []
-    for spec in settings.sink_specs:
+    for spec in settings.run.sinks:
         if spec.type is SinkType.STDOUT:
             from .stdout import StdoutSink
 
             sinks.append(StdoutSink())
         else:
-            from .mqtt import MqttSink
+            from .mqtt import MqttSink, read_password
 
-            sinks.append(MqttSink.from_settings(spec, settings, ctx))
+            sinks.append(MqttSink(spec, settings.mqtt, ctx, read_password(settings.mqtt),
+                                  controls=settings.fleet.remote_settings))
     return sinks
 
 

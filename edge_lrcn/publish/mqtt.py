@@ -29,7 +29,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from ..config import SinkSpec
+from ..config.sections import MqttSettings
+from .urls import SinkSpec
 from ..errors import UsageError
 from .discovery import DeviceDiscovery
 from .sink import Kind, Sink, SinkContext
@@ -43,27 +44,27 @@ SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", K
             Kind.CAMERA: "camera", Kind.SNAPSHOT: "snapshot"}
 
 
-def read_password(settings, environ=None) -> str | None:
+def read_password(settings: MqttSettings, environ=None) -> str | None:
     """The MQTT password from a file, an environment variable or a systemd credential; never from argv."""
     env = os.environ if environ is None else environ
-    if settings["password_file"]:
-        return _read_secret(Path(settings["password_file"]), "the MQTT password file")
-    if settings["password_env"]:
-        name = settings["password_env"]
+    if settings.password_file:
+        return _read_secret(Path(settings.password_file), "the MQTT password file")
+    if settings.password_env:
+        name = settings.password_env
         if name not in env:
             raise UsageError(f"password_env names {name}, which is not set")
         return env[name]
     if env.get("EDGE_LRCN_MQTT_PASSWORD"):
         return env["EDGE_LRCN_MQTT_PASSWORD"]
     cred_dir = env.get("CREDENTIALS_DIRECTORY")
-    if cred_dir and settings["password_credential"]:
-        path = Path(cred_dir) / settings["password_credential"]
+    if cred_dir and settings.password_credential:
+        path = Path(cred_dir) / settings.password_credential
         if path.exists():
             return _read_secret(path, "the MQTT password credential") or None  # empty until a password is set
     return None
 
 
-def new_client(target: SinkSpec, settings, password: str | None, client_id: str, v5: bool = False) -> mqtt.Client:
+def new_client(target: SinkSpec, settings: MqttSettings, password: str | None, client_id: str, v5: bool = False) -> mqtt.Client:
     """A paho client with the settings' queue bound, user name and TLS: the sink's, the fleet control's (MQTT 5:
     ``v5``) and ``edge-lrcn push``'s."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5) if v5 else \
@@ -71,18 +72,18 @@ def new_client(target: SinkSpec, settings, password: str | None, client_id: str,
     c.max_queued_messages_set(0)  # no bound in paho: availability and discovery at a reconnect must never be
     # refused; the sink's bound (queue_limit) applies to what the daemon publishes, in MqttSink.publish()
     c.max_inflight_messages_set(50)
-    username = target.username or settings["username"]
+    username = target.username or settings.username
     if username:
         c.username_pw_set(username, password)
     if target.tls:
         try:
-            c.tls_set(ca_certs=settings["ca_file"], certfile=settings["cert_file"], keyfile=settings["key_file"],
+            c.tls_set(ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file,
                       cert_reqs=ssl.CERT_REQUIRED)
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise UsageError(f"MQTT TLS settings: {exc}") from None
-        if settings["tls_insecure"]:
+        if settings.tls_insecure:
             c.tls_insecure_set(True)
-    elif settings["ca_file"] or settings["cert_file"]:
+    elif settings.ca_file or settings.cert_file:
         log.warning("ca_file/cert_file are set but the sink is mqtt://, not mqtts://: TLS is off")
     return c
 
@@ -149,20 +150,22 @@ class Acks:
 class MqttSink(Sink):
     name = "mqtt"
 
-    def __init__(self, target: SinkSpec, settings, ctx: SinkContext, password: str | None = None):
+    def __init__(self, target: SinkSpec, settings: MqttSettings, ctx: SinkContext, password: str | None = None,
+                 controls: bool = False):
         self.host, self.port, self.tls = target.host, target.port, target.tls
         self.device_id, self.labels = ctx.device_id, ctx.labels
         self.ctx = ctx
-        self.prefix = (settings["topic_prefix"] or f"edge-lrcn/{self.device_id}").rstrip("/")
-        self.qos = settings["qos"]
-        self.queue_limit = int(settings["queue_limit"])
-        self.ha = settings["ha_discovery"]
-        self.ha_prefix = settings["ha_prefix"] or "homeassistant"
-        self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
-        self.snapshots = settings["snapshots"]
+        self.prefix = (settings.topic_prefix or f"edge-lrcn/{self.device_id}").rstrip("/")
+        self.qos = settings.qos
+        self.queue_limit = int(settings.queue_limit)
+        self.ha = settings.ha_discovery
+        self.ha_prefix = settings.ha_prefix or "homeassistant"
+        self.idle_labels = list(settings.idle_labels)
+        self.controls = controls  # remote settings on: Home Assistant's numbers and switch for them
+        self.snapshots = settings.snapshots
         self.discovery = DeviceDiscovery(self.prefix, ctx, self.ha_prefix, self.idle_labels, self.controls,
                                          self.snapshots) if self.ha else None
-        self.keepalive = int(settings["keepalive"])
+        self.keepalive = int(settings.keepalive)
         self.max_delay = 30.0
         self.dropped = 0
         self.connects = 0
@@ -176,12 +179,8 @@ class MqttSink(Sink):
         self.thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self.thread.start()
 
-    @classmethod
-    def from_settings(cls, target: SinkSpec, settings, ctx: SinkContext) -> "MqttSink":
-        return cls(target, settings, ctx, read_password(settings))
-
-    def _client(self, target: SinkSpec, settings, password: str | None) -> mqtt.Client:
-        self.client_id = client_id = settings["client_id"] or f"edge-lrcn-{self.device_id}"
+    def _client(self, target: SinkSpec, settings: MqttSettings, password: str | None) -> mqtt.Client:
+        self.client_id = client_id = settings.client_id or f"edge-lrcn-{self.device_id}"
         c = new_client(target, settings, password, client_id)
         c.will_set(self.topic("availability"), "offline", qos=1, retain=True)
         c.on_connect = self._on_connect
