@@ -33,7 +33,8 @@ class Announcer:
     One tracker per region (classify/regions.py); without regions one, named ``None``, whose objects carry no
     ``region``. With regions every event, state, score and snapshot carries ``"region": name``."""
 
-    def __init__(self, settings: Settings, ctx: SinkContext, sinks: list[Sink], clips: ClipRecorder | None = None):
+    def __init__(self, settings: Settings, ctx: SinkContext, sinks: list[Sink], clips: ClipRecorder | None = None,
+                 boxes: dict | None = None):
         self.ctx = ctx
         self.clips = clips
         self.events: EventSettings = settings.events
@@ -42,7 +43,7 @@ class Announcer:
         self.make = EventMaker(ctx.device_id, ctx.model)
         self.trackers: dict[str | None, ActivityTracker] = {}
         self.boxes: dict[str | None, tuple | None] = {}
-        self._track(ctx.regions or [None], {})
+        self._track(ctx.regions or [None], boxes or {})  # boxes: region -> box, for the clips' sidecars
         self.fanout = Fanout(sinks)
 
     def _track(self, names, boxes: dict) -> None:

@@ -60,7 +60,7 @@ class Daemon:
         model = classifier.model
         ctx = SinkContext(settings.run.device_id or default_device_id(), model.labels, model.model_id,
                           [n for n in classifier.names if n is not None])
-        self.out = Announcer(settings, ctx, sinks, clips)
+        self.out = Announcer(settings, ctx, sinks, clips, classifier.boxes)
         self.health = Health(Notifier(), clock, settings.service.watchdog, settings.events.stats_interval)
         self._stop, self._reload = threading.Event(), threading.Event()
         self._reload_at_start = False

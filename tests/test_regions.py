@@ -130,10 +130,10 @@ def test_a_region_change_by_sighup(tmp_path):
     video = tmp_path / "long.avi"
     make_panels(video, [[("right", 30.0)], [("up", 30.0)]], seed=5)
     cfg = tmp_path / "c.toml"
-    top = {"source": str(video), "realtime": True, "stats_interval": 0}
+    top = {"source": str(video), "realtime": True}
     cfg.write_text(regions_toml(("left", LEFT), **top))
     with open(tmp_path / "daemon.log", "w") as log:
-        proc = launch("run", "--config", cfg, "--log-level", "INFO", stderr=log)
+        proc = launch("run", "--config", cfg, "--log-level", "INFO", "--stats-interval", "0", stderr=log)
         objs: list[dict] = []
 
         def read():
