@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edge_lrcn.errors import DatasetError
@@ -211,6 +212,20 @@ def _save(path: Path, array: np.ndarray) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # workers sharing a cache race otherwise
     np.save(tmp, array)
     tmp.replace(path)
+
+
+def clip_shapes(clips: list[Clip]) -> dict[str, int]:
+    """How many clips have each frame size, ``"HxW" -> count``, most common first, read from each file's header
+    (nothing decoded). The bundle records it: a region cut with another aspect is stretched differently to the
+    model's input (classify/preprocess.py), and ``run`` warns about it."""
+    counts: dict[str, int] = {}
+    for clip in clips:
+        cap = cv2.VideoCapture(str(clip.path))
+        h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        cap.release()
+        if h > 0 and w > 0:
+            counts[f"{h}x{w}"] = counts.get(f"{h}x{w}", 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def split_by_clip(clips: list[Clip], val: float = 0.15, test: float = 0.15, seed: int = 0):

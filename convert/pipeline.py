@@ -237,7 +237,8 @@ def _train_step(opts: ConvertOptions, cfg: LrcnConfig, ds, train, val, strategy,
 def _report_header(opts, cfg, ds, train, val, test, history) -> dict:
     return {"edge_lrcn": __version__, "dataset": {
         "root": str(opts.data), "labels": ds.labels, "clips": len(ds.clips), "summary": ds.summary(),
-        "skipped": [{"path": p, "reason": r} for p, r in ds.skipped], "empty_classes": ds.empty_classes},
+        "skipped": [{"path": p, "reason": r} for p, r in ds.skipped], "empty_classes": ds.empty_classes,
+        "clip_shapes": D.clip_shapes(ds.clips)},
         "split": {"train": len(train), "val": len(val), "test": len(test), "seed": opts.train.seed,
                   "by": "group" if G.grouped(ds.clips) else "clip", "groups": len(G.by_group(ds.clips))},
         "window": {"frames": cfg.frames, "fps": opts.fps, "sampling": opts.train.sampling},
@@ -425,6 +426,9 @@ def _manifest(opts: ConvertOptions, cfg: LrcnConfig, ds, report: dict, verdict) 
     window = {"frames": cfg.frames, "fps": opts.fps}
     if transform_of(cfg) == "difference" and cfg.encoder != "reference" and opts.train.early_windows > 0:
         window["prefill"] = "rest"  # trained on early windows: the daemon classifies from the first kept frame on
+    shapes = report["dataset"].get("clip_shapes")
+    if shapes:  # the frame size most clips had (h, w): run compares each region's aspect with it
+        inp["clip_shape"] = [int(v) for v in next(iter(shapes)).split("x")]
     return {
         "labels": ds.labels, "window": window, "input": inp,
         "feature_dim": int(report["feature_dim"]),

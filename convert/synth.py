@@ -185,3 +185,32 @@ def make_sequence(path: Path, segments: Sequence[tuple[str, float]], seed: int =
         t += seconds
     write_scenes(Path(path), scenes, fps)
     return truth
+
+
+def make_panels(path: Path, panels: Sequence[Sequence[tuple[str, float]]], seed: int = 0, fps: float = DEFAULT_FPS,
+                size: tuple[int, int] = DEFAULT_SIZE) -> list[list[tuple[str, float, float]]]:
+    """One video of several views side by side, each ``size`` and its own sequence of labelled segments (the same
+    total length): a camera whose regions of interest (``regions``, the left or right half...) see different
+    activities. Returns the ground truth of each panel, as :func:`make_sequence`."""
+    rng = np.random.default_rng(seed)
+    timelines, truths = [], []
+    for segments in panels:
+        scenes, truth, t = [], [], 0.0
+        for label, seconds in segments:
+            scenes.append((Scene.random(label, rng, *size), t, t + seconds))
+            truth.append((label, t, t + seconds))
+            t += seconds
+        timelines.append(scenes)
+        truths.append(truth)
+    total = min(scenes[-1][2] for scenes in timelines)
+    writer = open_writer(Path(path), fps, size[0] * len(panels), size[1])
+    try:
+        for i in range(int(round(total * fps))):
+            t = i / fps
+            views = [next((sc.render(t - t0) for sc, t0, t1 in scenes if t < t1), scenes[-1][0].render(t))
+                     for scenes in timelines]
+            writer.write(np.hstack(views))
+    finally:
+        writer.release()
+    return truths
+

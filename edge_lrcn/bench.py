@@ -30,6 +30,10 @@ JSON keys (``--json``), all measured here:
   daemon_peak_anon_mb                peak of its private memory (RssAnon, sampled at every line it prints): what it
                                      allocates, independent of the page cache
   first_window_s                     from launching the daemon to its first classification (file source)
+  region_one_ms, region_two_ms       a kept frame classified in one region and in two (the left and right halves
+                                     of the video's frames): crop, resize, encoder and head per region, the two
+                                     timed interleaved, medians
+  region_extra_ms                    region_two_ms - region_one_ms: what each extra region adds per kept frame
   video, frames, threads, interpreter, model
 """
 
@@ -43,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -267,6 +272,31 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
     return r
 
 
+def region_costs(bundle, video: Path, threads: int, repeats: int) -> dict:
+    """A kept frame through the daemon's classifier with one region and with two (each its own crop, resize,
+    encoder call and window, the head on every kept frame), on real decoded frames, timed interleaved."""
+    from .capture.sources import VideoFileSource
+    from .classify.regions import Regions
+    from .model.loader import open_model
+
+    with VideoFileSource(video) as src:
+        frames = [f for f in (src.read() for _ in range(8)) if f is not None]
+    model = open_model(bundle, "cpu", threads)
+    left, right = ("left", (0.0, 0.0, 0.5, 1.0)), ("right", (0.5, 0.0, 1.0, 1.0))
+    one, two = Regions(model, [left]), Regions(model, [left, right])
+
+    def push(regions):  # one kept frame per model period, so that the window fills and the head runs
+        clock = iter(range(10 ** 9))
+
+        def call():
+            i = next(clock)
+            regions.push(replace(frames[i % len(frames)], t=i / bundle.fps, kept=True))
+        return call
+
+    r1, r2 = _interleaved_median_ms(push(one), push(two), repeats, per_round=1)
+    return {"region_one_ms": r1, "region_two_ms": r2, "region_extra_ms": r2 - r1}
+
+
 def _model_figures(bundle, threads: int, repeats: int) -> dict:
     """Encoders (each, on the daemon's uint8 path, and the one ``--encoder auto`` picks), head, streaming step
     against the monolithic window."""
@@ -320,6 +350,7 @@ def bench(model: str | None, video: Path | None, threads: int | None, repeats: i
         if video is None:
             video = bench_video(Path(tmp) / "bench_640x480.avi")
         r.update(stage_costs(bundle, video, threads))
+        r.update(region_costs(bundle, video, threads, repeats))
         r["bare_decode_resize_fps"], r["frames"], r["bare_flat_out_cpu_pct"] = bare_decode_resize(video, h, w)
         r["video"] = str(video)
         r.update(daemon_run(model, video, threads))
@@ -347,7 +378,9 @@ def bench_command(args) -> int:
             ("bare loop flat out, CPU per s of video, %", "bare_flat_out_cpu_pct"),
             ("daemon / bare loop CPU (both paced)", "daemon_vs_bare_cpu"),
             ("daemon peak RSS, MB", "daemon_peak_rss_mb"), ("daemon peak private memory, MB", "daemon_peak_anon_mb"),
-            ("first classification after start, s", "first_window_s")]
+            ("first classification after start, s", "first_window_s"),
+            ("a kept frame in one region, ms", "region_one_ms"), ("  in two regions, ms", "region_two_ms"),
+            ("each extra region, ms per kept frame", "region_extra_ms")]
     rows += [(f"  stage {k}, ms", f"stage_{k}_ms") for k in STAGES]
     rows += [("  stages per second of video, ms", "stages_ms_per_s")]
     print(f"model {r['model']}, {r['interpreter']}, {r['threads']} threads, video {r['frames']} frames")

@@ -104,6 +104,7 @@ def _add_device_commands(sub, common) -> None:
     p.add_argument("--width", type=int, default=640, help="camera capture width (default 640)")
     p.add_argument("--height", type=int, default=480, help="camera capture height (default 480)")
     p.add_argument("--fps", type=float, default=30.0, help="camera capture fps (default 30)")
+    _region_arguments(p, "record only this region of the frame, cut as the daemon cuts it")
 
     p = sub.add_parser("dataset", parents=[common], help="dataset tools: add a clip the daemon saved")
     dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
@@ -111,6 +112,7 @@ def _add_device_commands(sub, common) -> None:
     d.add_argument("clip", type=Path, help="a clip from the clips folder, or its .json sidecar")
     d.add_argument("--label", help="the class (default: the label in the clip's sidecar)")
     d.add_argument("--data", type=Path, required=True, help="dataset folder")
+    _region_arguments(d, "add only this region of the clip (default: the region in the clip's sidecar, if any)")
 
     p = sub.add_parser("check-config", parents=[common],
                        help="check a config file as the daemon would: every error with its key, exit 2 if any")
@@ -334,6 +336,13 @@ def _cmd_bench(args) -> int:
     from .bench import bench_command
 
     return bench_command(args)
+
+
+def _region_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--region", metavar="NAME|X0,Y0,X1,Y1",
+                   help=f"{what}: a region of the config file, or a box in fractions of the frame")
+    p.add_argument("--config", type=Path, help="the config file whose regions --region names (default: the "
+                   "daemon's, /etc/edge-lrcn/config.toml or EDGE_LRCN_CONFIG)")
 
 
 def _cmd_record(args) -> int:

@@ -26,7 +26,7 @@ from .announce import Announcer
 from .capture.camera import END, Camera, CameraChange
 from .capture.modes import capture_request
 from .capture.sources import Frame, open_source, parse_source
-from .classify.classifier import Classifier
+from .classify.regions import Regions
 from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings
 from .errors import EXIT_OK, UsageError
 from .events import default_device_id
@@ -51,15 +51,16 @@ class Daemon:
     when things happen (frames, camera changes, signals, fleet commands, the shutdown); what is said is the
     announcer's (announce.py)."""
 
-    def __init__(self, settings: Settings, classifier: Classifier, sinks: list[Sink], camera: Camera,
+    def __init__(self, settings: Settings, classifier: Regions, sinks: list[Sink], camera: Camera,
                  config: ConfigSource | None = None, clock=time.monotonic, fleet: FleetDevice | None = None,
                  clips: ClipRecorder | None = None):
         self.settings, self.classifier, self.camera, self.config = settings, classifier, camera, config
         self.fleet, self.paused, self._woken = fleet, False, threading.Event()
         self.clips = clips
         model = classifier.model
-        ctx = SinkContext(settings.run.device_id or default_device_id(), model.labels, model.model_id)
-        self.out = Announcer(settings, ctx, sinks, clips)
+        ctx = SinkContext(settings.run.device_id or default_device_id(), model.labels, model.model_id,
+                          [n for n in classifier.names if n is not None])
+        self.out = Announcer(settings, ctx, sinks, clips, classifier.boxes)
         self.health = Health(Notifier(), clock, settings.service.watchdog, settings.events.stats_interval)
         self._stop, self._reload = threading.Event(), threading.Event()
         self._reload_at_start = False
@@ -127,22 +128,23 @@ class Daemon:
     def _on_frame(self, frame: Frame) -> bool:
         if self.clips:
             self.clips.frame(frame)  # queued for the clip writer's pre-roll and open clips; never waits
-        step = self.classifier.push(frame)
-        self.out.reset(step.reset)
-        if step.probs is not None:
-            self.out.probabilities(step.probs, frame)
-        return step.kept
+        kept, steps = self.classifier.push(frame)
+        for step in steps:  # one per region (one, named None, without regions)
+            self.out.reset(step.region, step.reset)
+            if step.probs is not None:
+                self.out.probabilities(step.region, step.probs, frame)
+        return kept
 
     def _camera_changed(self, change: CameraChange) -> None:
         if not change.online:  # close the activity, forget the window: the next frames are another stream
             self.health.frames_stopped()  # no WATCHDOG=1 for the frames before the fault
-            self.out.reset(self.classifier.restart("camera"))
+            self.out.resets(self.classifier.restart("camera"))
         self.out.camera("online" if change.online else "offline", change.description, change.reason)
 
     def _totals(self) -> Totals:
         c, cam = self.classifier.counts, self.camera
         return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
-                      cam.online, self.out.tracker.label)
+                      cam.online, self.out.labels_now())
 
     def _publish_stats(self, fields: dict) -> None:
         self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
@@ -181,7 +183,7 @@ class Daemon:
         """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
         self.paused = paused
         if paused:
-            self.out.reset(self.classifier.restart("paused"))
+            self.out.resets(self.classifier.restart("paused"))
             self.camera.release()
             self.out.camera("paused", self.camera.description)
             log.info("detection paused: camera released, no frames encoded")
@@ -222,10 +224,19 @@ class Daemon:
         self.settings = s = self.settings.taking(new, live)
         self.out.apply(s)  # each stage its section
         self.classifier.apply(s.events)
+        if "regions" in live:
+            self._use_regions(s.camera.regions)
         self.camera.apply(s.camera)
         self.health.apply(s.service, s.events)
         if self.fleet and set(live) & set(REMOTE_SETTINGS):
             self.fleet.settings_changed(s, self.paused)
+
+    def _use_regions(self, regions) -> None:
+        """Other regions between two frames: the streams that went or moved end their activities (``regions``),
+        the new ones start with an empty window, the sinks get their topics and entities."""
+        self.out.resets(self.classifier.set_regions(regions))
+        self.out.use_regions(list(regions or ()), self.classifier.last_t)
+        log.info("regions: %s", ", ".join(f"{r.name} {list(r.box)}" for r in regions or ()) or "the whole frame")
 
     def _shutdown(self) -> None:
         self.health.notifier.stopping()
@@ -283,9 +294,10 @@ def build(config: ConfigSource) -> Daemon:
     try:
         opener = partial(open_model, delegate=s.delegate, threads=s.threads, require_delegate=s.require_delegate,
                          gpu_library=s.gpu_delegate_library, encoder=s.encoder)
-        classifier = Classifier(opener(bundle), s.stride, settings.events.cut_threshold)
+        classifier = Regions(opener(bundle), cam.regions, s.stride, settings.events.cut_threshold)
         device_id = s.device_id or default_device_id()
-        sinks = make_sinks(settings, SinkContext(device_id, bundle.labels, bundle.model_id))
+        sinks = make_sinks(settings, SinkContext(device_id, bundle.labels, bundle.model_id,
+                                                 [n for n in classifier.names if n is not None]))
         fleet = start_fleet(settings, trust, device_id, opener)
     except BaseException:
         camera.close()

@@ -1,4 +1,8 @@
-"""``edge-lrcn demo``: synth -> convert -> stream a fresh demo video through the new bundle -> events on stdout."""
+"""``edge-lrcn demo``: synth -> convert -> stream a fresh demo video through the new bundle -> events on stdout.
+
+The demo video is a camera's view of two scenes side by side: the demo's segments on the left, where a region
+``door`` is set, and a distraction moving all the time on the right; the daemon classifies the region only (its
+events carry ``"region": "door"``)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEMO_SEGMENTS = [("right", 8.0), ("still", 8.0), ("up", 8.0), ("left", 8.0), ("down", 8.0)]
+DISTRACTION = "down"  # what the right half of the view shows all along, outside the region
+DEMO_REGION = "door:0,0,0.5,1"  # the left half: NAME:x0,y0,x1,y1 (run --region)
 FINE_TUNE_LR = 1e-4
 
 
@@ -45,12 +51,14 @@ def demo_command(args) -> int:
     if not report["gate"]["passed"]:
         print(f"WARNING: the demo bundle is DEGRADED (it failed convert's quality gate: "
               f"{'; '.join(report['gate']['reasons'])}); the events below may be wrong", flush=True)
-    print(f"[3/4] writing a demo video of segments {', '.join(f'{a} {b:g}s' for a, b in DEMO_SEGMENTS)} -> {video}",
-          flush=True)
-    synth.make_sequence(video, DEMO_SEGMENTS, seed=int(time.time()) % 100000)
-    print(f"[4/4] edge-lrcn run --model {bundle} --source {video} --sink stdout", flush=True)
+    total = sum(seconds for _, seconds in DEMO_SEGMENTS)
+    print(f"[3/4] writing a demo video: on the left segments {', '.join(f'{a} {b:g}s' for a, b in DEMO_SEGMENTS)}, "
+          f"on the right {DISTRACTION} all along -> {video}", flush=True)
+    synth.make_panels(video, [DEMO_SEGMENTS, [(DISTRACTION, total)]], seed=int(time.time()) % 100000)
+    print(f"[4/4] edge-lrcn run --model {bundle} --source {video} --region {DEMO_REGION} --sink stdout", flush=True)
     proc = subprocess.run([sys.executable, "-m", "edge_lrcn", "run", "--model", str(bundle), "--source", str(video),
-                           "--sink", "stdout", "--stats-interval", "0", "--log-level", "WARNING"])
+                           "--region", DEMO_REGION, "--sink", "stdout", "--stats-interval", "0",
+                           "--log-level", "WARNING"])
     print(f"demo finished in {time.time() - t0:.0f} s; artefacts in {work.resolve()}: data/, demo.lrcn, "
           f"demo.lrcn.report.json, demo_training.png, demo_confusion.png, demo_video.avi", flush=True)
     return proc.returncode

@@ -1,12 +1,16 @@
 """``edge-lrcn record`` and ``edge-lrcn dataset add``: a training set built on the device, in the layout ``convert``
 reads (``DATA/<label>/<clip>``), from a camera (any source kind) or from the clips the daemon saved (docs/clips.md).
 
+With a region (``--region``, or the region a daemon clip's sidecar names) both write the region's crop, cut by the
+daemon's own function (classify/preprocess.py ``crop_box``): the training clips are what the device will see.
+
 Every file is written under ``DATA/.partial/`` (a hidden folder: ``convert`` skips it) and renamed into its class
 folder, so an interrupted recording never leaves half a clip in the dataset.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -21,6 +25,7 @@ import cv2
 import numpy as np
 
 from .capture.sources import VIDEO_EXTENSIONS, Source, SourceReadError, open_source
+from .classify.preprocess import crop_box
 from .errors import SourceError, UsageError
 from .progress import Progress
 from .publish.clips import FORMATS, PARTIAL
@@ -66,9 +71,24 @@ def _countdown(source: Source, seconds: float, what: str) -> None:
         _read(source)
 
 
-def _grab(source: Source, seconds: float, skip: float, first=None) -> tuple[list[np.ndarray], list[float], object]:
-    """The frames of one clip as JPEG: ``skip`` seconds of source time dropped (a file's interval), then
-    ``seconds`` of it. Returns (jpegs, timestamps, the first frame after the clip or None at the end)."""
+def parse_box(text: str, key: str = "--region") -> tuple[float, float, float, float]:
+    """``x0,y0,x1,y1``, normalized (0-1, left top to right bottom), a box with an area; else a UsageError naming
+    ``key``."""
+    try:
+        box = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box) or box[0] >= box[2] or box[1] >= box[3]:
+        raise UsageError(f"{key} {text!r}: expected x0,y0,x1,y1 between 0 and 1 with x0 < x1 and y0 < y1 (the "
+                         f"region's left, top, right and bottom as fractions of the frame), or a region's name")
+    return box
+
+
+def _grab(source: Source, seconds: float, skip: float, first=None, box=None) \
+        -> tuple[list[np.ndarray], list[float], object]:
+    """The frames of one clip as JPEG (``box``: the region's crop): ``skip`` seconds of source time dropped (a
+    file's interval), then ``seconds`` of it. Returns (jpegs, timestamps, the first frame after the clip or None
+    at the end)."""
     frame = first or _read(source)
     if frame is not None and skip > 0:
         t_skip = frame.t + skip
@@ -78,7 +98,7 @@ def _grab(source: Source, seconds: float, skip: float, first=None) -> tuple[list
     t0 = frame.t if frame is not None else 0.0
     bar, shown = Progress(seconds, "  clip", enabled=source.live, unit="s"), 0.0  # a terminal only
     while frame is not None and frame.t < t0 + seconds - 1e-6:
-        jpegs.append(cv2.imencode(".jpg", frame.pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])[1])
+        jpegs.append(cv2.imencode(".jpg", crop_box(frame.pixels, box), [cv2.IMWRITE_JPEG_QUALITY, 92])[1])
         times.append(frame.t)
         frame = _read(source)
         done = min(frame.t - t0, seconds) if frame else seconds
@@ -90,22 +110,57 @@ def _grab(source: Source, seconds: float, skip: float, first=None) -> tuple[list
 
 def write_video(path: Path, jpegs: list[np.ndarray], fps: float, fmt: str) -> None:
     """Write the frames as a video under DATA/.partial/ and rename it to ``path``."""
+    write_frames(path, (cv2.imdecode(jpg, cv2.IMREAD_COLOR) for jpg in jpegs), fps, fmt)
+
+
+def write_frames(path: Path, frames, fps: float, fmt: str) -> int:
+    """Write BGR frames (an iterable, at least one) as a video under DATA/.partial/ and rename it to ``path``
+    (even width and height: the encoders need them); the number of frames written."""
     tmp = path.parent.parent / PARTIAL / path.name
-    first = cv2.imdecode(jpegs[0], cv2.IMREAD_COLOR)
+    frames = iter(frames)
+    first = next(frames)
     h, w = first.shape[:2]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w - w % 2, h - h % 2))
+    h, w = max(2, h - h % 2), max(2, w - w % 2)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w, h))
     if not writer.isOpened():
         raise UsageError(f"cannot write {tmp} (is {path.parent.parent} writable?)")
+    n = 0
     try:
-        for jpg in jpegs:
-            writer.write(cv2.imdecode(jpg, cv2.IMREAD_COLOR)[: h - h % 2, : w - w % 2])
+        for frame in itertools.chain([first], frames):
+            if frame.shape[0] < h or frame.shape[1] < w:
+                frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)  # a crop of 1 px: 2 px
+            writer.write(np.ascontiguousarray(frame[:h, :w]))
+            n += 1
     finally:
         writer.release()
     os.replace(tmp, path)
+    return n
+
+
+
+def region_box(spec: str | None, config=None) -> tuple | None:
+    """``--region``: ``x0,y0,x1,y1``, or the name of a region of the config file (``--config``, default the
+    daemon's), so that a clip is cut exactly as the daemon cuts that region; None: the whole frame."""
+    if spec is None:
+        return None
+    if "," in spec:
+        return parse_box(spec)
+    from argparse import Namespace
+
+    from .config import ConfigSource
+
+    source = ConfigSource.from_args(Namespace(config=config))  # the daemon's file and remote settings
+    regions = {r.name: r.box for r in source.load().camera.regions}
+    if spec not in regions:
+        where = f"the regions of {source.path}"
+        raise UsageError(f"--region {spec!r} is not among {where} ({', '.join(regions) or 'none'}); give a name "
+                         f"of one, or a box x0,y0,x1,y1")
+    return tuple(regions[spec])
 
 
 def record_command(args) -> int:
     label = check_label(args.label)
+    box = region_box(args.region, args.config)
     if not 0 < args.seconds <= MAX_SECONDS or args.count < 1 or args.interval < 0:
         raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], --count at least 1, --interval at least 0")
     folder = Path(args.out) / label
@@ -123,7 +178,8 @@ def record_command(args) -> int:
                 _countdown(source, args.interval if i else max(args.interval, 3.0), what)
                 _say(f"{what}: now")
                 frame = None
-            jpegs, times, frame = _grab(source, args.seconds, args.interval if i and not source.live else 0, frame)
+            jpegs, times, frame = _grab(source, args.seconds, args.interval if i and not source.live else 0, frame,
+                                        box)
             span = times[-1] - times[0] if len(times) > 1 else 0.0
             if not jpegs or span + (span / max(1, len(times) - 1)) < args.seconds - 1e-3:
                 _say(f"the source ended: {len(saved)} of {args.count} clips recorded")
@@ -138,7 +194,7 @@ def record_command(args) -> int:
         source.close()
     if not saved:
         raise SourceError(f"{source.description} gave less than {args.seconds:g} s of video: nothing recorded")
-    print(json.dumps({"label": label, "clips": [str(p) for p in saved]}))
+    print(json.dumps({"label": label, "clips": [str(p) for p in saved], **({"box": list(box)} if box else {})}))
     return 0
 
 
@@ -163,17 +219,55 @@ def dataset_add_command(args) -> int:
     cap.release()
     if not ok:
         raise UsageError(f"{clip} is not a video OpenCV can decode")
-    data = Path(args.data)
-    dest = free_name(data / label, clip.stem, clip.suffix)
+    box = region_box(args.region, args.config) if args.region else _sidecar_box(meta, sidecar)
+    dest = _add(clip, Path(args.data), label, box)
+    note = f" (the model said {meta['label']})" if meta.get("label") and meta["label"] != label else ""
+    cut = f", region {args.region or meta.get('region')} {list(box)}" if box else ""
+    print(f"added {dest}{cut}{note}")
+    return 0
+
+
+def _sidecar_box(meta: dict, sidecar: Path) -> tuple | None:
+    """The box of the region a daemon clip was made for (its sidecar's ``box``), checked as ``--region`` is."""
+    box = meta.get("box")
+    if box is None:
+        return None
+    return parse_box(",".join(map(str, box)) if isinstance(box, list) else str(box), f"{sidecar}: box")
+
+
+def _add(clip: Path, data: Path, label: str, box) -> Path:
+    """Copy ``clip`` into ``data/label/`` (through ``data/.partial/``), or with ``box`` write its region's crop
+    (same container when it is one the clips are written in, else mp4)."""
+    exts = {ext: fmt for fmt, (_, ext) in FORMATS.items()}
+    suffix = clip.suffix if box is None or clip.suffix.lower() in exts else ".mp4"
+    dest = free_name(data / label, clip.stem, suffix)
     tmp = data / PARTIAL / dest.name
     try:
         tmp.parent.mkdir(parents=True, exist_ok=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(clip, tmp)
-        os.replace(tmp, dest)
+        if box is None:
+            shutil.copyfile(clip, tmp)
+            os.replace(tmp, dest)
+        else:
+            _write_crop(clip, dest, box, exts[dest.suffix.lower()])
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot add {clip} to {data}: {exc.strerror or exc}") from None
-    note = f" (the model said {meta['label']})" if meta.get("label") and meta["label"] != label else ""
-    print(f"added {dest}{note}")
-    return 0
+    return dest
+
+
+def _write_crop(clip: Path, dest: Path, box, fmt: str) -> None:
+    """The region's crop of every frame of ``clip``, at its frame rate, as ``dest`` in ``fmt``."""
+    cap = cv2.VideoCapture(str(clip))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 15.0
+
+    def frames():
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            yield crop_box(frame, box)
+    try:
+        write_frames(dest, frames(), fps, fmt)
+    finally:
+        cap.release()

@@ -20,7 +20,7 @@ from edge_lrcn.config import ClipsSettings
 from edge_lrcn.convert.dataset import scan
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.publish import clips as C
-from edge_lrcn.publish.discovery import discovery_configs
+from edge_lrcn.publish.discovery import discovery_configs, per_entity
 from tests.broker import Broker
 from tests.conftest import in_ci, json_lines, launch, run_cli
 from tests.test_ha_discovery import COMMON_KEYS, VALID_ENTITY_ID
@@ -181,13 +181,14 @@ def test_one_playable_clip_per_activity_and_a_retained_snapshot(tmp_path, segmen
             assert meta["fps"] == pytest.approx(15.0, abs=0.3)  # clips_fps 15 (the default) of a 25 fps video
             assert (folder / s["snapshot"]).is_file() and meta["device"] == "cam1"
         assert objs[-1]["type"] == "stats" and objs[-1]["clips_written"] == 5 and objs[-1]["clips_failed"] == 0
-        late = Subscriber(broker.port, topics=("edge-lrcn/cam1/snapshot", "homeassistant/image/#"))
+        late = Subscriber(broker.port, topics=("edge-lrcn/cam1/snapshot", "homeassistant/device/#"))
         assert late.wait_for(lambda: late.on("edge-lrcn/cam1/snapshot") and len(late.messages) >= 2, 10)
         snap, retained = late.on("edge-lrcn/cam1/snapshot")[0]
         late.close()
         assert retained and snap == (folder / starts[-1]["snapshot"]).read_bytes()  # the last start's frame
         assert cv2.imdecode(np.frombuffer(snap, np.uint8), cv2.IMREAD_COLOR).shape == (120, 160, 3)
-        cfg = json.loads(late.on("homeassistant/image/edge_lrcn_cam1/snapshot/config")[0][0])
+        device = json.loads(late.on("homeassistant/device/edge_lrcn_cam1/config")[0][0])
+        cfg = per_entity(device, "cam1")["homeassistant/image/edge_lrcn_cam1/snapshot/config"]
         assert cfg["image_topic"] == "edge-lrcn/cam1/snapshot" and cfg["content_type"] == "image/jpeg"
     finally:
         broker.stop()

@@ -14,7 +14,7 @@ import pytest
 from edge_lrcn import config as C
 from edge_lrcn.capture.camera import Camera
 from edge_lrcn.capture.sources import Frame, Source, SourceReadError
-from edge_lrcn.classify.classifier import Classifier
+from edge_lrcn.classify.regions import Regions
 from edge_lrcn.daemon import Daemon
 from edge_lrcn.errors import SourceError
 from edge_lrcn.model.loader import load_bundle, open_model
@@ -120,7 +120,7 @@ def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
     s = settings(**over)
     out = io.StringIO()
     camera = Camera(factory, s.camera, clock=clock, sleep=sleep, poll=0.01)
-    d = Daemon(s, Classifier(model, s.run.stride, s.events.cut_threshold), [StdoutSink(out)], camera, clock=clock)
+    d = Daemon(s, Regions(model, (), s.run.stride, s.events.cut_threshold), [StdoutSink(out)], camera, clock=clock)
     rc = []
     th = threading.Thread(target=lambda: rc.append(d.run()), daemon=True)
     th.start()

@@ -209,3 +209,63 @@ def test_labels_that_differ_by_punctuation_or_take_the_devices_ids_get_distinct_
         literal = _jinja_str(label)
         assert ast.literal_eval(literal) == label and "\n" not in literal
         assert literal[1:-1].encode("ascii", "backslashreplace").decode("unicode-escape") == label
+
+
+DEVICE_TOP_KEYS = {"dev", "o", "cmps", "availability_topic", "payload_available", "payload_not_available", "qos",
+                   "state_topic", "command_topic", "encoding"}  # the device-based schema's shared keys
+
+
+def test_one_device_based_config_holds_every_entity():
+    """``homeassistant/device/<node>/config``: the device (``dev``), the origin (``o``), the shared availability and
+    the entities under ``cmps``, each with its platform as ``p``; without a page, no ``configuration_url``."""
+    from edge_lrcn.publish.discovery import device_config, device_topic
+
+    cfg = device_config(PREFIX, "Pi-Kitchen.2", LABELS, controls=True, snapshot=True)
+    assert device_topic("Pi-Kitchen.2") == "homeassistant/device/edge_lrcn_Pi-Kitchen_2/config"
+    assert set(cfg) <= DEVICE_TOP_KEYS and set(cfg["dev"]) <= DEVICE_KEYS and cfg["o"]["name"] == "edge-lrcn"
+    assert "configuration_url" not in cfg["dev"]
+    platforms = {c["p"] for c in cfg["cmps"].values()}
+    assert platforms == {"sensor", "binary_sensor", "event", "image", "number", "switch"}
+    for cid, c in cfg["cmps"].items():
+        assert cid.startswith(c["p"] + "_") and "device" not in c and "origin" not in c and c["unique_id"]
+    page = device_config(PREFIX, "Pi-Kitchen.2", LABELS, page_url="http://pi.local:8080/")
+    assert page["dev"]["configuration_url"] == "http://pi.local:8080/"
+
+
+def test_regions_get_entities_of_their_own_and_one_region_keeps_todays():
+    from edge_lrcn.publish.discovery import device_config
+
+    two = discovery_configs(PREFIX, "Pi-Kitchen.2", LABELS, regions=["door", "bed"], snapshot=True)
+    node = "homeassistant/{}/edge_lrcn_Pi-Kitchen_2/{}/config"
+    for region in ("door", "bed"):
+        sensor = two[node.format("sensor", f"activity_{region}")]
+        assert sensor["state_topic"] == f"{PREFIX}/activity/{region}" and sensor["name"] == f"Activity {region}"
+        left = two[node.format("binary_sensor", f"{region}_left")]
+        assert left["state_topic"] == f"{PREFIX}/activity/{region}" and left["device_class"] == "motion"
+        assert two[node.format("image", f"snapshot_{region}")]["image_topic"] == f"{PREFIX}/snapshot/{region}"
+        event = two[node.format("event", f"activity_{region}")]
+        assert event["state_topic"] == f"{PREFIX}/events" and f"value_json.region == '{region}'" in event[
+            "value_template"]
+    assert node.format("sensor", "activity") not in two
+    assert len({c["unique_id"] for c in two.values()}) == len(two)
+    assert len({c["default_entity_id"] for c in two.values()}) == len(two)
+    for c in two.values():
+        assert VALID_ENTITY_ID.match(c["default_entity_id"]), c["default_entity_id"]
+    assert device_config(PREFIX, "d", LABELS, regions=["door"]) == device_config(PREFIX, "d", LABELS)
+
+
+def test_a_regions_event_entity_fires_only_for_its_regions_events():
+    """The event template, rendered with Jinja as Home Assistant renders it (``to_json`` is HA's filter)."""
+    import jinja2
+
+    env = jinja2.Environment()
+    env.filters["to_json"] = json.dumps
+    cfgs = discovery_configs(PREFIX, "d", LABELS, regions=["door", "bed"])
+    template = env.from_string(cfgs["homeassistant/event/edge_lrcn_d/activity_door/config"]["value_template"])
+    make = EventMaker("d", "m")
+    door = make("activity_start", region="door", label="left", confidence=0.9, t=1.0)
+    bed = make("activity_start", region="bed", label="left", confidence=0.9, t=1.0)
+    end = make("activity_end", region="door", label="left", duration_s=2.0, peak_confidence=0.9, t=3.0)
+    assert json.loads(template.render(value_json=door))["event_type"] == "left"
+    assert template.render(value_json=bed) == ""
+    assert json.loads(template.render(value_json=end))["event_type"] == "left_end"

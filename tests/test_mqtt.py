@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.publish.discovery import per_entity
 from tests.broker import Broker, make_certs
 from tests.conftest import launch, wait_until
 
@@ -113,8 +114,10 @@ def test_run_publishes_availability_state_events_and_ha_discovery(broker, seq):
     assert late.wait_for(lambda: late.on(f"{PREFIX}/availability") and late.on(f"{PREFIX}/activity"), 10)
     assert late.on(f"{PREFIX}/availability")[0] == (b"offline", True)
     assert json.loads(late.on(f"{PREFIX}/activity")[0][0])["label"] == "none"
-    configs = {t: json.loads(p) for t, p, r in late.messages if t.startswith("homeassistant/") and p}
+    device = [json.loads(p) for t, p, r in late.messages if t.startswith("homeassistant/") and p]
     late.close()
+    assert len(device) == 1 and {"dev", "o", "cmps"} <= set(device[0])  # one device-based config
+    configs = per_entity(device[0], DEV)
     sensors = [c for t, c in configs.items() if t.startswith("homeassistant/sensor/")]
     binaries = [c for t, c in configs.items() if t.startswith("homeassistant/binary_sensor/")]
     events = [c for t, c in configs.items() if t.startswith("homeassistant/event/")]
@@ -379,12 +382,18 @@ def test_qos_setting_is_the_events_qos_retained_topics_stay_qos_1(broker, seq):
     assert "always QoS 1" in " ".join(help_text.split())
 
 
+def _retained(port: int, topic: str) -> dict[str, str]:
+    """The retained messages on ``topic`` (a filter), read back with mosquitto_sub as an operator would."""
+    proc = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-v", "--retained-only",
+                           "-W", "2"], capture_output=True, text=True, timeout=30)
+    return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+
+
 def _retained_configs(port: int, node: str) -> dict[str, dict]:
-    """The retained discovery configs under ``node``, read back with mosquitto_sub as an operator would."""
-    proc = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", f"homeassistant/+/{node}/+/config",
-                           "-v", "--retained-only", "-W", "2"], capture_output=True, text=True, timeout=30)
-    lines = [line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line]
-    return {topic: json.loads(payload) for topic, payload in lines}
+    """The entities of the retained device-based discovery config of ``node``, one per entity topic."""
+    device = _retained(port, f"homeassistant/device/{node}/config")
+    assert len(device) == 1, device
+    return per_entity(json.loads(next(iter(device.values()))), node[len("edge_lrcn_"):])
 
 
 def test_discovery_read_back_with_mosquitto_sub_is_current_and_stale_configs_go(broker, seq):
@@ -404,9 +413,12 @@ def test_discovery_read_back_with_mosquitto_sub_is_current_and_stale_configs_go(
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     configs = _retained_configs(broker.port, node)
+    assert configs[f"homeassistant/sensor/{node}/activity/config"]["unique_id"] == f"{node}_activity"  # kept
     assert f"homeassistant/binary_sensor/{node}/still/config" not in configs  # stale: removed
     assert f"homeassistant/sensor/{node}/retired/config" not in configs
+    assert _retained(broker.port, f"homeassistant/+/{node}/+/config") == {}  # every per-entity config cleared
     assert "removing stale Home Assistant config" in err
+    assert f"migrating the Home Assistant config homeassistant/sensor/{node}/activity/config" in err
     assert sorted(t.split("/")[1] + "/" + t.split("/")[3] for t in configs) == sorted(
         ["sensor/activity", "sensor/fps", "sensor/camera_reopens", "sensor/mqtt_dropped", "event/activity",
          "binary_sensor/left", "binary_sensor/right", "binary_sensor/up", "binary_sensor/down",

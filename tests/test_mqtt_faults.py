@@ -41,8 +41,8 @@ def test_a_reconnect_with_the_event_queue_full_still_publishes_online_and_discov
                              or (b"online", True) in late.on(f"{PREFIX}/availability"), 10)
         late.close()
         retained = Subscriber(b.port)  # what Home Assistant sees when it (re)subscribes
-        assert retained.wait_for(lambda: len([t for t, p, r in retained.messages if t.startswith("homeassistant/")
-                                              and r and p]) == len(sink.ha_configs), 10)
+        assert retained.wait_for(lambda: [t for t, p, r in retained.messages if t.startswith("homeassistant/")
+                                          and r and p] == [sink.discovery.topic], 10)
         assert retained.on(f"{PREFIX}/availability") == [(b"online", True)]
         retained.close()
     finally:
@@ -124,3 +124,31 @@ def test_the_default_device_id_is_the_host_name_and_a_machine_tag(tmp_path):
     assert default_device_id(str(a), "back") == ida + "-back" != default_device_id(str(b), "back")
     assert len(default_device_id(str(a), "x" * 100)) <= 64 and default_device_id(str(a), "a/b") == ida + "-a-b"
     C.resolve({"source": "x", "device_id": ida}, None, environ={})  # a valid device id
+
+
+def test_discovery_again_when_home_assistant_comes_online_and_gone_entities_are_removed(tmp_path):
+    """Home Assistant's birth message (``homeassistant/status`` = ``online``) brings the device config again; a
+    relabel to other regions removes the entities that went (platform only) and clears their retained state."""
+    b = Broker(tmp_path / "b").start()
+    settings = C.resolve({"source": "x"}, None, environ={})
+    sink = MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{b.port}"), settings.mqtt,
+                    SinkContext(DEV, ["left", "right"], "m", ["door", "bed"]))
+    try:
+        sub = Subscriber(b.port)
+        assert sub.wait_for(lambda: sub.on(sink.discovery.topic), 10)
+        sink.publish(Kind.STATE, {"label": "left", "confidence": 0.9, "since": None, "region": "bed"})
+        assert sub.wait_for(lambda: sub.on(f"{PREFIX}/activity/bed"), 10)
+        n = len(sub.on(sink.discovery.topic))
+        sub.c.publish("homeassistant/status", "online", qos=1)
+        assert sub.wait_for(lambda: len(sub.on(sink.discovery.topic)) == n + 1, 10)
+        sub.c.publish("homeassistant/status", "offline", qos=1)
+        sink.relabel(SinkContext(DEV, ["left", "right"], "m", ["door", "hall"]))
+        assert sub.wait_for(lambda: len(sub.on(sink.discovery.topic)) == n + 2, 10)
+        cmps = json.loads(sub.on(sink.discovery.topic)[-1][0])["cmps"]
+        assert cmps["sensor_activity_bed"] == {"p": "sensor"} and cmps["binary_sensor_bed_left"] == {"p": "binary_sensor"}
+        assert cmps["sensor_activity_hall"]["state_topic"] == f"{PREFIX}/activity/hall"
+        assert sub.wait_for(lambda: sub.on(f"{PREFIX}/activity/bed")[-1] == (b"", False), 10)  # cleared
+        sub.close()
+    finally:
+        sink.close()
+        b.stop()

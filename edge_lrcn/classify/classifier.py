@@ -28,7 +28,7 @@ from ..config.sections import EventSettings
 from ..model.loader import Model
 from .cut import is_cut
 from .pacer import Pacer
-from .preprocess import TRANSFORMS, resize_rgb
+from .preprocess import TRANSFORMS, crop_box, resize_rgb
 from .window import FeatureWindow
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,11 @@ class Counts:
 class Classifier:
     """pacer -> preprocess -> (gap and cut resets) -> encoder -> FeatureWindow -> head every ``stride`` kept frames."""
 
-    def __init__(self, model: Model, stride: int = 1, cut_threshold: float = 0.0):
+    def __init__(self, model: Model, stride: int = 1, cut_threshold: float = 0.0, box=None):
         if stride < 1:
             raise ValueError("stride must be >= 1")
         self.stride = stride
+        self.box = box  # a region of interest (normalized x0, y0, x1, y1: classify/regions.py); None: the whole frame
         self.cut_threshold = cut_threshold  # a cell's change for the scene-cut rule (classify/cut.py); 0: off
         self.counts = Counts()
         self.use(model)
@@ -118,7 +119,7 @@ class Classifier:
         self.last_t = frame.t
         c.kept += 1
         t0 = time.perf_counter()
-        rgb = resize_rgb(frame.pixels, self.height, self.width)
+        rgb = resize_rgb(crop_box(frame.pixels, self.box), self.height, self.width)
         if self._prev_rgb is not None and is_cut(self._prev_rgb, rgb, self.cut_threshold):
             # another camera, a light switched on, a PTZ move: half of the window would show one scene and half
             # another

@@ -9,6 +9,15 @@ what moved remains, which is what lets a pretrained encoder learn new activities
 
 It is split in two steps so that the trainer can cache the uint8 output of the first step on disk:
 ``preprocess(f) == to_float(resize_rgb(f))`` always, and neither step exists anywhere else.
+
+A region of interest (setting ``regions``, docs/architecture.md) is cut from the decoded frame by
+:func:`crop_box` before that: the daemon crops each kept frame, ``record --region`` and ``dataset add`` write the same
+crop as the training clip, so a model learns what the device will see. A region that is not square reaches the
+model's square input by **stretching** (the same INTER_AREA resize as a whole frame), never by padding: a whole
+4:3 frame has always been stretched to 64x64, so every model trained so far learned stretched pictures, and padding
+would spend part of the 64x64 on bars. Stretching differs between a region and the clips a model learned from
+only when their aspects differ: the bundle's report records the clips' shape and ``run`` warns about a region whose
+aspect is far from it (:func:`aspect_mismatch`).
 """
 
 from __future__ import annotations
@@ -26,6 +35,32 @@ def resize_rgb(bgr: np.ndarray, height: int, width: int) -> np.ndarray:
     if bgr.shape[0] != height or bgr.shape[1] != width:
         bgr = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def box_pixels(box, height: int, width: int) -> tuple[int, int, int, int]:
+    """A normalized box ``(x0, y0, x1, y1)`` (0-1, left/top inclusive) -> the pixel rectangle ``(x0, y0, x1, y1)`` it
+    covers in a frame of ``height`` x ``width``: rounded to the nearest pixel, at least one pixel wide and high."""
+    x0 = min(width - 1, max(0, int(round(box[0] * width))))
+    y0 = min(height - 1, max(0, int(round(box[1] * height))))
+    x1 = max(x0 + 1, min(width, int(round(box[2] * width))))
+    y1 = max(y0 + 1, min(height, int(round(box[3] * height))))
+    return x0, y0, x1, y1
+
+
+def crop_box(bgr: np.ndarray, box) -> np.ndarray:
+    """The part of a frame a region covers (a view, no copy); ``box`` None: the whole frame."""
+    if box is None:
+        return bgr
+    x0, y0, x1, y1 = box_pixels(box, bgr.shape[0], bgr.shape[1])
+    return bgr[y0:y1, x0:x1]
+
+
+def aspect_mismatch(shape: tuple[int, int], trained: tuple[int, int], limit: float = 1.5) -> float | None:
+    """How many times wider (or taller) a crop of ``shape`` (h, w) is than the clips of ``trained`` (h, w) a model
+    learned from, when that is more than ``limit``; None when the two are close enough to stretch alike."""
+    ratio = (shape[1] / shape[0]) / (trained[1] / trained[0])
+    ratio = max(ratio, 1 / ratio)
+    return round(ratio, 2) if ratio > limit else None
 
 
 def to_float(rgb: np.ndarray) -> np.ndarray:

@@ -88,6 +88,15 @@ class Bundle:
         return self.manifest["input"].get("gain", 0.5)
 
     @property
+    def clip_shape(self) -> tuple[int, int] | None:
+        """The frame size (h, w) most of the training clips had (``input.clip_shape``; bundles before regions
+        have none): ``run`` warns about a region whose aspect is far from it."""
+        shape = self.manifest["input"].get("clip_shape")
+        if isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape):
+            return shape[0], shape[1]
+        return None
+
+    @property
     def feature_dim(self) -> int:
         return int(self.manifest["feature_dim"])
 

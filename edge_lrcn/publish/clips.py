@@ -68,9 +68,11 @@ def snapshot_jpeg(pixels: np.ndarray, max_width: int) -> bytes:
 
 
 def clip_stem(event: dict) -> str:
-    """``20261125T160041.123Z_fall``: the start time (UTC) and the label; sorts oldest first."""
+    """``20261125T160041.123Z_fall``: the start time (UTC), the region if any (``..._door_fall``) and the label;
+    sorts oldest first."""
     ts = re.sub(r"[-:]", "", event["ts"])
-    return f"{ts}_{re.sub(r'[^A-Za-z0-9_-]+', '_', event['label'])}"
+    where = [event["region"]] if event.get("region") else []
+    return "_".join([ts, *(re.sub(r"[^A-Za-z0-9_-]+", "_", part) for part in [*where, event["label"]])])
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -277,10 +279,11 @@ class ClipRecorder:
         self._next_t = nxt + self._dt if nxt is not None and 0 <= t - nxt < self._dt else t + self._dt
         return True
 
-    def start_activity(self, event: dict, snapshot: bytes | None) -> dict:
-        """Queue a clip for this activity_start; the file names it will have (for the event)."""
+    def start_activity(self, event: dict, snapshot: bytes | None, box=None) -> dict:
+        """Queue a clip for this activity_start; the file names it will have (for the event). ``box``: the event's
+        region (its sidecar records it, for ``dataset add`` to cut)."""
         stem = clip_stem(event)
-        self._put(("start", event, stem, snapshot))
+        self._put(("start", event, stem, snapshot, box))
         return {"clip": stem + self.ext, **({"snapshot": stem + ".jpg"} if snapshot else {})}
 
     def end_activity(self, event: dict) -> None:
@@ -340,7 +343,7 @@ class ClipRecorder:
                 self.open.remove(clip)
                 self._abandon(clip, f"clip {clip.name} not kept: {exc}")
 
-    def _on_start(self, event: dict, stem: str, snapshot: bytes | None) -> None:
+    def _on_start(self, event: dict, stem: str, snapshot: bytes | None, box=None) -> None:
         try:
             self._prepare_folder(raise_=True)
             self._budget(None)  # room for this clip on a disk that filled up: the oldest clips go
@@ -349,6 +352,8 @@ class ClipRecorder:
             if self._size is None:
                 raise OSError("no frame seen yet")
             clip = Clip(self.settings, self.origin, event, stem, self._size, self.ring.fps())
+            if event.get("region"):  # the region's box: what `dataset add` cuts from the clip
+                clip.meta.update(region=event["region"], box=list(box) if box else None)
         except OSError as exc:
             self._fail(f"clip {stem} not recorded: {exc}")
             return
@@ -367,7 +372,8 @@ class ClipRecorder:
 
     def _on_end(self, event: dict) -> None:
         for clip in self.open:
-            if clip.end_t is None and clip.meta["label"] == event["label"]:
+            if clip.end_t is None and clip.meta["label"] == event["label"] \
+                    and clip.meta.get("region") == event.get("region"):
                 clip.end(event)
 
     def _finish(self, clip: Clip, reason: str | None) -> None:

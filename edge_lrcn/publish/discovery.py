@@ -1,6 +1,8 @@
-"""Home Assistant MQTT discovery: the retained configs that make one device appear in Home Assistant.
+"""Home Assistant MQTT discovery: one retained device-based config that makes the device and its entities appear.
 
-Entities (all tied to the device ``edge-lrcn <device_id>``, to the availability topic and to the ``origin`` block):
+The config lives on ``<ha_prefix>/device/edge_lrcn_<device_id>/config`` (``device_topic``): the device (``dev``),
+the origin (``o``), the availability topic every entity shares, and each entity under ``cmps`` with its platform as
+``p``. Entities:
 
 - ``sensor`` **Activity**: ``device_class: enum``, ``options`` = the model's labels + ``none``; the state object as
   attributes;
@@ -10,24 +12,30 @@ Entities (all tied to the device ``edge-lrcn <device_id>``, to the availability 
   ``device_class: motion``, on while that activity is on;
 - ``image`` **Snapshot** (when ``snapshots`` is on): the JPEG of the frame at the last ``activity_start``, from the
   ``snapshot`` topic (raw bytes);
+- with several regions (classify/regions.py) each of the four above once per region, on the region's own state and
+  snapshot topics (``activity/<region>``), the event entity keeping the events of its region;
 - ``binary_sensor`` **Camera** (connectivity) and the ``sensor`` s **Frame rate**, **Camera reopens**, **MQTT dropped
   messages** from the ``stats`` topic, and **Model** (the running model's id, from the retained ``model`` topic), all
   ``entity_category: diagnostic``;
 - with ``remote_settings`` (docs/fleet.md): ``number`` s **Enter threshold**, **Exit threshold**, **Minimum
   duration** and the ``switch`` **Pause detection**, all commanding ``<prefix>/set``.
 
-Every config sets ``default_entity_id`` (``<component>.edge_lrcn_<device>_<id>``; HA 2025.10 replaced ``object_id``
-with it) and keeps the ``unique_id`` of earlier versions, so entities already in Home Assistant stay the same ones.
+Every entity sets ``default_entity_id`` (``<component>.edge_lrcn_<device>_<id>``; HA 2025.10 replaced ``object_id``
+with it) and keeps the ``unique_id`` of earlier versions, so entities already in Home Assistant stay the same ones;
+the per-entity configs earlier versions published are migrated by the MQTT sink (publish/mqtt.py, docs/mqtt.md).
 The keys are checked against Home Assistant's own schemas: tests/test_ha_discovery.py, docs/mqtt.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
 
 from .. import __version__
 
+log = logging.getLogger(__name__)
 IDLE_LABELS = ("still", "idle", "none", "background")  # the default of the ``idle_labels`` setting
 ORIGIN = {"name": "edge-lrcn", "sw_version": __version__}  # no support_url: the project has no public page yet
 STATS_SENSORS = (  # (id, name, stats key, extra fields): diagnostic sensors fed by the stats objects
@@ -97,44 +105,78 @@ def event_types(labels: list[str]) -> tuple[list[str], bool]:
     return list(labels) + (ends if with_ends else []), with_ends
 
 
-def event_template(with_ends: bool) -> str:
+def event_template(with_ends: bool, region: str | None = None) -> str:
     """Maps an event object on ``<prefix>/events`` to HA's event payload (a JSON object with ``event_type``); it
-    renders nothing (HA ignores the message) for what is not an event type."""
-    start = "{% if value_json.type == 'activity_start' %}{{ dict(value_json, event_type=value_json.label) | to_json }}"
-    end = ("{% elif value_json.type == 'activity_end' %}"
+    renders nothing (HA ignores the message) for what is not an event type, or an event of another ``region``."""
+    mine = "" if region is None else f"value_json.region == {_jinja_str(region)} and "
+    start = ("{% if " + mine + "value_json.type == 'activity_start' %}"
+             "{{ dict(value_json, event_type=value_json.label) | to_json }}")
+    end = ("{% elif " + mine + "value_json.type == 'activity_end' %}"
            "{{ dict(value_json, event_type=value_json.label ~ '_end') | to_json }}") if with_ends else ""
     return start + end + "{% endif %}"
 
 
+def device_topic(device_id: str, ha_prefix: str = "homeassistant") -> str:
+    """The device-based discovery topic: one retained config for every entity of the device."""
+    return f"{ha_prefix}/device/{node_id(device_id)}/config"
+
+
+def entity_wildcard(device_id: str, ha_prefix: str = "homeassistant") -> str:
+    """The per-entity discovery topics of earlier versions (``<ha_prefix>/<component>/<node>/<id>/config``)."""
+    return f"{ha_prefix}/+/{node_id(device_id)}/+/config"
+
+
+def device_config(prefix: str, device_id: str, labels: list[str], idle_labels=IDLE_LABELS, controls: bool = False,
+                  snapshot: bool = False, regions=(), page_url: str | None = None) -> dict:
+    """The device-based discovery config: the device (``dev``), the origin (``o``), the availability every entity
+    shares, and each entity under ``cmps`` (its platform as ``p``). ``page_url``: the device's page
+    (``configuration_url``)."""
+    node = node_id(device_id)
+    dev = {"identifiers": [node], "name": f"edge-lrcn {device_id}", "manufacturer": "edge-lrcn",
+           "model": "LRCN activity recognition", "sw_version": __version__}
+    if page_url:
+        dev["configuration_url"] = page_url
+    return {"dev": dev, "o": ORIGIN, "availability_topic": f"{prefix}/availability", "payload_available": "online",
+            "payload_not_available": "offline",
+            "cmps": components(prefix, device_id, labels, idle_labels, controls, snapshot, regions)}
+
+
+def per_entity(device: dict, device_id: str, ha_prefix: str = "homeassistant") -> dict[str, dict]:
+    """A device-based config as the per-entity configs it stands for (``<ha_prefix>/<p>/<node>/<id>/config`` ->
+    the entity's keys with the device, origin and availability): what Home Assistant builds each entity from, and
+    the topics earlier versions published (the tests check these against Home Assistant's schemas)."""
+    shared = {k: v for k, v in device.items() if k not in ("dev", "o", "cmps")}
+    out = {}
+    for cid, c in device["cmps"].items():
+        platform = c["p"]
+        oid = cid[len(platform) + 1:]
+        out[f"{ha_prefix}/{platform}/{node_id(device_id)}/{oid}/config"] = {
+            **{k: v for k, v in c.items() if k != "p"}, "device": device["dev"], "origin": device["o"], **shared}
+    return out
+
+
 def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix: str = "homeassistant",
-                      idle_labels=IDLE_LABELS, controls: bool = False, snapshot: bool = False) -> dict[str, dict]:
-    """topic -> config for every entity of the device (see the module docstring)."""
+                      idle_labels=IDLE_LABELS, controls: bool = False, snapshot: bool = False,
+                      regions=()) -> dict[str, dict]:
+    """Every entity's config, one per entity topic (:func:`per_entity` of :func:`device_config`)."""
+    return per_entity(device_config(prefix, device_id, labels, idle_labels, controls, snapshot, regions),
+                      device_id, ha_prefix)
+
+
+def components(prefix: str, device_id: str, labels: list[str], idle_labels=IDLE_LABELS, controls: bool = False,
+               snapshot: bool = False, regions=()) -> dict[str, dict]:
+    """component id -> the config of every entity of the device (see the module docstring). With several regions
+    the activity entities (sensor, event, binary sensors, snapshot) are made once per region."""
     node, slug = node_id(device_id), entity_slug(f"edge_lrcn_{device_id}")
-    common = {"device": {"identifiers": [node], "name": f"edge-lrcn {device_id}", "manufacturer": "edge-lrcn",
-                         "model": "LRCN activity recognition", "sw_version": __version__},
-              "origin": ORIGIN, "availability_topic": f"{prefix}/availability", "payload_available": "online",
-              "payload_not_available": "offline"}
     out: dict[str, dict] = {}
 
     def add(component: str, oid: str, name: str, uid: str | None = None, **fields) -> None:
-        out[f"{ha_prefix}/{component}/{node}/{oid}/config"] = {
-            "name": name, "unique_id": f"{node}_{uid or oid}", "default_entity_id": f"{component}.{slug}_"
-            f"{entity_slug(oid)}", **fields, **common}
+        out[f"{component}_{oid}"] = {"p": component, "name": name, "unique_id": f"{node}_{uid or oid}",
+                                     "default_entity_id": f"{component}.{slug}_{entity_slug(oid)}", **fields}
 
-    add("sensor", "activity", "Activity", device_class="enum", options=list(dict.fromkeys([*labels, "none"])),
-        state_topic=f"{prefix}/activity", value_template="{{ value_json.label }}",
-        json_attributes_topic=f"{prefix}/activity", icon="mdi:motion-sensor")
-    types, with_ends = event_types(labels)
-    add("event", "activity", "Activity event", uid="activity_event", event_types=types,
-        state_topic=f"{prefix}/events", value_template=event_template(with_ends), icon="mdi:run")
-    ids = label_ids(labels)
-    for label in activity_labels(labels, idle_labels):
-        add("binary_sensor", ids[label], label, state_topic=f"{prefix}/activity",
-            value_template="{{ 'ON' if value_json.label == %s else 'OFF' }}" % _jinja_str(label),
-            payload_on="ON", payload_off="OFF", device_class="motion")
-    if snapshot:
-        add("image", "snapshot", "Snapshot", image_topic=f"{prefix}/snapshot", content_type="image/jpeg",
-            icon="mdi:camera")
+    tags = label_ids(list(regions)) if len(regions) > 1 else {None: None}  # ids: distinct, [a-zA-Z0-9_-]
+    for region, tag in tags.items():
+        _add_activity(add, prefix, labels, idle_labels, snapshot, region, tag)
     add("binary_sensor", "camera", "Camera", state_topic=f"{prefix}/camera",
         value_template="{{ 'ON' if value_json.state == 'online' else 'OFF' }}", payload_on="ON",
         payload_off="OFF", device_class="connectivity", entity_category="diagnostic")
@@ -146,6 +188,95 @@ def discovery_configs(prefix: str, device_id: str, labels: list[str], ha_prefix:
     if controls:
         _add_controls(add, prefix)
     return out
+
+
+def _add_activity(add, prefix: str, labels: list[str], idle_labels, snapshot: bool, region: str | None,
+                  rid: str | None) -> None:
+    """The entities of one region's activity (``region`` None: the only stream, with the ids of earlier versions;
+    ``rid``: the region's name made an id): the Activity sensor, the event entity, a binary sensor per activity
+    label, the snapshot."""
+    sub = "" if region is None else f"/{region}"
+    tag = "" if region is None else f"_{rid}"
+    title = "" if region is None else f" {region}"
+    state = f"{prefix}/activity{sub}"
+    add("sensor", f"activity{tag}", f"Activity{title}", device_class="enum",
+        options=list(dict.fromkeys([*labels, "none"])), state_topic=state, value_template="{{ value_json.label }}",
+        json_attributes_topic=state, icon="mdi:motion-sensor")
+    types, with_ends = event_types(labels)
+    add("event", f"activity{tag}", f"Activity event{title}", uid=f"activity_event{tag}", event_types=types,
+        state_topic=f"{prefix}/events", value_template=event_template(with_ends, region), icon="mdi:run")
+    ids = label_ids(labels)
+    for label in activity_labels(labels, idle_labels):
+        oid = ids[label] if region is None else f"{rid}_{ids[label]}"
+        add("binary_sensor", oid, label if region is None else f"{region} {label}", state_topic=state,
+            value_template="{{ 'ON' if value_json.label == %s else 'OFF' }}" % _jinja_str(label),
+            payload_on="ON", payload_off="OFF", device_class="motion")
+    if snapshot:
+        add("image", f"snapshot{tag}", f"Snapshot{title}", image_topic=f"{prefix}/snapshot{sub}",
+            content_type="image/jpeg", icon="mdi:camera")
+
+
+MIGRATE = json.dumps({"migrate_discovery": True})  # HA: unload a per-entity config, keep its entity
+
+
+class DeviceDiscovery:
+    """The device's discovery on one MQTT connection: its config (published at every connect, again when Home
+    Assistant comes online, again after a relabel with the components that went listed by platform only), and the
+    migration of the per-entity configs of earlier versions. Called on the sink's connection thread with its paho
+    client; it never blocks."""
+
+    def __init__(self, prefix: str, ctx, ha_prefix: str = "homeassistant", idle_labels=IDLE_LABELS,
+                 controls: bool = False, snapshots: bool = False):
+        self.prefix, self.ctx, self.device_id = prefix, ctx, ctx.device_id
+        self.ha_prefix = ha_prefix
+        self.idle_labels = idle_labels
+        self.controls = controls  # remote settings on: the numbers and the switch that command them
+        self.snapshots = snapshots
+        self.topic = device_topic(self.device_id, ha_prefix)
+        self.status = f"{self.ha_prefix}/status"  # Home Assistant's birth and last will
+        self._cmps: dict[str, str] = {}  # component id -> platform, as last published (what a relabel removes)
+        self.config = self._build()
+
+    def _build(self) -> dict:
+        cfg = device_config(self.prefix, self.device_id, self.ctx.labels, self.idle_labels, self.controls,
+                            self.snapshots, self.ctx.regions, self.ctx.page_url)
+        gone = {cid: {"p": platform} for cid, platform in self._cmps.items() if cid not in cfg["cmps"]}
+        self._cmps = {cid: c["p"] for cid, c in cfg["cmps"].items()}
+        cfg["cmps"].update(gone)
+        return cfg
+
+    def relabel(self, ctx) -> None:
+        self.ctx = ctx
+        self.config = self._build()
+
+    def publish(self, client) -> None:
+        client.publish(self.topic, json.dumps(self.config), qos=1, retain=True)
+
+    def connected(self, client) -> None:
+        """A connection: the config, and the subscriptions that migrate old configs and hear Home Assistant."""
+        self.publish(client)
+        client.subscribe([(entity_wildcard(self.device_id, self.ha_prefix), 1), (self.status, 1)])
+
+    def message(self, client, msg) -> None:
+        """Home Assistant came online (its birth message): the config again. A retained per-entity config of an
+        earlier version: migrated the way Home Assistant documents it, so that its entity (id, area, name the
+        user gave it) is kept: ``{"migrate_discovery": true}`` on the old topic, the device config, then the old
+        topic cleared (once: it is gone then). One of an entity the device no longer has is only cleared."""
+        if msg.topic == self.status:
+            if msg.payload == b"online":
+                log.info("Home Assistant is online: publishing the discovery config again")
+                self.publish(client)
+            return
+        if not msg.retain or not msg.payload or msg.payload == MIGRATE.encode():
+            return
+        parts = msg.topic.split("/")  # <ha_prefix>/<component>/<node>/<id>/config
+        if self._cmps.get(f"{parts[-4]}_{parts[-2]}") == parts[-4]:
+            log.info("migrating the Home Assistant config %s to device-based discovery", msg.topic)
+            client.publish(msg.topic, MIGRATE, qos=1)
+            self.publish(client)
+        else:  # an entity the device no longer has (other labels, an older version's)
+            log.info("removing stale Home Assistant config %s", msg.topic)
+        client.publish(msg.topic, b"", qos=1, retain=True)
 
 
 def _add_controls(add, prefix: str) -> None:

@@ -36,11 +36,11 @@ def make_sinks(settings: Settings, ctx: SinkContext) -> list[Sink]:
 class Fanout:
     def __init__(self, sinks: list[Sink]):
         self.sinks = list(sinks)
-        self._retained: dict[Kind, dict] = {}
+        self._retained: dict[tuple[Kind, str | None], dict] = {}  # per kind and region
 
     def publish(self, kind: Kind, obj: dict) -> None:
         if kind.retained:
-            self._retained[kind] = obj
+            self._retained[kind, obj.get("region")] = obj
         for sink in self.sinks:
             self._send(sink, kind, obj)
 
@@ -77,6 +77,9 @@ class Fanout:
             self._replay(sink)
 
     def relabel(self, ctx: SinkContext) -> None:
+        """Other labels or regions: each sink is told; the retained objects of regions that went are forgotten."""
+        regions = set(ctx.regions) or {None}
+        self._retained = {(k, r): o for (k, r), o in self._retained.items() if r in regions or k is Kind.CAMERA}
         for sink in self.sinks:
             self._call(sink, "relabel", ctx)
 
@@ -96,7 +99,7 @@ class Fanout:
             self._call(sink, "close", max(0.5, deadline - time.monotonic()))
 
     def _replay(self, sink: Sink) -> None:
-        for kind, obj in self._retained.items():
+        for (kind, _), obj in self._retained.items():
             self._send(sink, kind, obj)
 
     @staticmethod

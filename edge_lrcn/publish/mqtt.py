@@ -32,7 +32,7 @@ import paho.mqtt.client as mqtt
 from ..config.sections import MqttSettings
 from .urls import SinkSpec
 from ..errors import UsageError
-from .discovery import discovery_configs, node_id
+from .discovery import DeviceDiscovery
 from .sink import Kind, Sink, SinkContext
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ class MqttSink(Sink):
                  controls: bool = False):
         self.host, self.port, self.tls = target.host, target.port, target.tls
         self.device_id, self.labels = ctx.device_id, ctx.labels
+        self.ctx = ctx
         self.prefix = (settings.topic_prefix or f"edge-lrcn/{self.device_id}").rstrip("/")
         self.qos = settings.qos
         self.queue_limit = int(settings.queue_limit)
@@ -162,7 +163,8 @@ class MqttSink(Sink):
         self.idle_labels = list(settings.idle_labels)
         self.controls = controls  # remote settings on: Home Assistant's numbers and switch for them
         self.snapshots = settings.snapshots
-        self.ha_configs = self._configs()
+        self.discovery = DeviceDiscovery(self.prefix, ctx, self.ha_prefix, self.idle_labels, self.controls,
+                                         self.snapshots) if self.ha else None
         self.keepalive = int(settings.keepalive)
         self.max_delay = 30.0
         self.dropped = 0
@@ -187,22 +189,25 @@ class MqttSink(Sink):
         c.on_message = self._on_message
         return c
 
-    def _configs(self) -> dict[str, dict]:
-        return discovery_configs(self.prefix, self.device_id, self.labels, self.ha_prefix, self.idle_labels,
-                                 self.controls, self.snapshots) if self.ha else {}
-
     def relabel(self, ctx: SinkContext) -> None:
-        """A new model with other labels: publish its discovery configs; subscribing again brings the retained
-        configs back, and those of labels the model no longer has are removed (:meth:`_on_message`)."""
-        self.labels = ctx.labels
-        self.ha_configs = configs = self._configs()
-        if not self.ha or not self._connected.is_set():
-            return  # the next connection publishes them
-        for topic, cfg in configs.items():
-            self.client.publish(topic, json.dumps(cfg), qos=1, retain=True)
-        wildcard = f"{self.ha_prefix}/+/{node_id(self.device_id)}/+/config"
-        self.client.unsubscribe(wildcard)
-        self.client.subscribe(wildcard, qos=1)
+        """A new model with other labels, or other regions: its discovery config is published again (entities that
+        went are removed), and the retained state and snapshot topics no region uses any more are cleared."""
+        old = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (self.ctx.regions or [None])}
+        self.ctx, self.labels = ctx, ctx.labels
+        if self.discovery:
+            self.discovery.relabel(ctx)
+        if not self._connected.is_set():
+            return  # the next connection publishes the config
+        if self.discovery:
+            self.discovery.publish(self.client)
+        new = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (ctx.regions or [None])}
+        for topic in old - new:
+            self.client.publish(topic, b"", qos=1, retain=True)
+
+    def _retained_topic(self, kind: Kind, region: str | None) -> str:
+        """Where a state or snapshot goes: with several regions each has its own (``activity/<region>``)."""
+        sub = SUBTOPIC[kind]
+        return self.topic(f"{sub}/{region}" if region and self.ctx.per_region else sub)
 
     def topic(self, sub: str) -> str:
         return f"{self.prefix}/{sub}"
@@ -261,10 +266,8 @@ class MqttSink(Sink):
         self._connected_at = time.monotonic()
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
-        for topic, cfg in self.ha_configs.items():
-            client.publish(topic, json.dumps(cfg), qos=1, retain=True)
-        if self.ha:  # remove the configs an earlier run left that are not current (other labels, older entities)
-            client.subscribe(f"{self.ha_prefix}/+/{node_id(self.device_id)}/+/config", qos=1)
+        if self.discovery:  # its config; the per-entity configs of earlier versions are migrated
+            self.discovery.connected(client)
         # the first connection sends what was queued since the start, the retained objects included; after a
         # reconnect paho resends the QoS 1 backlog first, oldest first: the retained objects are sent again once
         # it is delivered (replay_due), or a queued older state would be the last word
@@ -272,10 +275,8 @@ class MqttSink(Sink):
         self._connected.set()
 
     def _on_message(self, client, userdata, msg) -> None:
-        if not msg.retain or not msg.payload or msg.topic in self.ha_configs:
-            return
-        log.info("removing stale Home Assistant config %s", msg.topic)
-        client.publish(msg.topic, b"", qos=1, retain=True)
+        if self.discovery:  # the only subscriptions of this connection: Home Assistant's
+            self.discovery.message(client, msg)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
@@ -297,7 +298,8 @@ class MqttSink(Sink):
                             self.queue_limit, self.dropped)
             return
         payload = obj["jpeg"] if kind is Kind.SNAPSHOT else json.dumps(obj, separators=(",", ":"))
-        info = self.client.publish(self.topic(SUBTOPIC[kind]), payload, qos=qos, retain=kind.retained)
+        topic = self._retained_topic(kind, obj.get("region")) if kind.retained else self.topic(SUBTOPIC[kind])
+        info = self.client.publish(topic, payload, qos=qos, retain=kind.retained)
         if qos:
             self.acks.track(info, (kind, obj))
 

@@ -8,7 +8,7 @@ fan-out sends it the retained objects again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -20,7 +20,7 @@ class Kind(Enum):
     CAMERA = "camera"  # camera online/offline (retained)
     STATS = "stats"  # periodic health
     SCORES = "scores"  # per-window scores (optional)
-    SNAPSHOT = "snapshot"  # the frame at the last activity_start: {"jpeg": bytes, "label", "ts"} (retained)
+    SNAPSHOT = "snapshot"  # the frame at the last activity_start: {"jpeg": bytes, "label", "ts"[, "region"]} (retained)
 
     @property
     def retained(self) -> bool:
@@ -35,6 +35,14 @@ class SinkContext:
     device_id: str
     labels: list[str]
     model: str
+    regions: list[str] = field(default_factory=list)  # the regions' names (classify/regions.py); none: whole frame
+    page_url: str | None = None  # the device's page (setting ``http``): Home Assistant's configuration_url
+
+    @property
+    def per_region(self) -> bool:
+        """Several regions: each has its own retained state and snapshot topic and its own entities; one region
+        (or none) keeps the topics and entities of a daemon without regions."""
+        return len(self.regions) > 1
 
 
 class Sink:
