@@ -25,6 +25,7 @@ from edge_lrcn.model.bundle import read_bundle, write_bundle
 from tests.broker import Broker
 from tests.conftest import cli_env, launch, run_cli, wait_until
 from tests.mjpeg_server import MjpegCamera
+from edge_lrcn.publish.discovery import per_entity
 from tests.test_mqtt import Subscriber, _retained_configs
 
 DEV = "fleet1"
@@ -194,8 +195,8 @@ def test_signed_push_swaps_the_model_between_frames_refusals_change_nothing_and_
         assert read_bundle(state / "model.lrcn").model_id == new_id and dev.proc.poll() is None
         # Home Assistant follows the labels: the new ones' entities, none of the old ones left retained
         def binaries():
-            return sorted(t.split("/")[3] for t in _retained_configs(broker.port, f"edge_lrcn_{DEV}")
-                          if "/binary_sensor/" in t)
+            return sorted(t.split("/")[3] for t, c in _retained_configs(broker.port, f"edge_lrcn_{DEV}").items()
+                          if "/binary_sensor/" in t and "unique_id" in c)  # a component listed by ``p`` alone is removed
 
         # `right` & co. removed
         assert wait(lambda: binaries() == ["a_down", "a_left", "a_right", "a_still", "a_up", "camera"], 30), binaries()
@@ -334,7 +335,10 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
                     30), dev.log()
         assert [x["state"] for x in dev.lines[m:] if x["type"] == "camera"][:1] == ["online"]
         assert retained(sub, "settings")["paused"] is False and not (state / "paused").exists()
-        configs = {t: json.loads(p) for t, p, _ in sub.messages if t.startswith("homeassistant/") and p}
+        configs = {}  # the last device-based config, as the per-entity configs Home Assistant builds from it
+        for t, p, _ in sub.messages:
+            if t == f"homeassistant/device/edge_lrcn_{DEV}/config" and p:
+                configs = per_entity(json.loads(p), DEV)
         set_request(broker.port, {"paused": True, "transaction": "p3"})  # paused for privacy, then a power cut:
         assert wait(lambda: len(responses(sub, "set/response")) == 7, 20)  # it must stay paused after the restart
     finally:

@@ -101,6 +101,8 @@ def test_run_publishes_availability_state_events_and_ha_discovery(broker, seq):
     got = [json.loads(p) for p, _ in sub.on(f"{PREFIX}/events")]
     assert got == produced  # same objects, same order
     assert all(not r for _, r in sub.on(f"{PREFIX}/events"))
+    # the daemon publishes offline after the events: wait for it rather than assume it has arrived
+    assert sub.wait_for(lambda: [p for p, _ in sub.on(f"{PREFIX}/availability")][-1:] == [b"offline"], 20)
     avail = [p.decode() for p, _ in sub.on(f"{PREFIX}/availability")]
     assert avail[0] == "online" and avail[-1] == "offline"  # clean stop publishes offline itself
     states = [json.loads(p) for p, _ in sub.on(f"{PREFIX}/activity")]
