@@ -1,5 +1,6 @@
 """``edge-lrcn record`` and ``edge-lrcn dataset add``: a training set built on the device, in the layout ``convert``
-reads (``DATA/<label>/<clip>``), from a camera (any source kind) or from the clips the daemon saved (docs/clips.md).
+reads (``DATA/<label>/<clip>``), from a camera (any source kind), or (``DATA/<label>/<day>-<camera>/<clip>``,
+edge_lrcn/dataset.py) from the clips the daemon saved (docs/clips.md).
 
 Every file is written under ``DATA/.partial/`` (a hidden folder: ``convert`` skips it) and renamed into its class
 folder, so an interrupted recording never leaves half a clip in the dataset.
@@ -10,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -20,26 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .capture.sources import VIDEO_EXTENSIONS, Source, SourceReadError, open_source
+from .capture.sources import Source, SourceReadError, open_source
+from .dataset import add_clip, check_label, clip_and_meta, free_name
 from .errors import SourceError, UsageError
 from .publish.clips import FORMATS, PARTIAL
 
 log = logging.getLogger(__name__)
-LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_SECONDS = 120.0
-
-
-def check_label(label: str) -> str:
-    if not LABEL_RE.fullmatch(label or ""):
-        raise UsageError(f"bad label {label!r}: use letters, digits, '_', '-' and '.' (it names a folder)")
-    return label
-
-
-def free_name(folder: Path, stem: str, ext: str) -> Path:
-    path, n = folder / f"{stem}{ext}", 2
-    while path.exists():
-        path, n = folder / f"{stem}-{n}{ext}", n + 1
-    return path
 
 
 def _say(text: str, end: str = "\n") -> None:
@@ -141,37 +127,11 @@ def record_command(args) -> int:
 
 
 def dataset_add_command(args) -> int:
-    """Copy a clip the daemon saved (or any video) into ``DATA/<label>/``; the label defaults to its sidecar's."""
-    clip = Path(args.clip)
-    sidecar = clip if clip.suffix == ".json" else clip.with_suffix(".json")
-    meta = {}
-    if sidecar.is_file():
-        try:
-            meta = json.loads(sidecar.read_text())
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the sidecar {sidecar}: {exc}") from None
-        clip = sidecar.with_name(meta.get("clip", "")) if clip.suffix == ".json" else clip
-    if not clip.is_file():
-        raise UsageError(f"clip not found: {clip}")
-    label = check_label(args.label or meta.get("label", ""))
-    if clip.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise UsageError(f"{clip} is not a video: convert reads {', '.join(VIDEO_EXTENSIONS)}")
-    cap = cv2.VideoCapture(str(clip))
-    ok = cap.isOpened() and cap.read()[0]
-    cap.release()
-    if not ok:
-        raise UsageError(f"{clip} is not a video OpenCV can decode")
-    data = Path(args.data)
-    dest = free_name(data / label, clip.stem, clip.suffix)
-    tmp = data / PARTIAL / dest.name
-    try:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(clip, tmp)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot add {clip} to {data}: {exc.strerror or exc}") from None
+    """Copy a clip the daemon saved (or any video) into ``DATA/<label>/<day>-<camera>/``; the label defaults to its
+    sidecar's (edge_lrcn/dataset.py: the page labels clips with the same function)."""
+    clip, meta = clip_and_meta(Path(args.clip))
+    label = args.label or meta.get("label", "")
+    dest = add_clip(clip, label, Path(args.data), meta)
     note = f" (the model said {meta['label']})" if meta.get("label") and meta["label"] != label else ""
     print(f"added {dest}{note}")
     return 0
