@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 class Announcer:
     """tracker -> events and state -> fan-out -> sinks; clips and snapshots at each activity's start and end."""
 
-    def __init__(self, settings: Settings, ctx: SinkContext, sinks: list[Sink], clips: ClipRecorder | None = None):
-        self.settings, self.ctx, self.clips = settings, ctx, clips
+    def __init__(self, settings: Settings, ctx: SinkContext, sinks: list[Sink], clips: ClipRecorder | None = None,
+                 page=None):
+        self.settings, self.ctx, self.clips, self.page = settings, ctx, clips, page  # page: web/api.py
         self.make = EventMaker(ctx.device_id, ctx.model)
         self.tracker = ActivityTracker(ctx.labels, EventSettings.of(settings), self.make)
         self.fanout = Fanout(sinks)
@@ -57,6 +58,8 @@ class Announcer:
                 self._starting(ev, frame)
             elif ev["type"] == "activity_end" and self.clips:
                 self.clips.end_activity(ev)
+            if self.page:
+                self.page.event(ev)  # a deque append: the page lists it
             self.fanout.publish(Kind.EVENT, ev)
         if events:
             self.fanout.publish(Kind.STATE, self.tracker.state())

@@ -209,6 +209,11 @@ SCHEMA: list[Setting] = [
       "webm (VP8: plays in browsers, about 10x the encoding CPU)"),
     S("clips_buffer_mb", "clips", _num(float, 1.0, 4096), 64.0, "memory cap of the pre-roll buffer of JPEG frames "
       "(MB)"),
+    S("http", "http", _str, None, "serve the page (live view, events, labelling) on HOST:PORT, e.g. "
+      "127.0.0.1:8080 (default: off; docs/http.md)"),
+    S("http_password_file", "http", _str, None, "file holding the page's password (needed to bind anything but "
+      "loopback)"),
+    S("dataset_dir", "http", _str, None, "the dataset folder the page labels clips into (convert's layout)"),
 ]
 BY_NAME = {s.name: s for s in SCHEMA}
 SECTIONS = {s.section for s in SCHEMA if s.section}
@@ -365,7 +370,25 @@ def _cross_check(values: dict[str, Any], where, bad=frozenset()) -> list[Problem
             and not all(s.username for s in mqtt):
         problems.append(Problem(where("password_file" if values["password_file"] else "password_env"),
                                 "an MQTT password is set but no username (give user@host or username)"))
+    problems += _check_http(values, where, bad)
     return problems
+
+
+def _check_http(values: dict[str, Any], where, bad) -> list[Problem]:
+    """The page (``http``): HOST:PORT; anything but loopback only with a password file (docs/http.md)."""
+    if not values["http"] or "http" in bad:
+        return []
+    from .web.auth import is_loopback
+    from .web.server import parse_http
+
+    try:
+        host, _ = parse_http(values["http"])
+    except UsageError as exc:
+        return [Problem(where("http"), str(exc))]
+    if not values["http_password_file"] and not is_loopback(host):
+        return [Problem(where("http"), f"{values['http']}: binding anything but loopback needs "
+                                       f"http_password_file (a file holding the page's password)")]
+    return []
 
 
 # ---- settings ----------------------------------------------------------------------------------------------------

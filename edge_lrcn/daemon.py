@@ -37,6 +37,7 @@ from .publish.clips import ClipOptions, ClipRecorder
 from .publish.fanout import make_sinks
 from .publish.sink import Sink, SinkContext
 from .service import Health, Notifier, Totals, tasks_limit
+from .web.api import make_page
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
@@ -53,13 +54,13 @@ class Daemon:
 
     def __init__(self, settings: Settings, classifier: Classifier, sinks: list[Sink], camera: Camera,
                  config: ConfigSource | None = None, clock=time.monotonic, fleet: FleetDevice | None = None,
-                 clips: ClipRecorder | None = None):
+                 clips: ClipRecorder | None = None, page=None):
         self.settings, self.classifier, self.camera, self.config = settings, classifier, camera, config
         self.fleet, self.paused, self._woken = fleet, False, threading.Event()
-        self.clips = clips
+        self.clips, self.page = clips, page
         model = classifier.model
         ctx = SinkContext(settings.device_id or default_device_id(), model.labels, model.model_id)
-        self.out = Announcer(settings, ctx, sinks, clips)
+        self.out = Announcer(settings, ctx, sinks, clips, page)
         self.health = Health(Notifier(), clock, settings.watchdog, settings.stats_interval)
         self._stop, self._reload = threading.Event(), threading.Event()
         self._reload_at_start = False
@@ -88,6 +89,8 @@ class Daemon:
             self.fleet.started(self.classifier.model, self.settings, lambda: (self._woken.set(), self.camera.wake()))
             if paused:
                 self._pause(True)
+        if self.page:
+            self.page.start(self._page_view)
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
@@ -128,6 +131,8 @@ class Daemon:
         if self.clips:
             self.clips.frame(frame)  # queued for the clip writer's pre-roll and open clips; never waits
         step = self.classifier.push(frame)
+        if self.page:
+            self.page.seen(frame, step.probs)  # references only: the page encodes on its own threads
         self.out.reset(step.reset)
         if step.probs is not None:
             self.out.probabilities(step.probs, frame)
@@ -143,6 +148,15 @@ class Daemon:
         c, cam = self.classifier.counts, self.camera
         return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
                       cam.online, self.out.tracker.label)
+
+    def _page_view(self) -> dict:
+        """What the page shows of the daemon, read (never written) by the page's threads."""
+        c, model, tracker = self.classifier.counts, self.classifier.model, self.out.tracker
+        return {"model": model.model_id, "labels": list(model.labels), "activity": tracker.label,
+                "confidence": round(tracker.confidence, 4), "kept": c.kept, "source": self.camera.description,
+                "camera": "paused" if self.paused else ("online" if self.camera.online else "offline"),
+                "ms_encoder": round(1000 * c.encode_s / c.kept, 3) if c.kept else None,
+                "ms_head": round(1000 * c.head_s / c.windows, 3) if c.windows else None}
 
     def _publish_stats(self, fields: dict) -> None:
         self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
@@ -236,6 +250,8 @@ class Daemon:
         self.camera.stop()  # no more frames; the source is closed once the sinks are flushed
         if self.fleet:
             self.fleet.close()
+        if self.page:
+            self.page.close()
         self.out.fanout.close(SHUTDOWN_BUDGET_S - (time.monotonic() - start), CLOSE_RESERVE_S)
         self.camera.close()
         self.health.notifier.close()
@@ -287,11 +303,16 @@ def build(config: ConfigSource) -> Daemon:
     except BaseException:
         camera.close()
         raise
+    try:
+        page = make_page(s, bundle.labels)  # binds the port: in use, or no password off loopback, is exit 2
+    except BaseException:
+        camera.close()
+        raise
     clips = ClipRecorder(ClipOptions.of(s, device_id, bundle.model_id,
                                         camera.description, camera.live)) if s.clips_dir else None
     # the reader skips decoding the frames the pacer drops; the clip writer wants frames of its own
     camera.keep = classifier.decide if clips is None else None
-    return Daemon(s, classifier, sinks, camera, config, fleet=fleet, clips=clips)
+    return Daemon(s, classifier, sinks, camera, config, fleet=fleet, clips=clips, page=page)
 
 
 def run_from_args(args) -> int:

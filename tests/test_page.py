@@ -1,0 +1,203 @@
+"""The page on the device (docs/http.md): a real daemon streaming a generated video at its pace with
+``--http 127.0.0.1:PORT --clips-dir C --dataset-dir D``, driven by Debian's Chromium through Playwright and by
+plain HTTP requests for what a browser would never send. One daemon and one browser for the module."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.web.api import Page
+from edge_lrcn.web.server import PageOptions
+from tests.conftest import in_ci, launch, run_cli, wait_until
+
+CHROMIUM = Path("/usr/bin/chromium")
+SEGMENTS = [("still", 3.0)] + [(lab, s) for lab in ("left", "still", "right", "still", "up", "still", "down", "still",
+                                                    "left", "still", "right", "still") for s in (5.0,)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, body=body, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, (json.loads(data) if r.getheader("Content-Type") == "application/json" else data), r
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    root = tmp_path_factory.mktemp("page")
+    video = root / "v.avi"
+    make_sequence(video, SEGMENTS, seed=27)
+    port = free_port()
+    proc = launch("run", "--source", video, "--realtime", "--http", f"127.0.0.1:{port}", "--clips-dir",
+                  root / "clips", "--dataset-dir", root / "data", "--pre-roll", "1", "--post-roll", "1",
+                  "--stats-interval", "0")
+    assert wait_until(lambda: _up(port) or proc.poll() is not None, 60), "the page did not come up"
+    assert proc.poll() is None, proc.stderr.read()
+    yield {"port": port, "root": root, "proc": proc}
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]
+
+
+def _up(port: int) -> bool:
+    try:
+        return request(port, "GET", "/api/status")[0] == 200
+    except OSError:
+        return False
+
+
+def finished_event(port: int) -> dict | None:
+    events = request(port, "GET", "/api/events")[1]["events"]
+    return next((e for e in events if e["status"] == "done" and e["label"] != "still" and not e["labelled"]), None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if in_ci():
+            pytest.fail("CI=true and chromium is missing (apt-get install chromium)", pytrace=False)
+        pytest.skip("chromium is not installed (sudo bash scripts/test.sh installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, daemon):
+    p = browser.new_page(viewport={"width": 1280, "height": 900})
+    p.goto(f"http://127.0.0.1:{daemon['port']}/")
+    yield p
+    p.close()
+
+
+def test_live_view_has_pixels_and_shows_the_running_activity(page, daemon):
+    page.wait_for_function("() => { const i = document.getElementById('live'); return i.complete && "
+                           "i.naturalWidth > 0; }", timeout=30_000)
+    spread = page.evaluate("""() => { const i = document.getElementById('live'); const c = document.createElement('canvas');
+        c.width = i.naturalWidth; c.height = i.naturalHeight; const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data; let lo = 255, hi = 0;
+        for (let k = 0; k < d.length; k += 4) { lo = Math.min(lo, d[k + 1]); hi = Math.max(hi, d[k + 1]); }
+        return hi - lo; }""")
+    assert spread > 30  # a real picture, not a blank or black image
+    page.wait_for_function("() => ['left', 'right', 'up', 'down'].includes(document.getElementById('activity')"
+                           ".textContent)", timeout=60_000)
+    assert page.locator(".bar").count() == 5 and page.locator(".region").count() == 1
+    status = request(daemon["port"], "GET", "/api/status")[1]
+    assert status["viewers"] == 1 and status["jpegs_encoded"] > 0 and status["ms_encoder"] > 0
+    page.screenshot(path=str(daemon["root"] / "live.png"))
+
+
+def test_a_clip_plays_and_labelling_it_puts_it_in_the_dataset(page, daemon):
+    port, data = daemon["port"], daemon["root"] / "data"
+    assert wait_until(lambda: finished_event(port) is not None, 60, 0.5), "no finished clip"
+    page.evaluate("refreshEvents()")
+    ev = finished_event(port)
+    card = page.locator(f'.event[data-id="{ev["id"]}"]')
+    card.locator("button.play").click()
+    page.wait_for_function("() => document.getElementById('video').readyState >= 2", timeout=60_000)
+    page.keyboard.press("Escape")
+    card.locator("input").fill("wave")
+    card.locator("button.primary").click()
+    card.locator(".done").wait_for(timeout=30_000)
+    added = list((data / "wave").rglob("*.mp4"))
+    assert len(added) == 1
+    assert added[0].name == ev["clip"] and added[0].parent.parent == data / "wave"  # DATA/wave/<day>-<camera>/
+
+
+def test_a_cross_origin_post_is_refused(browser, daemon):
+    port, data = daemon["port"], daemon["root"] / "data"
+    ev = request(port, "GET", "/api/events")[1]["events"][0]
+    other = browser.new_page()
+    other.goto(f"http://localhost:{port}/static/style.css")  # another origin (localhost, not 127.0.0.1)
+    with other.expect_response(lambda r: r.url.endswith("/label")) as resp:
+        other.evaluate(f"""() => fetch('http://127.0.0.1:{port}/api/events/{ev["id"]}/label', {{method: 'POST',
+            mode: 'no-cors', headers: {{'Content-Type': 'text/plain'}}, body: '{{"label": "evil"}}'}}).catch(() => 0)""")
+    assert resp.value.status == 403
+    other.close()
+    assert not (data / "evil").exists()
+
+
+@pytest.mark.parametrize("body, status, says", [
+    (b"not json", 400, "not JSON"), (b"[1]", 400, "JSON object"), (b'{"label": "../../x"}', 400, "bad label"),
+    (b'{"label": "a/b"}', 400, "bad label"), (b'{"label": ".."}', 400, "bad label"), (b"{}", 400, "give"),
+    (b"x" * 20000, 413, "over"),
+])
+def test_bad_label_requests_get_a_4xx_with_a_message_and_write_nothing(daemon, body, status, says):
+    port, root = daemon["port"], daemon["root"]
+    assert wait_until(lambda: finished_event(port) is not None, 60, 0.5)
+    before = sorted(p for p in root.rglob("*") if "data" in p.parts)
+    code, answer, _ = request(port, "POST", f"/api/events/{finished_event(port)['id']}/label", body,
+                              {"Content-Type": "application/json"})
+    assert code == status and says in answer["error"]
+    assert sorted(p for p in root.rglob("*") if "data" in p.parts) == before
+    assert daemon["proc"].poll() is None
+
+
+@pytest.mark.parametrize("path", ["/static/..%2fapi.py", "/static/../../config.py", "/api/events/..%2f..%2fx/clip",
+                                  "/api/events/20261125T160041.123Z_x/clip", "/etc/passwd", "/api/events/x/snapshot"])
+def test_hostile_paths_and_unknown_ids_get_404(daemon, path):
+    code, answer, _ = request(daemon["port"], "GET", path)
+    assert code == 404 and answer["error"]
+
+
+def test_a_symlink_in_the_clips_folder_is_not_followed(daemon, tmp_path):
+    clips = daemon["root"] / "clips"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    stem = "20261125T160041.123Z_left"
+    (clips / f"{stem}.json").write_text(json.dumps({"clip": f"{stem}.mp4", "snapshot": f"{stem}.jpg"}))
+    (clips / f"{stem}.mp4").symlink_to(secret)
+    (clips / f"{stem}.jpg").symlink_to(secret)
+    try:
+        for what in ("clip?original=1", "snapshot"):
+            code, answer, _ = request(daemon["port"], "GET", f"/api/events/{stem}/{what}")
+            assert code == 404 and b"secret" not in json.dumps(answer).encode()
+    finally:
+        for ext in (".json", ".mp4", ".jpg"):
+            (clips / f"{stem}{ext}").unlink()
+
+
+def test_a_non_loopback_bind_without_a_password_exits_2(daemon):
+    video = daemon["root"] / "v.avi"
+    proc = run_cli("run", "--source", video, "--http", f"0.0.0.0:{free_port()}", timeout=120)
+    assert proc.returncode == 2 and "http_password_file" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_with_a_password_every_api_call_needs_the_session_cookie(tmp_path):
+    (tmp_path / "pw").write_text("correct horse battery\n")
+    port = free_port()
+    page = Page(PageOptions("127.0.0.1", port, str(tmp_path / "pw"), str(tmp_path / "data"), str(tmp_path)), ["a"])
+    page.start(lambda: {"labels": ["a"], "kept": 0, "activity": "none", "confidence": 0.0})
+    try:
+        assert request(port, "GET", "/api/events")[0] == 401
+        assert request(port, "POST", "/api/events/x/label", b'{"label": "a"}')[0] == 401
+        assert request(port, "POST", "/api/login", b'{"password": "wrong"}')[0] == 401
+        code, _, r = request(port, "POST", "/api/login", b'{"password": "correct horse battery"}',
+                             {"Origin": f"http://127.0.0.1:{port}"})
+        cookie = r.getheader("Set-Cookie")
+        assert code == 200 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        auth = {"Cookie": cookie.split(";")[0]}
+        assert request(port, "GET", "/api/events", headers=auth)[0] == 200
+        assert request(port, "POST", "/api/events/x/label", b'{"label": "a"}',
+                       {**auth, "Origin": "http://evil.example"})[0] == 403
+        assert request(port, "GET", "/api/status", headers={"Host": "evil.example"})[0] == 403
+    finally:
+        page.close()
