@@ -209,11 +209,11 @@ SCHEMA: list[Setting] = [
       "webm (VP8: plays in browsers, about 10x the encoding CPU)"),
     S("clips_buffer_mb", "clips", _num(float, 1.0, 4096), 64.0, "memory cap of the pre-roll buffer of JPEG frames "
       "(MB)"),
-    S("http", "http", _str, None, "serve the page (live view, events, labelling) on HOST:PORT, e.g. "
+    S("http", "page", _str, None, "serve the page (live view, events, labelling) on HOST:PORT, e.g. "
       "127.0.0.1:8080 (default: off; docs/http.md)"),
-    S("http_password_file", "http", _str, None, "file holding the page's password (needed to bind anything but "
+    S("http_password_file", "page", _str, None, "file holding the page's password (needed to bind anything but "
       "loopback)"),
-    S("dataset_dir", "http", _str, None, "the dataset folder the page labels clips into (convert's layout)"),
+    S("dataset_dir", "page", _str, None, "the dataset folder the page labels clips into (convert's layout)"),
 ]
 BY_NAME = {s.name: s for s in SCHEMA}
 SECTIONS = {s.section for s in SCHEMA if s.section}
