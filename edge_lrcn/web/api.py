@@ -140,7 +140,7 @@ class Page:
         h.send_json({"events": self.events.listing(), "dataset_dir": self.opts.dataset_dir})
 
     def snapshot(self, h, eid: str) -> None:
-        path = self.events.file(eid, "snapshot")
+        path = self.events.snapshot(eid)
         if path is None:
             raise HttpError(404, f"no snapshot for event {eid!r}")
         h.send_file(path, "image/jpeg")

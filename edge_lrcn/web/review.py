@@ -88,8 +88,7 @@ class EventLog:
         out = []
         for eid in sorted(items, reverse=True)[:MAX_EVENTS]:
             item = items[eid]
-            done, snap = item["status"] == "done", item.get("snapshot")
-            has_snap = bool(snap and self.clips_dir and regular_file(self.clips_dir, snap))
+            done, has_snap = item["status"] == "done", self.snapshot(eid) is not None
             out.append({**item, "labelled": self.labelled.get(eid),
                         "clip_url": f"/api/events/{eid}/clip" if done else None,
                         "clip_file_url": f"/api/events/{eid}/clip?original=1" if done else None,
@@ -108,6 +107,12 @@ class EventLog:
         if not isinstance(meta, dict) or not regular_file(self.clips_dir, str(meta.get("clip") or "")):
             return None
         return meta
+
+    def snapshot(self, eid: str) -> Path | None:
+        """The snapshot is written at the activity's start: shown while its clip is still being recorded."""
+        if self.clips_dir is None or not ID_RE.fullmatch(eid or ""):
+            return None
+        return regular_file(self.clips_dir, eid + ".jpg")
 
     def file(self, eid: str, key: str) -> Path | None:
         meta = self.sidecar(eid)
