@@ -90,7 +90,7 @@ class Daemon:
             if paused:
                 self._pause(True)
         if self.page:
-            self.page.start(self._page_view)
+            self.page.start(self._page_view, lambda: self.classifier.model.bundle)
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,

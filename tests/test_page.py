@@ -201,3 +201,29 @@ def test_with_a_password_every_api_call_needs_the_session_cookie(tmp_path):
         assert request(port, "GET", "/api/status", headers={"Host": "evil.example"})[0] == 403
     finally:
         page.close()
+
+
+def test_the_model_view_and_the_dataset_zip(daemon):
+    import io
+    import zipfile
+
+    port = daemon["port"]
+    code, m, _ = request(port, "GET", "/api/model")
+    assert code == 200 and m["labels"] == ["down", "left", "right", "still", "up"]
+    assert 0.9 < m["accuracy"] <= 1 and m["estimate"].startswith("held-out") and len(m["confusion_matrix"]) == 5
+    assert m["clips_per_class"] == {lab: 40 for lab in m["labels"]}
+    code, body, r = request(port, "GET", "/api/dataset.zip")
+    names = zipfile.ZipFile(io.BytesIO(body)).namelist()
+    assert code == 200 and names and all(n.startswith("wave/") and n.count("/") == 2 for n in names), names
+
+
+def test_info_report_prints_what_the_page_shows_as_text_and_json_raw(default_bundle):
+    from edge_lrcn.model.bundle import read_bundle
+
+    report = read_bundle(str(default_bundle)).report
+    text = run_cli("info", "--report", timeout=120)
+    acc, clips = 100 * report["int8_streaming"]["accuracy"], report["gate"]["test_clips"]
+    assert text.returncode == 0 and f"accuracy {acc:.1f}% (held-out: {clips} test clips" in text.stdout
+    assert "confusion over the test windows" in text.stdout and "trained on: down 40" in text.stdout
+    raw = json.loads(run_cli("info", "--report", "--json", timeout=120).stdout)
+    assert raw["report"] == report

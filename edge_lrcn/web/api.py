@@ -28,15 +28,18 @@ class Page:
         self.events = EventLog(Path(opts.clips_dir) if opts.clips_dir else None)
         self.labels = list(labels)
         self.probe = lambda: {}
+        self.bundle = lambda: None
         self._last = (time.monotonic(), 0)
         self.server = PageServer(opts, self)  # binds now: a port in use is exit 2 at start
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5},
                                        name="page", daemon=True)
 
     # ---- the daemon's side ----------------------------------------------------------------------------------------
-    def start(self, probe) -> None:
-        """``probe()`` reads what the status shows from the daemon's objects (read only, called by the server)."""
+    def start(self, probe, bundle=None) -> None:
+        """``probe()`` reads what the status shows from the daemon's objects, ``bundle()`` the running bundle (read
+        only, called by the server's threads)."""
         self.probe = probe
+        self.bundle = bundle or self.bundle
         self.thread.start()
         host = f"[{self.opts.host}]" if ":" in self.opts.host else self.opts.host
         log.info("page on http://%s:%d/", host, self.server.server_address[1])
@@ -136,6 +139,15 @@ class Page:
         finally:
             self.feed.release()
 
+    def model(self, h) -> None:
+        from ..fleet.keys import signature_of
+        from ..model.summary import summary
+
+        bundle = self.bundle()
+        if bundle is None:
+            raise HttpError(404, "no model information")
+        h.send_json(summary(bundle, signature_of(bundle)))
+
     def list_events(self, h) -> None:
         h.send_json({"events": self.events.listing(), "dataset_dir": self.opts.dataset_dir})
 
@@ -175,6 +187,25 @@ class Page:
     def dataset(self, h) -> None:
         h.send_json({"dataset_dir": self.opts.dataset_dir, **summary(self._dataset_dir())})
 
+    def dataset_zip(self, h) -> None:
+        """The dataset as a zip for the host's convert, streamed (nothing written on the device; the videos are
+        stored, not compressed again). Only the class folders' videos are included, no symlink followed."""
+        import zipfile
+
+        data = self._dataset_dir()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/zip")
+        h.send_header("Content-Disposition", 'attachment; filename="dataset.zip"')
+        h.end_headers()
+        h.close_connection = True
+        with zipfile.ZipFile(h.wfile, "w", zipfile.ZIP_STORED) as z:
+            for label, c in summary(data)["classes"].items():
+                for group, names in c["groups"].items():
+                    for name in names:
+                        rel = Path(label, group, name) if group else Path(label, name)
+                        if not (data / rel).is_symlink():
+                            z.write(data / rel, str(rel))
+
     def dataset_delete(self, h) -> None:
         body = h.read_json()
         parts = [body.get(k, "") for k in ("label", "group", "name")]
@@ -191,11 +222,11 @@ EID = r"([^/]{1,120})"
 ROUTES = [
     ("GET", r"/", Page.static), ("GET", r"/static/([^/]{1,64})", Page.static),
     ("GET", r"/api/session", Page.session), ("POST", r"/api/login", Page.login), ("POST", r"/api/logout", Page.logout),
-    ("GET", r"/api/status", Page.status), ("GET", r"/api/live\.jpg", Page.live_jpg),
+    ("GET", r"/api/status", Page.status), ("GET", r"/api/model", Page.model), ("GET", r"/api/live\.jpg", Page.live_jpg),
     ("GET", r"/api/live\.mjpg", Page.live_mjpg), ("GET", r"/api/events", Page.list_events),
     ("GET", rf"/api/events/{EID}/snapshot", Page.snapshot), ("GET", rf"/api/events/{EID}/clip", Page.clip),
     ("POST", rf"/api/events/{EID}/label", Page.label), ("GET", r"/api/dataset", Page.dataset),
-    ("POST", r"/api/dataset/delete", Page.dataset_delete),
+    ("POST", r"/api/dataset/delete", Page.dataset_delete), ("GET", r"/api/dataset\.zip", Page.dataset_zip),
 ]
 
 

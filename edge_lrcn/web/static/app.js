@@ -30,7 +30,7 @@ async function start() {
   $("login").hidden = true; $("app").hidden = false;
   $("live").src = "/api/live.mjpg";
   $("live").onerror = () => setTimeout(() => { $("live").src = "/api/live.mjpg?" + Date.now(); }, 2000);
-  await refreshStatus(); refreshEvents(); refreshDataset();
+  await refreshStatus(); refreshEvents(); refreshDataset(); refreshModel();
 }
 
 async function refreshStatus() {
@@ -104,6 +104,20 @@ async function refreshDataset() {
   const rows = Object.entries(d.classes).map(([label, c]) => el("tr", {}, el("td", {}, label), el("td", {}, String(c.clips)),
     el("td", {}, Object.entries(c.groups).map(([g, names]) => `${g || "(top)"}: ${names.length}`).join(", "))));
   $("dataset").tBodies[0].replaceChildren(...rows);
+}
+
+async function refreshModel() {
+  let m; try { m = await api("/api/model"); } catch (e) { return; }
+  const pct = (x) => (x == null ? "?" : (100 * x).toFixed(1) + "%");
+  $("model-id").textContent = `${m.model}, made ${m.created || "?"}, ${m.signer ? "signed by " + m.signer : "not signed"}`;
+  const clips = Object.entries(m.clips_per_class).map(([k, n]) => `${k} ${n}`).join(", ");
+  $("model-summary").replaceChildren(
+    el("p", {}, el("b", {}, `accuracy ${pct(m.accuracy)}`), ` (${m.estimate}); chance ${pct(m.chance)}, a single frame ${pct(m.baseline_single_frame)}`),
+    el("p", { class: "muted" }, `labels: ${m.labels.join(", ")}` + (clips ? ` · trained on ${clips} clips` : "")));
+  if (!m.confusion_matrix) return;
+  const head = el("tr", {}, el("th", {}, "true \\ said"), ...m.labels.map((l) => el("th", {}, l)));
+  $("confusion").replaceChildren(head, ...m.confusion_matrix.map((row, i) => el("tr", {}, el("th", {}, m.labels[i]),
+    ...row.map((n, j) => el("td", { class: i === j ? "diag" : n ? "off" : "" }, String(n))))));
 }
 
 $("login-form").addEventListener("submit", async (e) => {
