@@ -48,6 +48,9 @@ def daemon(tmp_path_factory):
                   "--stats-interval", "0")
     assert wait_until(lambda: _up(port) or proc.poll() is not None, 60), "the page did not come up"
     assert proc.poll() is None, proc.stderr.read()
+    # frames are classified, and with nobody watching no JPEG is encoded for the page
+    assert wait_until(lambda: request(port, "GET", "/api/status")[1]["ms_head"] is not None, 60, 0.2)
+    assert request(port, "GET", "/api/status")[1]["jpegs_encoded"] == 0
     yield {"port": port, "root": root, "proc": proc}
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
