@@ -10,9 +10,10 @@ import threading
 import time
 from pathlib import Path
 
-from ..dataset import add_clip, check_label, remove_clip, summary
+from ..dataset import add_clip, check_label
 from ..errors import UsageError
 from .auth import COOKIE, SESSION_S
+from . import library
 from .live import LiveFeed
 from .review import EventLog
 from .server import STATIC, HttpError, PageOptions, PageServer
@@ -139,15 +140,6 @@ class Page:
         finally:
             self.feed.release()
 
-    def model(self, h) -> None:
-        from ..fleet.keys import signature_of
-        from ..model.summary import summary
-
-        bundle = self.bundle()
-        if bundle is None:
-            raise HttpError(404, "no model information")
-        h.send_json(summary(bundle, signature_of(bundle)))
-
     def list_events(self, h) -> None:
         h.send_json({"events": self.events.listing(), "dataset_dir": self.opts.dataset_dir})
 
@@ -172,61 +164,24 @@ class Page:
         if not isinstance(label, str):
             raise HttpError(400, 'give {"label": "..."} or {"false_alarm": true}')
         check_label(label)
-        data = self._dataset_dir()
+        data = library.dataset_dir(self)
         dest = add_clip(self.events.file(eid, "clip"), label, data, meta)
         self.events.labelled[eid] = label
         log.info("page: event %s labelled %s: %s", eid, label, dest)
         h.send_json({"id": eid, "label": label, "model_said": meta.get("label"),
                      "path": str(dest.relative_to(data))})
 
-    def _dataset_dir(self) -> Path:
-        if not self.opts.dataset_dir:
-            raise HttpError(409, "no dataset_dir is set: start the daemon with --dataset-dir DIR")
-        return Path(self.opts.dataset_dir)
-
-    def dataset(self, h) -> None:
-        h.send_json({"dataset_dir": self.opts.dataset_dir, **summary(self._dataset_dir())})
-
-    def dataset_zip(self, h) -> None:
-        """The dataset as a zip for the host's convert, streamed (nothing written on the device; the videos are
-        stored, not compressed again). Only the class folders' videos are included, no symlink followed."""
-        import zipfile
-
-        data = self._dataset_dir()
-        h.send_response(200)
-        h.send_header("Content-Type", "application/zip")
-        h.send_header("Content-Disposition", 'attachment; filename="dataset.zip"')
-        h.end_headers()
-        h.close_connection = True
-        with zipfile.ZipFile(h.wfile, "w", zipfile.ZIP_STORED) as z:
-            for label, c in summary(data)["classes"].items():
-                for group, names in c["groups"].items():
-                    for name in names:
-                        rel = Path(label, group, name) if group else Path(label, name)
-                        if not (data / rel).is_symlink():
-                            z.write(data / rel, str(rel))
-
-    def dataset_delete(self, h) -> None:
-        body = h.read_json()
-        parts = [body.get(k, "") for k in ("label", "group", "name")]
-        if not all(isinstance(x, str) for x in parts):
-            raise HttpError(400, 'give {"label", "group", "name"} as strings')
-        try:
-            remove_clip(self._dataset_dir(), *parts)
-        except FileNotFoundError as exc:
-            raise HttpError(404, str(exc)) from None
-        h.send_json({"removed": "/".join(x for x in parts if x)})
-
 
 EID = r"([^/]{1,120})"
 ROUTES = [
     ("GET", r"/", Page.static), ("GET", r"/static/([^/]{1,64})", Page.static),
     ("GET", r"/api/session", Page.session), ("POST", r"/api/login", Page.login), ("POST", r"/api/logout", Page.logout),
-    ("GET", r"/api/status", Page.status), ("GET", r"/api/model", Page.model), ("GET", r"/api/live\.jpg", Page.live_jpg),
+    ("GET", r"/api/status", Page.status), ("GET", r"/api/model", library.model),
+    ("GET", r"/api/live\.jpg", Page.live_jpg),
     ("GET", r"/api/live\.mjpg", Page.live_mjpg), ("GET", r"/api/events", Page.list_events),
     ("GET", rf"/api/events/{EID}/snapshot", Page.snapshot), ("GET", rf"/api/events/{EID}/clip", Page.clip),
-    ("POST", rf"/api/events/{EID}/label", Page.label), ("GET", r"/api/dataset", Page.dataset),
-    ("POST", r"/api/dataset/delete", Page.dataset_delete), ("GET", r"/api/dataset\.zip", Page.dataset_zip),
+    ("POST", rf"/api/events/{EID}/label", Page.label), ("GET", r"/api/dataset", library.dataset),
+    ("POST", r"/api/dataset/delete", library.dataset_delete), ("GET", r"/api/dataset\.zip", library.dataset_zip),
 ]
 
 
