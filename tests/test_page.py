@@ -18,8 +18,8 @@ from edge_lrcn.web.server import PageOptions
 from tests.conftest import in_ci, launch, run_cli, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
-SEGMENTS = [("still", 3.0)] + [(lab, s) for lab in ("left", "still", "right", "still", "up", "still", "down", "still",
-                                                    "left", "still", "right", "still") for s in (5.0,)]
+SEGMENTS = [("still", 3.0)] + 2 * [(lab, 5.0) for lab in ("left", "still", "right", "still", "up", "still", "down",
+                                                          "still", "left", "still", "right", "still")]  # 123 s
 
 
 def free_port() -> int:
@@ -230,3 +230,33 @@ def test_info_report_prints_what_the_page_shows_as_text_and_json_raw(default_bun
     assert "confusion over the test windows" in text.stdout and "trained on: down 40" in text.stdout
     raw = json.loads(run_cli("info", "--report", "--json", timeout=120).stdout)
     assert raw["report"] == report
+
+
+def test_at_most_four_viewers_and_stalled_connections_never_stop_the_daemon(daemon):
+    port = daemon["port"]
+    watching = request(port, "GET", "/api/status")[1]["viewers"]  # the browser's page, when it is open
+    streams, refused = [], None
+    for _ in range(6):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/api/live.mjpg", headers={"Host": f"127.0.0.1:{port}"})
+        r = conn.getresponse()
+        if r.status != 200:
+            refused = (r.status, json.loads(r.read())["error"])
+            break
+        streams.append(r)
+    assert refused is not None and refused[0] == 503 and "viewers" in refused[1] and len(streams) == 4 - watching
+    assert request(port, "GET", "/api/status")[1]["viewers"] == 4
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]  # connections that never speak
+    for s in idle + streams:
+        s.close()
+    assert wait_until(lambda: _status_or_none(port) is not None and _status_or_none(port)["viewers"] == watching, 30,
+                      0.2)
+    assert daemon["proc"].poll() is None
+
+
+def _status_or_none(port: int) -> dict | None:
+    try:
+        code, body, _ = request(port, "GET", "/api/status")
+        return body if code == 200 else None
+    except OSError:
+        return None
