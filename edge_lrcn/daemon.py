@@ -90,7 +90,7 @@ class Daemon:
             if paused:
                 self._pause(True)
         if self.page:
-            self.page.start(self._page_view, lambda: self.classifier.model.bundle)
+            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle)
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
@@ -148,15 +148,6 @@ class Daemon:
         c, cam = self.classifier.counts, self.camera
         return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
                       cam.online, self.out.tracker.label)
-
-    def _page_view(self) -> dict:
-        """What the page shows of the daemon, read (never written) by the page's threads."""
-        c, model, tracker = self.classifier.counts, self.classifier.model, self.out.tracker
-        return {"model": model.model_id, "labels": list(model.labels), "activity": tracker.label,
-                "confidence": round(tracker.confidence, 4), "kept": c.kept, "source": self.camera.description,
-                "camera": "paused" if self.paused else ("online" if self.camera.online else "offline"),
-                "ms_encoder": round(1000 * c.encode_s / c.kept, 3) if c.kept else None,
-                "ms_head": round(1000 * c.head_s / c.windows, 3) if c.windows else None}
 
     def _publish_stats(self, fields: dict) -> None:
         self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
@@ -255,6 +246,16 @@ class Daemon:
         self.out.fanout.close(SHUTDOWN_BUDGET_S - (time.monotonic() - start), CLOSE_RESERVE_S)
         self.camera.close()
         self.health.notifier.close()
+
+
+def page_view(d: Daemon) -> dict:
+    """What the page shows of the daemon, read (never written) by the page's threads."""
+    c, model, tracker = d.classifier.counts, d.classifier.model, d.out.tracker
+    return {"model": model.model_id, "labels": list(model.labels), "activity": tracker.label,
+            "confidence": round(tracker.confidence, 4), "kept": c.kept, "source": d.camera.description,
+            "camera": "paused" if d.paused else ("online" if d.camera.online else "offline"),
+            "ms_encoder": round(1000 * c.encode_s / c.kept, 3) if c.kept else None,
+            "ms_head": round(1000 * c.head_s / c.windows, 3) if c.windows else None}
 
 
 class _StopDuringStart(BaseException):
