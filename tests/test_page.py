@@ -215,9 +215,12 @@ def test_the_model_view_and_the_dataset_zip(daemon):
     assert code == 200 and m["labels"] == ["down", "left", "right", "still", "up"]
     assert 0.9 < m["accuracy"] <= 1 and m["estimate"].startswith("held-out") and len(m["confusion_matrix"]) == 5
     assert m["clips_per_class"] == {lab: 40 for lab in m["labels"]}
+    assert wait_until(lambda: finished_event(port) is not None, 60, 0.5)
+    assert request(port, "POST", f"/api/events/{finished_event(port)['id']}/label", b'{"label": "zipped"}')[0] == 200
     code, body, r = request(port, "GET", "/api/dataset.zip")
     names = zipfile.ZipFile(io.BytesIO(body)).namelist()
-    assert code == 200 and names and all(n.startswith("wave/") and n.count("/") == 2 for n in names), names
+    assert code == 200 and all(n.count("/") == 2 for n in names), names  # <label>/<day>-<camera>/<clip>
+    assert any(n.startswith("zipped/") for n in names)
 
 
 def test_info_report_prints_what_the_page_shows_as_text_and_json_raw(default_bundle):
