@@ -263,3 +263,22 @@ def _status_or_none(port: int) -> dict | None:
         return body if code == 200 else None
     except OSError:
         return None
+
+
+def test_a_false_alarm_goes_to_the_idle_class_and_a_dataset_clip_can_be_deleted(daemon):
+    port, data = daemon["port"], daemon["root"] / "data"
+    assert wait_until(lambda: finished_event(port) is not None, 60, 0.5)
+    code, answer, _ = request(port, "POST", f"/api/events/{finished_event(port)['id']}/label", b'{"false_alarm": true}')
+    assert code == 200 and answer["label"] == "still"  # the embedded model's idle class (idle_labels)
+    label, group, name = answer["path"].split("/")
+    assert (data / answer["path"]).is_file()
+    ds = request(port, "GET", "/api/dataset")[1]
+    assert name in ds["classes"]["still"]["groups"][group]
+    for bad in ({"label": "still", "group": "..", "name": name}, {"label": "still", "group": group, "name": "../x.mp4"},
+                {"label": "..", "group": group, "name": name}):
+        assert request(port, "POST", "/api/dataset/delete", json.dumps(bad).encode())[0] == 400
+    assert request(port, "POST", "/api/dataset/delete", json.dumps(
+        {"label": label, "group": group, "name": "nope.mp4"}).encode())[0] == 404
+    code, _, _ = request(port, "POST", "/api/dataset/delete", json.dumps(
+        {"label": label, "group": group, "name": name}).encode())
+    assert code == 200 and not (data / answer["path"]).exists()
