@@ -253,6 +253,7 @@ def page_view(d: Daemon) -> dict:
     c, model, tracker = d.classifier.counts, d.classifier.model, d.out.tracker
     return {"model": model.model_id, "labels": list(model.labels), "activity": tracker.label,
             "confidence": round(tracker.confidence, 4), "kept": c.kept, "source": d.camera.description,
+            "device": d.out.ctx.device_id,
             "camera": "paused" if d.paused else ("online" if d.camera.online else "offline"),
             "ms_encoder": round(1000 * c.encode_s / c.kept, 3) if c.kept else None,
             "ms_head": round(1000 * c.head_s / c.windows, 3) if c.windows else None}

@@ -72,9 +72,10 @@ def _grab(source: Source, seconds: float, skip: float, first=None) -> tuple[list
     return jpegs, times, frame
 
 
-def write_video(path: Path, jpegs: list[np.ndarray], fps: float, fmt: str) -> None:
-    """Write the frames as a video under DATA/.partial/ and rename it to ``path``."""
-    tmp = path.parent.parent / PARTIAL / path.name
+def write_video(path: Path, jpegs: list[np.ndarray], fps: float, fmt: str, data: Path | None = None) -> None:
+    """Write the frames as a video under DATA/.partial/ and rename it to ``path`` (``DATA/<label>/`` unless the
+    dataset folder ``data`` is given)."""
+    tmp = (data or path.parent.parent) / PARTIAL / path.name
     first = cv2.imdecode(jpegs[0], cv2.IMREAD_COLOR)
     h, w = first.shape[:2]
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w - w % 2, h - h % 2))

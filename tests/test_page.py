@@ -282,3 +282,22 @@ def test_a_false_alarm_goes_to_the_idle_class_and_a_dataset_clip_can_be_deleted(
     code, _, _ = request(port, "POST", "/api/dataset/delete", json.dumps(
         {"label": label, "group": group, "name": name}).encode())
     assert code == 200 and not (data / answer["path"]).exists()
+
+
+def test_record_a_new_clip_from_the_page_with_a_countdown(page, daemon):
+    data = daemon["root"] / "data"
+    page.fill("#record-label", "wave_hello")
+    page.fill("#record-seconds", "2")
+    page.click("#record-form button")
+    page.wait_for_function("() => document.getElementById('record-state').textContent.startsWith('get ready')")
+    page.wait_for_function("() => document.getElementById('record-state').textContent.startsWith('saved')",
+                           timeout=60_000)
+    clips = list((data / "wave_hello").rglob("*.mp4"))
+    assert len(clips) == 1 and clips[0].parent.parent == data / "wave_hello"
+    import cv2
+
+    cap = cv2.VideoCapture(str(clips[0]))
+    n, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    assert 1.5 <= n / fps <= 2.5, (n, fps)  # 2 s of video, at the rate the frames came
+    assert request(daemon["port"], "POST", "/api/record", b'{"label": "x", "seconds": 99}')[0] == 400

@@ -30,6 +30,7 @@ class Page:
         self.labels = list(labels)
         self.probe = lambda: {}
         self.bundle = lambda: None
+        self.recording = threading.Lock()
         self._last = (time.monotonic(), 0)
         self.server = PageServer(opts, self)  # binds now: a port in use is exit 2 at start
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5},
@@ -182,6 +183,7 @@ ROUTES = [
     ("GET", rf"/api/events/{EID}/snapshot", Page.snapshot), ("GET", rf"/api/events/{EID}/clip", Page.clip),
     ("POST", rf"/api/events/{EID}/label", Page.label), ("GET", r"/api/dataset", library.dataset),
     ("POST", r"/api/dataset/delete", library.dataset_delete), ("GET", r"/api/dataset\.zip", library.dataset_zip),
+    ("POST", r"/api/record", library.record),
 ]
 
 

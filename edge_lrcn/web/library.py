@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..dataset import remove_clip, summary
+from ..dataset import check_label, free_name, group_of, remove_clip, summary
+from ..events import utc_now
+from ..publish.clips import PARTIAL
 from .server import HttpError
+
+MAX_RECORD_S = 30.0
 
 
 def model(page, h) -> None:
@@ -59,3 +63,31 @@ def dataset_delete(page, h) -> None:
     except FileNotFoundError as exc:
         raise HttpError(404, str(exc)) from None
     h.send_json({"removed": "/".join(x for x in parts if x)})
+
+
+def record(page, h) -> None:
+    """A new clip of the camera's next ``seconds`` into ``DATA/<label>/<day>-<camera>/`` (the page counts down
+    before it asks); one recording at a time. The frames are the ones the daemon decodes (the model's rate)."""
+    from ..record import write_video
+
+    body = h.read_json()
+    label, seconds = check_label(body.get("label")), body.get("seconds", 4)
+    if not isinstance(seconds, (int, float)) or not 0.5 <= seconds <= MAX_RECORD_S:
+        raise HttpError(400, f"seconds must be a number from 0.5 to {MAX_RECORD_S:g}")
+    data = dataset_dir(page)
+    if not page.recording.acquire(blocking=False):
+        raise HttpError(409, "a recording is running: wait for it")
+    try:
+        start = utc_now()
+        jpegs, times = page.feed.collect(float(seconds), h.server.stopping)
+        if len(jpegs) < 2 or times[-1] <= times[0]:
+            raise HttpError(503, "no frames came (is the camera online?)")
+        stamp = start.replace("-", "").replace(":", "")[:19] + "Z"
+        dest = free_name(data / label / group_of({"start": start, "device": page.probe().get("device")}, data),
+                         stamp, ".mp4")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        (data / PARTIAL).mkdir(exist_ok=True)
+        write_video(dest, jpegs, (len(times) - 1) / (times[-1] - times[0]), "mp4", data)
+    finally:
+        page.recording.release()
+    h.send_json({"label": label, "path": str(dest.relative_to(data)), "frames": len(jpegs)})

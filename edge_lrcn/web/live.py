@@ -71,6 +71,22 @@ class LiveFeed:
                     self.encoded += 1
             return self._jpeg
 
+    def collect(self, seconds: float, stopping: threading.Event) -> tuple[list[np.ndarray], list[float]]:
+        """The frames of the next ``seconds`` (source time) as JPEG, encoded on the caller's thread (a recording)."""
+        jpegs: list[np.ndarray] = []
+        times: list[float] = []
+        seq, deadline = None, time.monotonic() + seconds + 5.0
+        while not stopping.is_set() and time.monotonic() < deadline:
+            frame = self._frame
+            if frame is not None and frame.seq != seq:
+                if times and frame.t - times[0] >= seconds:
+                    break
+                seq = frame.seq
+                jpegs.append(cv2.imencode(".jpg", frame.pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])[1])
+                times.append(frame.t)
+            stopping.wait(0.01)
+        return jpegs, times
+
     def stream(self, write, stopping: threading.Event, period: float = 0.03) -> None:
         """Write multipart parts (``write(bytes)``) as new frames come, the last one again every RESEND_S, until
         ``stopping`` or a write fails (the viewer left or stalled past the socket's timeout)."""

@@ -125,6 +125,14 @@ $("login-form").addEventListener("submit", async (e) => {
   try { await api("/api/login", { password: $("password").value }); $("login-error").textContent = ""; start(); }
   catch (err) { $("login-error").textContent = err.message; }
 });
+$("record-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const label = $("record-label").value.trim(), seconds = Number($("record-seconds").value);
+  for (let n = 3; n > 0; n--) { $("record-state").textContent = `get ready: ${n}…`; await new Promise((r) => setTimeout(r, 1000)); }
+  $("record-state").textContent = `recording ${label} for ${seconds} s…`;
+  try { const r = await api("/api/record", { label, seconds }); $("record-state").textContent = `saved ${r.path}`; refreshDataset(); }
+  catch (err) { $("record-state").textContent = err.message; }
+});
 $("logout").addEventListener("click", async () => { await api("/api/logout", {}); showLogin(); });
 $("player").addEventListener("close", () => { $("video").pause(); $("video").removeAttribute("src"); });
 setInterval(() => { if (!$("app").hidden) refreshStatus(); }, 500);
