@@ -151,6 +151,9 @@ def transcode(src: Path, dest: Path, tmp: Path) -> None:
             if writer is None:
                 tmp.parent.mkdir(parents=True, exist_ok=True)
                 writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, frame.shape[1::-1])
+                if not writer.isOpened():
+                    log.warning("cannot write %s (VP8 encoder or folder): no browser copy of %s", tmp, src.name)
+                    return
             writer.write(frame)
     finally:
         cap.release()
