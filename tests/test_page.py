@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import signal
 import socket
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.models import default_model_path
 from edge_lrcn.web.api import Page
 from edge_lrcn.web.server import PageOptions
 from tests.conftest import in_ci, launch, run_cli, wait_until
@@ -43,7 +45,10 @@ def daemon(tmp_path_factory):
     video = root / "v.avi"
     make_sequence(video, SEGMENTS, seed=27)
     port = free_port()
-    proc = launch("run", "--source", video, "--realtime", "--http", f"127.0.0.1:{port}", "--clips-dir",
+    (root / "state").mkdir()
+    shutil.copyfile(default_model_path(), root / "state" / "model.previous.lrcn")  # as a fleet push leaves it
+    proc = launch("run", "--source", video, "--realtime", "--http", f"127.0.0.1:{port}", "--state-dir", root / "state",
+                  "--clips-dir",
                   root / "clips", "--dataset-dir", root / "data", "--pre-roll", "1", "--post-roll", "1",
                   "--stats-interval", "0")
     assert wait_until(lambda: _up(port) or proc.poll() is not None, 60), "the page did not come up"
@@ -215,6 +220,7 @@ def test_the_model_view_and_the_dataset_zip(daemon):
     assert code == 200 and m["labels"] == ["down", "left", "right", "still", "up"]
     assert 0.9 < m["accuracy"] <= 1 and m["estimate"].startswith("held-out") and len(m["confusion_matrix"]) == 5
     assert m["clips_per_class"] == {lab: 40 for lab in m["labels"]}
+    assert m["previous"]["model"] == m["model"] and m["previous"]["accuracy"] == m["accuracy"]
     assert wait_until(lambda: finished_event(port) is not None, 60, 0.5)
     assert request(port, "POST", f"/api/events/{finished_event(port)['id']}/label", b'{"label": "zipped"}')[0] == 200
     code, body, r = request(port, "GET", "/api/dataset.zip")

@@ -17,10 +17,21 @@ def model(page, h) -> None:
     from ..fleet.keys import signature_of
     from ..model.summary import summary as model_summary
 
+    from ..errors import EdgeLrcnError
+    from ..model.bundle import read_bundle
+
     bundle = page.bundle()
     if bundle is None:
         raise HttpError(404, "no model information")
-    h.send_json(model_summary(bundle, signature_of(bundle)))
+    out = model_summary(bundle, signature_of(bundle))
+    prev = page.opts.previous_model
+    if prev and Path(prev).is_file():
+        try:
+            old = read_bundle(prev)
+            out["previous"] = model_summary(old, signature_of(old))
+        except EdgeLrcnError as exc:
+            out["previous"] = {"error": f"the previous model cannot be read: {exc}"}
+    h.send_json(out)
 
 
 def dataset_dir(page) -> Path:

@@ -42,14 +42,19 @@ class PageOptions:
     dataset_dir: str | None = None
     clips_dir: str | None = None
     idle_labels: tuple[str, ...] = ("idle",)
+    previous_model: str | None = None  # the bundle a fleet push replaced (fleet/state.py)
 
     @classmethod
     def of(cls, settings) -> "PageOptions | None":
         if not settings.get("http"):
             return None
+        from ..config import state_dir
+        from ..fleet.state import PREVIOUS
+
         host, port = parse_http(settings["http"])
         return cls(host, port, settings.get("http_password_file"), settings.get("dataset_dir"),
-                   settings.get("clips_dir"), tuple(settings.get("idle_labels") or ("idle",)))
+                   settings.get("clips_dir"), tuple(settings.get("idle_labels") or ("idle",)),
+                   str(state_dir(settings) / PREVIOUS))
 
 
 class PageServer(ThreadingHTTPServer):

@@ -114,6 +114,9 @@ async function refreshModel() {
   $("model-summary").replaceChildren(
     el("p", {}, el("b", {}, `accuracy ${pct(m.accuracy)}`), ` (${m.estimate}); chance ${pct(m.chance)}, a single frame ${pct(m.baseline_single_frame)}`),
     el("p", { class: "muted" }, `labels: ${m.labels.join(", ")}` + (clips ? ` · trained on ${clips} clips` : "")));
+  const p = m.previous;
+  $("previous-model").textContent = !p ? "no previous model (none was replaced by a push)" : p.error ? p.error :
+    `previous model ${p.model} (made ${p.created || "?"}): accuracy ${pct(p.accuracy)} (${p.estimate}), labels ${p.labels.join(", ")}`;
   if (!m.confusion_matrix) return;
   const head = el("tr", {}, el("th", {}, "true \\ said"), ...m.labels.map((l) => el("th", {}, l)));
   $("confusion").replaceChildren(head, ...m.confusion_matrix.map((row, i) => el("tr", {}, el("th", {}, m.labels[i]),
