@@ -97,12 +97,21 @@ async function refreshEvents() {
   dl.replaceChildren(...((status && status.labels) || []).map((l) => el("option", { value: l })));
 }
 
+function groupCell(label, group, names) {
+  const remove = async (name) => {
+    if (!confirm(`Delete ${label}/${group ? group + "/" : ""}${name} from the dataset?`)) return;
+    try { await api("/api/dataset/delete", { label, group, name }); refreshDataset(); } catch (e) { alert(e.message); }
+  };
+  return el("details", {}, el("summary", {}, `${group || "(top)"}: ${names.length}`),
+    ...names.map((n) => el("div", { class: "clipname" }, n, " ", el("button", { class: "small", title: "delete", onclick: () => remove(n) }, "delete"))));
+}
+
 async function refreshDataset() {
   let d; try { d = await api("/api/dataset"); } catch (e) { $("dataset-dir").textContent = e.message; return; }
   $("dataset-dir").textContent = d.dataset_dir;
   $("warnings").replaceChildren(...d.warnings.map((w) => el("li", {}, w)));
   const rows = Object.entries(d.classes).map(([label, c]) => el("tr", {}, el("td", {}, label), el("td", {}, String(c.clips)),
-    el("td", {}, Object.entries(c.groups).map(([g, names]) => `${g || "(top)"}: ${names.length}`).join(", "))));
+    el("td", {}, ...Object.entries(c.groups).map(([g, names]) => groupCell(label, g, names)))));
   $("dataset").tBodies[0].replaceChildren(...rows);
 }
 
