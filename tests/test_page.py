@@ -309,6 +309,8 @@ def test_record_a_new_clip_from_the_page_with_a_countdown(page, daemon):
     assert request(daemon["port"], "POST", "/api/record", b'{"label": "x", "seconds": 99}')[0] == 400
     # and deleted again from the dataset view (after the confirmation)
     page.on("dialog", lambda d: d.accept())
-    page.locator("#dataset details", has_text=clips[0].parent.name).last.locator("summary").click()
+    row = page.locator("#dataset tr", has_text="wave_hello")
+    row.wait_for()  # the view refreshed after the recording
+    row.locator("details summary").click()
     page.locator(".clipname", has_text=clips[0].name).locator("button").click()
     assert wait_until(lambda: not clips[0].exists(), 30)
