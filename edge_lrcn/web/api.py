@@ -8,6 +8,7 @@ import logging
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..dataset import add_clip, check_label
@@ -189,9 +190,13 @@ ROUTES = [
 
 def make_page(settings, labels: list[str]) -> Page | None:
     """The page the settings ask for (``http``), bound now; None when it is off. UsageError: exit 2."""
+    from ..config import state_dir
+    from ..fleet.state import PREVIOUS
+
     opts = PageOptions.of(settings)
     if opts is None:
         return None
+    opts = replace(opts, previous_model=str(state_dir(settings) / PREVIOUS))
     if opts.dataset_dir and Path(opts.dataset_dir).exists() and not Path(opts.dataset_dir).is_dir():
         raise UsageError(f"dataset_dir {opts.dataset_dir} is not a folder")
     return Page(opts, labels)

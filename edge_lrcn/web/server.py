@@ -48,13 +48,9 @@ class PageOptions:
     def of(cls, settings) -> "PageOptions | None":
         if not settings.get("http"):
             return None
-        from ..config import state_dir
-        from ..fleet.state import PREVIOUS
-
         host, port = parse_http(settings["http"])
         return cls(host, port, settings.get("http_password_file"), settings.get("dataset_dir"),
-                   settings.get("clips_dir"), tuple(settings.get("idle_labels") or ("idle",)),
-                   str(state_dir(settings) / PREVIOUS))
+                   settings.get("clips_dir"), tuple(settings.get("idle_labels") or ("idle",)))
 
 
 class PageServer(ThreadingHTTPServer):
