@@ -126,7 +126,8 @@ def test_a_clip_plays_and_labelling_it_puts_it_in_the_dataset(page, daemon):
     card.locator(".done").wait_for(timeout=30_000)
     added = list((data / "wave").rglob("*.mp4"))
     assert len(added) == 1
-    assert added[0].name == ev["clip"] and added[0].parent.parent == data / "wave"  # DATA/wave/<day>-<camera>/
+    assert [k for k in ev if "clip" in k] == ["clip_url"]
+    assert added[0].name == ev["file"] and added[0].parent.parent == data / "wave"  # DATA/wave/<day>-<camera>/
 
 
 def test_a_cross_origin_post_is_refused(browser, daemon):

@@ -60,7 +60,7 @@ class EventLog:
             if ev["type"] == "activity_start":
                 eid = clip_stem(ev)
                 items[eid] = {"id": eid, "label": ev["label"], "confidence": ev.get("confidence"), "start": ev["ts"],
-                              "end": None, "model": ev.get("model"), "clip": ev.get("clip"),
+                              "end": None, "model": ev.get("model"), "file": ev.get("clip"),
                               "snapshot": ev.get("snapshot")}
                 open_by_label[ev["label"]] = eid
             elif ev["label"] in open_by_label:
@@ -75,8 +75,8 @@ class EventLog:
         for name in names[:MAX_EVENTS]:
             meta = self.sidecar(name[:-5])
             if meta is not None:
-                items[name[:-5]] = {"id": name[:-5], **{k: meta.get(k) for k in (
-                    "label", "confidence", "peak", "start", "end", "model", "clip", "snapshot", "duration_s")}}
+                items[name[:-5]] = {"id": name[:-5], "file": meta.get("clip"), **{k: meta.get(k) for k in (
+                    "label", "confidence", "peak", "start", "end", "model", "snapshot", "duration_s")}}
         return items
 
     def listing(self) -> list[dict]:
@@ -91,7 +91,7 @@ class EventLog:
             done, has_snap = item["status"] == "done", self.snapshot(eid) is not None
             out.append({**item, "labelled": self.labelled.get(eid),
                         "clip_url": f"/api/events/{eid}/clip" if done else None,
-                        "clip_file_url": f"/api/events/{eid}/clip?original=1" if done else None,
+                        "original_url": f"/api/events/{eid}/clip?original=1" if done else None,
                         "snapshot_url": f"/api/events/{eid}/snapshot" if has_snap else None})
         return out
 
