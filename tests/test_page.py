@@ -315,3 +315,20 @@ def test_record_a_new_clip_from_the_page_with_a_countdown(page, daemon):
     row.locator("details summary").click()
     page.locator(".clipname", has_text=clips[0].name).locator("button").click()
     assert wait_until(lambda: not clips[0].exists(), 30)
+
+
+def test_after_a_restart_the_events_come_from_the_clips_sidecars(daemon):
+    port = daemon["port"]
+    assert wait_until(lambda: finished_event(port) is not None, 60, 0.5)
+    done = {e["id"] for e in request(port, "GET", "/api/events")[1]["events"] if e["status"] == "done"}
+    fresh_port = free_port()  # a new page over the same folders: nothing in its memory
+    fresh = Page(PageOptions("127.0.0.1", fresh_port, None, str(daemon["root"] / "data"),
+                             str(daemon["root"] / "clips")), ["left"])
+    fresh.start(lambda: {})
+    try:
+        events = request(fresh_port, "GET", "/api/events")[1]["events"]
+        assert done <= {e["id"] for e in events if e["status"] == "done" and e["clip_url"] and e["snapshot_url"]}
+        code, body, r = request(fresh_port, "GET", events[0]["clip_url"])
+        assert code == 200 and r.getheader("Content-Type") == "video/webm" and body[:4] == b"\x1a\x45\xdf\xa3"
+    finally:
+        fresh.close()
