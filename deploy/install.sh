@@ -4,6 +4,7 @@
 #   sudo deploy/install.sh                    install this checkout (a wheel built from it), enable and start the service
 #   sudo deploy/install.sh --from WHEEL|DIR|SPEC   a wheel file, another checkout, or a requirement from the index
 #   sudo deploy/install.sh --camera NAME --source SPEC   add a camera: /etc/edge-lrcn/NAME.toml, edge-lrcn@NAME.service
+#   sudo deploy/install.sh --http [HOST:PORT]   the page (docs/http.md) on 0.0.0.0:8080, a password generated
 #   sudo deploy/install.sh --gpu-delegate /usr/lib/libtensorflowlite_gpu_delegate.so
 #   deploy/install.sh --root /tmp/stage       lay everything down under a staging root (no service started)
 #   deploy/install.sh --dry-run               check everything, then print what would be done
@@ -21,6 +22,7 @@ DRY=0
 UNINSTALL=0
 START=1
 GPU_DELEGATE=""
+HTTP=""
 CAMERA=""
 CAM_SOURCE=""
 PYTHON="${PYTHON:-python3}"
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
     --from) FROM="${2:?--from needs a wheel, a checkout or a requirement}"; shift 2 ;;
     --camera) CAMERA="${2:?--camera needs a name}"; shift 2 ;;
     --source) CAM_SOURCE="${2:?--source needs a source (/dev/video0, picamera2:1, rtsp://..., gst:...)}"; shift 2 ;;
+    --http) HTTP="0.0.0.0:8080"; if [[ "${2:-}" =~ ^[^-].*:[0-9]+$ ]]; then HTTP="$2"; shift; fi; shift ;;
     --gpu-delegate) GPU_DELEGATE="${2:?--gpu-delegate needs a library path}"; shift 2 ;;
     --python) PYTHON="${2:?}"; shift 2 ;;
     --system-site-packages) SITE=yes; shift ;;
@@ -399,9 +402,10 @@ fi
 if [ "$CAMERAS_ONLY" = 1 ]; then
   say "cameras on this device: ${enabled[*]}; edge-lrcn.service (config.toml) is not added"
 elif [ ! -f "$CFG" ]; then
-  "$PYTHON" - "$HERE/config.example.toml" "$tmp/config.toml" "$CAMERA" "$CAM_SOURCE" "$GPU_DELEGATE" <<'PY'
+  "$PYTHON" - "$HERE/config.example.toml" "$tmp/config.toml" "$CAMERA" "$CAM_SOURCE" "$GPU_DELEGATE" "$HTTP" \
+    "${ETC#"$ROOT"}/http-password" <<'PY'
 import json, re, sys
-src, out, camera, source, gpu = sys.argv[1:6]
+src, out, camera, source, gpu, http, pw = sys.argv[1:8]
 text = open(src).read()
 if camera:
     text = text.replace("(/etc/edge-lrcn/config.toml)", f"(/etc/edge-lrcn/{camera}.toml, camera {camera!r}: "
@@ -417,13 +421,28 @@ if gpu:
     text = re.sub(r"^# *delegate = .*$", 'delegate = "gpu"', text, count=1, flags=re.M)
     text = re.sub(r"^# *gpu_delegate_library = .*$", lambda m: "gpu_delegate_library = " + json.dumps(gpu), text,
                   count=1, flags=re.M)
+if http:  # the page, its password, the dataset it labels into, and the clips it shows
+    text = re.sub(r"^# http = .*$", lambda m: "http = " + json.dumps(http), text, count=1, flags=re.M)
+    text = re.sub(r"^# http_password_file = .*$", lambda m: "http_password_file = " + json.dumps(pw), text,
+                  count=1, flags=re.M)
+    text = re.sub(r"^# dataset_dir = ", "dataset_dir = ", text, count=1, flags=re.M)
+    text = re.sub(r"^# clips_dir = ", "clips_dir = ", text, count=1, flags=re.M)
 open(out, "w").write(text)
 PY
   put "$tmp/config.toml" "$CFG" 0644
 elif [ -n "$CAMERA" ] && [ -n "$CAM_SOURCE" ] && ! grep -qF "source = $(printf '%s' "$CAM_SOURCE" | "$PYTHON" -c 'import json,sys; print(json.dumps(sys.stdin.read(), ensure_ascii=False))')" "$CFG"; then
   say "note: $CFG exists and was kept; its source is not --source $CAM_SOURCE: edit it there"
+elif [ -n "$HTTP" ] && ! grep -q "^http = " "$CFG"; then
+  say "note: $CFG exists and was kept; set http = \"$HTTP\" and http_password_file in its [http] section"
 elif [ -n "$GPU_DELEGATE" ] && ! grep -q "^gpu_delegate_library = \"$GPU_DELEGATE\"" "$CFG"; then
   say "note: $CFG exists and was kept; set gpu_delegate_library = \"$GPU_DELEGATE\" and delegate = \"gpu\" there"
+fi
+if [ -n "$HTTP" ] && [ ! -e "$ETC/http-password" ]; then  # readable by the service's group only
+  undo+=("rm -f $(q "$ETC/http-password")")
+  act install -D -m 0640 /dev/null "$ETC/http-password"
+  if getent group "$USER_NAME" >/dev/null; then act chgrp "$USER_NAME" "$ETC/http-password"; fi
+  [ "$DRY" = 1 ] || "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(12))' > "$ETC/http-password"
+  say "the page's password is in $ETC/http-password (change it there; restart the service)"
 fi
 if [ ! -e "$ETC/mqtt-password" ]; then
   undo+=("rm -f $(q "$ETC/mqtt-password")")

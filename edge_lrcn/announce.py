@@ -34,9 +34,10 @@ class Announcer:
     ``region``. With regions every event, state, score and snapshot carries ``"region": name``."""
 
     def __init__(self, settings: Settings, ctx: SinkContext, sinks: list[Sink], clips: ClipRecorder | None = None,
-                 boxes: dict | None = None):
+                 boxes: dict | None = None, page=None):
         self.ctx = ctx
         self.clips = clips
+        self.page = page  # web/api.py: lists the events
         self.events: EventSettings = settings.events
         self.snapshots = settings.mqtt.snapshots  # the retained snapshot on MQTT
         self.snapshot_width = settings.clips.clips_max_width
@@ -95,6 +96,8 @@ class Announcer:
                 self._starting(region, ev, frame)
             elif ev["type"] == "activity_end" and self.clips:
                 self.clips.end_activity(ev)
+            if self.page:
+                self.page.event(ev)  # a deque append: the page lists it
             self.fanout.publish(Kind.EVENT, ev)
         if events:
             self.fanout.publish(Kind.STATE, self._state(region))

@@ -37,6 +37,7 @@ from .publish.clips import ClipOrigin, ClipRecorder
 from .publish.fanout import make_sinks
 from .publish.sink import Sink, SinkContext
 from .service import Health, Notifier, Totals, tasks_limit
+from .web.api import make_page
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
@@ -53,14 +54,14 @@ class Daemon:
 
     def __init__(self, settings: Settings, classifier: Regions, sinks: list[Sink], camera: Camera,
                  config: ConfigSource | None = None, clock=time.monotonic, fleet: FleetDevice | None = None,
-                 clips: ClipRecorder | None = None):
+                 clips: ClipRecorder | None = None, page=None):
         self.settings, self.classifier, self.camera, self.config = settings, classifier, camera, config
         self.fleet, self.paused, self._woken = fleet, False, threading.Event()
-        self.clips = clips
+        self.clips, self.page = clips, page
         model = classifier.model
         ctx = SinkContext(settings.run.device_id or default_device_id(), model.labels, model.model_id,
                           [n for n in classifier.names if n is not None])
-        self.out = Announcer(settings, ctx, sinks, clips, classifier.boxes)
+        self.out = Announcer(settings, ctx, sinks, clips, classifier.boxes, page)
         self.health = Health(Notifier(), clock, settings.service.watchdog, settings.events.stats_interval)
         self._stop, self._reload = threading.Event(), threading.Event()
         self._reload_at_start = False
@@ -89,6 +90,8 @@ class Daemon:
             self.fleet.started(self.classifier.model, self.settings, lambda: (self._woken.set(), self.camera.wake()))
             if paused:
                 self._pause(True)
+        if self.page:
+            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle)
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
@@ -129,6 +132,8 @@ class Daemon:
         if self.clips:
             self.clips.frame(frame)  # queued for the clip writer's pre-roll and open clips; never waits
         kept, steps = self.classifier.push(frame)
+        if self.page:  # references only: the page encodes on its own threads
+            self.page.seen(frame, {step.region: step.probs for step in steps if step.probs is not None})
         for step in steps:  # one per region (one, named None, without regions)
             self.out.reset(step.region, step.reset)
             if step.probs is not None:
@@ -194,16 +199,8 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: read the settings again and apply those that may change while running."""
-        if self.config is None:
-            log.warning("reload: this daemon has no config source; nothing to reload")
-            return
-        try:
-            new = self.config.load()
-        except UsageError as exc:
-            log.error("reload failed, keeping the old settings: %s", exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
-            log.error("reload failed, keeping the old settings: %s: %s", type(exc).__name__, exc)
+        new = _reread(self.config)
+        if new is None:
             return
         changed = self.settings.changed(new)
         later = [n for n in changed if not BY_NAME[n].live]
@@ -249,9 +246,43 @@ class Daemon:
         self.camera.stop()  # no more frames; the source is closed once the sinks are flushed
         if self.fleet:
             self.fleet.close()
+        if self.page:
+            self.page.close()
         self.out.fanout.close(SHUTDOWN_BUDGET_S - (time.monotonic() - start), CLOSE_RESERVE_S)
         self.camera.close()
         self.health.notifier.close()
+
+
+def _reread(config: ConfigSource | None) -> Settings | None:
+    """The settings read again for a reload; None (logged) when there is no file or it is wrong."""
+    if config is None:
+        log.warning("reload: this daemon has no config source; nothing to reload")
+        return None
+    try:
+        return config.load()
+    except UsageError as exc:
+        log.error("reload failed, keeping the old settings: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
+        log.error("reload failed, keeping the old settings: %s: %s", type(exc).__name__, exc)
+    return None
+
+
+def page_view(d: Daemon) -> dict:
+    """What the page shows of the daemon, read (never written) by the page's threads."""
+    c, model, tracker = d.classifier.counts, d.classifier.model, d.out.tracker
+    return {"model": model.model_id, "labels": list(model.labels), "activity": tracker.label,
+            "confidence": round(tracker.confidence, 4), "kept": c.kept, "source": d.camera.description,
+            "device": d.out.ctx.device_id, "regions": _page_regions(d.out),
+            "camera": "paused" if d.paused else ("online" if d.camera.online else "offline"),
+            "ms_encoder": round(1000 * c.encode_s / c.kept, 3) if c.kept else None,
+            "ms_head": round(1000 * c.head_s / c.windows, 3) if c.windows else None}
+
+
+def _page_regions(out: Announcer) -> list[dict]:
+    """Each region's name (None without regions), box (the whole frame without one) and current activity."""
+    boxes = dict(out.boxes)
+    return [{"name": name, "box": list(boxes.get(name) or (0.0, 0.0, 1.0, 1.0)), "activity": t.label,
+             "confidence": round(t.confidence, 4)} for name, t in list(out.trackers.items())]
 
 
 class _StopDuringStart(BaseException):
@@ -302,11 +333,16 @@ def build(config: ConfigSource) -> Daemon:
     except BaseException:
         camera.close()
         raise
+    try:
+        page = make_page(settings, bundle.labels)  # binds the port: in use, or no password off loopback, is exit 2
+    except BaseException:
+        camera.close()
+        raise
     clips = ClipRecorder(settings.clips, ClipOrigin(device_id, bundle.model_id, camera.description, camera.live)) \
         if settings.clips.clips_dir else None
     # the reader skips decoding the frames the pacer drops; the clip writer wants frames of its own
     camera.keep = classifier.decide if clips is None else None
-    return Daemon(settings, classifier, sinks, camera, config, fleet=fleet, clips=clips)
+    return Daemon(settings, classifier, sinks, camera, config, fleet=fleet, clips=clips, page=page)
 
 
 def run_from_args(args) -> int:

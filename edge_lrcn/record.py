@@ -1,5 +1,6 @@
 """``edge-lrcn record`` and ``edge-lrcn dataset add``: a training set built on the device, in the layout ``convert``
-reads (``DATA/<label>/<clip>``), from a camera (any source kind) or from the clips the daemon saved (docs/clips.md).
+reads (``DATA/<label>/<clip>``), from a camera (any source kind), or (``DATA/<label>/<day>-<camera>/<clip>``,
+edge_lrcn/dataset.py) from the clips the daemon saved (docs/clips.md).
 
 With a region (``--region``, or the region a daemon clip's sidecar names) both write the region's crop, cut by the
 daemon's own function (classify/preprocess.py ``crop_box``): the training clips are what the device will see.
@@ -10,12 +11,8 @@ folder, so an interrupted recording never leaves half a clip in the dataset.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import os
-import re
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -24,28 +21,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .capture.sources import VIDEO_EXTENSIONS, Source, SourceReadError, open_source
+from .capture.sources import Source, SourceReadError, open_source
 from .classify.preprocess import crop_box
+from .dataset import add_clip, check_label, clip_and_meta, free_name, parse_box, sidecar_box, write_frames
 from .errors import SourceError, UsageError
 from .progress import Progress
 from .publish.clips import FORMATS, PARTIAL
 
 log = logging.getLogger(__name__)
-LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_SECONDS = 120.0
-
-
-def check_label(label: str) -> str:
-    if not LABEL_RE.fullmatch(label or ""):
-        raise UsageError(f"bad label {label!r}: use letters, digits, '_', '-' and '.' (it names a folder)")
-    return label
-
-
-def free_name(folder: Path, stem: str, ext: str) -> Path:
-    path, n = folder / f"{stem}{ext}", 2
-    while path.exists():
-        path, n = folder / f"{stem}-{n}{ext}", n + 1
-    return path
 
 
 def _say(text: str, end: str = "\n") -> None:
@@ -69,19 +53,6 @@ def _countdown(source: Source, seconds: float, what: str) -> None:
             shown = int(left) + 1
             _say(f"{what} in {shown}...")
         _read(source)
-
-
-def parse_box(text: str, key: str = "--region") -> tuple[float, float, float, float]:
-    """``x0,y0,x1,y1``, normalized (0-1, left top to right bottom), a box with an area; else a UsageError naming
-    ``key``."""
-    try:
-        box = tuple(float(v) for v in str(text).split(","))
-    except ValueError:
-        box = ()
-    if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box) or box[0] >= box[2] or box[1] >= box[3]:
-        raise UsageError(f"{key} {text!r}: expected x0,y0,x1,y1 between 0 and 1 with x0 < x1 and y0 < y1 (the "
-                         f"region's left, top, right and bottom as fractions of the frame), or a region's name")
-    return box
 
 
 def _grab(source: Source, seconds: float, skip: float, first=None, box=None) \
@@ -108,34 +79,10 @@ def _grab(source: Source, seconds: float, skip: float, first=None, box=None) \
     return jpegs, times, frame
 
 
-def write_video(path: Path, jpegs: list[np.ndarray], fps: float, fmt: str) -> None:
-    """Write the frames as a video under DATA/.partial/ and rename it to ``path``."""
-    write_frames(path, (cv2.imdecode(jpg, cv2.IMREAD_COLOR) for jpg in jpegs), fps, fmt)
-
-
-def write_frames(path: Path, frames, fps: float, fmt: str) -> int:
-    """Write BGR frames (an iterable, at least one) as a video under DATA/.partial/ and rename it to ``path``
-    (even width and height: the encoders need them); the number of frames written."""
-    tmp = path.parent.parent / PARTIAL / path.name
-    frames = iter(frames)
-    first = next(frames)
-    h, w = first.shape[:2]
-    h, w = max(2, h - h % 2), max(2, w - w % 2)
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w, h))
-    if not writer.isOpened():
-        raise UsageError(f"cannot write {tmp} (is {path.parent.parent} writable?)")
-    n = 0
-    try:
-        for frame in itertools.chain([first], frames):
-            if frame.shape[0] < h or frame.shape[1] < w:
-                frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)  # a crop of 1 px: 2 px
-            writer.write(np.ascontiguousarray(frame[:h, :w]))
-            n += 1
-    finally:
-        writer.release()
-    os.replace(tmp, path)
-    return n
-
+def write_video(path: Path, jpegs: list[np.ndarray], fps: float, fmt: str, data: Path | None = None) -> None:
+    """Write the frames as a video under DATA/.partial/ and rename it to ``path`` (``DATA/<label>/`` unless the
+    dataset folder ``data`` is given)."""
+    write_frames(path, (cv2.imdecode(jpg, cv2.IMREAD_COLOR) for jpg in jpegs), fps, fmt, data)
 
 
 def region_box(spec: str | None, config=None) -> tuple | None:
@@ -199,75 +146,14 @@ def record_command(args) -> int:
 
 
 def dataset_add_command(args) -> int:
-    """Copy a clip the daemon saved (or any video) into ``DATA/<label>/``; the label defaults to its sidecar's."""
-    clip = Path(args.clip)
-    sidecar = clip if clip.suffix == ".json" else clip.with_suffix(".json")
-    meta = {}
-    if sidecar.is_file():
-        try:
-            meta = json.loads(sidecar.read_text())
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the sidecar {sidecar}: {exc}") from None
-        clip = sidecar.with_name(meta.get("clip", "")) if clip.suffix == ".json" else clip
-    if not clip.is_file():
-        raise UsageError(f"clip not found: {clip}")
-    label = check_label(args.label or meta.get("label", ""))
-    if clip.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise UsageError(f"{clip} is not a video: convert reads {', '.join(VIDEO_EXTENSIONS)}")
-    cap = cv2.VideoCapture(str(clip))
-    ok = cap.isOpened() and cap.read()[0]
-    cap.release()
-    if not ok:
-        raise UsageError(f"{clip} is not a video OpenCV can decode")
-    box = region_box(args.region, args.config) if args.region else _sidecar_box(meta, sidecar)
-    dest = _add(clip, Path(args.data), label, box)
+    """Copy a clip the daemon saved (or any video) into ``DATA/<label>/<day>-<camera>/`` (with ``--region``, or a
+    sidecar's ``box``, the region's crop); the label defaults to its sidecar's (edge_lrcn/dataset.py: the page labels
+    clips with the same function)."""
+    clip, meta = clip_and_meta(Path(args.clip))
+    label = args.label or meta.get("label", "")
+    box = region_box(args.region, args.config) if args.region else sidecar_box(meta, args.clip)
+    dest = add_clip(clip, label, Path(args.data), meta, box)
     note = f" (the model said {meta['label']})" if meta.get("label") and meta["label"] != label else ""
     cut = f", region {args.region or meta.get('region')} {list(box)}" if box else ""
     print(f"added {dest}{cut}{note}")
     return 0
-
-
-def _sidecar_box(meta: dict, sidecar: Path) -> tuple | None:
-    """The box of the region a daemon clip was made for (its sidecar's ``box``), checked as ``--region`` is."""
-    box = meta.get("box")
-    if box is None:
-        return None
-    return parse_box(",".join(map(str, box)) if isinstance(box, list) else str(box), f"{sidecar}: box")
-
-
-def _add(clip: Path, data: Path, label: str, box) -> Path:
-    """Copy ``clip`` into ``data/label/`` (through ``data/.partial/``), or with ``box`` write its region's crop
-    (same container when it is one the clips are written in, else mp4)."""
-    exts = {ext: fmt for fmt, (_, ext) in FORMATS.items()}
-    suffix = clip.suffix if box is None or clip.suffix.lower() in exts else ".mp4"
-    dest = free_name(data / label, clip.stem, suffix)
-    tmp = data / PARTIAL / dest.name
-    try:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if box is None:
-            shutil.copyfile(clip, tmp)
-            os.replace(tmp, dest)
-        else:
-            _write_crop(clip, dest, box, exts[dest.suffix.lower()])
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot add {clip} to {data}: {exc.strerror or exc}") from None
-    return dest
-
-
-def _write_crop(clip: Path, dest: Path, box, fmt: str) -> None:
-    """The region's crop of every frame of ``clip``, at its frame rate, as ``dest`` in ``fmt``."""
-    cap = cv2.VideoCapture(str(clip))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 15.0
-
-    def frames():
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                return
-            yield crop_box(frame, box)
-    try:
-        write_frames(dest, frames(), fps, fmt)
-    finally:
-        cap.release()

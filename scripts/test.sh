@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: the system tools the tests run for real (mosquitto and its clients, systemd-analyze,
-# systemd-sysusers, openssl; installed with apt-get when run as root, listed otherwise), a virtualenv with edge-lrcn
-# and its convert + test extras, then pytest (arguments are passed on). A test whose tool is missing is skipped, and
-# fails when CI=true.
+# systemd-sysusers, openssl, Debian's chromium for the page's browser tests; installed with apt-get when run as root,
+# listed otherwise), a virtualenv with edge-lrcn and its convert + test extras (Playwright drives chromium), then
+# pytest (arguments are passed on). A test whose tool is missing is skipped, and fails when CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${EDGE_LRCN_TEST_VENV:-.venv}"
@@ -14,6 +14,7 @@ have mosquitto || missing+=(mosquitto)
 have mosquitto_sub || missing+=(mosquitto-clients)
 { have systemd-analyze && have systemd-sysusers; } || missing+=(systemd)
 have openssl || missing+=(openssl)
+have chromium || missing+=(chromium)
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || [ -x "$VENV/bin/python" ] || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

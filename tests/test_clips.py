@@ -95,7 +95,7 @@ def test_pre_roll_is_the_frames_before_the_start_and_post_roll_the_frames_after_
                    timeout=120).returncode == 0
     proc = run_cli("dataset", "add", folder / names["clip"], "--label", "clap", "--data", data, timeout=120)
     assert proc.returncode == 0 and "the model said wave" in proc.stdout
-    assert read_numbers(data / "wave" / names["clip"]) == list(range(100, 226))
+    assert read_numbers(data / "wave" / "20261125-d" / names["clip"]) == list(range(100, 226))  # day-camera
     assert scan(data)[0] == ["clap", "wave"]  # the layout convert reads
     bad = run_cli("dataset", "add", folder / names["snapshot"], "--label", "x", "--data", data, timeout=120)
     assert bad.returncode == 2 and "is not a video" in bad.stderr and "Traceback" not in bad.stderr

@@ -5,6 +5,7 @@ side (convert/synth.py ``make_panels``), the real daemon, the embedded model, a 
 from __future__ import annotations
 
 import json
+import signal
 
 import cv2
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from edge_lrcn.classify.preprocess import aspect_mismatch, box_pixels, crop_box
 from edge_lrcn.convert.synth import make_panels
-from tests.conftest import json_lines, run_cli
+from tests.conftest import json_lines, launch, run_cli, wait_until
 
 LEFT, RIGHT = (0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 1.0, 1.0)
 
@@ -115,7 +116,8 @@ def test_two_regions_with_different_motion_give_different_events(two_views, tmp_
     assert meta["region"] == "right" and meta["box"] == list(RIGHT) and "_right_up" in up["clip"]
     added = run_cli("dataset", "add", sidecar, "--data", tmp_path / "data")
     assert added.returncode == 0, added.stderr
-    (clip,) = (tmp_path / "data" / "up").iterdir()
+    (clip,) = [p for p in (tmp_path / "data" / "up").rglob("*") if p.is_file()]
+    assert clip.parent.parent == tmp_path / "data" / "up"  # DATA/up/<day>-<camera>/
     assert frames_of(clip)[0].shape == (120, 160, 3)  # the region's crop of the 320x120 clip
 
 
@@ -212,3 +214,34 @@ def test_changing_the_regions_keeps_the_window_of_a_region_that_did_not_move(two
         assert [s.region for s in steps] in ([], ["a", "b", "c"])
         gone = regions.set_regions([])  # none: the whole frame, as without regions
     assert sorted(name for name, _ in gone) == ["a", "b", "c"] and regions.names == [None]
+
+
+def test_the_page_lists_the_regions_each_with_its_own_activity_and_scores(two_views, tmp_path):
+    """``/api/status`` of the device page lists the configured regions (names, boxes), each with its tracker's
+    activity and its own last window's scores, not one whole-frame region."""
+    from tests.test_page import free_port, request
+
+    port = free_port()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(regions_toml(("left", LEFT), ("right", RIGHT), source=str(two_views)))
+    proc = launch("run", "--config", cfg, "--realtime", "--http", f"127.0.0.1:{port}", "--stats-interval", "0")
+    try:
+        def status():  # once both regions have scores and the left one says its motion
+            try:
+                got = request(port, "GET", "/api/status")[1]
+            except OSError:
+                return None
+            ready = all(r["scores"] for r in got["regions"]) and got["regions"][0]["activity"] == "right"
+            return got if ready else None
+        got = {}
+        assert wait_until(lambda: got.update(status() or {}) or got or proc.poll() is not None, 60, 0.2)
+        assert got, f"no scores for every region: {proc.poll()} {proc.stderr.read() if proc.poll() else ''}"
+        regions = {r["name"]: r for r in got["regions"]}
+        assert list(regions) == ["left", "right"]
+        assert regions["left"]["box"] == list(LEFT) and regions["right"]["box"] == list(RIGHT)
+        assert regions["left"]["scores"] != regions["right"]["scores"]  # each region its own window
+        assert got["activity"] == "right" and regions["right"]["activity"] != "right"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]

@@ -170,7 +170,7 @@ def install(*args, timeout=900, env=None):
 def test_install_into_staging_root_is_idempotent_adds_a_camera_and_uninstalls(tmp_path):
     stage = tmp_path / "stage"
     # no --from: the checkout install.sh is in, built into a wheel
-    cmd = ["--root", stage, "--gpu-delegate", "/usr/lib/aarch64-linux-gnu/libtensorflowlite_gpu_delegate.so"]
+    cmd = ["--root", stage, "--gpu-delegate", "/usr/lib/aarch64-linux-gnu/libtensorflowlite_gpu_delegate.so", "--http"]
     checkout = sorted(p.name for p in ROOT.iterdir())
     p1 = install(*cmd)
     assert p1.returncode == 0, p1.stdout + p1.stderr
@@ -191,6 +191,9 @@ def test_install_into_staging_root_is_idempotent_adds_a_camera_and_uninstalls(tm
     assert 'delegate = "gpu"' in text
     pw = stage / "etc/edge-lrcn/mqtt-password"
     assert pw.exists() and oct(pw.stat().st_mode)[-3:] == "600"
+    http_pw = stage / "etc/edge-lrcn/http-password"  # --http: the page on 0.0.0.0:8080 with a generated password
+    assert 'http = "0.0.0.0:8080"' in text and 'http_password_file = "/etc/edge-lrcn/http-password"' in text
+    assert len(http_pw.read_text().strip()) >= 16 and oct(http_pw.stat().st_mode)[-3:] == "640"
     passwd = (stage / "etc/passwd").read_text()
     assert [l.split(":")[0] for l in passwd.splitlines()].count("edge-lrcn") == 1 and "/var/lib/edge-lrcn" in passwd
     group = (stage / "etc/group").read_text()
