@@ -46,6 +46,19 @@ CLIPS_CLOSE_S = 1.5  # of which the clip writer may take to finish its open clip
 SINK_SETTINGS = {"sinks"} | {s.name for s in BY_NAME.values() if s.section == "mqtt"}
 
 
+
+def swap_model(prepared, classifier: Regions, out: Announcer, fleet: FleetDevice) -> None:
+    """A pushed model that passed every check, swapped in between two frames: the open activity closes under the
+    old model, the classifier and the announcer take the new one, and the old one's memory is given back."""
+    if not fleet.keep(prepared):
+        return
+    model = prepared.model
+    out.close(classifier.last_t, "model")
+    classifier.use(model)
+    out.use_model(model.labels, model.model_id)
+    fleet.swapped(prepared)
+    release_memory()
+
 class Daemon:
     """Runs ``camera -> classifier -> announcer (tracker, fan-out, sinks)``. Every stage comes in built (see
     :func:`build`), so a test can give a fault-injecting camera, a fake clock and its own sinks. The daemon decides
@@ -161,17 +174,10 @@ class Daemon:
                 kind, item = self.fleet.control.commands.get_nowait()
             except queue.Empty:
                 return
-            (self._use_model if kind == "model" else self._remote_set)(item)
-
-    def _use_model(self, prepared) -> None:
-        model = prepared.model
-        if not self.fleet.keep(prepared):
-            return
-        self.out.close(self.classifier.last_t, "model")
-        self.classifier.use(model)
-        self.out.use_model(model.labels, model.model_id)
-        self.fleet.swapped(prepared)
-        release_memory()  # the old model is gone: give its memory back
+            if kind == "model":
+                swap_model(item, self.classifier, self.out, self.fleet)
+            else:
+                self._remote_set(item)
 
     def _remote_set(self, request: dict) -> None:
         change = self.fleet.remote_request(request, self.config, self.settings)

@@ -218,6 +218,18 @@ class Clip:
         return [folder / self.name, folder / f"{self.stem}.json"]
 
 
+
+def prepare_folder(folder: Path, clean: bool) -> None:
+    """Create the clips folder and its .partial/; with ``clean``, the leftovers of a power cut there (unplayable) are
+    removed. OSError when the folder is unusable."""
+    partial = folder / PARTIAL
+    fresh = not partial.is_dir()
+    partial.mkdir(parents=True, exist_ok=True)
+    if clean and not fresh:
+        for p in partial.iterdir():
+            p.unlink()
+            log.info("removed the unfinished clip file %s (the daemon did not stop cleanly)", p.name)
+
 class ClipRecorder:
     """The clip writer thread and its bounded queue. Frame loop side: :meth:`frame`, :meth:`start_activity`,
     :meth:`end_activity`, :meth:`stats`, :meth:`close`; everything else runs on the writer thread."""
@@ -400,15 +412,8 @@ class ClipRecorder:
             self._fail(f"cannot apply the clips budget: {exc}")
 
     def _prepare_folder(self, raise_: bool = False) -> None:
-        """Create the folder and its .partial/ (whose leftovers from a power cut are unplayable: removed)."""
-        partial = self.folder / PARTIAL
         try:
-            fresh = not partial.is_dir()
-            partial.mkdir(parents=True, exist_ok=True)
-            if not fresh and not self.open and not self.thread.is_alive():
-                for p in partial.iterdir():
-                    p.unlink()
-                    log.info("removed the unfinished clip file %s (the daemon did not stop cleanly)", p.name)
+            prepare_folder(self.folder, clean=not self.open and not self.thread.is_alive())
         except OSError as exc:
             if raise_:
                 raise
