@@ -81,6 +81,7 @@ def default_bundle() -> Path:
 TOOLS = {  # name: (found?, what to install)
     "mosquitto": (lambda: _which("mosquitto", "/usr/sbin/mosquitto"), "apt-get install mosquitto"),
     "mosquitto_sub": (lambda: _which("mosquitto_sub"), "apt-get install mosquitto-clients"),
+    "mosquitto_pub": (lambda: _which("mosquitto_pub"), "apt-get install mosquitto-clients"),
     "mosquitto_passwd": (lambda: _which("mosquitto_passwd"), "apt-get install mosquitto"),
     "openssl": (lambda: _which("openssl"), "apt-get install openssl"),
     "systemd-analyze": (lambda: _which("systemd-analyze"), "apt-get install systemd"),

@@ -243,24 +243,34 @@ def _epoch(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-@pytest.mark.needs("openssl", "mosquitto_sub")
+@pytest.mark.needs("openssl", "mosquitto_sub", "mosquitto_pub")
 def test_tls_with_client_certificate_and_mosquitto_sub(tmp_path, seq):
     certs = make_certs(tmp_path / "certs")
     b = Broker(tmp_path / "tb", tls={**certs, "require_certificate": True}).start()
-    sub = subprocess.Popen(["mosquitto_sub", "-h", "localhost", "-p", str(b.port), "--cafile", str(certs["ca"]),
-                            "--cert", str(certs["client_cert"]), "--key", str(certs["client_key"]),
-                            "-t", f"{PREFIX}/events", "-t", f"{PREFIX}/availability", "-v", "-q", "1"],
-                           stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    tls = ["-h", "localhost", "-p", str(b.port), "--cafile", str(certs["ca"]), "--cert", str(certs["client_cert"]),
+           "--key", str(certs["client_key"])]
+    sub = subprocess.Popen(["mosquitto_sub", *tls, "-t", f"{PREFIX}/events", "-t", f"{PREFIX}/availability",
+                            "-t", "probe", "-v", "-q", "1"], stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(sub.stdout.readline, "")), daemon=True)
+    reader.start()
+
+    def subscribed() -> bool:  # the subscriber is ready once it hears a probe (no fixed sleep: CI is loaded)
+        subprocess.run(["mosquitto_pub", *tls, "-t", "probe", "-m", "x"], check=False, timeout=10)
+        return any(line.startswith("probe ") for line in lines)
+
+    assert wait_until(subscribed, 30, 0.5)
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[mqtt]\nca_file = "{certs["ca"]}"\ncert_file = "{certs["client_cert"]}"\n'
                    f'key_file = "{certs["client_key"]}"\n')
     proc = daemon(b.port, seq, "--config", cfg, scheme="mqtts", host="localhost")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    time.sleep(1.0)
+    # the daemon's last message is offline: wait for it instead of assuming delivery within a fixed time
+    assert wait_until(lambda: f"{PREFIX}/availability offline\n" in lines[-1:], 30), lines[-3:]
     sub.terminate()
-    lines = sub.communicate(timeout=5)[0].splitlines()
+    sub.wait(timeout=5)
+    lines = [line.rstrip("\n") for line in lines if not line.startswith("probe ")]
     produced = events_of(out)
     got = [json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith(f"{PREFIX}/events ")]
     assert produced and got == produced
