@@ -142,18 +142,20 @@ class Daemon:
     def _totals(self) -> Totals:
         c, cam = self.classifier.counts, self.camera
         return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
-                      cam.online, self.out.tracker.label)
+                      cam.online, self.out.tracker.label, self.fleet.health if self.fleet else "")
 
     def _publish_stats(self, fields: dict) -> None:
         self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
 
     def _commands(self) -> None:
-        """Between two frames: the pushed models that passed every check, the remote settings, the pause switch."""
-        while True:
-            try:
-                kind, item = self.fleet.control.commands.get_nowait()
-            except queue.Empty:
+        """Between two frames: the pushed models that passed every check, the newest remote settings and the pause
+        switch (checked and kept off the loop: fleet/remote.py), and a look at the control connection."""
+        self.fleet.supervise(self.health.clock())
+        for _ in range(4):  # at most a few per turn: frames come first
+            command = self.fleet.next_command()
+            if command is None:
                 return
+            kind, item = command
             (self._use_model if kind == "model" else self._remote_set)(item)
 
     def _use_model(self, prepared) -> None:
@@ -165,16 +167,12 @@ class Daemon:
         self.out.use_model(model.labels, model.model_id)
         self.fleet.swapped(prepared)
 
-    def _remote_set(self, request: dict) -> None:
-        change = self.fleet.remote_request(request, self.config, self.settings)
-        if change is None:
-            return
-        new, names, paused = change
-        if names:
-            self._apply(new, names)
-        if paused is not None and paused != self.paused:
-            self._pause(paused)
-        self.fleet.answer_set(request, self.settings, self.paused)
+    def _remote_set(self, change) -> None:
+        """A change the remote settings' thread checked, kept and answered: only applied here."""
+        if change.names:
+            self._apply(change.settings, change.names)
+        if change.paused is not None and change.paused != self.paused:
+            self._pause(change.paused)
 
     def _pause(self, paused: bool) -> None:
         """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
@@ -222,8 +220,10 @@ class Daemon:
         self.classifier.cut_threshold = s.cut_threshold
         self.camera.stall_timeout, self.camera.reopen_max_delay = s.stall_timeout, s.reopen_max_delay
         self.health.watchdog, self.health.stats_interval = s.watchdog, s.stats_interval
-        if self.fleet and set(live) & set(REMOTE_SETTINGS):
-            self.fleet.settings_changed(s, self.paused)
+        if self.fleet:
+            self.fleet.took_settings(s)
+            if set(live) & set(REMOTE_SETTINGS):
+                self.fleet.settings_changed(s, self.paused)
 
     def _shutdown(self) -> None:
         self.health.notifier.stopping()
@@ -283,7 +283,7 @@ def build(config: ConfigSource) -> Daemon:
         classifier = Classifier(opener(bundle), s.stride, s.cut_threshold)
         device_id = s.device_id or default_device_id()
         sinks = make_sinks(s, SinkContext(device_id, bundle.labels, bundle.model_id))
-        fleet = start_fleet(s, trust, device_id, opener)
+        fleet = start_fleet(s, trust, device_id, opener, config)
     except BaseException:
         camera.close()
         raise

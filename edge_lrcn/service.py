@@ -103,6 +103,7 @@ class Totals:
     reopens: int
     camera_online: bool = True
     activity: str = "none"
+    control: str = ""  # the fleet control connection's state ("control up", "control down, restarted 1x")
 
 
 class Health:
@@ -140,7 +141,8 @@ class Health:
             t = totals()
             fps = (t.kept - self._base.kept) / max(1e-6, now - self._window_start)
             self.notifier.status(f"{fps:.1f} fps kept, activity {t.activity}, camera "
-                                 f"{'online' if t.camera_online else 'offline'}")
+                                 f"{'online' if t.camera_online else 'offline'}" + (f", {t.control}" if t.control
+                                                                                    else ""))
         if self.stats_interval and now - self._last_stats >= self.stats_interval:
             return self.stats(totals())
         return None
@@ -164,7 +166,7 @@ class Health:
                   "frames_in": totals.frames, "frames_kept": totals.kept, "windows": totals.windows,
                   "frames_skipped": totals.skipped, "frames_dropped": totals.dropped,
                   "camera": "online" if totals.camera_online else "offline", "camera_reopens": totals.reopens,
-                  "activity": totals.activity}
+                  "activity": totals.activity, **({"control": totals.control} if totals.control else {})}
         self._window_start = self._last_stats = now
         self._window_totals = totals
         return fields

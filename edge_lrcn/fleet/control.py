@@ -24,11 +24,16 @@ from ..config import SinkSpec
 from ..events import utc_now
 from ..publish.mqtt import new_client, read_password
 from .keys import PublicKey
-from .protocol import HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_RESPONSE, SETTINGS, response
+from ..logsafe import Throttle, quote
+from .protocol import (HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_MAX, SET_RESPONSE, SETTINGS, json_object,
+                       response, transaction)
+from .remote import Rate, RemoteSettings
 from .update import Prepared, Updater
 
 log = logging.getLogger(__name__)
 PACKET_SLACK = 64 * 1024  # topic, properties and a settings request
+COMMANDS_MAX = 4  # checked models waiting for the loop (the updater waits when it is full)
+SET_RATE, SET_BURST = 10.0, 20.0  # settings requests taken a second, on average and at once; more: "busy"
 
 
 def model_object(model, signer: PublicKey | None, updates: bool, max_bytes: int) -> dict:
@@ -39,18 +44,26 @@ def model_object(model, signer: PublicKey | None, updates: bool, max_bytes: int)
 
 
 class Control:
-    """``commands`` receives ``("model", Prepared)`` and ``("set", dict)``; ``wake()`` is called after each."""
+    """``commands`` receives ``("model", Prepared)``; ``remote`` (a :class:`RemoteSettings`, with
+    ``remote_settings``) keeps the settings and hands the loop their newest change; ``wake()`` is called after
+    each. Every message is answered whatever its bytes, and paho's network thread is watched (:meth:`supervise`)."""
 
     def __init__(self, target: SinkSpec, settings, prefix: str, client_id: str, updater_args: dict | None,
-                 wake: Callable[[], None]):
+                 wake: Callable[[], None], config=None, state=None):
         self.prefix, self.wake = prefix, wake
-        self.remote = bool(settings["remote_settings"])
-        self.commands: queue.Queue = queue.Queue()
+        self.commands: queue.Queue = queue.Queue(maxsize=COMMANDS_MAX)
         self._retained: dict[str, dict] = {}
-        self._refused = False
+        self._refused = self._closing = False
+        self.restarts = 0
+        self._throttle = Throttle(log)
+        self._rate = Rate(SET_RATE, SET_BURST)
+        self.busy = 0  # requests answered "busy"
         self.updater = Updater(**updater_args, answer=self.refuse_model, ready=self._ready) if updater_args else None
+        self.remote = RemoteSettings(config, settings, state, self.answer_set, self.publish_settings,
+                                     lambda: self.wake()) if settings["remote_settings"] else None
         self.client = c = new_client(target, settings, read_password(settings), f"{client_id}-control", v5=True)
         c.on_connect, c.on_message = self._on_connect, self._on_message
+        c.suppress_exceptions = True  # a callback that fails anyway is logged by paho, its thread goes on
         c.reconnect_delay_set(1, 30)
         # MQTT 5 Maximum Packet Size: the broker never sends this connection a message larger than a push may be,
         # so an oversize one is not even received (what gets through is refused from its length: update.py)
@@ -61,6 +74,21 @@ class Control:
 
     def topic(self, sub: str) -> str:
         return f"{self.prefix}/{sub}"
+
+    @property
+    def alive(self) -> bool:
+        return self.client._thread is not None  # paho clears it when its network thread ends
+
+    def supervise(self) -> bool:
+        """Called by the loop now and then: paho's network thread restarted if it ended (it must not: every
+        callback catches what it can; this is the last line). True when it was restarted."""
+        if self._closing or self.alive:
+            return False
+        self.restarts += 1
+        log.error("fleet control: the connection's thread had ended; restarted (%d time%s so far)", self.restarts,
+                  "" if self.restarts == 1 else "s")
+        self.client.loop_start()
+        return True
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:  # logged once until it connects (the sink says the same, with a hint)
@@ -77,20 +105,33 @@ class Control:
         log.info("fleet control connected (%s)", ", ".join(self.topic(s) for s in subs) or "no commands taken")
 
     def _on_message(self, client, userdata, msg) -> None:
-        if msg.retain:
-            return  # a command is never retained: an old one must not run again at every start
-        if msg.topic == self.topic(MODEL_SET) and self.updater:
-            self.updater.submit(msg.payload)
-        elif msg.topic == self.topic(SET) and self.remote:
-            try:
-                request = json.loads(msg.payload)
-                if not isinstance(request, dict):
-                    raise ValueError
-            except (ValueError, UnicodeDecodeError):
-                self.answer_set(response("error", None, error="the request is not a JSON object"))
-                return
-            self.commands.put(("set", request))
-            self.wake()
+        """Whatever the bytes: an answer, never an exception out of paho's thread."""
+        try:
+            if msg.retain:
+                return  # a command is never retained: an old one must not run again at every start
+            if msg.topic == self.topic(MODEL_SET) and self.updater:
+                self.updater.submit(msg.payload)
+            elif msg.topic == self.topic(SET) and self.remote:
+                self._set(msg.payload)
+        except Exception as exc:  # noqa: BLE001 - the last line: answered, logged (throttled), thread goes on
+            self._throttle.warning("bug", "fleet control: a message on %s failed: %s: %s", quote(msg.topic),
+                                   type(exc).__name__, quote(str(exc)))
+            self._send(MODEL_RESPONSE if msg.topic.endswith(MODEL_SET) else SET_RESPONSE,
+                       response("error", None, error=f"internal error ({type(exc).__name__})"))
+
+    def _set(self, payload: bytes) -> None:
+        try:
+            request = json_object(payload, "the request", SET_MAX)
+        except ValueError as exc:
+            self._throttle.warning("bad set", "fleet control: refused a request on %s: %s", self.topic(SET), exc)
+            self.answer_set(response("error", None, error=str(exc)))
+            return
+        if not self._rate.take() or not self.remote.submit(request):
+            self.busy += 1
+            self._throttle.warning("busy", "fleet control: settings requests arrive faster than %g/s; answered "
+                                   "busy (%d so far)", SET_RATE, self.busy)
+            self._send(SET_RESPONSE, response("error", transaction(request), error="busy: too many requests, try "
+                                                                                   "again later"), qos=0)
 
     def _ready(self, prepared: Prepared) -> None:
         self.commands.put(("model", prepared))
@@ -116,14 +157,18 @@ class Control:
     def publish_settings(self, obj: dict) -> None:
         self.retain(SETTINGS, obj)
 
-    def _send(self, sub: str, obj: dict) -> None:
-        info = self.client.publish(self.topic(sub), json.dumps(obj), qos=1)
+    def _send(self, sub: str, obj: dict, qos: int = 1) -> None:
+        info = self.client.publish(self.topic(sub), json.dumps(obj), qos=qos)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            log.warning("fleet control: could not queue the answer on %s (rc %s)", self.topic(sub), info.rc)
+            self._throttle.warning("send", "fleet control: could not queue the answer on %s (rc %s)", self.topic(sub),
+                                   info.rc)
 
     def close(self, timeout: float = 1.0) -> None:
+        self._closing = True
         if self.updater:
             self.updater.close()
+        if self.remote:
+            self.remote.close()
         try:
             self.client.disconnect()
         except Exception:  # noqa: BLE001 - closing must not fail the shutdown

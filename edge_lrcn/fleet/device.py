@@ -4,21 +4,21 @@
 from __future__ import annotations
 
 import logging
+import queue
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config import SinkType, state_dir
-from ..errors import UsageError
 from ..model.bundle import Bundle
 from ..model.loader import Model
 from .control import Control, model_object
 from .keys import PublicKey, load_trusted
-from .protocol import response
-from .remote import remote_change, settings_object
+from .remote import settings_object
 from .state import StateDir
 from .update import Prepared, check_required_signature, startup_bundle
 
 log = logging.getLogger(__name__)
+SUPERVISE_S = 1.0  # how often the loop looks at the control connection's thread
 
 
 @dataclass
@@ -50,6 +50,7 @@ class FleetDevice:
     signer: PublicKey | None
     max_bytes: int
     _paused: bool = field(default=False, repr=False)
+    _supervised: float = field(default=0.0, repr=False)
 
     @property
     def updates(self) -> bool:
@@ -78,20 +79,33 @@ class FleetDevice:
         log.info("now running the pushed model %s (labels: %s; signed by %s)", prepared.model.model_id,
                  ", ".join(prepared.model.labels), prepared.signer.name)
 
-    def remote_request(self, request: dict, config, settings):
-        """A ``<prefix>/set`` request checked and kept: ``(new settings, names, paused or None)``, or None when it
-        was refused (and answered)."""
+    def next_command(self):
+        """Between two frames: ``("model", Prepared)``, ``("set", Change)`` or None. Models first (each is one);
+        the settings requests checked since the last call come as one change."""
         try:
-            return remote_change(request, config, settings, self.state)
-        except UsageError as exc:
-            log.warning("remote settings refused: %s", exc)
-            self.control.answer_set(response("error", request.get("transaction"), error=str(exc)))
-            return None
+            return self.control.commands.get_nowait()
+        except queue.Empty:
+            pass
+        change = self.control.remote.take() if self.control.remote else None
+        return ("set", change) if change else None
 
-    def answer_set(self, request: dict, settings, paused: bool) -> None:
-        log.info("remote settings applied: %s", {k: v for k, v in request.items() if k != "transaction"})
-        self.control.answer_set(response("ok", request.get("transaction"),
-                                         settings=self.settings_changed(settings, paused), error=None))
+    def took_settings(self, settings) -> None:
+        """The loop's settings changed (a reload): remote requests are checked against these from now on."""
+        if self.control.remote:
+            self.control.remote.settings = settings
+
+    def supervise(self, now: float) -> None:
+        """Now and then (``SUPERVISE_S``): the control connection's thread restarted if it ended."""
+        if now - self._supervised >= SUPERVISE_S:
+            self._supervised = now
+            self.control.supervise()
+
+    @property
+    def health(self) -> str:
+        """What STATUS= says of the control connection."""
+        c = self.control
+        state = "up" if c.alive else "down"
+        return f"control {state}" + (f", restarted {c.restarts}x" if c.restarts else "")
 
     def settings_changed(self, settings, paused: bool) -> dict:
         obj = settings_object(settings, paused)
@@ -102,7 +116,8 @@ class FleetDevice:
         self.control.close()
 
 
-def start_fleet(settings, trust: Trust, device_id: str, open_model: Callable[[Bundle], Model]) -> FleetDevice | None:
+def start_fleet(settings, trust: Trust, device_id: str, open_model: Callable[[Bundle], Model],
+                config=None) -> FleetDevice | None:
     """The control connection to the first MQTT sink's broker; None without an MQTT sink."""
     mqtt = [spec for spec in settings.sink_specs if spec.type is SinkType.MQTT]
     if not mqtt:
@@ -114,5 +129,5 @@ def start_fleet(settings, trust: Trust, device_id: str, open_model: Callable[[Bu
     updater = dict(trusted=trust.keys, state=trust.state, max_bytes=settings.max_model_bytes,
                    open_model=open_model) if trust.keys else None
     control = Control(mqtt[0], settings, prefix, settings.client_id or f"edge-lrcn-{device_id}", updater,
-                      wake=lambda: None)
+                      wake=lambda: None, config=config, state=trust.state)
     return FleetDevice(control, trust.state, trust.signer, settings.max_model_bytes)
