@@ -67,6 +67,8 @@ class Daemon:
     def request_stop(self, *_) -> None:
         self._stop.set()
         self.camera.interrupt()
+        if self.clips:
+            self.clips.interrupt()  # a long pre-roll being copied, a loop waiting for the writer: both let go
 
     def request_reload(self, *_) -> None:
         self._reload.set()

@@ -26,16 +26,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .clipfiles import PARTIAL, ClipIndex, atomic_write, clear, prepare_folder
+
 log = logging.getLogger(__name__)
 
 FORMATS = {"mp4": ("mp4v", ".mp4"), "webm": ("VP80", ".webm")}  # clips_format -> (fourcc, extension)
-PARTIAL = ".partial"  # files being written; hidden, so `convert` and the budget never see them
 QUEUE_FRAMES = 32  # frames waiting for the writer (about 2 s at clips_fps 15) before new ones are dropped ...
 QUEUE_BYTES = 16e6  # ... or fewer when they are large (640x480: 17 frames, 1280x720: 5)
 MAX_CLIP_S = 600.0  # an activity longer than this is cut: a clip must end some day
 JPEG_QUALITY = 85
+STOPPING_PRE_ROLL_S = 5.0  # the pre-roll a clip started during a shutdown still gets (the default pre_roll)
 MIN_FREE_BYTES = 256 * 1024  # a clip finished with less free space than this was probably cut short by a full disk
-NAME_RE = re.compile(r"^\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]+\.(mp4|webm|json|jpg)$")
 
 
 @dataclass(frozen=True)
@@ -82,36 +83,19 @@ def clip_stem(event: dict) -> str:
     return f"{ts}_{re.sub(r'[^A-Za-z0-9_-]+', '_', event['label'])}"
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.parent / PARTIAL / path.name
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def enforce_budget(folder: Path, max_bytes: float, keep: set[str], free_bytes: float = 0) -> int:
+def enforce_budget(index: ClipIndex, max_bytes: float, keep: set[str], free_bytes: float = 0,
+                   open_bytes: int = 0) -> int:
     """Remove the oldest clips (video, sidecar and snapshot together) until the folder holds at most ``max_bytes``
     and the disk has ``free_bytes`` free (a disk that others filled); the clips named in ``keep`` stay. Only files
-    named like clips are touched. Returns how many were removed."""
-    groups: dict[str, list[Path]] = {}
-    total = sum(p.stat().st_size for p in (folder / PARTIAL).glob("*") if p.is_file())
-    for p in folder.iterdir():
-        if NAME_RE.match(p.name) and p.is_file():
-            groups.setdefault(p.name.rsplit(".", 1)[0], []).append(p)
-            total += p.stat().st_size
-    max_bytes = min(max_bytes, total - (free_bytes - shutil.disk_usage(folder).free))
+    named like clips are touched, from the index (no directory scan). Returns how many were removed."""
+    total = index.total + open_bytes
+    limit = min(max_bytes, total - (free_bytes - shutil.disk_usage(index.folder).free))
     removed = 0
-    for stem in sorted(groups):
-        if total <= max_bytes:
+    while total > limit:
+        stem = index.remove_oldest(keep)
+        if stem is None:
             break
-        if stem in keep:
-            continue
-        for p in groups[stem]:
-            total -= p.stat().st_size
-            p.unlink(missing_ok=True)
+        total = index.total + open_bytes
         removed += 1
         log.info("clips over their budget or the disk full: removed %s", stem)
     return removed
@@ -148,9 +132,10 @@ class Clip:
         self.opts, self.stem, self.size, self.fps = opts, stem, size, fps
         self.name = stem + ext
         self.tmp = opts.folder / PARTIAL / self.name
+        clear(self.tmp)  # the encoder opens the name as it finds it: nothing planted there is followed
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
         if not self.writer.isOpened():
-            self.tmp.unlink(missing_ok=True)
+            clear(self.tmp)
             raise OSError(f"cannot create {self.tmp} ({opts.fmt}: is the folder writable, the codec available?)")
         self.start_t, self.end_t = float(event["t"]), None
         self.t0: float | None = None
@@ -191,9 +176,16 @@ class Clip:
     def abandon(self) -> int:
         """Drop the clip (the disk filled up); the bytes it had reached."""
         self.writer.release()
-        size = self.tmp.stat().st_size if self.tmp.exists() else 0
-        self.tmp.unlink(missing_ok=True)
+        size = self.bytes
+        clear(self.tmp)
         return size
+
+    @property
+    def bytes(self) -> int:
+        try:
+            return os.lstat(self.tmp).st_size
+        except OSError:
+            return 0
 
     def finish(self, reason: str | None) -> list[Path]:
         """Close the video, write the sidecar, rename both into place; OSError when the disk failed us."""
@@ -214,7 +206,7 @@ class Clip:
             os.replace(self.tmp, folder / self.name)
             atomic_write(folder / f"{self.stem}.json", (json.dumps(meta, indent=1) + "\n").encode())
         except OSError:
-            self.tmp.unlink(missing_ok=True)
+            clear(self.tmp)
             raise
         return [folder / self.name, folder / f"{self.stem}.json"]
 
@@ -237,6 +229,8 @@ class ClipRecorder:
         self._last_error: str | None = None
         self._last_bytes = MIN_FREE_BYTES  # size of the last clip written: the room a new one probably needs
         self.thread = threading.Thread(target=self._run, name="clip-writer", daemon=True)
+        self.index: ClipIndex | None = None
+        self._stopping = threading.Event()  # SIGTERM: no more waiting for the disk, queued frames skipped
         self._prepare_folder()
         if start:
             self.start()
@@ -251,7 +245,7 @@ class ClipRecorder:
         if not self._wanted(frame.t):
             return
         with self._cv:
-            while not self.opts.live and self._full(frame) and self.thread.is_alive():
+            while not self.opts.live and self._full(frame) and self.thread.is_alive() and not self.stopping:
                 self._cv.wait(0.5)
             if self._full(frame):
                 self.dropped += 1
@@ -287,8 +281,19 @@ class ClipRecorder:
     def end_activity(self, event: dict) -> None:
         self._put(("end", event))
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def interrupt(self) -> None:
+        """The daemon is stopping (a signal handler may call this): the loop no longer waits for room, and a clip
+        that starts now gets the last 5 s of pre-roll at most, so :meth:`close` is quick (the queue holds 32
+        frames at most)."""
+        self._stopping.set()
+
     def close(self, timeout: float) -> None:
         """Finish the queued frames and every open clip (post-roll cut short), waiting ``timeout`` s at most."""
+        self.interrupt()
         self._put(("stop",))
         if self.thread.is_alive():
             self.thread.join(timeout)
@@ -347,6 +352,7 @@ class ClipRecorder:
             self._budget(None)  # room for this clip on a disk that filled up: the oldest clips go
             if snapshot:
                 atomic_write(self.opts.folder / f"{stem}.jpg", snapshot)
+                self.index.add(self.opts.folder / f"{stem}.jpg")
             if self._size is None:
                 raise OSError("no frame seen yet")
             clip = Clip(self.opts, event, stem, self._size, self.ring.fps())
@@ -355,6 +361,8 @@ class ClipRecorder:
             return
         try:
             for t, jpg in self.ring.since(float(event["t"]) - self.opts.pre_roll):
+                if self.stopping and t < float(event["t"]) - STOPPING_PRE_ROLL_S:
+                    continue  # stopping: the last second before the start is enough, the shutdown has a budget
                 clip.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
         except OSError as exc:
             self._abandon(clip, f"clip {stem} not recorded: {exc}")
@@ -374,7 +382,10 @@ class ClipRecorder:
     def _finish(self, clip: Clip, reason: str | None) -> None:
         self.open.remove(clip)
         try:
-            self._last_bytes = sum(p.stat().st_size for p in clip.finish(reason))
+            paths = clip.finish(reason)
+            for p in paths:
+                self.index.add(p)
+            self._last_bytes = sum(self.index.sizes.get(clip.stem, {}).values())
         except OSError as exc:
             self._fail(f"clip {clip.name} not kept: {exc}")
             return
@@ -389,21 +400,18 @@ class ClipRecorder:
         kept with room for a clip as large as the last one."""
         try:
             keep = {c.stem for c in self.open} | {newest}
-            self.removed += enforce_budget(self.opts.folder, self.opts.max_mb * 1e6, keep,
-                                           MIN_FREE_BYTES + self._last_bytes)
+            self.removed += enforce_budget(self.index, self.opts.max_mb * 1e6, keep, MIN_FREE_BYTES + self._last_bytes,
+                                           sum(c.bytes for c in self.open))
         except OSError as exc:
             self._fail(f"cannot apply the clips budget: {exc}")
 
     def _prepare_folder(self, raise_: bool = False) -> None:
-        """Create the folder and its .partial/ (whose leftovers from a power cut are unplayable: removed)."""
-        partial = self.opts.folder / PARTIAL
+        """Create the folder and its .partial/ (at start: whose leftovers from a power cut are unplayable, removed)
+        and read the folder's clips once for the disk budget."""
         try:
-            fresh = not partial.is_dir()
-            partial.mkdir(parents=True, exist_ok=True)
-            if not fresh and not self.open and not self.thread.is_alive():
-                for p in partial.iterdir():
-                    p.unlink()
-                    log.info("removed the unfinished clip file %s (the daemon did not stop cleanly)", p.name)
+            prepare_folder(self.opts.folder, clean=not self.thread.is_alive())
+            if self.index is None:
+                self.index = ClipIndex(self.opts.folder)
         except OSError as exc:
             if raise_:
                 raise

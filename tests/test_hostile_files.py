@@ -1,0 +1,118 @@
+"""Files that are not what they seem: links planted in the clips folder, a clip the daemon was killed in, a clip
+recorded onto a disk that fills up, key files that others may write, a FIFO named like a key, several keys in one
+file. Real files, real videos, a real tmpfs as root, real daemons (docs/clips.md, docs/fleet.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.publish import clips as C
+from edge_lrcn.publish.clipfiles import LOST, PARTIAL, ClipIndex
+from tests.conftest import in_ci, launch
+from tests.test_clips import decoded_frames
+
+
+def _victim(tmp_path: Path) -> Path:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for name in ("a.txt", "20261125T160041.123Z_fall.mp4"):
+        (victim / name).write_text("precious")
+    return victim
+
+
+def test_links_in_the_clips_folder_are_never_followed_to_write_or_delete(tmp_path):
+    victim, folder = _victim(tmp_path), tmp_path / "clips"
+    folder.mkdir()
+    (folder / PARTIAL).symlink_to(victim)  # every file in its target used to be deleted at start
+    (folder / "20250101T000000.000Z_x.mp4").symlink_to(victim / "a.txt")  # named like the oldest clip
+    rec = C.ClipRecorder(C.ClipOptions(folder), start=False)
+    assert sorted(p.name for p in victim.iterdir()) == ["20261125T160041.123Z_fall.mp4", "a.txt"]
+    assert (folder / PARTIAL).is_dir() and not (folder / PARTIAL).is_symlink()
+    # a link planted under the name of a file being written is replaced, never written through
+    (folder / PARTIAL / "20261205T000000.000Z_up.jpg").symlink_to(victim / "a.txt")
+    C.atomic_write(folder / "20261205T000000.000Z_up.jpg", b"jpeg")
+    assert (victim / "a.txt").read_text() == "precious"
+    assert (folder / "20261205T000000.000Z_up.jpg").read_bytes() == b"jpeg"
+    # the budget knows only regular files: the link is not a clip, and removing everything spares its target
+    index = ClipIndex(folder)
+    assert index.stems == ["20261205T000000.000Z_up"]
+    assert C.enforce_budget(index, 0, set()) == 1 and index.total == 0
+    assert (victim / "a.txt").read_text() == "precious" and (folder / "20250101T000000.000Z_x.mp4").is_symlink()
+    assert rec.index is not None
+
+
+def test_the_budget_is_kept_from_an_index_not_a_scan_per_clip(tmp_path, monkeypatch):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(300):
+        for ext in ("mp4", "json", "jpg"):
+            (folder / f"20261205T{i:06d}.000Z_up.{ext}").write_bytes(b"x" * 100)
+    index = ClipIndex(folder)
+    assert index.total == 90000 and len(index.stems) == 300
+    scans = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda *a: scans.append(a) or real(*a))
+    new = folder / "20261206T000000.000Z_up.mp4"
+    new.write_bytes(b"y" * 1000)
+    index.add(new)
+    assert C.enforce_budget(index, 89000, {"20261206T000000.000Z_up"}) == 7  # 91,000 B: the 7 oldest clips go
+    assert not scans and index.total == 88900 and len(list(folder.iterdir())) == 3 * 293 + 1
+    assert not (folder / "20261205T000000.000Z_up.mp4").exists() and new.exists()
+
+
+def test_a_clip_the_daemon_was_killed_in_gets_a_sidecar_that_says_so(tmp_path):
+    video, folder = tmp_path / "one.avi", tmp_path / "clips"
+    make_sequence(video, [("right", 12.0)], seed=5)
+    proc = launch("run", "--source", video, "--realtime", "--clips-dir", folder, "--stats-interval", "0")
+    start = None
+    for line in proc.stdout:  # the activity starts about 3.5 s in
+        if '"activity_start"' in line:
+            start = json.loads(line)
+            break
+    assert start is not None, proc.stderr.read()[-2000:]
+    deadline = time.monotonic() + 30
+    while not (folder / PARTIAL / start["clip"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the writer opened the clip
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=15)
+    assert (folder / start["snapshot"]).exists() and not (folder / start["clip"]).exists()
+    C.ClipRecorder(C.ClipOptions(folder), start=False)  # what the next start does
+    meta = json.loads((folder / start["clip"]).with_suffix(".json").read_text())
+    assert meta == {"label": "right", "clip": None, "snapshot": start["snapshot"], "lost": LOST}
+    assert not list((folder / PARTIAL).iterdir())
+
+
+def test_sigterm_during_a_long_pre_roll_stops_within_the_budget(tmp_path):
+    video, folder = tmp_path / "long.avi", tmp_path / "clips"
+    make_sequence(video, [("still", 60.0), ("right", 12.0)], seed=8, size=(640, 480))
+    proc = launch("run", "--source", video, "--clips-dir", folder, "--pre-roll", "60", "--clips-fps", "0",
+                  "--stats-interval", "0")
+    for line in proc.stdout:  # the clip with 60 s of pre-roll is being written from here on
+        if '"activity_start"' in line and '"right"' in line:
+            break
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert took <= 5.0, (took, err[-2000:])  # what the daemon promises for SIGTERM
+    metas = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    assert [m["label"] for m in metas if m.get("closed_by") == "shutdown"] == ["right"]  # the clip is kept, shorter
+    for meta in metas:  # and whole
+        assert decoded_frames(folder / meta["clip"]) == meta["frames"] > 0
+
+
+def _tmpfs(folder: Path, size: str) -> None:
+    folder.mkdir()
+    if os.geteuid() != 0:
+        msg = "a full disk needs a tmpfs: run the tests as root (CI does)"
+        pytest.fail(msg) if in_ci() else pytest.skip(msg)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
