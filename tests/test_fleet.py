@@ -351,7 +351,7 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
         sub.close()
 
 
-def test_require_signature_refuses_an_unsigned_model_and_a_bad_key_file_is_exit_2(kit, tmp_path):
+def test_require_signature_refuses_an_unsigned_model_and_a_bad_key_file_is_skipped(kit, tmp_path):
     # the bundle is checked before the source is opened: exit 3 with one line, no traceback
     proc = run_cli("run", "--source", tmp_path / "none.avi", "--model", kit["unsigned"], "--trusted-key", kit["pub"],
                    "--require-signature", "--state-dir", tmp_path / "state", timeout=120)
@@ -364,9 +364,14 @@ def test_require_signature_refuses_an_unsigned_model_and_a_bad_key_file_is_exit_
                    "--state-dir", tmp_path / "state", timeout=120)
     assert proc.returncode == 4, proc.stderr
     (tmp_path / "bad.pub").write_text("ssh-ed25519 AAAA alice\n")
+    # a bad or missing key file is an error line and skipped: the device runs on (exit 4: the source is missing)
     for key, says in ((tmp_path / "bad.pub", "is not an edge-lrcn public key"), (tmp_path / "gone.pub", "not found")):
         proc = run_cli("run", "--source", tmp_path / "none.avi", "--trusted-key", key, timeout=120)
-        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == 4 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # but it never turns require_signature off: with no key left, a --model is not run (exit 3)
+    proc = run_cli("run", "--source", tmp_path / "none.avi", "--model", kit["unsigned"], "--trusted-key",
+                   tmp_path / "bad.pub", "--require-signature", "--state-dir", tmp_path / "state", timeout=120)
+    assert proc.returncode == 3 and "no trusted key could be read" in proc.stderr, proc.stderr
     proc = run_cli("push", kit["a"], "--broker", "mqtt://127.0.0.1:1")
     assert proc.returncode == 2 and "name the target" in proc.stderr
 

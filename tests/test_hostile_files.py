@@ -116,3 +116,58 @@ def _tmpfs(folder: Path, size: str) -> None:
         msg = "a full disk needs a tmpfs: run the tests as root (CI does)"
         pytest.fail(msg) if in_ci() else pytest.skip(msg)
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+
+
+# ---- trusted keys -------------------------------------------------------------------------------------------------
+def test_key_files_others_may_write_fifos_and_garbage_are_refused_and_the_rest_is_used(tmp_path):
+    from edge_lrcn.errors import UsageError
+    from edge_lrcn.fleet.keys import keygen, load_keys, load_trusted
+
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o755)
+    for name in ("alice", "bob", "carol", "mallory"):
+        keygen(tmp_path / name, name)
+    (keys / "alice.pub").write_bytes((tmp_path / "alice" / "edge-lrcn.pub").read_bytes())
+    two = (tmp_path / "bob" / "edge-lrcn.pub").read_text() + "# the second key\n\n" + \
+        (tmp_path / "carol" / "edge-lrcn.pub").read_text()
+    (keys / "both.pub").write_text(two)
+    (keys / "garbage.pub").write_text("not a key at all\n")
+    (keys / "open.pub").write_bytes((tmp_path / "mallory" / "edge-lrcn.pub").read_bytes())
+    (keys / "open.pub").chmod(0o666)
+    os.mkfifo(keys / "fifo.pub")  # would hang a plain open() for ever
+    problems: list[str] = []
+    got = load_trusted([keys], strict=False, problems=problems)
+    assert sorted(k.name for k in got) == ["alice", "bob", "carol"]  # every key of both.pub, said in the log
+    assert len(problems) == 3, problems
+    assert any("fifo.pub is not a regular file" in p for p in problems)
+    assert any("garbage.pub line 1 is not an edge-lrcn public key" in p for p in problems)
+    assert any(f"writable by group or others: refused (sudo chmod go-w {keys / 'open.pub'})" in p for p in problems)
+    with pytest.raises(UsageError, match="fifo.pub is not a regular file|garbage.pub|open.pub"):
+        load_trusted([keys])  # host commands: the first problem is the error
+    (keys / "mixed.pub").write_text(two + "garbage\n")  # one bad line refuses the whole file
+    with pytest.raises(UsageError, match=r"mixed.pub line 5 .* the file is refused"):
+        load_keys(keys / "mixed.pub")
+    keys.chmod(0o777)  # whoever may write in the folder may add a key
+    problems.clear()
+    assert load_trusted([keys], strict=False, problems=problems) == []
+    assert problems == [f"trusted key folder {keys} is writable by group or others: refused (sudo chmod go-w {keys})"]
+
+
+def test_a_daemon_with_a_fifo_and_a_garbage_key_starts_with_the_good_keys(tmp_path):
+    from edge_lrcn.fleet.keys import keygen
+    from tests.conftest import run_cli
+
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o755)
+    keygen(tmp_path / "alice", "alice")
+    (keys / "alice.pub").write_bytes((tmp_path / "alice" / "edge-lrcn.pub").read_bytes())
+    (keys / "garbage.pub").write_text("edge-lrcn-ed25519 !!!! x\n")
+    os.mkfifo(keys / "hang.pub")
+    video = tmp_path / "v.avi"
+    make_sequence(video, [("right", 2.0)], seed=2)
+    proc = run_cli("run", "--source", video, "--trusted-key", keys, "--state-dir", tmp_path / "state",
+                   "--stats-interval", "0", timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 2 and any("hang.pub" in e for e in errors) and any("garbage.pub" in e for e in errors)
+    assert "trusted key file" in proc.stderr and "alice.pub: 1 key (alice)" in proc.stderr

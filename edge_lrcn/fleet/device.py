@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config import SinkType, state_dir
+from ..errors import BundleError
 from ..model.bundle import Bundle
 from ..model.loader import Model
 from .control import Control, model_object
@@ -29,17 +30,25 @@ class Trust:
     state: StateDir
     model: str | None  # None: the embedded model
     signer: PublicKey | None = None
+    problems: list[str] = field(default_factory=list)  # key files and folders refused (logged, skipped)
 
     @classmethod
     def of(cls, settings) -> "Trust":
-        """Bad key files are exit 2; the pushed model kept in the state directory runs unless ``--model`` is
-        given on the command line (update.startup_bundle)."""
-        keys, state = load_trusted(settings.trusted_keys), StateDir(state_dir(settings))
+        """A bad key file or folder is logged and skipped, the other keys are used (fleet/keyfiles.py); the pushed
+        model kept in the state directory runs unless ``--model`` is given on the command line
+        (update.startup_bundle)."""
+        problems: list[str] = []
+        keys = load_trusted(settings.trusted_keys, strict=False, problems=problems)
+        state = StateDir(state_dir(settings))
         model, signer = startup_bundle(settings, keys, state)
-        return cls(keys, state, model, signer)
+        return cls(keys, state, model, signer, problems)
 
     def check(self, bundle: Bundle, settings) -> None:
-        """``require_signature``: exit 3 for a bundle no trusted key signed."""
+        """``require_signature``: exit 3 for a bundle no trusted key signed, and for any ``model`` when every
+        trusted key file was refused (a bad key file must not turn the requirement off)."""
+        if settings.require_signature and settings.model and not self.keys and self.problems:
+            raise BundleError(f"require_signature is set and no trusted key could be read ({len(self.problems)} "
+                              f"key file(s) refused, see above): {settings.model} is not run")
         self.signer = self.signer or check_required_signature(bundle, settings, self.keys)
 
 
