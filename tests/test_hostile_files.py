@@ -171,3 +171,55 @@ def test_a_daemon_with_a_fifo_and_a_garbage_key_starts_with_the_good_keys(tmp_pa
     errors = [line for line in proc.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 2 and any("hang.pub" in e for e in errors) and any("garbage.pub" in e for e in errors)
     assert "trusted key file" in proc.stderr and "alice.pub: 1 key (alice)" in proc.stderr
+
+
+# ---- record and dataset add ---------------------------------------------------------------------------------------
+def test_record_onto_a_disk_that_fills_up_ends_with_one_line_and_nothing_half_written(tmp_path):
+    from tests.conftest import run_cli
+
+    video, data = tmp_path / "v.avi", tmp_path / "data"
+    make_sequence(video, [("right", 20.0)], seed=3, size=(320, 240))
+    _tmpfs(data, "400k")
+    try:
+        proc = run_cli("record", "--source", video, "--label", "wave", "--seconds", "3", "--count", "6", "--interval",
+                       "0", "--out", data, timeout=120)
+        kept = {p.name: decoded_frames(p) for p in (data / "wave").iterdir()}
+        partial = list((data / PARTIAL).iterdir())
+    finally:
+        subprocess.run(["umount", str(data)], check=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "the disk is full" in last and "nothing was added" in last, proc.stderr[-2000:]
+    assert len(kept) < 6 and all(n == 75 for n in kept.values()) and not partial  # whole clips only
+
+
+def test_dataset_add_refuses_bad_sidecars_and_a_file_as_data_with_one_line(tmp_path):
+    from tests.conftest import run_cli
+
+    folder, data = tmp_path / "clips", tmp_path / "data"
+    folder.mkdir()
+    stem = "20261125T160041.123Z_fall"
+    make_sequence(folder / f"{stem}.avi", [("right", 1.0)], seed=4)
+    cases = {"slash": {"clip": "../x/y.avi", "label": "fall"}, "empty": {"clip": "", "label": "fall"},
+             "array": [1, 2], "number": {"clip": f"{stem}.avi", "label": 3},
+             "lost": {"clip": None, "label": "fall", "lost": LOST}, "nested": "[" * 5000}
+    for name, body in cases.items():
+        (folder / f"{name}.json").write_text(body if isinstance(body, str) else json.dumps(body))
+        proc = run_cli("dataset", "add", folder / f"{name}.json", "--data", data, timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (name, proc.stderr[-1500:])
+        assert len(proc.stderr.strip().splitlines()) == 1 and not data.exists(), (name, proc.stderr)
+    (folder / f"{stem}.json").write_text(json.dumps({"clip": f"{stem}.avi", "label": "fall", "frames": 999}))
+    proc = run_cli("dataset", "add", folder / f"{stem}.json", "--data", data, timeout=120)
+    assert proc.returncode == 2 and "25 of its 999 frames decode" in proc.stderr and not data.exists()
+    data.write_text("not a folder")
+    proc = run_cli("dataset", "add", folder / f"{stem}.avi", "--label", "fall", "--data", data, timeout=120)
+    assert proc.returncode == 2 and "is a file, not a dataset folder" in proc.stderr, proc.stderr
+
+
+def test_record_refuses_an_interval_that_is_not_a_number(tmp_path):
+    from tests.conftest import run_cli
+
+    for value in ("nan", "inf", "-1"):
+        proc = run_cli("record", "--source", tmp_path / "none.avi", "--label", "x", "--interval", value, "--out",
+                       tmp_path / "data")
+        assert proc.returncode == 2 and "--interval" in proc.stderr and "Traceback" not in proc.stderr
