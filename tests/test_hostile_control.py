@@ -6,6 +6,8 @@ anyway). docs/fleet.md, "Hostile input"."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -183,5 +185,44 @@ def test_the_control_connection_is_restarted_if_its_thread_ends(tmp_path):
     finally:
         pub.loop_stop()
         control.close()
+        sub.close()
+        broker.stop()
+
+
+def test_two_daemons_with_one_device_id_stop_fighting_and_the_camera_state_is_offline_after_a_stop(tmp_path):
+    from edge_lrcn.convert.synth import make_sequence
+    from tests.conftest import launch
+
+    broker = Broker(tmp_path / "broker").start()
+    video = tmp_path / "v.avi"
+    make_sequence(video, [("right", 90.0)], seed=1)
+    logs = [tmp_path / f"d{i}.log" for i in range(2)]
+    procs = [launch("run", "--source", video, "--realtime", "--device-id", "twin", "--sink",
+                    f"mqtt://127.0.0.1:{broker.port}", "--remote-settings", "--state-dir", tmp_path / f"s{i}",
+                    "--stats-interval", "0", stdout=subprocess.DEVNULL, stderr=open(logs[i], "w")) for i in range(2)]
+    taken = "already connected, closing old connection"
+    try:
+        said = ("MQTT broker", "fleet control: the broker")  # the sink's and the control connection's
+        assert wait(lambda: all(any(s in p.read_text() and "same client id" in p.read_text() for p in logs)
+                                for s in said), 90), [p.read_text()[-3000:] for p in logs]
+        # one of the two gave way, once for each connection; from now on the connections change hands rarely
+        # (before: 114 times a minute)
+        before = (tmp_path / "broker" / "broker.log").read_text().count(taken)
+        time.sleep(10)  # an observation window, not a wait for a condition
+        during = (tmp_path / "broker" / "broker.log").read_text().count(taken) - before
+        assert during <= 4, during
+        assert sum(p.read_text().count("same client id") for p in logs) <= 4  # said once per connection at most
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        rcs = [p.wait(15) for p in procs]
+    assert rcs == [0, 0], [p.read_text()[-2000:] for p in logs]
+    sub = Subscriber(broker.port, topics=("edge-lrcn/twin/#",))
+    try:
+        assert wait(lambda: sub.on("edge-lrcn/twin/camera") and sub.on("edge-lrcn/twin/availability"), 10)
+        camera = json.loads(sub.on("edge-lrcn/twin/camera")[-1][0])
+        assert camera["state"] == "offline" and camera["reason"] == "stopped"
+        assert sub.on("edge-lrcn/twin/availability")[-1][0] == b"offline"
+    finally:
         sub.close()
         broker.stop()

@@ -14,6 +14,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from typing import Callable
 
 import paho.mqtt.client as mqtt
@@ -22,7 +23,8 @@ from paho.mqtt.properties import Properties
 
 from ..config import SinkSpec
 from ..events import utc_now
-from ..publish.mqtt import new_client, read_password
+from ..publish.mqtt import (TAKEOVER_MAX_DELAY_S, TAKEOVER_MIN_DELAY_S, TAKEOVER_S, TAKEOVERS, new_client,
+                            read_password)
 from .keys import PublicKey
 from ..logsafe import Throttle, quote
 from .protocol import (HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_MAX, SET_RESPONSE, SETTINGS, json_object,
@@ -32,6 +34,7 @@ from .update import Prepared, Updater
 
 log = logging.getLogger(__name__)
 PACKET_SLACK = 64 * 1024  # topic, properties and a settings request
+SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason code
 COMMANDS_MAX = 4  # checked models waiting for the loop (the updater waits when it is full)
 SET_RATE, SET_BURST = 10.0, 20.0  # settings requests taken a second, on average and at once; more: "busy"
 
@@ -54,7 +57,8 @@ class Control:
         self.commands: queue.Queue = queue.Queue(maxsize=COMMANDS_MAX)
         self._retained: dict[str, dict] = {}
         self._refused = self._closing = False
-        self.restarts = 0
+        self.restarts = self.takeovers = 0
+        self._connected_at = 0.0
         self._throttle = Throttle(log)
         self._rate = Rate(SET_RATE, SET_BURST)
         self.busy = 0  # requests answered "busy"
@@ -62,7 +66,7 @@ class Control:
         self.remote = RemoteSettings(config, settings, state, self.answer_set, self.publish_settings,
                                      lambda: self.wake()) if settings["remote_settings"] else None
         self.client = c = new_client(target, settings, read_password(settings), f"{client_id}-control", v5=True)
-        c.on_connect, c.on_message = self._on_connect, self._on_message
+        c.on_connect, c.on_message, c.on_disconnect = self._on_connect, self._on_message, self._on_disconnect
         c.suppress_exceptions = True  # a callback that fails anyway is logged by paho, its thread goes on
         c.reconnect_delay_set(1, 30)
         # MQTT 5 Maximum Packet Size: the broker never sends this connection a message larger than a push may be,
@@ -97,12 +101,33 @@ class Control:
             self._refused = True
             return
         self._refused = False
+        self._connected_at = time.monotonic()
         subs = ([MODEL_SET] if self.updater else []) + ([SET] if self.remote else [])
         for sub in subs:
             client.subscribe(self.topic(sub), qos=1)
         for sub, obj in list(self._retained.items()):
             client.publish(self.topic(sub), json.dumps(obj), qos=1, retain=True)
         log.info("fleet control connected (%s)", ", ".join(self.topic(s) for s in subs) or "no commands taken")
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        """A connection the broker closes soon after it opened, again and again, was given to another client with
+        our client id (two devices with one device_id; mosquitto closes it without a reason code): after a few,
+        reconnect only every minute or more, so the two stop taking it from each other."""
+        quick = self._connected_at and time.monotonic() - self._connected_at < TAKEOVER_S
+        taken = quick or getattr(reason_code, "value", None) == SESSION_TAKEN_OVER
+        self._connected_at = 0.0
+        if not taken:
+            if self.takeovers >= TAKEOVERS:
+                client.reconnect_delay_set(1, 30)
+            self.takeovers = 0
+            return
+        self.takeovers += 1
+        if self.takeovers == TAKEOVERS:
+            log.error("fleet control: the broker closed this connection %d times right after it opened: another "
+                      "client probably uses the same client id (%s); give each device its own device_id or "
+                      "client_id. Reconnecting after %g-%g s from now on", TAKEOVERS,
+                      client._client_id.decode(errors="replace"), TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
+            client.reconnect_delay_set(int(TAKEOVER_MIN_DELAY_S), int(TAKEOVER_MAX_DELAY_S))
 
     def _on_message(self, client, userdata, msg) -> None:
         """Whatever the bytes: an answer, never an exception out of paho's thread."""

@@ -31,6 +31,7 @@ import paho.mqtt.client as mqtt
 
 from ..config import SinkSpec
 from ..errors import UsageError
+from ..events import utc_now
 from .discovery import discovery_configs, node_id
 from .sink import Kind, Sink, SinkContext
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 TAKEOVER_S = 30.0  # a connection the broker closes this soon after it opened, several times in a row, is taken over
 TAKEOVERS = 3
+TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S = 60.0, 600.0  # the reconnect backoff once a takeover is recognised
 EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
 SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
             Kind.CAMERA: "camera", Kind.SNAPSHOT: "snapshot"}
@@ -169,7 +171,9 @@ class MqttSink(Sink):
         self._connected = threading.Event()
         self._last_error = None
         self._replay_wanted = False
+        self._camera: dict | None = None  # the last camera object published (its state is retained)
         self._connected_at, self._short_drops = 0.0, 0
+        self._takeover_delay = 0.0
         self.client = self._client(target, settings, password)
         self.thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self.thread.start()
@@ -226,7 +230,7 @@ class MqttSink(Sink):
                 break
             self._connected.clear()
             self._lost()
-            delay = self._backoff(delay if not self.connects else 1.0)
+            delay = self._backoff(self._next_delay(delay))
 
     def _lost(self) -> None:
         """The broker closed a connection. Closed soon after it opened, again and again, while connecting still
@@ -237,9 +241,20 @@ class MqttSink(Sink):
         if self._short_drops == TAKEOVERS:
             log.error("MQTT broker %s:%d closed this connection %d times right after it opened: another device is "
                       "probably connected with the same client id %r; give each device its own device_id (now %r) "
-                      "or client_id", self.host, self.port, TAKEOVERS, self.client_id, self.device_id)
+                      "or client_id. Reconnecting after %g s from now on, up to %g s, so the two stop taking the "
+                      "connection from each other", self.host, self.port, TAKEOVERS, self.client_id,
+                      self.device_id, TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
         elif self._last_error is None:
             log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
+
+    def _next_delay(self, delay: float) -> float:
+        """After a lost connection: 1 s, unless another client takes the connection from us again and again; then
+        we stop fighting over it: 60 s, doubling to 10 min while it goes on."""
+        if self._short_drops >= TAKEOVERS:
+            self._takeover_delay = min(TAKEOVER_MAX_DELAY_S, 2 * self._takeover_delay or TAKEOVER_MIN_DELAY_S)
+            return self._takeover_delay
+        self._takeover_delay = 0.0
+        return delay if not self.connects else 1.0
 
     def _backoff(self, delay: float) -> float:
         self._stop.wait(delay * random.uniform(0.8, 1.2))
@@ -297,6 +312,8 @@ class MqttSink(Sink):
                 log.warning("MQTT queue full (queue_limit %d) while the broker is away: %d messages dropped so far",
                             self.queue_limit, self.dropped)
             return
+        if kind is Kind.CAMERA:
+            self._camera = obj
         payload = obj["jpeg"] if kind is Kind.SNAPSHOT else json.dumps(obj, separators=(",", ":"))
         info = self.client.publish(self.topic(SUBTOPIC[kind]), payload, qos=qos, retain=kind.retained)
         if qos:
@@ -325,6 +342,10 @@ class MqttSink(Sink):
         at most ``timeout`` seconds (the connection thread leaves its loop within 0.5 s)."""
         end = time.monotonic() + timeout
         if self._connected.is_set():
+            if self._camera is not None:  # the retained camera state must not say "online" after the stop
+                stopped = {**self._camera, "state": "offline", "reason": "stopped", "ts": utc_now()}
+                self.client.publish(self.topic("camera"), json.dumps(stopped, separators=(",", ":")), qos=1,
+                                    retain=True)
             info = self.client.publish(self.topic("availability"), "offline", qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=max(0.1, end - time.monotonic() - 0.6))
