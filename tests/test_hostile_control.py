@@ -23,7 +23,7 @@ from edge_lrcn.fleet.state import StateDir
 from tests.broker import Broker
 from tests.conftest import wait_until
 from tests.mjpeg_server import MjpegCamera
-from tests.test_fleet import DEV, PREFIX, Device, responses, wait
+from tests.test_fleet import DEV, PREFIX, Device, kit, responses, wait  # noqa: F401 - kit is a fixture
 from tests.test_mqtt import Subscriber
 
 pytestmark = pytest.mark.needs("mosquitto", "mosquitto_sub")
@@ -225,4 +225,34 @@ def test_two_daemons_with_one_device_id_stop_fighting_and_the_camera_state_is_of
         assert sub.on("edge-lrcn/twin/availability")[-1][0] == b"offline"
     finally:
         sub.close()
+        broker.stop()
+
+
+def test_push_all_survives_poisoned_retained_model_topics_of_other_devices(tmp_path, kit):
+    from tests.conftest import run_cli
+
+    broker = Broker(tmp_path / "broker").start()
+    cam = MjpegCamera("right", fps=15.0, seed=9)
+    dev = Device(broker, cam, tmp_path / "state", "--trusted-key", kit["pub"],
+                 env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    sub = Subscriber(broker.port, topics=(f"{PREFIX}/#",))
+    pub = publisher(broker.port)
+    try:
+        for name, payload in (("nested", b"[" * 5000), ("array", b"[1, 2]"), ("no_id", b'{"updates": true}'),
+                              ("binary", b"\xff\xfe")):
+            pub.publish(f"edge-lrcn/{name}/model", payload, qos=1, retain=True).wait_for_publish(10)
+        assert wait(lambda: sub.on(f"{PREFIX}/model"), 60), dev.log()
+        proc = run_cli("push", kit["a"], "--broker", f"mqtt://127.0.0.1:{broker.port}", "--all", "--timeout", "90",
+                       timeout=150)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
+        lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+        assert [(x["device"], x["status"]) for x in lines] == [(PREFIX, "ok")]
+        assert proc.stderr.count("ignoring") == 4, proc.stderr
+    finally:
+        for name in ("nested", "array", "no_id", "binary"):
+            pub.publish(f"edge-lrcn/{name}/model", b"", qos=1, retain=True)
+        pub.loop_stop()
+        sub.close()
+        assert dev.stop() == 0
+        cam.close()
         broker.stop()
