@@ -256,3 +256,33 @@ def test_push_all_survives_poisoned_retained_model_topics_of_other_devices(tmp_p
         assert dev.stop() == 0
         cam.close()
         broker.stop()
+
+
+def test_an_older_signed_bundle_is_refused_as_a_replay_unless_signed_again_as_a_rollback(tmp_path, kit):
+    import shutil
+
+    from edge_lrcn.fleet.keys import sign
+    from edge_lrcn.fleet.release import is_rollback, release_of
+    from edge_lrcn.model.bundle import read_bundle
+    from tests.test_fleet import answer, push
+
+    old, new = tmp_path / "old.lrcn", tmp_path / "new.lrcn"
+    shutil.copy(kit["a"], old)
+    shutil.copy(kit["b"], new)
+    assert "" < release_of(read_bundle(old)) < release_of(read_bundle(new))  # kit signs a, then b
+    broker = Broker(tmp_path / "broker").start()
+    cam = MjpegCamera("right", fps=15.0, seed=10)
+    dev = Device(broker, cam, tmp_path / "state", "--trusted-key", kit["pub"],
+                 env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    try:
+        assert answer(push(broker, new))["status"] == "ok", dev.log()
+        assert (tmp_path / "state" / "release").read_text().strip() == release_of(read_bundle(new))
+        replay = answer(push(broker, old))
+        assert replay["status"] == "error" and "refused as a replay" in replay["error"], replay
+        sign(old, kit["dir"] / "alice" / "edge-lrcn.key", rollback=True)
+        assert is_rollback(read_bundle(old)) and release_of(read_bundle(old)) > release_of(read_bundle(new))
+        assert answer(push(broker, old))["status"] == "ok", dev.log()
+    finally:
+        assert dev.stop() == 0
+        cam.close()
+        broker.stop()

@@ -74,6 +74,9 @@ class FleetDevice:
         """The checked bundle becomes the one a restart runs; False (answered) when it cannot be kept."""
         try:
             self.state.commit(prepared.staged)
+            if prepared.release:
+                self.state.write_release(prepared.release)
+                self.control.updater.floor = prepared.release
         except OSError as exc:
             prepared.staged.unlink(missing_ok=True)
             self.control.refuse_model(prepared.transaction, f"cannot keep the model in {self.state.path}: "

@@ -32,6 +32,7 @@ from ..errors import BundleError, UsageError
 from ..events import utc_now
 from ..model.bundle import MANIFEST, SIGNATURE, Bundle, read_bundle
 from .keyfiles import check_folder, key_lines, read_key_file
+from .release import stamp
 
 log = logging.getLogger(__name__)
 
@@ -196,21 +197,23 @@ def verify(bundle: Bundle, trusted: list[PublicKey]) -> PublicKey:
                       f"signing")
 
 
-def sign(path: Path, key_path: Path, out: Path | None = None) -> dict:
-    """Sign the bundle at ``path`` (checked first) into ``out`` (default: in place, atomically); the record."""
+def sign(path: Path, key_path: Path, out: Path | None = None, rollback: bool = False) -> dict:
+    """Sign the bundle at ``path`` (checked first) into ``out`` (default: in place, atomically); the record. The
+    signed manifest carries this signing's release time (fleet/release.py: a device refuses older ones)."""
     bundle = read_bundle(path)
     private = load_private(key_path)
     pub = load_public(key_path.with_suffix(".pub")) if key_path.with_suffix(".pub").exists() else None
+    manifest_bytes = stamp(bundle.manifest, rollback)
     record = {"algorithm": "ed25519", "key_id": key_id(private.public_key()),
               "signer": pub.name if pub else key_path.stem, "signed_at": utc_now(),
-              "signature": base64.b64encode(private.sign(CONTEXT + bundle.manifest_bytes)).decode()}
+              "signature": base64.b64encode(private.sign(CONTEXT + manifest_bytes)).decode()}
     out = Path(out or path)
     tmp = out.with_name(out.name + ".tmp")
     try:
         with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst:
             for info in src.infolist():
                 if info.filename != SIGNATURE:
-                    dst.writestr(info, src.read(info.filename) if info.filename != MANIFEST else bundle.manifest_bytes)
+                    dst.writestr(info, src.read(info.filename) if info.filename != MANIFEST else manifest_bytes)
             dst.writestr(SIGNATURE, json.dumps(record, indent=2, sort_keys=True))
         os.replace(tmp, out)
     except OSError as exc:
