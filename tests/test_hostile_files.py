@@ -223,3 +223,23 @@ def test_record_refuses_an_interval_that_is_not_a_number(tmp_path):
         proc = run_cli("record", "--source", tmp_path / "none.avi", "--label", "x", "--interval", value, "--out",
                        tmp_path / "data")
         assert proc.returncode == 2 and "--interval" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_links_in_the_state_folder_are_replaced_or_removed_never_followed(tmp_path):
+    from edge_lrcn.fleet.state import StateDir
+
+    victim, state = _victim(tmp_path), tmp_path / "state"
+    state.mkdir()
+    for name in ("settings.json", "paused", "release", ".incoming-x.lrcn", "model.lrcn"):
+        (state / name).symlink_to(victim / "a.txt")
+    s = StateDir(state)
+    s.clean()  # a crash's staging files: the link goes, its target stays
+    s.write_settings({"enter_threshold": 0.5})
+    s.write_release("2026-12-05T10:00:00.000Z")
+    s.set_paused(False)
+    s.commit(s.stage(b"bundle"))
+    assert (victim / "a.txt").read_text() == "precious"
+    assert not os.path.lexists(state / ".incoming-x.lrcn") and not os.path.lexists(state / "paused")
+    for name in ("settings.json", "release", "model.lrcn"):
+        assert not (state / name).is_symlink() and (state / name).is_file()
+    assert (state / "model.previous.lrcn").is_symlink()  # the link was renamed, as a link

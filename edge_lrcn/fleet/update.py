@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import BundleError, EdgeLrcnError
+from ..logsafe import Throttle, cut
 from ..model.bundle import Bundle, read_bundle, read_bundle_bytes
 from ..model.loader import Model
 from ..model.verify import verify_once
@@ -49,6 +50,7 @@ class Updater:
                  ready: Callable[[Prepared], None], backlog: int = 2):
         self.trusted, self.state, self.max_bytes = trusted, state, max_bytes
         self.floor = state.release  # pushes released before the last one accepted are replays
+        self._throttle = Throttle(log, 10.0)
         self.open_model, self.answer, self.ready = open_model, answer, ready
         self._queue: queue.Queue = queue.Queue(maxsize=backlog)
         self.thread = threading.Thread(target=self._run, name="model-update", daemon=True)
@@ -59,7 +61,7 @@ class Updater:
         tx = transaction_of(payload)
         if len(payload) > self.max_bytes + HEADER_MAX:
             why = f"push is {len(payload)} bytes, over this device's max_model_bytes {self.max_bytes}"
-            log.warning("pushed model refused (transaction %s): %s", tx, why)
+            self._throttle.warning("refused", "pushed model refused (transaction %s): %s", tx, why)
             self.answer(tx, why)
             return
         try:
@@ -79,11 +81,12 @@ class Updater:
             try:
                 self.ready(self.check(payload, tx))
             except EdgeLrcnError as exc:
-                log.warning("pushed model refused (transaction %s): %s", tx, exc)
-                self.answer(tx, str(exc))
+                self._throttle.warning("refused", "pushed model refused (transaction %s): %s", tx, cut(str(exc)))
+                self.answer(tx, cut(str(exc)))
             except Exception as exc:  # noqa: BLE001 - a push must never take the daemon down
-                log.exception("pushed model failed (transaction %s)", tx)
-                self.answer(tx, f"unexpected error: {type(exc).__name__}: {exc}")
+                self._throttle.warning("failed", "pushed model failed (transaction %s): %s: %s", tx,
+                                       type(exc).__name__, cut(str(exc)))
+                self.answer(tx, f"unexpected error: {type(exc).__name__}: {cut(str(exc))}")
 
     def check(self, payload: bytes, tx: str | None) -> Prepared:
         data = decode_push(payload)
