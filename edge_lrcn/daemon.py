@@ -36,7 +36,7 @@ from .model.loader import load_bundle, open_model
 from .publish.clips import ClipOptions, ClipRecorder
 from .publish.fanout import make_sinks
 from .publish.sink import Sink, SinkContext
-from .service import Health, Notifier, Totals, tasks_limit
+from .service import Health, Notifier, Totals, memory_limit, tasks_limit
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
@@ -265,11 +265,29 @@ def _check_tasks(threads: int) -> None:
                          f"(TasksMax, cgroup pids.max): lower threads or raise TasksMax")
 
 
+MEMORY_BESIDE_CLIPS_MB = 250  # the daemon without its pre-roll: interpreters, libraries, a push being checked, queues
+
+
+def _check_memory(settings) -> None:
+    """The pre-roll buffer (``clips_buffer_mb``) and the rest of the daemon must fit the unit's MemoryMax: over it
+    the kernel kills the service in the middle of a clip (exit 2 at start instead)."""
+    limit = memory_limit()
+    if not settings.clips_dir or limit is None:
+        return
+    need = settings.clips_buffer_mb + MEMORY_BESIDE_CLIPS_MB
+    if need * 1e6 > limit:
+        raise UsageError(f"clips_buffer_mb = {settings.clips_buffer_mb:g} needs about {need:g} MB with the rest of "
+                         f"the daemon (about {MEMORY_BESIDE_CLIPS_MB} MB), and this service may use "
+                         f"{limit / 1e6:.0f} MB (MemoryMax, cgroup memory.max): lower clips_buffer_mb or raise "
+                         f"MemoryMax")
+
+
 def build(config: ConfigSource) -> Daemon:
     """Settings (exit 2), then the bundle (exit 3), a file source (exit 4), the interpreters and the sinks. A live
     source is not opened here: the daemon's camera opens it off the loop (absent at start: offline, retried)."""
     s = config.load()
     _check_tasks(s.threads or default_threads())
+    _check_memory(s)
     spec = parse_source(s.source)  # a malformed spec: exit 2
     trust = Trust.of(s)
     bundle = load_bundle(trust.model, verify=s.verify_model)

@@ -15,6 +15,19 @@ log = logging.getLogger(__name__)
 def tasks_limit(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
     """The most tasks (threads) this process's cgroup allows (the unit's ``TasksMax=``, the pids controller's
     ``pids.max``); None when unlimited or unknown."""
+    return cgroup_limit("pids", "pids.max", "pids.max", proc_cgroup, root)
+
+
+def memory_limit(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
+    """The most memory (bytes) this process's cgroup may use (the unit's ``MemoryMax=``: ``memory.max``, or cgroup
+    v1's ``memory.limit_in_bytes``); None when unlimited or unknown."""
+    limit = cgroup_limit("memory", "memory.max", "memory.limit_in_bytes", proc_cgroup, root)
+    return limit if limit is not None and limit < 1 << 60 else None  # v1 says "no limit" with a huge number
+
+
+def cgroup_limit(controller: str, v2_file: str, v1_file: str, proc_cgroup: str, root: str) -> int | None:
+    """A limit of this process's cgroup: ``v2_file`` of its cgroup v2 directory, else ``v1_file`` of the
+    ``controller`` hierarchy; None when unlimited (``max``) or unknown."""
     try:
         with open(proc_cgroup) as f:
             lines = f.read().splitlines()
@@ -23,9 +36,9 @@ def tasks_limit(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgr
     for line in lines:
         hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
         if hierarchy == "0" and controllers == "":
-            candidate = f"{root}{path}/pids.max"  # cgroup v2
-        elif "pids" in controllers.split(","):
-            candidate = f"{root}/pids{path}/pids.max"  # cgroup v1
+            candidate = f"{root}{path}/{v2_file}"  # cgroup v2
+        elif controller in controllers.split(","):
+            candidate = f"{root}/{controller}{path}/{v1_file}"  # cgroup v1
         else:
             continue
         try:

@@ -243,3 +243,24 @@ def test_links_in_the_state_folder_are_replaced_or_removed_never_followed(tmp_pa
     for name in ("settings.json", "release", "model.lrcn"):
         assert not (state / name).is_symlink() and (state / name).is_file()
     assert (state / "model.previous.lrcn").is_symlink()  # the link was renamed, as a link
+
+
+def test_a_pre_roll_buffer_over_the_units_memory_max_is_exit_2(tmp_path, monkeypatch):
+    """The cgroup file as systemd lays it out for MemoryMax=600M, read back; build() refuses what does not fit."""
+    from types import SimpleNamespace
+
+    from edge_lrcn import daemon
+    from edge_lrcn.errors import UsageError
+    from edge_lrcn.service import memory_limit
+
+    (tmp_path / "system.slice/edge-lrcn.service").mkdir(parents=True)
+    (tmp_path / "system.slice/edge-lrcn.service/memory.max").write_text(f"{600 * 1024 * 1024}\n")
+    (tmp_path / "v2").write_text("0::/system.slice/edge-lrcn.service\n")
+    assert memory_limit(str(tmp_path / "v2"), str(tmp_path)) == 600 * 1024 * 1024
+    (tmp_path / "system.slice/edge-lrcn.service/memory.max").write_text("max\n")
+    assert memory_limit(str(tmp_path / "v2"), str(tmp_path)) is None
+    monkeypatch.setattr(daemon, "memory_limit", lambda: 600 * 1024 * 1024)
+    daemon._check_memory(SimpleNamespace(clips_dir="clips", clips_buffer_mb=256.0))
+    daemon._check_memory(SimpleNamespace(clips_dir=None, clips_buffer_mb=1024.0))  # no clips: no buffer
+    with pytest.raises(UsageError, match="clips_buffer_mb = 1024 needs about 1274 MB .* MemoryMax"):
+        daemon._check_memory(SimpleNamespace(clips_dir="clips", clips_buffer_mb=1024.0))
