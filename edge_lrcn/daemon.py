@@ -80,7 +80,7 @@ class Daemon:
             signal.signal(signal.SIGHUP, self.request_reload)
         if self._reload_at_start:
             self._reload.set()
-        paused = bool(self.fleet and self.fleet.state.paused)  # paused before a restart: the camera stays closed
+        paused = bool(self.fleet and self.fleet.paused_at_start)  # paused before a restart: the camera stays closed
         first = None if paused else self.camera.start()  # a file is online now; a live camera: read() says
         if first is not None:
             self._camera_changed(first)

@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 from ..config import SinkSpec
 from ..events import utc_now
 from ..publish.mqtt import (TAKEOVER_MAX_DELAY_S, TAKEOVER_MIN_DELAY_S, TAKEOVER_S, TAKEOVERS, new_client,
-                            read_password)
+                            read_password, remote_on)
 from .keys import PublicKey
 from ..logsafe import Throttle, quote
 from .protocol import (HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_MAX, SET_RESPONSE, SETTINGS, json_object,
@@ -64,7 +64,7 @@ class Control:
         self.busy = 0  # requests answered "busy"
         self.updater = Updater(**updater_args, answer=self.refuse_model, ready=self._ready) if updater_args else None
         self.remote = RemoteSettings(config, settings, state, self.answer_set, self.publish_settings,
-                                     lambda: self.wake()) if settings["remote_settings"] else None
+                                     lambda: self.wake()) if remote_on(settings, target) else None
         self.client = c = new_client(target, settings, read_password(settings), f"{client_id}-control", v5=True)
         c.on_connect, c.on_message, c.on_disconnect = self._on_connect, self._on_message, self._on_disconnect
         c.suppress_exceptions = True  # a callback that fails anyway is logged by paho, its thread goes on

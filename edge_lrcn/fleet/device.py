@@ -12,6 +12,7 @@ from ..config import SinkType, state_dir
 from ..errors import BundleError
 from ..model.bundle import Bundle
 from ..model.loader import Model
+from ..publish.mqtt import remote_on
 from .control import Control, model_object
 from .keys import PublicKey, load_trusted
 from .remote import settings_object
@@ -65,10 +66,21 @@ class FleetDevice:
     def updates(self) -> bool:
         return self.control.updater is not None
 
+    @property
+    def paused_at_start(self) -> bool:
+        """The pause switch kept in the state directory; only while remote settings are on (with them off nobody
+        could switch it off again: a kept one is ignored, and said)."""
+        if self.state.paused and not self.control.remote:
+            log.warning("ignoring the pause switch kept in %s: remote settings are off (remote_settings)",
+                        self.state.path)
+            return False
+        return self.state.paused
+
     def started(self, model: Model, settings, wake: Callable[[], None]) -> None:
         self.control.wake = wake
         self.control.publish_model(model_object(model, self.signer, self.updates, self.max_bytes))
-        self.settings_changed(settings, self.state.paused)  # paused before a restart: no "false" flicker
+        # paused before a restart: no "false" flicker
+        self.settings_changed(settings, self.state.paused and self.control.remote is not None)
 
     def keep(self, prepared: Prepared) -> bool:
         """The checked bundle becomes the one a restart runs; False (answered) when it cannot be kept."""
@@ -140,6 +152,10 @@ def start_fleet(settings, trust: Trust, device_id: str, open_model: Callable[[Bu
     prefix = (settings.topic_prefix or f"edge-lrcn/{device_id}").rstrip("/")
     updater = dict(trusted=trust.keys, state=trust.state, max_bytes=settings.max_model_bytes,
                    open_model=open_model) if trust.keys else None
+    if settings.remote_settings not in (True, False) and not remote_on(settings, mqtt[0]):
+        log.info("remote settings and the pause switch are off: this daemon does not authenticate to the broker "
+                 "(remote_settings = auto; set it to true to take them from anyone who may publish on %s/set)",
+                 prefix)
     control = Control(mqtt[0], settings, prefix, settings.client_id or f"edge-lrcn-{device_id}", updater,
                       wake=lambda: None, config=config, state=trust.state)
     return FleetDevice(control, trust.state, trust.signer, settings.max_model_bytes)

@@ -89,6 +89,19 @@ def new_client(target: SinkSpec, settings, password: str | None, client_id: str,
     return c
 
 
+def authenticates(target: SinkSpec, settings) -> bool:
+    """Whether a connection to ``target`` proves who it is to the broker: a user name (with its password), or a TLS
+    client certificate. A broker that asks for neither usually has no ACLs either."""
+    return bool(target.username or settings["username"]) or bool(target.tls and settings["cert_file"])
+
+
+def remote_on(settings, target: SinkSpec) -> bool:
+    """``remote_settings``: ``true``/``false`` as set; ``auto`` (the default) is on only when the daemon
+    authenticates to the broker (docs/fleet.md, "Who may pause a device")."""
+    value = settings["remote_settings"]
+    return value if isinstance(value, bool) else authenticates(target, settings)
+
+
 def _read_secret(path: Path, what: str) -> str:
     """A password from a file: UTF-8 text of at most 4096 bytes; anything else is a UsageError naming it."""
     try:
@@ -159,7 +172,7 @@ class MqttSink(Sink):
         self.queue_limit = int(settings["queue_limit"])
         self.ha = settings["ha_discovery"]
         self.ha_prefix = settings["ha_prefix"] or "homeassistant"
-        self.idle_labels, self.controls = settings["idle_labels"], settings["remote_settings"]
+        self.idle_labels, self.controls = settings["idle_labels"], remote_on(settings, target)
         self.snapshots = settings["snapshots"]
         self.ha_configs = self._configs()
         self.keepalive = int(settings["keepalive"])
