@@ -211,6 +211,23 @@ class Clip:
         return [folder / self.name, folder / f"{self.stem}.json"]
 
 
+class FpsCap:
+    """The clips' frame rate cap (``fps``; 0: every frame), by timestamp: a frame before its slot is skipped (a
+    clock that went back restarts)."""
+
+    def __init__(self, fps: float):
+        self._dt, self._next_t = 1.0 / fps if fps else 0.0, None
+
+    def keep(self, t: float) -> bool:
+        if not self._dt:
+            return True
+        nxt = self._next_t
+        if nxt is not None and t + 0.002 < nxt and t > nxt - 2 * self._dt:
+            return False
+        self._next_t = nxt + self._dt if nxt is not None and 0 <= t - nxt < self._dt else t + self._dt
+        return True
+
+
 class ClipRecorder:
     """The clip writer thread and its bounded queue. Frame loop side: :meth:`frame`, :meth:`start_activity`,
     :meth:`end_activity`, :meth:`stats`, :meth:`close`; everything else runs on the writer thread."""
@@ -221,7 +238,7 @@ class ClipRecorder:
         self._q: deque = deque()
         self._cv = threading.Condition()
         self._queued_frames = self._queued_bytes = 0
-        self._dt, self._next_t = 1.0 / opts.fps if opts.fps else 0.0, None
+        self._wanted = FpsCap(opts.fps)
         self.dropped = self.failed = self.written = self.removed = 0
         self.ring = Ring(opts.pre_roll + 0.5, opts.buffer_mb * 1e6)
         self.open: list[Clip] = []
@@ -230,7 +247,7 @@ class ClipRecorder:
         self._last_bytes = MIN_FREE_BYTES  # size of the last clip written: the room a new one probably needs
         self.thread = threading.Thread(target=self._run, name="clip-writer", daemon=True)
         self.index: ClipIndex | None = None
-        self._stopping = threading.Event()  # SIGTERM: no more waiting for the disk, queued frames skipped
+        self._stopping = threading.Event()  # SIGTERM: no more waiting for the disk, short pre-roll
         self._prepare_folder()
         if start:
             self.start()
@@ -242,10 +259,11 @@ class ClipRecorder:
     def frame(self, frame) -> None:
         """Queue a frame. Live source: dropped (and counted) when the queue is full. File: waits for room, as the
         frame reader does (the file's frames come as fast as the loop takes them; a clip must not lose them)."""
-        if not self._wanted(frame.t):
+        if not self._wanted.keep(frame.t):
             return
         with self._cv:
-            while not self.opts.live and self._full(frame) and self.thread.is_alive() and not self.stopping:
+            stopping = self._stopping
+            while not self.opts.live and self._full(frame) and self.thread.is_alive() and not stopping.is_set():
                 self._cv.wait(0.5)
             if self._full(frame):
                 self.dropped += 1
@@ -262,16 +280,6 @@ class ClipRecorder:
         return self._queued_frames >= QUEUE_FRAMES or (
             self._queued_frames > 0 and self._queued_bytes + frame.pixels.nbytes > QUEUE_BYTES)
 
-    def _wanted(self, t: float) -> bool:
-        """The ``fps`` cap, by timestamp: a frame before its slot is skipped (a clock that went back restarts)."""
-        if not self._dt:
-            return True
-        nxt = self._next_t
-        if nxt is not None and t + 0.002 < nxt and t > nxt - 2 * self._dt:
-            return False
-        self._next_t = nxt + self._dt if nxt is not None and 0 <= t - nxt < self._dt else t + self._dt
-        return True
-
     def start_activity(self, event: dict, snapshot: bytes | None) -> dict:
         """Queue a clip for this activity_start; the file names it will have (for the event)."""
         stem = clip_stem(event)
@@ -280,10 +288,6 @@ class ClipRecorder:
 
     def end_activity(self, event: dict) -> None:
         self._put(("end", event))
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
 
     def interrupt(self) -> None:
         """The daemon is stopping (a signal handler may call this): the loop no longer waits for room, and a clip
@@ -361,8 +365,8 @@ class ClipRecorder:
             return
         try:
             for t, jpg in self.ring.since(float(event["t"]) - self.opts.pre_roll):
-                if self.stopping and t < float(event["t"]) - STOPPING_PRE_ROLL_S:
-                    continue  # stopping: the last second before the start is enough, the shutdown has a budget
+                if self._stopping.is_set() and t < float(event["t"]) - STOPPING_PRE_ROLL_S:
+                    continue  # stopping: the last 5 s before the start are enough, the shutdown has a budget
                 clip.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
         except OSError as exc:
             self._abandon(clip, f"clip {stem} not recorded: {exc}")
@@ -396,8 +400,7 @@ class ClipRecorder:
         self._budget(clip.stem)
 
     def _budget(self, newest: str | None) -> None:
-        """The oldest clips go first; the newest (even alone over the budget) and the open ones stay. The disk is
-        kept with room for a clip as large as the last one."""
+        """The oldest clips go first; the newest and the open ones stay; room is kept for a clip like the last."""
         try:
             keep = {c.stem for c in self.open} | {newest}
             self.removed += enforce_budget(self.index, self.opts.max_mb * 1e6, keep, MIN_FREE_BYTES + self._last_bytes,

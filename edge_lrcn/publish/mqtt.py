@@ -161,6 +161,32 @@ class Acks:
         return len(self._acked)
 
 
+class Takeovers:
+    """A connection the broker closes soon after it opened, again and again, while connecting still works: another
+    client uses the same client id (two devices with one device_id) and the broker hands the session from one to the
+    other for ever. Once recognised, the reconnect waits 60 s, doubling to 10 min, so the two stop fighting."""
+
+    def __init__(self):
+        self.connected_at = 0.0
+        self.short_drops = 0
+        self.wait = 0.0
+
+    def opened(self) -> None:
+        self.connected_at = time.monotonic()
+
+    def lost(self) -> bool:
+        """A connection ended; True when this makes the takeover recognised (said once)."""
+        quick = self.connected_at and time.monotonic() - self.connected_at < TAKEOVER_S
+        self.short_drops, self.connected_at = self.short_drops + 1 if quick else 0, 0.0
+        return self.short_drops == TAKEOVERS
+
+    def delay(self) -> float:
+        """The wait before the next connect while a takeover goes on; 0 otherwise."""
+        self.wait = min(TAKEOVER_MAX_DELAY_S, 2 * self.wait or TAKEOVER_MIN_DELAY_S) if self.short_drops >= TAKEOVERS \
+            else 0.0
+        return self.wait
+
+
 class MqttSink(Sink):
     name = "mqtt"
 
@@ -185,8 +211,7 @@ class MqttSink(Sink):
         self._last_error = None
         self._replay_wanted = False
         self._camera: dict | None = None  # the last camera object published (its state is retained)
-        self._connected_at, self._short_drops = 0.0, 0
-        self._takeover_delay = 0.0
+        self.takeovers = Takeovers()
         self.client = self._client(target, settings, password)
         self.thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self.thread.start()
@@ -243,15 +268,10 @@ class MqttSink(Sink):
                 break
             self._connected.clear()
             self._lost()
-            delay = self._backoff(self._next_delay(delay))
+            delay = self._backoff(self.takeovers.delay() or (delay if not self.connects else 1.0))
 
     def _lost(self) -> None:
-        """The broker closed a connection. Closed soon after it opened, again and again, while connecting still
-        works: another client uses the same client id (two devices with one device_id) and the broker hands the
-        session from one to the other for ever. Said once, as an error naming the settings to change."""
-        quick = self._connected_at and time.monotonic() - self._connected_at < TAKEOVER_S
-        self._short_drops, self._connected_at = self._short_drops + 1 if quick else 0, 0.0
-        if self._short_drops == TAKEOVERS:
+        if self.takeovers.lost():
             log.error("MQTT broker %s:%d closed this connection %d times right after it opened: another device is "
                       "probably connected with the same client id %r; give each device its own device_id (now %r) "
                       "or client_id. Reconnecting after %g s from now on, up to %g s, so the two stop taking the "
@@ -259,15 +279,6 @@ class MqttSink(Sink):
                       self.device_id, TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
         elif self._last_error is None:
             log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
-
-    def _next_delay(self, delay: float) -> float:
-        """After a lost connection: 1 s, unless another client takes the connection from us again and again; then
-        we stop fighting over it: 60 s, doubling to 10 min while it goes on."""
-        if self._short_drops >= TAKEOVERS:
-            self._takeover_delay = min(TAKEOVER_MAX_DELAY_S, 2 * self._takeover_delay or TAKEOVER_MIN_DELAY_S)
-            return self._takeover_delay
-        self._takeover_delay = 0.0
-        return delay if not self.connects else 1.0
 
     def _backoff(self, delay: float) -> float:
         self._stop.wait(delay * random.uniform(0.8, 1.2))
@@ -287,7 +298,7 @@ class MqttSink(Sink):
             return
         self.connects += 1
         self._last_error = None
-        self._connected_at = time.monotonic()
+        self.takeovers.opened()
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
         for topic, cfg in self.ha_configs.items():
