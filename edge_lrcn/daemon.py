@@ -16,7 +16,6 @@ releases and reopens the camera.
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
 import time
@@ -36,7 +35,7 @@ from .model.loader import load_bundle, open_model, release_memory
 from .publish.clips import ClipOrigin, ClipRecorder
 from .publish.fanout import make_sinks
 from .publish.sink import Sink, SinkContext
-from .service import Health, Notifier, Totals, tasks_limit
+from .service import Health, Notifier, Totals, memory_limit, tasks_limit
 
 log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
@@ -68,6 +67,8 @@ class Daemon:
     def request_stop(self, *_) -> None:
         self._stop.set()
         self.camera.interrupt()
+        if self.clips:
+            self.clips.interrupt()  # a long pre-roll being copied, a loop waiting for the writer: both let go
 
     def request_reload(self, *_) -> None:
         self._reload.set()
@@ -79,7 +80,7 @@ class Daemon:
             signal.signal(signal.SIGHUP, self.request_reload)
         if self._reload_at_start:
             self._reload.set()
-        paused = bool(self.fleet and self.fleet.state.paused)  # paused before a restart: the camera stays closed
+        paused = bool(self.fleet and self.fleet.paused_at_start)  # paused before a restart: the camera stays closed
         first = None if paused else self.camera.start()  # a file is online now; a live camera: read() says
         if first is not None:
             self._camera_changed(first)
@@ -144,18 +145,20 @@ class Daemon:
     def _totals(self) -> Totals:
         c, cam = self.classifier.counts, self.camera
         return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
-                      cam.online, self.out.labels_now())
+                      cam.online, self.out.labels_now(), self.fleet.health if self.fleet else "")
 
     def _publish_stats(self, fields: dict) -> None:
         self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
 
     def _commands(self) -> None:
-        """Between two frames: the pushed models that passed every check, the remote settings, the pause switch."""
-        while True:
-            try:
-                kind, item = self.fleet.control.commands.get_nowait()
-            except queue.Empty:
+        """Between two frames: the pushed models that passed every check, the newest remote settings and the pause
+        switch (checked and kept off the loop: fleet/remote.py), and a look at the control connection."""
+        self.fleet.supervise(self.health.clock())
+        for _ in range(4):  # at most a few per turn: frames come first
+            command = self.fleet.next_command()
+            if command is None:
                 return
+            kind, item = command
             (self._use_model if kind == "model" else self._remote_set)(item)
 
     def _use_model(self, prepared) -> None:
@@ -168,16 +171,12 @@ class Daemon:
         self.fleet.swapped(prepared)
         release_memory()  # the old model is gone: give its memory back
 
-    def _remote_set(self, request: dict) -> None:
-        change = self.fleet.remote_request(request, self.config, self.settings)
-        if change is None:
-            return
-        new, names, paused = change
-        if names:
-            self._apply(new, names)
-        if paused is not None and paused != self.paused:
-            self._pause(paused)
-        self.fleet.answer_set(request, self.settings, self.paused)
+    def _remote_set(self, change) -> None:
+        """A change the remote settings' thread checked, kept and answered: only applied here."""
+        if change.names:
+            self._apply(change.settings, change.names)
+        if change.paused is not None and change.paused != self.paused:
+            self._pause(change.paused)
 
     def _pause(self, paused: bool) -> None:
         """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
@@ -194,24 +193,10 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: read the settings again and apply those that may change while running."""
-        if self.config is None:
-            log.warning("reload: this daemon has no config source; nothing to reload")
-            return
-        try:
-            new = self.config.load()
-        except UsageError as exc:
-            log.error("reload failed, keeping the old settings: %s", exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
-            log.error("reload failed, keeping the old settings: %s: %s", type(exc).__name__, exc)
-            return
-        changed = self.settings.changed(new)
-        later = [n for n in changed if not BY_NAME[n].live]
-        if later:
-            log.warning("reload: %s changed, which needs a restart (systemctl restart edge-lrcn); still running "
-                        "with the old value%s", ", ".join(later), "s" if len(later) > 1 else "")
-        self._apply(new, [n for n in changed if BY_NAME[n].live])
-        log.info("reloaded settings from %s", self.config.path)
+        read = _reread(self.config, self.settings)
+        if read is not None:
+            self._apply(*read)
+            log.info("reloaded settings from %s", self.config.path)
 
     def _apply(self, new: Settings, live: list[str]) -> None:
         """Take the values of ``live`` from ``new`` and apply them while running (a reload, remote settings)."""
@@ -228,8 +213,10 @@ class Daemon:
             self._use_regions(s.camera.regions)
         self.camera.apply(s.camera)
         self.health.apply(s.service, s.events)
-        if self.fleet and set(live) & set(REMOTE_SETTINGS):
-            self.fleet.settings_changed(s, self.paused)
+        if self.fleet:
+            self.fleet.took_settings(s)
+            if set(live) & set(REMOTE_SETTINGS):
+                self.fleet.settings_changed(s, self.paused)
 
     def _use_regions(self, regions) -> None:
         """Other regions between two frames: the streams that went or moved end their activities (``regions``),
@@ -254,6 +241,28 @@ class Daemon:
         self.health.notifier.close()
 
 
+def _reread(config: ConfigSource | None, settings: Settings) -> tuple[Settings, list[str]] | None:
+    """A reload's new settings and the names that change while running (those that need a restart said); None
+    (logged) when there is nothing to apply."""
+    if config is None:
+        log.warning("reload: this daemon has no config source; nothing to reload")
+        return None
+    try:
+        new = config.load()
+    except UsageError as exc:
+        log.error("reload failed, keeping the old settings: %s", exc)
+        return None
+    except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
+        log.error("reload failed, keeping the old settings: %s: %s", type(exc).__name__, exc)
+        return None
+    changed = settings.changed(new)
+    later = [n for n in changed if not BY_NAME[n].live]
+    if later:
+        log.warning("reload: %s changed, which needs a restart (systemctl restart edge-lrcn); still running "
+                    "with the old value%s", ", ".join(later), "s" if len(later) > 1 else "")
+    return new, [n for n in changed if BY_NAME[n].live]
+
+
 class _StopDuringStart(BaseException):
     """SIGTERM/SIGINT before the loop runs: raised by the start-up handler out of whatever blocks (reading the
     bundle, its check in a child process), so that the daemon stops at once with exit 0."""
@@ -276,12 +285,30 @@ def _check_tasks(threads: int) -> None:
                          f"(TasksMax, cgroup pids.max): lower threads or raise TasksMax")
 
 
+MEMORY_BESIDE_CLIPS_MB = 250  # the daemon without its pre-roll: interpreters, libraries, a push being checked, queues
+
+
+def _check_memory(settings) -> None:
+    """The pre-roll buffer (``clips_buffer_mb``) and the rest of the daemon must fit the unit's MemoryMax: over it
+    the kernel kills the service in the middle of a clip (exit 2 at start instead)."""
+    limit = memory_limit()
+    if not settings.clips_dir or limit is None:
+        return
+    need = settings.clips_buffer_mb + MEMORY_BESIDE_CLIPS_MB
+    if need * 1e6 > limit:
+        raise UsageError(f"clips_buffer_mb = {settings.clips_buffer_mb:g} needs about {need:g} MB with the rest of "
+                         f"the daemon (about {MEMORY_BESIDE_CLIPS_MB} MB), and this service may use "
+                         f"{limit / 1e6:.0f} MB (MemoryMax, cgroup memory.max): lower clips_buffer_mb or raise "
+                         f"MemoryMax")
+
+
 def build(config: ConfigSource) -> Daemon:
     """Settings (exit 2), then the bundle (exit 3), a file source (exit 4), the interpreters and the sinks. A live
     source is not opened here: the daemon's camera opens it off the loop (absent at start: offline, retried)."""
     settings = config.load()
     s, cam = settings.run, settings.camera
     _check_tasks(s.threads or default_threads())
+    _check_memory(settings.clips)
     spec = parse_source(s.source)  # a malformed spec: exit 2
     trust = Trust.of(settings)
     bundle = load_bundle(trust.model, verify=s.verify_model)
@@ -298,7 +325,7 @@ def build(config: ConfigSource) -> Daemon:
         device_id = s.device_id or default_device_id()
         sinks = make_sinks(settings, SinkContext(device_id, bundle.labels, bundle.model_id,
                                                  [n for n in classifier.names if n is not None]))
-        fleet = start_fleet(settings, trust, device_id, opener)
+        fleet = start_fleet(settings, trust, device_id, opener, config)
     except BaseException:
         camera.close()
         raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -27,12 +28,16 @@ import numpy as np
 from .capture.sources import VIDEO_EXTENSIONS, Source, SourceReadError, open_source
 from .classify.preprocess import crop_box
 from .errors import SourceError, UsageError
+from .fleet.protocol import json_object
+from .logsafe import quote
 from .progress import Progress
-from .publish.clips import FORMATS, PARTIAL
+from .publish.clipfiles import PARTIAL, clear
+from .publish.clips import FORMATS
 
 log = logging.getLogger(__name__)
 LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_SECONDS = 120.0
+SIDECAR_MAX = 64 * 1024
 
 
 def check_label(label: str) -> str:
@@ -108,34 +113,71 @@ def _grab(source: Source, seconds: float, skip: float, first=None, box=None) \
     return jpegs, times, frame
 
 
+def decoded_frames(path: Path) -> int:
+    """How many frames of the video at ``path`` decode (0 for a file no decoder opens)."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    try:
+        while cap.isOpened() and cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    return n
+
+
+def check_clip(path: Path, expected: int | None, what: str) -> int:
+    """A clip enters a dataset only when its frames decode and, with ``expected``, are that many: the frame count,
+    or a UsageError that says why not (a disk that filled up, a cut file)."""
+    n = decoded_frames(path)
+    if n == 0 or (expected is not None and n != expected):
+        free = shutil.disk_usage(path.parent).free
+        why = f"the disk is full ({free // 1024} kB free)" if free < 1024 * 1024 else "the file is damaged"
+        got = "not a video OpenCV can decode" if n == 0 else f"{n} of its {expected} frames decode"
+        raise UsageError(f"{what}: {got} ({why}); nothing was added")
+    return n
+
+
 def write_video(path: Path, jpegs: list[np.ndarray], fps: float, fmt: str) -> None:
-    """Write the frames as a video under DATA/.partial/ and rename it to ``path``."""
+    """Write the frames as a video under DATA/.partial/, check that every frame decodes back, and only then rename
+    it to ``path``: a clip cut short (a full disk: the encoder fails without a word) never enters the dataset."""
     write_frames(path, (cv2.imdecode(jpg, cv2.IMREAD_COLOR) for jpg in jpegs), fps, fmt)
 
 
-def write_frames(path: Path, frames, fps: float, fmt: str) -> int:
-    """Write BGR frames (an iterable, at least one) as a video under DATA/.partial/ and rename it to ``path``
-    (even width and height: the encoders need them); the number of frames written."""
+def write_frames(path: Path, frames, fps: float, fmt: str, what: str | None = None) -> int:
+    """Write BGR frames (an iterable, at least one) as a video under DATA/.partial/ (even width and height: the
+    encoders need them), check that every frame decodes back, and only then rename it to ``path``; the number of
+    frames written. ``what`` starts the one-line error (default ``cannot record PATH``)."""
     tmp = path.parent.parent / PARTIAL / path.name
     frames = iter(frames)
     first = next(frames)
     h, w = first.shape[:2]
     h, w = max(2, h - h % 2), max(2, w - w % 2)
+    what = what or f"cannot record {path}"
+    clear(tmp)
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w, h))
     if not writer.isOpened():
-        raise UsageError(f"cannot write {tmp} (is {path.parent.parent} writable?)")
+        clear(tmp)
+        free = shutil.disk_usage(tmp.parent).free
+        why = f"the disk is full ({free // 1024} kB free)" if free < 1024 * 1024 else \
+            f"is {path.parent.parent} writable?"
+        raise UsageError(f"{what}: cannot write {tmp} ({why}); nothing was added")
     n = 0
     try:
-        for frame in itertools.chain([first], frames):
-            if frame.shape[0] < h or frame.shape[1] < w:
-                frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)  # a crop of 1 px: 2 px
-            writer.write(np.ascontiguousarray(frame[:h, :w]))
-            n += 1
+        try:
+            for frame in itertools.chain([first], frames):
+                if frame.shape[0] < h or frame.shape[1] < w:
+                    frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)  # a crop of 1 px: 2 px
+                writer.write(np.ascontiguousarray(frame[:h, :w]))
+                n += 1
+        finally:
+            writer.release()
+        check_clip(tmp, n, what)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"{what}: {exc.strerror or exc}; nothing was added") from None
     finally:
-        writer.release()
-    os.replace(tmp, path)
+        clear(tmp)
     return n
-
 
 
 def region_box(spec: str | None, config=None) -> tuple | None:
@@ -161,7 +203,8 @@ def region_box(spec: str | None, config=None) -> tuple | None:
 def record_command(args) -> int:
     label = check_label(args.label)
     box = region_box(args.region, args.config)
-    if not 0 < args.seconds <= MAX_SECONDS or args.count < 1 or args.interval < 0:
+    if not (0 < args.seconds <= MAX_SECONDS and args.count >= 1 and math.isfinite(args.interval)
+            and args.interval >= 0):
         raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], --count at least 1, --interval at least 0")
     folder = Path(args.out) / label
     source = open_source(args.source, size=(args.width, args.height), fps=args.fps)
@@ -198,27 +241,41 @@ def record_command(args) -> int:
     return 0
 
 
+def read_sidecar(sidecar: Path) -> dict:
+    """A clip's sidecar, checked: a JSON object whose ``clip`` is a file name in its folder and whose ``label`` is
+    text; UsageError naming what is wrong."""
+    try:
+        meta = json_object(sidecar.read_bytes()[:SIDECAR_MAX + 1], f"the sidecar {sidecar}", SIDECAR_MAX, 4)
+    except OSError as exc:
+        raise UsageError(f"cannot read the sidecar {sidecar}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if meta.get("lost"):
+        raise UsageError(f"the sidecar {sidecar} says: {quote(meta['lost'], 120)}")
+    clip, label = meta.get("clip"), meta.get("label", "")
+    if not isinstance(clip, str) or not clip or clip != Path(clip).name or clip in (".", ".."):
+        raise UsageError(f"the sidecar {sidecar}: 'clip' must be the video's file name in the same folder, got "
+                         f"{quote(clip)}")
+    if not isinstance(label, str):
+        raise UsageError(f"the sidecar {sidecar}: 'label' must be text, got {quote(label)}")
+    return meta
+
+
 def dataset_add_command(args) -> int:
     """Copy a clip the daemon saved (or any video) into ``DATA/<label>/``; the label defaults to its sidecar's."""
-    clip = Path(args.clip)
+    clip, data = Path(args.clip), Path(args.data)
+    if data.exists() and not data.is_dir():
+        raise UsageError(f"--data {data} is a file, not a dataset folder")
     sidecar = clip if clip.suffix == ".json" else clip.with_suffix(".json")
-    meta = {}
-    if sidecar.is_file():
-        try:
-            meta = json.loads(sidecar.read_text())
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the sidecar {sidecar}: {exc}") from None
-        clip = sidecar.with_name(meta.get("clip", "")) if clip.suffix == ".json" else clip
+    meta = read_sidecar(sidecar) if sidecar.is_file() else {}
+    clip = sidecar.with_name(meta["clip"]) if clip.suffix == ".json" and meta else clip
     if not clip.is_file():
         raise UsageError(f"clip not found: {clip}")
     label = check_label(args.label or meta.get("label", ""))
     if clip.suffix.lower() not in VIDEO_EXTENSIONS:
         raise UsageError(f"{clip} is not a video: convert reads {', '.join(VIDEO_EXTENSIONS)}")
-    cap = cv2.VideoCapture(str(clip))
-    ok = cap.isOpened() and cap.read()[0]
-    cap.release()
-    if not ok:
-        raise UsageError(f"{clip} is not a video OpenCV can decode")
+    frames = meta.get("frames") if isinstance(meta.get("frames"), int) else None
+    check_clip(clip, frames, f"cannot add {clip}")
     box = region_box(args.region, args.config) if args.region else _sidecar_box(meta, sidecar)
     dest = _add(clip, Path(args.data), label, box)
     note = f" (the model said {meta['label']})" if meta.get("label") and meta["label"] != label else ""
@@ -241,18 +298,15 @@ def _add(clip: Path, data: Path, label: str, box) -> Path:
     exts = {ext: fmt for fmt, (_, ext) in FORMATS.items()}
     suffix = clip.suffix if box is None or clip.suffix.lower() in exts else ".mp4"
     dest = free_name(data / label, clip.stem, suffix)
-    tmp = data / PARTIAL / dest.name
+    if box is None:
+        _copy_in(clip, dest, data)
+        return dest
     try:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
+        (data / PARTIAL).mkdir(parents=True, exist_ok=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if box is None:
-            shutil.copyfile(clip, tmp)
-            os.replace(tmp, dest)
-        else:
-            _write_crop(clip, dest, box, exts[dest.suffix.lower()])
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot add {clip} to {data}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot add {clip} to {data}: {exc.strerror or exc}; nothing was added") from None
+    _write_crop(clip, dest, box, exts[dest.suffix.lower()])
     return dest
 
 
@@ -268,6 +322,23 @@ def _write_crop(clip: Path, dest: Path, box, fmt: str) -> None:
                 return
             yield crop_box(frame, box)
     try:
-        write_frames(dest, frames(), fps, fmt)
+        write_frames(dest, frames(), fps, fmt, f"cannot add {clip}")
     finally:
         cap.release()
+
+
+def _copy_in(clip: Path, dest: Path, data: Path) -> None:
+    """Copied under ``DATA/.partial/``, checked whole, renamed into the class folder."""
+    tmp = data / PARTIAL / dest.name
+    try:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        clear(tmp)
+        shutil.copyfile(clip, tmp)
+        if tmp.stat().st_size != clip.stat().st_size:
+            raise OSError(f"the copy is {tmp.stat().st_size} bytes of {clip.stat().st_size}")
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise UsageError(f"cannot add {clip} to {data}: {exc.strerror or exc}; nothing was added") from None
+    finally:
+        clear(tmp)
