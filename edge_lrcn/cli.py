@@ -321,7 +321,13 @@ def _cmd_check_config(args) -> int:
     from .config import DEFAULT_CONFIG_PATH, gather
 
     path = args.file or Path(os.environ.get("EDGE_LRCN_CONFIG") or DEFAULT_CONFIG_PATH)
-    _, problems = gather({}, path, must_exist=True)
+    settings, problems = gather({}, path, must_exist=True)
+    if settings is not None:  # the trusted key files as the daemon reads them (which skips a bad one and goes on)
+        from .fleet.keys import load_trusted
+
+        keys: list[str] = []
+        load_trusted(settings.fleet.trusted_keys, strict=False, problems=keys, quiet=True)
+        problems += [f"{k} (run skips it and uses the other keys)" for k in keys]
     for problem in problems:
         print(f"edge-lrcn check-config: error: {problem}", file=sys.stderr)
     if problems:

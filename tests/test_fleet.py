@@ -305,7 +305,7 @@ def set_request(port: int, obj) -> None:
 def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
     broker, cam, state, env = rig
     sub = Subscriber(broker.port)
-    dev = Device(broker, cam, state, "--exit-threshold", "0.25", env=env)  # no trusted keys: no pushes
+    dev = Device(broker, cam, state, "--exit-threshold", "0.25", "--remote-settings", env=env)  # no pushes
     try:
         assert wait(lambda: sub.on(f"{PREFIX}/settings") and dev.events()), dev.log()
         assert retained(sub, "settings") == {"enter_threshold": 0.6, "exit_threshold": 0.25, "smoothing": 12,
@@ -356,7 +356,7 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
     assert json.loads(switch["payload_on"]) == {"paused": True} and switch["state_topic"] == f"{PREFIX}/settings"
     assert configs[f"homeassistant/sensor/{node}/model/config"]["state_topic"] == f"{PREFIX}/model"
     # a restart keeps the remote settings (command line > remote > config file > defaults) and the pause
-    again = Device(broker, cam, state, env=env)
+    again = Device(broker, cam, state, "--remote-settings", env=env)
     try:
         assert wait(lambda: len(sub.on(f"{PREFIX}/settings")) and retained(sub, "settings")["exit_threshold"] == 0.3,
                     30)

@@ -286,3 +286,42 @@ def test_an_older_signed_bundle_is_refused_as_a_replay_unless_signed_again_as_a_
         assert dev.stop() == 0
         cam.close()
         broker.stop()
+
+
+def test_remote_settings_are_off_by_default_on_a_broker_that_does_not_ask_who_connects(tmp_path):
+    broker = Broker(tmp_path / "broker").start()
+    cam = MjpegCamera("right", fps=15.0, seed=11)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "paused").write_text("paused by whoever could publish\n")  # kept by an earlier run
+    sub = Subscriber(broker.port)
+    dev = Device(broker, cam, state, env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    pub = publisher(broker.port)
+    try:
+        assert wait(lambda: dev.events(), 60), dev.log()  # the kept pause is ignored: frames flow
+        assert "ignoring the pause switch kept in" in dev.log() and "remote_settings = auto" in dev.log()
+        pub.publish(f"{PREFIX}/set", json.dumps({"paused": True, "transaction": "p"}), qos=1).wait_for_publish(10)
+        sent = cam.frames_sent
+        assert wait(lambda: cam.frames_sent > sent + 45, 30)  # still streaming (a pause releases the camera)
+        assert not responses(sub, "set/response") and "paused" not in [x.get("state") for x in dev.lines]
+        configs = [t for t, p, _ in sub.messages if t.startswith("homeassistant/") and p]
+        assert configs and not [t for t in configs if "/number/" in t or "/switch/" in t]
+    finally:
+        pub.loop_stop()
+        assert dev.stop() == 0
+        sub.close()
+    # the same device authenticating to a broker that checks passwords: remote settings on
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw), "edge", "s3cret"], check=True)
+    (tmp_path / "pwfile").write_text("s3cret\n")
+    broker.stop()
+    auth = Broker(tmp_path / "auth", password_file=pw).start()
+    dev = Device(auth, cam, state, "--username", "edge", "--password-file", tmp_path / "pwfile",
+                 env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    try:
+        assert wait(lambda: [x for x in dev.lines if x["type"] == "camera" and x["state"] == "paused"], 60), \
+            dev.log()  # with remote settings on, the kept pause applies again
+    finally:
+        assert dev.stop() == 0
+        cam.close()
+        auth.stop()

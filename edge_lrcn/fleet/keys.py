@@ -121,22 +121,25 @@ def load_public(path: str | Path) -> PublicKey:
     return load_keys(path)[0]
 
 
-def load_trusted(paths, strict: bool = True, problems: list[str] | None = None) -> list[PublicKey]:
+def load_trusted(paths, strict: bool = True, problems: list[str] | None = None, quiet: bool = False) \
+        -> list[PublicKey]:
     """The keys of ``paths``: a file gives its keys, a directory those of its ``*.pub`` files (a missing directory
     gives none: the default ``/etc/edge-lrcn/trusted-keys`` is optional). ``strict`` (host commands): the first bad
     file is a UsageError. Otherwise (the daemon) a bad file or folder is logged as an error and skipped, and the
-    rest is used: one bad file must not keep a device down (each problem is also added to ``problems``)."""
+    rest is used: one bad file must not keep a device down (each problem is also added to ``problems``; ``quiet``:
+    only there, not logged)."""
     keys: list[PublicKey] = []
     problems = [] if problems is None else problems
     for p in map(Path, paths or ()):
         try:
             for f in _key_files(p):
-                keys += _loaded(f, strict, problems)
+                keys += _loaded(f, strict, problems, quiet)
         except UsageError as exc:
             if strict:
                 raise
             problems.append(str(exc))
-            log.error("%s; the other trusted keys are used", exc)
+            if not quiet:
+                log.error("%s; the other trusted keys are used", exc)
     return keys
 
 
@@ -152,17 +155,19 @@ def _key_files(p: Path) -> list[Path]:
     return []
 
 
-def _loaded(f: Path, strict: bool, problems: list[str]) -> list[PublicKey]:
+def _loaded(f: Path, strict: bool, problems: list[str], quiet: bool = False) -> list[PublicKey]:
     try:
         keys = load_keys(f)
     except UsageError as exc:
         if strict:
             raise
         problems.append(str(exc))
-        log.error("%s; skipped, the other trusted keys are used", exc)
+        if not quiet:
+            log.error("%s; skipped, the other trusted keys are used", exc)
         return []
-    log.info("trusted key file %s: %d key%s (%s)", f, len(keys), "" if len(keys) == 1 else "s",
-             ", ".join(k.name for k in keys))
+    if not quiet:
+        log.info("trusted key file %s: %d key%s (%s)", f, len(keys), "" if len(keys) == 1 else "s",
+                 ", ".join(k.name for k in keys))
     return keys
 
 
