@@ -16,22 +16,24 @@ releases and reopens the camera.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from functools import partial
 
+from . import commands, reload
 from .announce import Announcer
 from .capture.camera import END, Camera, CameraChange
 from .capture.modes import capture_request
 from .capture.sources import Frame, open_source, parse_source
 from .classify.regions import Regions
-from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings
+from .config import ConfigSource, Settings
 from .errors import EXIT_OK, UsageError
 from .events import default_device_id
+from .fleet.commands import Pause
 from .fleet.device import FleetDevice, Trust, start_fleet
+from .lifecycle import Signals, StopDuringStart, shutdown, startup_signals
 from .model.interpreter import default_threads
-from .model.loader import load_bundle, open_model, release_memory
+from .model.loader import load_bundle, open_model
 from .publish.clips import ClipOrigin, ClipRecorder
 from .publish.fanout import make_sinks
 from .publish.sink import Sink, SinkContext
@@ -39,108 +41,109 @@ from .service import Health, Notifier, Totals, memory_limit, tasks_limit
 from .web.api import make_page
 
 log = logging.getLogger(__name__)
-SHUTDOWN_BUDGET_S = 4.0  # SIGTERM to exit, sinks included: under the 5 s we promise (TimeoutStopSec=15 is the backstop)
-CLOSE_RESERVE_S = 1.5  # of which kept for closing the sinks (MQTT: publish offline, disconnect)
-CLIPS_CLOSE_S = 1.5  # of which the clip writer may take to finish its open clips
-SINK_SETTINGS = {"sinks"} | {s.name for s in BY_NAME.values() if s.section == "mqtt"}
 
-
-
-def swap_model(prepared, classifier: Regions, out: Announcer, fleet: FleetDevice) -> None:
-    """A pushed model that passed every check, swapped in between two frames: the open activity closes under the
-    old model, the classifier and the announcer take the new one, and the old one's memory is given back."""
-    if not fleet.keep(prepared):
-        return
-    model = prepared.model
-    out.close(classifier.last_t, "model")
-    classifier.use(model)
-    out.use_model(model.labels, model.model_id)
-    fleet.swapped(prepared)
-    release_memory()
 
 class Daemon:
     """Runs ``camera -> classifier -> announcer (tracker, fan-out, sinks)``. Every stage comes in built (see
     :func:`build`), so a test can give a fault-injecting camera, a fake clock and its own sinks. The daemon decides
     when things happen (frames, camera changes, signals, fleet commands, the shutdown); what is said is the
-    announcer's (announce.py)."""
+    announcer's (announce.py). Signals and the shutdown order: lifecycle.py; reloads: reload.py; fleet commands:
+    commands.py (each acts on the daemon between two frames)."""
 
     def __init__(self, settings: Settings, classifier: Regions, sinks: list[Sink], camera: Camera,
                  config: ConfigSource | None = None, clock=time.monotonic, fleet: FleetDevice | None = None,
                  clips: ClipRecorder | None = None, page=None):
-        self.settings, self.classifier, self.camera, self.config = settings, classifier, camera, config
-        self.fleet, self.paused, self._woken = fleet, False, threading.Event()
-        self.clips, self.page = clips, page
+        self.settings = settings
+        self.classifier = classifier
+        self.camera = camera
+        self.config = config
+        self.fleet = fleet
+        self.clips = clips
+        self.page = page
+        self.paused = False
+        self._woken = threading.Event()
         model = classifier.model
         ctx = SinkContext(settings.run.device_id or default_device_id(), model.labels, model.model_id,
                           [n for n in classifier.names if n is not None])
         self.out = Announcer(settings, ctx, sinks, clips, classifier.boxes, page)
         self.health = Health(Notifier(), clock, settings.service.watchdog, settings.events.stats_interval)
-        self._stop, self._reload = threading.Event(), threading.Event()
-        self._reload_at_start = False
+        self.signals = Signals(self._interrupt)
 
     def request_stop(self, *_) -> None:
-        self._stop.set()
+        self.signals.request_stop()
+
+    def request_reload(self, *_) -> None:
+        self.signals.request_reload()
+
+    def _interrupt(self) -> None:
         self.camera.interrupt()
         if self.clips:
             self.clips.interrupt()  # a long pre-roll being copied, a loop waiting for the writer: both let go
 
-    def request_reload(self, *_) -> None:
-        self._reload.set()
-
     def run(self) -> int:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self.request_stop)
-            signal.signal(signal.SIGINT, self.request_stop)
-            signal.signal(signal.SIGHUP, self.request_reload)
-        if self._reload_at_start:
-            self._reload.set()
+        self.signals.install()
+        self._start()
+        try:
+            return self._loop()
+        finally:
+            shutdown(self)
+
+    def _start(self) -> None:
         paused = bool(self.fleet and self.fleet.paused_at_start)  # paused before a restart: the camera stays closed
         first = None if paused else self.camera.start()  # a file is online now; a live camera: read() says
         if first is not None:
             self._camera_changed(first)
-        self.health.start(self._totals())
+        self.health.start(self.totals())
         self.out.state()
         if self.fleet:
-            self.fleet.started(self.classifier.model, self.settings, lambda: (self._woken.set(), self.camera.wake()))
+            self.fleet.started(self.classifier.model, self.settings, self._wake)
             if paused:
-                self._pause(True)
+                commands.apply(self, Pause(True))
         if self.page:
             self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle)
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
                  b.model_id, b.frames, b.fps, ", ".join(b.labels))
-        try:
-            return self._loop()
-        finally:
-            self._shutdown()
+
+    def _wake(self) -> None:
+        """A command waits (called from the fleet's threads): a paused loop or a camera read stops waiting."""
+        self._woken.set()
+        self.camera.wake()
 
     def _loop(self) -> int:
-        while not self._stop.is_set():
-            if self._reload.is_set():
-                self._reload.clear()
-                self.reload()
+        while not self.signals.stop.is_set():
+            if self.signals.take_reload():
+                reload.reload(self, self.config)
             if self.fleet:
-                self._commands()
-            item, kept = (None if self.paused else self.camera.read()), False
+                commands.take_commands(self, self.health.clock())
+            item = None if self.paused else self.camera.read()
             if self.paused:  # nothing is captured: wait for a command
                 self._woken.wait(0.25)
                 self._woken.clear()
             if item is END:
-                c = self.classifier.counts
-                log.info("end of %s: %d frames, %d kept, %d windows, %d undecodable skipped",
-                         self.camera.description, c.frames, c.kept, c.windows, self.camera.skipped)
+                self._ended()
                 return EXIT_OK
-            if isinstance(item, CameraChange):
-                self._camera_changed(item)
-            elif isinstance(item, Frame):
-                kept = self._on_frame(item)
+            kept = self._take(item)
             self.out.fanout.tick()
-            stats = self.health.tick(kept or self.paused, self._totals)  # paused on purpose is not stuck
+            stats = self.health.tick(kept or self.paused, self.totals)  # paused on purpose is not stuck
             if stats:
-                self._publish_stats(stats)
+                self.publish_stats(stats)
         log.info("stopping on request")
         return EXIT_OK
+
+    def _take(self, item) -> bool:
+        """What the camera said: a change of its state or a frame; whether a frame was kept (encoded)."""
+        if isinstance(item, CameraChange):
+            self._camera_changed(item)
+        elif isinstance(item, Frame):
+            return self._on_frame(item)
+        return False
+
+    def _ended(self) -> None:
+        c = self.classifier.counts
+        log.info("end of %s: %d frames, %d kept, %d windows, %d undecodable skipped",
+                 self.camera.description, c.frames, c.kept, c.windows, self.camera.skipped)
 
     def _on_frame(self, frame: Frame) -> bool:
         if self.clips:
@@ -160,118 +163,14 @@ class Daemon:
             self.out.resets(self.classifier.restart("camera"))
         self.out.camera("online" if change.online else "offline", change.description, change.reason)
 
-    def _totals(self) -> Totals:
-        c, cam = self.classifier.counts, self.camera
+    def totals(self) -> Totals:
+        c = self.classifier.counts
+        cam = self.camera
         return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
                       cam.online, self.out.labels_now(), self.fleet.health if self.fleet else "")
 
-    def _publish_stats(self, fields: dict) -> None:
+    def publish_stats(self, fields: dict) -> None:
         self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
-
-    def _commands(self) -> None:
-        """Between two frames: the pushed models that passed every check, the newest remote settings and the pause
-        switch (checked and kept off the loop: fleet/remote.py), and a look at the control connection."""
-        self.fleet.supervise(self.health.clock())
-        for _ in range(4):  # at most a few per turn: frames come first
-            command = self.fleet.next_command()
-            if command is None:
-                return
-            kind, item = command
-            if kind == "model":
-                swap_model(item, self.classifier, self.out, self.fleet)
-            else:
-                self._remote_set(item)
-
-    def _remote_set(self, change) -> None:
-        """A change the remote settings' thread checked, kept and answered: only applied here."""
-        if change.names:
-            self._apply(change.settings, change.names)
-        if change.paused is not None and change.paused != self.paused:
-            self._pause(change.paused)
-
-    def _pause(self, paused: bool) -> None:
-        """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
-        self.paused = paused
-        if paused:
-            self.out.resets(self.classifier.restart("paused"))
-            self.camera.release()
-            self.out.camera("paused", self.camera.description)
-            log.info("detection paused: camera released, no frames encoded")
-        else:
-            log.info("detection resumed: reopening the camera")
-            self.camera.resume()
-        self.fleet.settings_changed(self.settings, paused)
-
-    def reload(self) -> None:
-        """SIGHUP: read the settings again and apply those that may change while running."""
-        new = _reread(self.config)
-        if new is None:
-            return
-        changed = self.settings.changed(new)
-        later = [n for n in changed if not BY_NAME[n].live]
-        if later:
-            log.warning("reload: %s changed, which needs a restart (systemctl restart edge-lrcn); still running "
-                        "with the old value%s", ", ".join(later), "s" if len(later) > 1 else "")
-        self._apply(new, [n for n in changed if BY_NAME[n].live])
-        log.info("reloaded settings from %s", self.config.path)
-
-    def _apply(self, new: Settings, live: list[str]) -> None:
-        """Take the values of ``live`` from ``new`` and apply them while running (a reload, remote settings)."""
-        sinks = bool(SINK_SETTINGS & set(live))
-        if sinks and not self.out.replace_sinks(new):
-            live = [n for n in live if n not in SINK_SETTINGS]
-        elif sinks and self.fleet:
-            log.warning("reload: the sinks use the new MQTT settings; model pushes and remote settings keep the old "
-                        "connection until a restart (systemctl restart edge-lrcn)")
-        self.settings = s = self.settings.taking(new, live)
-        self.out.apply(s)  # each stage its section
-        self.classifier.apply(s.events)
-        if "regions" in live:
-            self._use_regions(s.camera.regions)
-        self.camera.apply(s.camera)
-        self.health.apply(s.service, s.events)
-        if self.fleet:
-            self.fleet.took_settings(s)
-            if set(live) & set(REMOTE_SETTINGS):
-                self.fleet.settings_changed(s, self.paused)
-
-    def _use_regions(self, regions) -> None:
-        """Other regions between two frames: the streams that went or moved end their activities (``regions``),
-        the new ones start with an empty window, the sinks get their topics and entities."""
-        self.out.resets(self.classifier.set_regions(regions))
-        self.out.use_regions(list(regions or ()), self.classifier.last_t)
-        log.info("regions: %s", ", ".join(f"{r.name} {list(r.box)}" for r in regions or ()) or "the whole frame")
-
-    def _shutdown(self) -> None:
-        self.health.notifier.stopping()
-        self.out.close(self.classifier.last_t, "shutdown")
-        start = time.monotonic()
-        if self.clips:  # open clips are finished (post-roll cut short) and renamed into place
-            self.clips.close(CLIPS_CLOSE_S)
-        if self.classifier.counts.frames and self.settings.events.stats_interval:
-            self._publish_stats(self.health.stats(self._totals()))
-        self.camera.stop()  # no more frames; the source is closed once the sinks are flushed
-        if self.fleet:
-            self.fleet.close()
-        if self.page:
-            self.page.close()
-        self.out.fanout.close(SHUTDOWN_BUDGET_S - (time.monotonic() - start), CLOSE_RESERVE_S)
-        self.camera.close()
-        self.health.notifier.close()
-
-
-def _reread(config: ConfigSource | None) -> Settings | None:
-    """The settings read again for a reload; None (logged) when there is no file or it is wrong."""
-    if config is None:
-        log.warning("reload: this daemon has no config source; nothing to reload")
-        return None
-    try:
-        return config.load()
-    except UsageError as exc:
-        log.error("reload failed, keeping the old settings: %s", exc)
-    except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
-        log.error("reload failed, keeping the old settings: %s: %s", type(exc).__name__, exc)
-    return None
 
 
 def page_view(d: Daemon) -> dict:
@@ -290,15 +189,6 @@ def _page_regions(out: Announcer) -> list[dict]:
     boxes = dict(out.boxes)
     return [{"name": name, "box": list(boxes.get(name) or (0.0, 0.0, 1.0, 1.0)), "activity": t.label,
              "confidence": round(t.confidence, 4)} for name, t in list(out.trackers.items())]
-
-
-class _StopDuringStart(BaseException):
-    """SIGTERM/SIGINT before the loop runs: raised by the start-up handler out of whatever blocks (reading the
-    bundle, its check in a child process), so that the daemon stops at once with exit 0."""
-
-
-def _stop_at_start(*_) -> None:
-    raise _StopDuringStart()
 
 
 TASKS_BESIDE_INTERPRETERS = 16  # main, reader, camera open, stdout, MQTT, the model check's child, headroom
@@ -373,15 +263,12 @@ def build(config: ConfigSource) -> Daemon:
 def run_from_args(args) -> int:
     """SIGTERM/SIGINT are handled before anything that can block: during start-up they end the process (exit 0);
     a SIGHUP during start-up is applied once the loop runs."""
-    hup = []
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop_at_start)
-        signal.signal(signal.SIGINT, _stop_at_start)
-        signal.signal(signal.SIGHUP, lambda *_: hup.append(1))
+    hup = startup_signals()
     try:
         daemon = build(ConfigSource.from_args(args))
-        daemon._reload_at_start = bool(hup)
+        if hup:
+            daemon.request_reload()
         return daemon.run()
-    except _StopDuringStart:
+    except StopDuringStart:
         log.info("stopped during start-up")
         return EXIT_OK

@@ -26,6 +26,7 @@ from ..events import utc_now
 from ..publish.urls import SinkSpec
 from ..publish.mqtt import (TAKEOVER_MAX_DELAY_S, TAKEOVER_MIN_DELAY_S, TAKEOVER_S, TAKEOVERS, new_client,
                             read_password, remote_on)
+from .commands import SwapModel
 from .keys import PublicKey
 from ..logsafe import Throttle, quote
 from .protocol import (HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_MAX, SET_RESPONSE, SETTINGS, json_object,
@@ -48,7 +49,7 @@ def model_object(model, signer: PublicKey | None, updates: bool, max_bytes: int)
 
 
 class Control:
-    """``commands`` receives ``("model", Prepared)``; ``remote`` (a :class:`RemoteSettings`, with
+    """``commands`` receives a :class:`SwapModel` per checked push; ``remote`` (a :class:`RemoteSettings`, with
     ``remote_settings``) keeps the settings and hands the loop their newest change; ``wake()`` is called after
     each. Every message is answered whatever its bytes, and paho's network thread is watched (:meth:`supervise`)."""
 
@@ -162,7 +163,7 @@ class Control:
                                                                                    "again later"), qos=0)
 
     def _ready(self, prepared: Prepared) -> None:
-        self.commands.put(("model", prepared))
+        self.commands.put(SwapModel(prepared))
         self.wake()
 
     def refuse_model(self, transaction: str | None, error: str) -> None:

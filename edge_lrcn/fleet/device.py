@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import queue
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -14,6 +15,7 @@ from ..errors import BundleError
 from ..model.bundle import Bundle
 from ..model.loader import Model
 from ..publish.mqtt import remote_on
+from .commands import Command, from_change
 from .control import Control, model_object
 from .keys import PublicKey, load_trusted
 from .remote import settings_object
@@ -63,6 +65,7 @@ class FleetDevice:
     max_bytes: int
     _paused: bool = field(default=False, repr=False)
     _supervised: float = field(default=0.0, repr=False)
+    _pending: deque = field(default_factory=deque, repr=False)  # the rest of a remote change's commands
 
     @property
     def updates(self) -> bool:
@@ -105,15 +108,19 @@ class FleetDevice:
         log.info("now running the pushed model %s (labels: %s; signed by %s)", prepared.model.model_id,
                  ", ".join(prepared.model.labels), prepared.signer.name)
 
-    def next_command(self):
-        """Between two frames: ``("model", Prepared)``, ``("set", Change)`` or None. Models first (each is one);
-        the settings requests checked since the last call come as one change."""
+    def next_command(self) -> Command | None:
+        """Between two frames: a :class:`SwapModel`, an :class:`ApplySettings`, a :class:`Pause` or None. Models
+        first (each is one); the settings requests checked since the last call come as one change (its settings,
+        then its pause switch)."""
+        if self._pending:
+            return self._pending.popleft()
         try:
             return self.control.commands.get_nowait()
         except queue.Empty:
             pass
         change = self.control.remote.take() if self.control.remote else None
-        return ("set", change) if change else None
+        self._pending.extend(from_change(change) if change else ())
+        return self._pending.popleft() if self._pending else None
 
     def took_settings(self, settings) -> None:
         """The loop's settings changed (a reload): remote requests are checked against these from now on."""

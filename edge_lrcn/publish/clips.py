@@ -27,13 +27,12 @@ import cv2
 import numpy as np
 
 from ..config.sections import ClipsSettings
+from .clipqueue import QUEUE_FRAMES, ClipQueue, EndClip, FrameItem, StartClip, StopWriter
 from .clipfiles import PARTIAL, ClipIndex, atomic_write, clear, prepare_folder
 
 log = logging.getLogger(__name__)
 
 FORMATS = {"mp4": ("mp4v", ".mp4"), "webm": ("VP80", ".webm")}  # clips_format -> (fourcc, extension)
-QUEUE_FRAMES = 32  # frames waiting for the writer (about 2 s at clips_fps 15) before new ones are dropped ...
-QUEUE_BYTES = 16e6  # ... or fewer when they are large (640x480: 17 frames, 1280x720: 5)
 MAX_CLIP_S = 600.0  # an activity longer than this is cut: a clip must end some day
 JPEG_QUALITY = 85
 STOPPING_PRE_ROLL_S = 5.0  # the pre-roll a clip started during a shutdown still gets (the default pre_roll)
@@ -224,23 +223,6 @@ class Clip:
         return [folder / self.name, folder / f"{self.stem}.json"]
 
 
-class FpsCap:
-    """The clips' frame rate cap (``fps``; 0: every frame), by timestamp: a frame before its slot is skipped (a
-    clock that went back restarts)."""
-
-    def __init__(self, fps: float):
-        self._dt, self._next_t = 1.0 / fps if fps else 0.0, None
-
-    def keep(self, t: float) -> bool:
-        if not self._dt:
-            return True
-        nxt = self._next_t
-        if nxt is not None and t + 0.002 < nxt and t > nxt - 2 * self._dt:
-            return False
-        self._next_t = nxt + self._dt if nxt is not None and 0 <= t - nxt < self._dt else t + self._dt
-        return True
-
-
 class ClipRecorder:
     """The clip writer thread and its bounded queue. Frame loop side: :meth:`frame`, :meth:`start_activity`,
     :meth:`end_activity`, :meth:`stats`, :meth:`close`; everything else runs on the writer thread."""
@@ -250,11 +232,9 @@ class ClipRecorder:
         self.origin = origin
         self.folder = Path(str(settings.clips_dir))
         self.ext = FORMATS[settings.clips_format][1]
-        self._q: deque = deque()
-        self._cv = threading.Condition()
-        self._queued_frames = self._queued_bytes = 0
-        self._wanted = FpsCap(settings.clips_fps)
-        self.dropped = self.failed = self.written = self.removed = 0
+        self.failed = 0
+        self.written = 0
+        self.removed = 0
         self.ring = Ring(settings.pre_roll + 0.5, settings.clips_buffer_mb * 1e6)
         self.open: list[Clip] = []
         self._size: tuple[int, int] | None = None
@@ -263,6 +243,8 @@ class ClipRecorder:
         self.thread = threading.Thread(target=self._run, name="clip-writer", daemon=True)
         self.index: ClipIndex | None = None
         self._stopping = threading.Event()  # SIGTERM: no more waiting for the disk, short pre-roll
+        self.queue = ClipQueue(origin.live, settings.clips_fps, self._stopping, self.thread.is_alive)
+        self._handlers = {FrameItem: self._on_frame, StartClip: self._on_start, EndClip: self._on_end}
         self._prepare_folder()
         if start:
             self.start()
@@ -274,36 +256,21 @@ class ClipRecorder:
     def frame(self, frame) -> None:
         """Queue a frame. Live source: dropped (and counted) when the queue is full. File: waits for room, as the
         frame reader does (the file's frames come as fast as the loop takes them; a clip must not lose them)."""
-        if not self._wanted.keep(frame.t):
-            return
-        with self._cv:
-            stopping = self._stopping
-            while not self.origin.live and self._full(frame) and self.thread.is_alive() and not stopping.is_set():
-                self._cv.wait(0.5)
-            if self._full(frame):
-                self.dropped += 1
-                if self.dropped == 1:
-                    log.warning("clip writer falling behind (slow disk?): frames dropped from clips; the count is "
-                                "clips_dropped_frames in the stats")
-                return
-            self._queued_frames += 1
-            self._queued_bytes += frame.pixels.nbytes
-            self._q.append(("frame", frame))
-            self._cv.notify()
+        self.queue.frame(frame)
 
-    def _full(self, frame) -> bool:
-        return self._queued_frames >= QUEUE_FRAMES or (
-            self._queued_frames > 0 and self._queued_bytes + frame.pixels.nbytes > QUEUE_BYTES)
+    @property
+    def dropped(self) -> int:
+        return self.queue.dropped
 
     def start_activity(self, event: dict, snapshot: bytes | None, box=None) -> dict:
         """Queue a clip for this activity_start; the file names it will have (for the event). ``box``: the event's
         region (its sidecar records it, for ``dataset add`` to cut)."""
         stem = clip_stem(event)
-        self._put(("start", event, stem, snapshot, box))
+        self.queue.put(StartClip(event, stem, snapshot, box))
         return {"clip": stem + self.ext, **({"snapshot": stem + ".jpg"} if snapshot else {})}
 
     def end_activity(self, event: dict) -> None:
-        self._put(("end", event))
+        self.queue.put(EndClip(event))
 
     def interrupt(self) -> None:
         """The daemon is stopping (a signal handler may call this): the loop no longer waits for room, and a clip
@@ -314,7 +281,7 @@ class ClipRecorder:
     def close(self, timeout: float) -> None:
         """Finish the queued frames and every open clip (post-roll cut short), waiting ``timeout`` s at most."""
         self.interrupt()
-        self._put(("stop",))
+        self.queue.put(StopWriter())
         if self.thread.is_alive():
             self.thread.join(timeout)
         if self.thread.is_alive():
@@ -325,32 +292,21 @@ class ClipRecorder:
         return {"clips_written": self.written, "clips_failed": self.failed, "clips_dropped_frames": self.dropped,
                 "clips_removed": self.removed}
 
-    def _put(self, item) -> None:
-        with self._cv:
-            self._q.append(item)
-            self._cv.notify()
-
     # ---- the writer thread ---------------------------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            with self._cv:
-                while not self._q:
-                    self._cv.wait()
-                item = self._q.popleft()
-                if item[0] == "frame":
-                    self._queued_frames -= 1
-                    self._queued_bytes -= item[1].pixels.nbytes
-                    self._cv.notify_all()
-            if item[0] == "stop":
+            item = self.queue.take()
+            if isinstance(item, StopWriter):
                 for clip in list(self.open):
                     self._finish(clip, "shutdown")
                 return
             try:
-                getattr(self, "_on_" + item[0])(*item[1:])
+                self._handlers[type(item)](item)
             except Exception:  # a bug here must cost clips, never the writer thread (the queue would fill for good)
-                log.exception("clip writer: %s failed", item[0])
+                log.exception("clip writer: %s failed", type(item).__name__)
 
-    def _on_frame(self, frame) -> None:
+    def _on_frame(self, item: FrameItem) -> None:
+        frame = item.frame
         pixels = fit_width(frame.pixels, self.settings.clips_max_width)
         self._size = (pixels.shape[1], pixels.shape[0])
         ok, jpg = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -366,16 +322,17 @@ class ClipRecorder:
                 self.open.remove(clip)
                 self._abandon(clip, f"clip {clip.name} not kept: {exc}")
 
-    def _on_start(self, event: dict, stem: str, snapshot: bytes | None, box=None) -> None:
+    def _on_start(self, item: StartClip) -> None:
+        stem = item.stem
         try:
             self._prepare_folder(raise_=True)
             self._budget(None)  # room for this clip on a disk that filled up: the oldest clips go
-            if snapshot:
-                atomic_write(self.folder / f"{stem}.jpg", snapshot)
+            if item.snapshot:
+                atomic_write(self.folder / f"{stem}.jpg", item.snapshot)
                 self.index.add(self.folder / f"{stem}.jpg")
             if self._size is None:
                 raise OSError("no frame seen yet")
-            clip = Clip(self.settings, self.origin, event, stem, self._size, self.ring.fps(), box)
+            clip = Clip(self.settings, self.origin, item.event, stem, self._size, self.ring.fps(), item.box)
         except OSError as exc:
             self._fail(f"clip {stem} not recorded: {exc}")
             return
@@ -391,10 +348,10 @@ class ClipRecorder:
         self._last_bytes = max(self._last_bytes, 2 * clip.abandon())
         self._fail(message)
 
-    def _on_end(self, event: dict) -> None:
+    def _on_end(self, item: EndClip) -> None:
         for clip in self.open:
-            if clip.matches(event):
-                clip.end(event)
+            if clip.matches(item.event):
+                clip.end(item.event)
 
     def _finish(self, clip: Clip, reason: str | None) -> None:
         self.open.remove(clip)
