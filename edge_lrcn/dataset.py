@@ -25,8 +25,9 @@ from .classify.preprocess import crop_box
 from .errors import UsageError
 from .fleet.protocol import json_object
 from .logsafe import quote
-from .publish.clipfiles import PARTIAL, clear
+from .publish.clipfiles import PARTIAL
 from .publish.clips import FORMATS
+from .util.files import replacing
 
 LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 GROUP_RE = re.compile(r"\d{8}-[A-Za-z0-9_-]{1,64}")
@@ -151,17 +152,13 @@ def add_clip(clip: Path, label: str, data: Path, meta: Mapping | None = None, bo
 
 def _copy_in(clip: Path, dest: Path, data: Path) -> None:
     """Copied under ``DATA/.partial/``, checked whole, renamed into the class folder."""
-    tmp = data / PARTIAL / dest.name
     try:
-        clear(tmp)
-        shutil.copyfile(clip, tmp)
-        if tmp.stat().st_size != clip.stat().st_size:
-            raise OSError(f"the copy is {tmp.stat().st_size} bytes of {clip.stat().st_size}")
-        os.replace(tmp, dest)
+        with replacing(dest, staging=data / PARTIAL) as tmp:
+            shutil.copyfile(clip, tmp)
+            if tmp.stat().st_size != clip.stat().st_size:
+                raise OSError(f"the copy is {tmp.stat().st_size} bytes of {clip.stat().st_size}")
     except OSError as exc:
         raise UsageError(f"cannot add {clip.name} to {data}: {exc.strerror or exc}; nothing was added") from None
-    finally:
-        clear(tmp)
 
 
 def parse_box(text: str, key: str = "--region") -> tuple[float, float, float, float]:
@@ -207,28 +204,28 @@ def write_frames(path: Path, frames, fps: float, fmt: str, data: Path | None = N
     ``path``'s; even width and height: the encoders need them), check that every frame decodes back, and only then
     rename it to ``path``: a clip cut short (a full disk: the encoder fails without a word) never enters the
     dataset. The frames written; ``what`` starts the one-line error (default ``cannot record PATH``)."""
-    tmp = (data or path.parent.parent) / PARTIAL / path.name
+    staging = (data or path.parent.parent) / PARTIAL
     frames = iter(frames)
     first = next(frames)
     h, w = first.shape[:2]
     h, w = max(2, h - h % 2), max(2, w - w % 2)
     what = what or f"cannot record {path}"
-    clear(tmp)
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w, h))
-    if not writer.isOpened():
-        clear(tmp)
-        free = shutil.disk_usage(tmp.parent).free
-        why = f"the disk is full ({free // 1024} kB free)" if free < 1024 * 1024 else f"is {tmp.parent.parent} writable?"
-        raise UsageError(f"{what}: cannot write {tmp} ({why}); nothing was added")
     try:
-        n = _write_all(writer, itertools.chain([first], frames), w, h)
-        check_clip(tmp, n, what)
-        os.replace(tmp, path)
+        with replacing(path, staging=staging) as tmp:
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w, h))
+            if not writer.isOpened():
+                raise _cannot_write(tmp, what)
+            n = _write_all(writer, itertools.chain([first], frames), w, h)
+            check_clip(tmp, n, what)
     except OSError as exc:
         raise UsageError(f"{what}: {exc.strerror or exc}; nothing was added") from None
-    finally:
-        clear(tmp)
     return n
+
+
+def _cannot_write(tmp: Path, what: str) -> UsageError:
+    free = shutil.disk_usage(tmp.parent).free
+    why = f"the disk is full ({free // 1024} kB free)" if free < 1024 * 1024 else f"is {tmp.parent.parent} writable?"
+    return UsageError(f"{what}: cannot write {tmp} ({why}); nothing was added")
 
 
 def _write_all(writer, frames, w: int, h: int) -> int:

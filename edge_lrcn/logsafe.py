@@ -47,3 +47,30 @@ class Throttle:
 
     def warning(self, key: str, message: str, *args) -> bool:
         return self.log(logging.WARNING, key, message, *args)
+
+
+class LogOnce:
+    """A problem that repeats (a broker down for hours, a read-only disk) logged once per kind until it clears: a
+    new kind is logged, the same kind again is not; :meth:`clear` (the thing works again) says whether one was
+    logged, so the recovery can be said once too."""
+
+    def __init__(self, logger: logging.Logger):
+        self.logger = logger
+        self.last: str | None = None
+
+    def log(self, level: int, kind: str, message: str, *args) -> bool:
+        """Log ``message % args`` unless ``kind`` is the problem logged last; True when logged."""
+        if kind == self.last:
+            return False
+        self.last = kind
+        self.logger.log(level, message, *args)
+        return True
+
+    def warning(self, kind: str, message: str, *args) -> bool:
+        return self.log(logging.WARNING, kind, message, *args)
+
+    def clear(self) -> bool:
+        """The problem is over; True when one had been logged."""
+        was = self.last is not None
+        self.last = None
+        return was

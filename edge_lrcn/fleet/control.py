@@ -28,7 +28,7 @@ from ..publish.mqtt import (TAKEOVER_MAX_DELAY_S, TAKEOVER_MIN_DELAY_S, TAKEOVER
                             read_password, remote_on)
 from .commands import SwapModel
 from .keys import PublicKey
-from ..logsafe import Throttle, quote
+from ..logsafe import LogOnce, Throttle, quote
 from .protocol import (HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_MAX, SET_RESPONSE, SETTINGS, json_object,
                        response, transaction)
 from .remote import Rate, RemoteSettings
@@ -60,7 +60,8 @@ class Control:
         self.wake = wake
         self.commands: queue.Queue = queue.Queue(maxsize=COMMANDS_MAX)
         self._retained: dict[str, dict] = {}
-        self._refused = self._closing = False
+        self._closing = False
+        self._refused = LogOnce(log)  # logged once until it connects (the sink says the same, with a hint)
         self.restarts = self.takeovers = 0
         self._connected_at = 0.0
         self._throttle = Throttle(log)
@@ -99,12 +100,10 @@ class Control:
         return True
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:  # logged once until it connects (the sink says the same, with a hint)
-            if not self._refused:
-                log.warning("fleet control: not connected (%s); retrying", reason_code)
-            self._refused = True
+        if reason_code.is_failure:
+            self._refused.warning("refused", "fleet control: not connected (%s); retrying", reason_code)
             return
-        self._refused = False
+        self._refused.clear()
         self._connected_at = time.monotonic()
         subs = ([MODEL_SET] if self.updater else []) + ([SET] if self.remote else [])
         for sub in subs:

@@ -32,6 +32,7 @@ from ..errors import BundleError, UsageError
 from ..events import utc_now
 from ..model.bundle import MANIFEST, SIGNATURE, Bundle, read_bundle
 from .keyfiles import check_folder, key_lines, read_key_file
+from ..util.files import replacing
 from .release import stamp
 
 log = logging.getLogger(__name__)
@@ -213,15 +214,13 @@ def sign(path: Path, key_path: Path, out: Path | None = None, rollback: bool = F
               "signer": pub.name if pub else key_path.stem, "signed_at": utc_now(),
               "signature": base64.b64encode(private.sign(CONTEXT + manifest_bytes)).decode()}
     out = Path(out or path)
-    tmp = out.with_name(out.name + ".tmp")
     try:
-        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        with replacing(out) as tmp, zipfile.ZipFile(path) as src, \
+                zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst:
             for info in src.infolist():
                 if info.filename != SIGNATURE:
                     dst.writestr(info, src.read(info.filename) if info.filename != MANIFEST else manifest_bytes)
             dst.writestr(SIGNATURE, json.dumps(record, indent=2, sort_keys=True))
-        os.replace(tmp, out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write the signed bundle {out}: {exc.strerror or exc}") from None
     return record

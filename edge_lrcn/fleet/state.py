@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from ..config.remote import REMOTE_FILE, remote_bytes
+from ..util.files import clear, fsync_path, write_new
 
 log = logging.getLogger(__name__)
 MODEL, PREVIOUS, PAUSED, RELEASE = "model.lrcn", "model.previous.lrcn", "paused", "release"
@@ -40,13 +41,11 @@ class StateDir:
         """Write ``data`` to a new hidden file here (fsynced); the caller commits or removes it."""
         self.path.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=".incoming-", suffix=".lrcn", dir=self.path)
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            write_new(Path(name), data)
         except BaseException:
-            os.unlink(name)
+            clear(Path(name))
             raise
         return Path(name)
 
@@ -93,13 +92,4 @@ class StateDir:
         self._sync()
 
     def _sync(self) -> None:
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        fsync_path(self.path)

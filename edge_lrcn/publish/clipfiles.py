@@ -5,8 +5,8 @@ clips from one scan at start, then keeps count as clips come and go (no director
 - :func:`prepare_folder`: the folder and its ``.partial/`` (a ``.partial`` that is a symlink or a file is removed as
   such, never entered); leftovers of a crash there are removed, and a clip the crash cut off gets a sidecar that
   says so (its event's snapshot is not left without a word).
-- :func:`write_new`, :func:`atomic_write`: files created with ``O_NOFOLLOW | O_EXCL`` after removing whatever had
-  the name.
+- :func:`atomic_write`: files created with ``O_NOFOLLOW | O_EXCL`` under ``.partial/`` after removing whatever had
+  the name, then renamed into place (util/files.py).
 - :class:`ClipIndex`: the clips (video, sidecar, snapshot) by age and their bytes; the oldest removed first.
 """
 
@@ -20,6 +20,8 @@ import re
 import stat
 from pathlib import Path
 
+from ..util import files
+
 log = logging.getLogger(__name__)
 
 PARTIAL = ".partial"  # files being written; hidden, so `convert` and the budget never see them
@@ -28,32 +30,9 @@ VIDEO_SUFFIXES = (".mp4", ".webm")
 LOST = "the daemon stopped without finishing this clip (killed, or a power cut): the video is lost"
 
 
-def clear(path: Path) -> None:
-    """Remove whatever has this name (a link is removed as a link); a directory is left alone."""
-    try:
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
-            os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def write_new(path: Path, data: bytes) -> None:
-    """Write ``data`` to a file created here and now: never through a link planted under this name."""
-    clear(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
 def atomic_write(path: Path, data: bytes) -> None:
-    """Written under ``.partial/`` and renamed into place (a rename replaces a link, it never follows one)."""
-    tmp = path.parent / PARTIAL / path.name
-    try:
-        write_new(tmp, data)
-        os.replace(tmp, path)
-    except OSError:
-        clear(tmp)
-        raise
+    """Written under ``.partial/`` and renamed into place (util/files.py: fsynced, a link never followed)."""
+    files.atomic_write(path, data, staging=path.parent / PARTIAL)
 
 
 def prepare_folder(folder: Path, clean: bool) -> None:

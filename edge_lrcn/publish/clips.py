@@ -27,8 +27,10 @@ import cv2
 import numpy as np
 
 from ..config.sections import ClipsSettings
+from ..logsafe import LogOnce
 from .clipqueue import QUEUE_FRAMES, ClipQueue, EndClip, FrameItem, StartClip, StopWriter
-from .clipfiles import PARTIAL, ClipIndex, atomic_write, clear, prepare_folder
+from ..util.files import clear
+from .clipfiles import PARTIAL, ClipIndex, atomic_write, prepare_folder
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +240,7 @@ class ClipRecorder:
         self.ring = Ring(settings.pre_roll + 0.5, settings.clips_buffer_mb * 1e6)
         self.open: list[Clip] = []
         self._size: tuple[int, int] | None = None
-        self._last_error: str | None = None
+        self._problem = LogOnce(log)  # a failure logged once per kind until a clip is written again
         self._last_bytes = MIN_FREE_BYTES  # size of the last clip written: the room a new one probably needs
         self.thread = threading.Thread(target=self._run, name="clip-writer", daemon=True)
         self.index: ClipIndex | None = None
@@ -364,9 +366,8 @@ class ClipRecorder:
             self._fail(f"clip {clip.name} not kept: {exc}")
             return
         self.written += 1
-        if self._last_error:
+        if self._problem.clear():
             log.info("clips are written again (%s)", clip.name)
-            self._last_error = None
         self._budget(clip.stem)
 
     def _budget(self, newest: str | None) -> None:
@@ -394,7 +395,5 @@ class ClipRecorder:
         """Count a failure; log it once per kind of failure (a read-only disk must not flood the log)."""
         self.failed += 1
         kind = re.sub(r"\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]+\.?\w*", "*", message)
-        if kind != self._last_error:
-            log.warning("%s (the daemon streams on; later failures like this one are counted in clips_failed)",
-                        message)
-            self._last_error = kind
+        self._problem.warning(kind, "%s (the daemon streams on; later failures like this one are counted in "
+                              "clips_failed)", message)

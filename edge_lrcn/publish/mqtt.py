@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import ssl
 import threading
 import time
@@ -33,6 +32,8 @@ from ..config.sections import FleetSettings, MqttSettings
 from .urls import SinkSpec
 from ..errors import UsageError
 from ..events import utc_now
+from ..logsafe import LogOnce
+from ..util.backoff import Backoff
 from .discovery import DeviceDiscovery
 from .sink import Kind, Sink, SinkContext
 
@@ -181,6 +182,16 @@ class Takeovers:
         self.short_drops, self.connected_at = self.short_drops + 1 if quick else 0, 0.0
         return self.short_drops == TAKEOVERS
 
+    def after_loss(self, retry: Backoff, connected: bool) -> float:
+        """The wait after a lost connection: a takeover's long one, else from the first delay again once it had
+        ``connected`` (a connection that never came up goes on doubling)."""
+        takeover = self.delay()
+        if takeover:
+            retry.start_from(takeover)
+        elif connected:
+            retry.reset()
+        return retry.next()
+
     def delay(self) -> float:
         """The wait before the next connect while a takeover goes on; 0 otherwise."""
         self.wait = min(TAKEOVER_MAX_DELAY_S, 2 * self.wait or TAKEOVER_MIN_DELAY_S) if self.short_drops >= TAKEOVERS \
@@ -207,13 +218,13 @@ class MqttSink(Sink):
         self.discovery = DeviceDiscovery(self.prefix, ctx, self.ha_prefix, self.idle_labels, self.controls,
                                          self.snapshots) if self.ha else None
         self.keepalive = int(settings.keepalive)
-        self.max_delay = 30.0
+        self.retry = Backoff(1.0, 30.0)  # the reconnect delays (a takeover sets longer ones)
         self.dropped = 0
         self.connects = 0
         self.acks = Acks()
         self._stop = threading.Event()
         self._connected = threading.Event()
-        self._last_error = None
+        self._problem = LogOnce(log)  # connection problems, once each until it connects
         self._replay_wanted = False
         self._camera: dict | None = None  # the last camera object published (its state is retained)
         self.takeovers = Takeovers()
@@ -256,13 +267,12 @@ class MqttSink(Sink):
 
     # ---- connection thread -------------------------------------------------------------------------------------
     def _run(self) -> None:
-        delay = 1.0
         while not self._stop.is_set():
             try:
                 self.client.connect(self.host, self.port, self.keepalive)
             except (OSError, ssl.SSLError, ValueError) as exc:
                 self._report(f"cannot connect to MQTT broker {self.host}:{self.port}: {exc}")
-                delay = self._backoff(delay)
+                self._stop.wait(self.retry.next())
                 continue
             while not self._stop.is_set():
                 rc = self.client.loop(timeout=0.5)
@@ -272,7 +282,7 @@ class MqttSink(Sink):
                 break
             self._connected.clear()
             self._lost()
-            delay = self._backoff(self.takeovers.delay() or (delay if not self.connects else 1.0))
+            self._stop.wait(self.takeovers.after_loss(self.retry, self.connects > 0))
 
     def _lost(self) -> None:
         if self.takeovers.lost():
@@ -281,18 +291,12 @@ class MqttSink(Sink):
                       "or client_id. Reconnecting after %g s from now on, up to %g s, so the two stop taking the "
                       "connection from each other", self.host, self.port, TAKEOVERS, self.client_id,
                       self.device_id, TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
-        elif self._last_error is None:
+        elif self._problem.last is None:
             log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
-
-    def _backoff(self, delay: float) -> float:
-        self._stop.wait(delay * random.uniform(0.8, 1.2))
-        return min(self.max_delay, delay * 2)
 
     def _report(self, message: str) -> None:
         """Log a connection problem once per distinct message (a broker down for hours must not flood the log)."""
-        if message != self._last_error:
-            log.warning("%s (retrying with backoff)", message)
-            self._last_error = message
+        self._problem.warning(message, "%s (retrying with backoff)", message)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -301,7 +305,7 @@ class MqttSink(Sink):
             self._report(f"MQTT broker {self.host}:{self.port} refused the connection: {reason_code}{hint}")
             return
         self.connects += 1
-        self._last_error = None
+        self._problem.clear()
         self.takeovers.opened()
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
