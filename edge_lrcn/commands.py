@@ -5,7 +5,8 @@ switch releasing or reopening the camera."""
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import reload
 from .fleet.commands import ApplySettings, Command, Pause, SwapModel
@@ -52,7 +53,7 @@ def pause(d: Running, command: Pause) -> None:
         d.fleet.settings_changed(d.settings, d.paused)
 
 
-HANDLERS: dict[type, Callable[[Running, Command], None]] = {  # type: ignore[dict-item]
+HANDLERS: dict[type, Callable[[Running, Any], None]] = {  # each takes its own command type
     SwapModel: swap_model, ApplySettings: apply_settings, Pause: pause}
 
 

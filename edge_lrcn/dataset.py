@@ -10,7 +10,6 @@ held-out clip never comes from the same minutes as a training clip. Every file i
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import shutil
 from collections.abc import Mapping
@@ -212,7 +211,7 @@ def write_frames(path: Path, frames, fps: float, fmt: str, data: Path | None = N
     what = what or f"cannot record {path}"
     try:
         with replacing(path, staging=staging) as tmp:
-            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w, h))
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*FORMATS[fmt][0]), fps, (w, h))
             if not writer.isOpened():
                 raise _cannot_write(tmp, what)
             n = _write_all(writer, itertools.chain([first], frames), w, h)
@@ -262,7 +261,7 @@ def warnings(classes: Mapping[str, Mapping]) -> list[str]:
     if len(counts) == 1:
         out.append("one class only: convert needs at least two (add an idle class: clips where nothing happens)")
     if counts and min(counts.values()) > 0:
-        low = min(counts, key=counts.get)
+        low = min(counts, key=counts.__getitem__)
         out += [f"{k}: {n} clips, over {IMBALANCE:g}x the {counts[low]} of {low}"
                 for k, n in counts.items() if n > IMBALANCE * counts[low]]
     return out

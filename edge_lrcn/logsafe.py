@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 QUOTE_MAX = 60  # characters of untrusted text a log line or an answer carries
 
@@ -41,7 +41,8 @@ class Throttle:
                 return False
             self._last[key] = now
             left_out = self._left_out.pop(key, 0)
-        suffix = f" ({left_out} more like this in the last {now - last:.0f} s not logged)" if left_out else ""
+        suffix = f" ({left_out} more like this in the last {now - last:.0f} s not logged)" \
+            if left_out and last is not None else ""
         self.logger.log(level, message + suffix, *args)
         return True
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .config.sections import EventSettings, ServiceSettings
 
@@ -117,7 +117,7 @@ class Totals:
     dropped: int
     reopens: int
     camera_online: bool = True
-    activity: str = "none"
+    activity: str | dict = "none"  # with regions: each region's
     control: str = ""  # the fleet control connection's state ("control up", "control down, restarted 1x")
 
 

@@ -12,7 +12,7 @@ needs to act, and the loop applies it through one table (``edge_lrcn/commands.py
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -36,7 +36,7 @@ class Pause:
     paused: bool
 
 
-Command = Union[SwapModel, ApplySettings, Pause]
+Command = SwapModel | ApplySettings | Pause
 
 
 def from_change(change: Change) -> list[Command]:

@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -23,14 +23,32 @@ from paho.mqtt.properties import Properties
 
 from ..config.sections import Settings
 from ..events import utc_now
+from ..logsafe import LogOnce, Throttle, quote
+from ..publish.mqtt import (
+    TAKEOVER_MAX_DELAY_S,
+    TAKEOVER_MIN_DELAY_S,
+    TAKEOVER_S,
+    TAKEOVERS,
+    new_client,
+    read_password,
+    remote_on,
+)
 from ..publish.urls import SinkSpec
-from ..publish.mqtt import (TAKEOVER_MAX_DELAY_S, TAKEOVER_MIN_DELAY_S, TAKEOVER_S, TAKEOVERS, new_client,
-                            read_password, remote_on)
 from .commands import SwapModel
 from .keys import PublicKey
-from ..logsafe import LogOnce, Throttle, quote
-from .protocol import (HEADER_MAX, MODEL, MODEL_RESPONSE, MODEL_SET, SET, SET_MAX, SET_RESPONSE, SETTINGS, json_object,
-                       response, transaction)
+from .protocol import (
+    HEADER_MAX,
+    MODEL,
+    MODEL_RESPONSE,
+    MODEL_SET,
+    SET,
+    SET_MAX,
+    SET_RESPONSE,
+    SETTINGS,
+    json_object,
+    response,
+    transaction,
+)
 from .remote import Rate, RemoteSettings
 from .update import Prepared, Updater
 
@@ -70,8 +88,11 @@ class Control:
         self.updater = Updater(**updater_args, answer=self.refuse_model, ready=self._ready) if updater_args else None
         self.remote = RemoteSettings(config, settings, state, self.answer_set, self.publish_settings,
                                      lambda: self.wake()) if remote_on(settings.fleet, mqtt_settings, target) else None
-        self.client = c = new_client(target, mqtt_settings, read_password(mqtt_settings), f"{client_id}-control", v5=True)
-        c.on_connect, c.on_message, c.on_disconnect = self._on_connect, self._on_message, self._on_disconnect
+        self.client = c = new_client(target, mqtt_settings, read_password(mqtt_settings), f"{client_id}-control",
+                                     v5=True)
+        c.on_connect = self._on_connect
+        c.on_message = self._on_message
+        c.on_disconnect = self._on_disconnect
         c.suppress_exceptions = True  # a callback that fails anyway is logged by paho, its thread goes on
         c.reconnect_delay_set(1, 30)
         # MQTT 5 Maximum Packet Size: the broker never sends this connection a message larger than a push may be,
@@ -154,7 +175,7 @@ class Control:
             self._throttle.warning("bad set", "fleet control: refused a request on %s: %s", self.topic(SET), exc)
             self.answer_set(response("error", None, error=str(exc)))
             return
-        if not self._rate.take() or not self.remote.submit(request):
+        if not self._rate.take() or not (self.remote and self.remote.submit(request)):
             self.busy += 1
             self._throttle.warning("busy", "fleet control: settings requests arrive faster than %g/s; answered "
                                    "busy (%d so far)", SET_RATE, self.busy)

@@ -6,15 +6,15 @@ from __future__ import annotations
 import logging
 import queue
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..config import Settings, state_dir
-from ..publish.urls import SinkType
 from ..errors import BundleError
 from ..model.bundle import Bundle
 from ..model.loader import Model
 from ..publish.mqtt import remote_on
+from ..publish.urls import SinkType
 from .commands import Command, from_change
 from .control import Control, model_object
 from .keys import PublicKey, load_trusted
@@ -37,7 +37,7 @@ class Trust:
     problems: list[str] = field(default_factory=list)  # key files and folders refused (logged, skipped)
 
     @classmethod
-    def of(cls, settings: Settings) -> "Trust":
+    def of(cls, settings: Settings) -> Trust:
         """A bad key file or folder is logged and skipped, the other keys are used (fleet/keyfiles.py); the pushed
         model kept in the state directory runs unless ``--model`` is given on the command line
         (update.startup_bundle)."""
@@ -91,7 +91,7 @@ class FleetDevice:
         """The checked bundle becomes the one a restart runs; False (answered) when it cannot be kept."""
         try:
             self.state.commit(prepared.staged)
-            if prepared.release:
+            if prepared.release and self.control.updater:
                 self.state.write_release(prepared.release)
                 self.control.updater.floor = prepared.release
         except OSError as exc:

@@ -31,8 +31,8 @@ from ..config import DEFAULT_TRUSTED_KEYS
 from ..errors import BundleError, UsageError
 from ..events import utc_now
 from ..model.bundle import MANIFEST, SIGNATURE, Bundle, read_bundle
-from .keyfiles import check_folder, key_lines, read_key_file
 from ..util.files import replacing
+from .keyfiles import check_folder, key_lines, read_key_file
 from .release import stamp
 
 log = logging.getLogger(__name__)

@@ -78,12 +78,13 @@ class Clip:
         self.name = stem + ext
         self.tmp = self.folder / PARTIAL / self.name
         clear(self.tmp)  # the encoder opens the name as it finds it: nothing planted there is followed
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter.fourcc(*fourcc), fps, size)
         if not self.writer.isOpened():
             clear(self.tmp)
             raise OSError(f"cannot create {self.tmp} ({settings.clips_format}: is the folder writable, the codec "
                           f"available?)")
-        self.start_t, self.end_t = float(event["t"]), None
+        self.start_t = float(event["t"])
+        self.end_t: float | None = None
         self.t0: float | None = None
         self.t1 = self.start_t
         self.frames = 0
@@ -98,7 +99,9 @@ class Clip:
         shutdown has a budget)."""
         for t, jpg in ring.since(self.start_t - seconds):
             if not (stopping.is_set() and t < self.start_t - STOPPING_PRE_ROLL_S):
-                self.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
+                pixels = cv2.imdecode(jpg, cv2.IMREAD_COLOR)
+                if pixels is not None:  # the ring's own JPEG: always decodes
+                    self.write(t, pixels)
 
     def matches(self, event: dict) -> bool:
         """Whether ``event`` (an activity_end) ends this clip: still open, same label, same region."""

@@ -94,7 +94,10 @@ class ClipIndex:
                     self._add(e.name, e.stat(follow_symlinks=False).st_size)
 
     def _add(self, name: str, size: int) -> None:
-        stem = NAME_RE.match(name).group(1)
+        match = NAME_RE.match(name)
+        if match is None:
+            return
+        stem = match.group(1)
         if stem not in self.sizes:
             self.sizes[stem] = {}
             bisect.insort(self.stems, stem)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class StopWriter:
     """The daemon stops: every open clip is finished, the writer thread ends."""
 
 
-WriterItem = Union[FrameItem, StartClip, EndClip, StopWriter]
+WriterItem = FrameItem | StartClip | EndClip | StopWriter
 
 
 class FpsCap:

@@ -15,14 +15,15 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 
 from ..config.sections import ClipsSettings
 from ..logsafe import LogOnce
-from .clip import (FORMATS, JPEG_QUALITY, MIN_FREE_BYTES, Clip, ClipOrigin, clip_stem, fit_width,
-                   snapshot_jpeg)
+from .clip import FORMATS, JPEG_QUALITY, MIN_FREE_BYTES, Clip, ClipOrigin, clip_stem, fit_width, snapshot_jpeg
 from .clipbudget import enforce_budget
 from .clipfiles import PARTIAL, ClipIndex, atomic_write, prepare_folder
 from .clipqueue import QUEUE_FRAMES, ClipQueue, EndClip, FrameItem, StartClip, StopWriter
@@ -56,7 +57,8 @@ class ClipRecorder:
         self.index: ClipIndex | None = None
         self._stopping = threading.Event()  # SIGTERM: no more waiting for the disk, short pre-roll
         self.queue = ClipQueue(origin.live, settings.clips_fps, self._stopping, self.thread.is_alive)
-        self._handlers = {FrameItem: self._on_frame, StartClip: self._on_start, EndClip: self._on_end}
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            FrameItem: self._on_frame, StartClip: self._on_start, EndClip: self._on_end}
         self._prepare_folder()
         if start:
             self.start()
@@ -141,7 +143,7 @@ class ClipRecorder:
             self._budget(None)  # room for this clip on a disk that filled up: the oldest clips go
             if item.snapshot:
                 atomic_write(self.folder / f"{stem}.jpg", item.snapshot)
-                self.index.add(self.folder / f"{stem}.jpg")
+                self._index().add(self.folder / f"{stem}.jpg")
             if self._size is None:
                 raise OSError("no frame seen yet")
             clip = Clip(self.settings, self.origin, item.event, stem, self._size, self.ring.fps(), item.box)
@@ -170,8 +172,8 @@ class ClipRecorder:
         try:
             paths = clip.finish(reason)
             for p in paths:
-                self.index.add(p)
-            self._last_bytes = sum(self.index.sizes.get(clip.stem, {}).values())
+                self._index().add(p)
+            self._last_bytes = sum(self._index().sizes.get(clip.stem, {}).values())
         except OSError as exc:
             self._fail(f"clip {clip.name} not kept: {exc}")
             return
@@ -183,11 +185,17 @@ class ClipRecorder:
     def _budget(self, newest: str | None) -> None:
         """The oldest clips go first; the newest and the open ones stay; room is kept for a clip like the last."""
         try:
-            keep = {c.stem for c in self.open} | {newest}
-            self.removed += enforce_budget(self.index, self.settings.clips_max_mb * 1e6, keep,
+            keep = {c.stem for c in self.open} | ({newest} if newest else set())
+            self.removed += enforce_budget(self._index(), self.settings.clips_max_mb * 1e6, keep,
                                            MIN_FREE_BYTES + self._last_bytes, sum(c.bytes for c in self.open))
         except OSError as exc:
             self._fail(f"cannot apply the clips budget: {exc}")
+
+    def _index(self) -> ClipIndex:
+        """The folder's clips; OSError while the folder could not be read (the failure is counted by the caller)."""
+        if self.index is None:
+            raise OSError(f"clips folder {self.folder} not readable")
+        return self.index
 
     def _prepare_folder(self, raise_: bool = False) -> None:
         """Create the folder and its .partial/ (at start: whose leftovers from a power cut are unplayable, removed)

@@ -29,15 +29,16 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from ..config.sections import FleetSettings, MqttSettings
-from .urls import SinkSpec
 from ..errors import UsageError
 from ..events import utc_now
 from ..logsafe import LogOnce
 from ..util.backoff import Backoff
 from .discovery import DeviceDiscovery
 from .sink import Kind, Sink, SinkContext
+from .urls import SinkSpec
 
 log = logging.getLogger(__name__)
+NO_REGION: list[str | None] = [None]  # the one stream without regions
 
 TAKEOVER_S = 30.0  # a connection the broker closes this soon after it opened, several times in a row, is taken over
 TAKEOVERS = 3
@@ -67,7 +68,8 @@ def read_password(settings: MqttSettings, environ=None) -> str | None:
     return None
 
 
-def new_client(target: SinkSpec, settings: MqttSettings, password: str | None, client_id: str, v5: bool = False) -> mqtt.Client:
+def new_client(target: SinkSpec, settings: MqttSettings, password: str | None, client_id: str,
+               v5: bool = False) -> mqtt.Client:
     """A paho client with the settings' queue bound, user name and TLS: the sink's, the fleet control's (MQTT 5:
     ``v5``) and ``edge-lrcn push``'s."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5) if v5 else \
@@ -245,7 +247,7 @@ class MqttSink(Sink):
     def relabel(self, ctx: SinkContext) -> None:
         """A new model with other labels, or other regions: its discovery config is published again (entities that
         went are removed), and the retained state and snapshot topics no region uses any more are cleared."""
-        old = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (self.ctx.regions or [None])}
+        old = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (self.ctx.regions or NO_REGION)}
         self.ctx, self.labels = ctx, ctx.labels
         if self.discovery:
             self.discovery.relabel(ctx)
@@ -253,7 +255,7 @@ class MqttSink(Sink):
             return  # the next connection publishes the config
         if self.discovery:
             self.discovery.publish(self.client)
-        new = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (ctx.regions or [None])}
+        new = {self._retained_topic(k, r) for k in (Kind.STATE, Kind.SNAPSHOT) for r in (ctx.regions or NO_REGION)}
         for topic in old - new:
             self.client.publish(topic, b"", qos=1, retain=True)
 
