@@ -27,10 +27,12 @@ from .capture.camera import END, Camera, CameraChange
 from .capture.modes import capture_request
 from .capture.sources import Frame, open_source, parse_source
 from .classify.regions import Regions
-from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings
+from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings, state_dir
 from .errors import EXIT_OK, UsageError
 from .events import default_device_id
 from .fleet.device import FleetDevice, Trust, start_fleet
+from .fleet.remote import remote_change
+from .fleet.state import StateDir
 from .model.interpreter import default_threads
 from .model.loader import load_bundle, open_model, release_memory
 from .publish.clips import ClipOrigin, ClipRecorder
@@ -104,7 +106,8 @@ class Daemon:
             if paused:
                 self._pause(True)
         if self.page:
-            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle)
+            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle,
+                            wake=lambda: (self._woken.set(), self.camera.wake()))  # a region save is waiting
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
@@ -121,6 +124,8 @@ class Daemon:
                 self.reload()
             if self.fleet:
                 self._commands()
+            if self.page:
+                self.page.desk.serve(self._page_set)
             item, kept = (None if self.paused else self.camera.read()), False
             if self.paused:  # nothing is captured: wait for a command
                 self._woken.wait(0.25)
@@ -189,6 +194,14 @@ class Daemon:
         if paused is not None and paused != self.paused:
             self._pause(paused)
         self.fleet.answer_set(request, self.settings, self.paused)
+
+    def _page_set(self, request: dict) -> None:
+        """The page's region editor (web/editor.py): checked and kept exactly as a ``<prefix>/set`` request
+        (UsageError: refused, nothing changed), then applied as a reload applies it."""
+        state = self.fleet.state if self.fleet else StateDir(state_dir(self.settings.fleet))
+        new, names, _ = remote_change(request, self.config, self.settings, state)
+        if names:
+            self._apply(new, names)
 
     def _pause(self, paused: bool) -> None:
         """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
@@ -279,6 +292,7 @@ def page_view(d: Daemon) -> dict:
     return {"model": model.model_id, "labels": list(model.labels), "activity": tracker.label,
             "confidence": round(tracker.confidence, 4), "kept": c.kept, "source": d.camera.description,
             "device": d.out.ctx.device_id, "regions": _page_regions(d.out),
+            "regions_from": d.settings.where("regions"),
             "camera": "paused" if d.paused else ("online" if d.camera.online else "offline"),
             "ms_encoder": round(1000 * c.encode_s / c.kept, 3) if c.kept else None,
             "ms_head": round(1000 * c.head_s / c.windows, 3) if c.windows else None}

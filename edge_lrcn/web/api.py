@@ -14,7 +14,7 @@ from pathlib import Path
 from ..dataset import add_clip, check_label
 from ..errors import UsageError
 from .auth import COOKIE, SESSION_S
-from . import library
+from . import editor, library
 from .live import LiveFeed
 from .review import EventLog
 from .server import STATIC, HttpError, PageOptions, PageServer
@@ -32,17 +32,19 @@ class Page:
         self.probe = lambda: {}
         self.bundle = lambda: None
         self.recording = threading.Lock()
+        self.desk = editor.SettingsDesk()  # the region editor's saves, taken by the daemon's loop
         self._last = (time.monotonic(), 0)
         self.server = PageServer(opts, self)  # binds now: a port in use is exit 2 at start
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5},
                                        name="page", daemon=True)
 
     # ---- the daemon's side ----------------------------------------------------------------------------------------
-    def start(self, probe, bundle=None) -> None:
+    def start(self, probe, bundle=None, wake=None) -> None:
         """``probe()`` reads what the status shows from the daemon's objects, ``bundle()`` the running bundle (read
-        only, called by the server's threads)."""
+        only, called by the server's threads); ``wake()`` cuts the loop's waits short (a region save is queued)."""
         self.probe = probe
         self.bundle = bundle or self.bundle
+        self.desk.wake = wake or self.desk.wake
         self.thread.start()
         host = f"[{self.opts.host}]" if ":" in self.opts.host else self.opts.host
         log.info("page on http://%s:%d/", host, self.server.server_address[1])
@@ -178,7 +180,7 @@ class Page:
                      "path": str(dest.relative_to(data))})
 
 
-EID = r"([^/]{1,120})"
+EID = r"([^/]{1,160})"
 ROUTES = [
     ("GET", r"/", Page.static), ("GET", r"/static/([^/]{1,64})", Page.static),
     ("GET", r"/api/session", Page.session), ("POST", r"/api/login", Page.login), ("POST", r"/api/logout", Page.logout),
@@ -189,6 +191,7 @@ ROUTES = [
     ("POST", rf"/api/events/{EID}/label", Page.label), ("GET", r"/api/dataset", library.dataset),
     ("POST", r"/api/dataset/delete", library.dataset_delete), ("GET", r"/api/dataset\.zip", library.dataset_zip),
     ("POST", r"/api/record", library.record),
+    ("GET", r"/api/regions", editor.get_regions), ("POST", r"/api/regions", editor.save_regions),
 ]
 
 
