@@ -106,8 +106,7 @@ class Daemon:
             if paused:
                 self._pause(True)
         if self.page:
-            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle,
-                            wake=lambda: (self._woken.set(), self.camera.wake()))  # a region save is waiting
+            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle, partial(wake_loop, self))
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
@@ -125,7 +124,7 @@ class Daemon:
             if self.fleet:
                 self._commands()
             if self.page:
-                self.page.desk.serve(self._page_set)
+                self.page.desk.serve(partial(page_set, self))
             item, kept = (None if self.paused else self.camera.read()), False
             if self.paused:  # nothing is captured: wait for a command
                 self._woken.wait(0.25)
@@ -194,14 +193,6 @@ class Daemon:
         if paused is not None and paused != self.paused:
             self._pause(paused)
         self.fleet.answer_set(request, self.settings, self.paused)
-
-    def _page_set(self, request: dict) -> None:
-        """The page's region editor (web/editor.py): checked and kept exactly as a ``<prefix>/set`` request
-        (UsageError: refused, nothing changed), then applied as a reload applies it."""
-        state = self.fleet.state if self.fleet else StateDir(state_dir(self.settings.fleet))
-        new, names, _ = remote_change(request, self.config, self.settings, state)
-        if names:
-            self._apply(new, names)
 
     def _pause(self, paused: bool) -> None:
         """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
@@ -284,6 +275,21 @@ def _reread(config: ConfigSource | None) -> Settings | None:
     except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
         log.error("reload failed, keeping the old settings: %s: %s", type(exc).__name__, exc)
     return None
+
+
+def wake_loop(d: Daemon) -> None:
+    """Cut the loop's waits short (paused, a camera's reopen back-off): a command is waiting."""
+    d._woken.set()
+    d.camera.wake()
+
+
+def page_set(d: Daemon, request: dict) -> None:
+    """On the loop, the page's region editor (web/editor.py): checked and kept exactly as a ``<prefix>/set``
+    request (UsageError: refused, nothing changed), then applied as a reload applies it."""
+    state = d.fleet.state if d.fleet else StateDir(state_dir(d.settings.fleet))
+    new, names, _ = remote_change(request, d.config, d.settings, state)
+    if names:
+        d._apply(new, names)
 
 
 def page_view(d: Daemon) -> dict:
