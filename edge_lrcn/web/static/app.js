@@ -44,6 +44,11 @@ async function refreshStatus() {
   $("confidence").textContent = status.activity === "none" ? "no activity" : `confidence ${(100 * status.confidence).toFixed(0)}%`;
   drawRegions(status.regions);
   drawScores(status.regions[0].scores);
+  const [first, ...others] = status.regions, named = first.name !== "frame" || others.length > 0;
+  $("now-where").textContent = named ? "now in " + first.name : "now";
+  $("scores-where").textContent = named ? ` (${first.name})` : "";
+  $("other-regions").replaceChildren(...others.map((r) => el("div", { class: "other", "data-region": r.name },
+    el("b", {}, r.name + ": "), r.activity, el("span", { class: "muted" }, r.activity === "none" ? "" : ` ${(100 * r.confidence).toFixed(0)}%`))));
 }
 
 function drawRegions(regions) {
