@@ -146,7 +146,7 @@ def test_a_cross_origin_post_is_refused(browser, daemon):
 @pytest.mark.parametrize("body, status, says", [
     (b"not json", 400, "not JSON"), (b"[1]", 400, "JSON object"), (b'{"label": "../../x"}', 400, "bad label"),
     (b'{"label": "a/b"}', 400, "bad label"), (b'{"label": ".."}', 400, "bad label"), (b"{}", 400, "give"),
-    (b"x" * 20000, 413, "over"),
+    (b"x" * 20000, 413, "over"), (b"[" * 15000, 400, "nested too deeply"), (b'{"label": "\xff"}', 400, "not JSON"),
 ])
 def test_bad_label_requests_get_a_4xx_with_a_message_and_write_nothing(daemon, body, status, says):
     port, root = daemon["port"], daemon["root"]

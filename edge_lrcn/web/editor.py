@@ -50,24 +50,24 @@ class SettingsDesk:
             return done.result()  # the loop is applying it now
 
     def serve(self, apply: Callable[[dict], object]) -> None:
-        """Run the waiting requests through ``apply`` (on the daemon's loop). A UsageError is the answer; any other
-        error is logged and answered, never raised into the loop."""
+        """Run the oldest waiting request through ``apply`` (on the daemon's loop; one per call, so that a user
+        saving in a loop costs at most one check per frame). A UsageError is the answer; any other error is logged
+        and answered, never raised into the loop."""
         self.serving = True
-        while True:
-            try:
-                request, done = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if not done.set_running_or_notify_cancel():
-                continue
-            try:
-                done.set_result(apply(request))
-            except UsageError as exc:
-                log.warning("page: settings refused: %s", exc)
-                done.set_exception(exc)
-            except Exception as exc:  # noqa: BLE001 - a bug in a settings change must not end the daemon
-                log.exception("page: applying %s failed", sorted(request))
-                done.set_exception(HttpError(500, f"internal error: {type(exc).__name__}"))
+        try:
+            request, done = self._queue.get_nowait()
+        except queue.Empty:
+            return
+        if not done.set_running_or_notify_cancel():  # its page gave up waiting: nothing is done
+            return
+        try:
+            done.set_result(apply(request))
+        except UsageError as exc:
+            log.warning("page: settings refused: %s", exc)
+            done.set_exception(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in a settings change must not end the daemon
+            log.exception("page: applying %s failed", sorted(request))
+            done.set_exception(HttpError(500, f"internal error: {type(exc).__name__}"))
 
 
 def configured(status_regions: list[dict] | None) -> list[dict]:
