@@ -374,6 +374,15 @@ def test_a_region_drawn_with_the_mouse_is_saved_applied_live_and_kept(page, daem
     ev = next(e for e in request(port, "GET", "/api/events")[1]["events"] if e.get("region") == "door"
               and e["status"] == "done")
     assert "_door_" in ev["id"] and request(port, "GET", ev["snapshot_url"])[0] == 200
+    # labelled from the page, the dataset gets the region's crop (what the device classifies there)
+    code, added, _ = request(port, "POST", f"/api/events/{ev['id']}/label", b'{"label": "in_door"}')
+    import cv2
+
+    cap = cv2.VideoCapture(str(daemon["root"] / "data" / added["path"]))
+    ok, frame = cap.read()
+    cap.release()
+    width, height = status["size"]
+    assert code == 200 and ok and abs(frame.shape[1] - 0.8 * width) <= 2 and abs(frame.shape[0] - 0.7 * height) <= 2
 
 
 @pytest.mark.parametrize("regions, says", [

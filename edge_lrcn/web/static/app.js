@@ -93,7 +93,7 @@ async function refreshEvents() {
   if (!data.dataset_dir) $("events-note").textContent += " Labelling needs a dataset folder (--dataset-dir).";
   const list = data.events.map((ev) => el("div", { class: "event", "data-id": ev.id },
     ev.snapshot_url ? el("img", { src: ev.snapshot_url, alt: ev.label, title: "play the clip", onclick: () => ev.clip_url && play(ev) }) : el("div"),
-    el("div", { class: "body" }, el("div", { class: "label" }, ev.label),
+    el("div", { class: "body" }, el("div", { class: "label" }, ev.label, ev.region ? el("span", { class: "muted small" }, " in " + ev.region) : ""),
       el("div", { class: "muted small" }, `${new Date(ev.start).toLocaleString()} · ${ev.confidence == null ? "" : (100 * ev.confidence).toFixed(0) + "%"}`),
       ev.clip_url ? el("div", { class: "row" }, el("button", { class: "play", onclick: () => play(ev) }, "▶ play clip")) : "",
       labelRow(ev))));
