@@ -153,6 +153,8 @@ def _add_fleet_commands(sub, common) -> None:
     p.add_argument("model", type=Path)
     p.add_argument("--key", type=Path, required=True, help="edge-lrcn.key from keygen")
     p.add_argument("--out", type=Path, help="write the signed bundle here (default: in place)")
+    p.add_argument("--rollback", action="store_true",
+                   help="say in the signed release that this is an older model sent back on purpose (docs/fleet.md)")
 
     p = sub.add_parser("push", parents=[common], help="send a signed bundle to devices over MQTT and wait for them")
     p.add_argument("model", type=Path)
@@ -304,7 +306,7 @@ def _cmd_keygen(args) -> int:
 def _cmd_sign(args) -> int:
     from .fleet.keys import sign
 
-    record = sign(args.model, args.key, args.out)
+    record = sign(args.model, args.key, args.out, rollback=args.rollback)
     print(f"signed {args.out or args.model} as {record['signer']} (key id {record['key_id']})")
     return 0
 
