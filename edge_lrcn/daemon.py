@@ -30,7 +30,7 @@ from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings, state_dir
 from .errors import EXIT_OK, UsageError
 from .events import default_device_id
 from .fleet.device import FleetDevice, Trust, start_fleet
-from .fleet.remote import remote_change
+from .fleet.remote import RemoteSettings
 from .fleet.state import StateDir
 from .model.interpreter import default_threads
 from .model.loader import load_bundle, open_model, release_memory
@@ -107,7 +107,7 @@ class Daemon:
             if paused:
                 self._pause(True)
         if self.page:
-            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle, partial(wake_loop, self))
+            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle, *page_settings(self))
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
@@ -124,8 +124,6 @@ class Daemon:
                 self.reload()
             if self.fleet:
                 self._commands()
-            if self.page:
-                self.page.desk.serve(partial(page_set, self))
             item, kept = (None if self.paused else self.camera.read()), False
             if self.paused:  # nothing is captured: wait for a command
                 self._woken.wait(0.25)
@@ -278,19 +276,22 @@ def _reread(config: ConfigSource | None) -> Settings | None:
     return None
 
 
-def wake_loop(d: Daemon) -> None:
-    """Cut the loop's waits short (paused, a camera's reopen back-off): a command is waiting."""
-    d._woken.set()
+def page_settings(d: Daemon) -> tuple[RemoteSettings, bool]:
+    """Where the page's region editor saves (web/editor.py), and whether the page owns it: the MQTT remote settings'
+    checker and writer of settings.json when there is one (its changes reach the loop with the fleet's commands),
+    else one of the page's own, whose kept change the loop applies as a reload (``remote_settings`` is about MQTT:
+    docs/http.md)."""
+    shared = d.fleet.control.remote if d.fleet else None
+    if shared is not None:
+        return shared, False
+    return RemoteSettings(d.config, d.settings, StateDir(state_dir(d.settings.fleet)), lambda _: None,
+                          lambda _: None, partial(_reload_now, d)), True
+
+
+def _reload_now(d: Daemon) -> None:
+    d.request_reload()
+    d._woken.set()  # a paused loop, and a camera's reopen back-off, wait no longer
     d.camera.wake()
-
-
-def page_set(d: Daemon, request: dict) -> None:
-    """On the loop, the page's region editor (web/editor.py): checked and kept exactly as a ``<prefix>/set``
-    request (UsageError: refused, nothing changed), then applied as a reload applies it."""
-    state = d.fleet.state if d.fleet else StateDir(state_dir(d.settings.fleet))
-    new, names, _ = remote_change(request, d.config, d.settings, state)
-    if names:
-        d._apply(new, names)
 
 
 def page_view(d: Daemon) -> dict:

@@ -445,3 +445,35 @@ def test_a_region_is_moved_and_resized_with_the_mouse_and_deleted(page, daemon):
     page.click("#save-regions")
     page.wait_for_function("() => document.getElementById('regions-state').textContent === 'saved: the whole frame'")
     assert [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]] == ["frame"]
+
+
+def test_with_mqtt_remote_settings_the_editor_and_set_share_one_checker_and_settings_file(tmp_path):
+    """The page's saves go through the daemon's one RemoteSettings (with MQTT's ``<prefix>/set`` on): a region
+    saved on the page is in the retained settings, a later ``/set`` keeps it in settings.json, and the page's
+    answers never reach MQTT."""
+    from tests.broker import Broker
+    from tests.mjpeg_server import MjpegCamera
+    from tests.test_fleet import PREFIX, Device, responses, retained, set_request
+    from tests.test_mqtt import Subscriber
+
+    broker = Broker(tmp_path / "broker").start()
+    cam = MjpegCamera("right", fps=15.0, seed=4)
+    sub = Subscriber(broker.port)
+    port, state = free_port(), tmp_path / "state"
+    dev = Device(broker, cam, state, "--http", f"127.0.0.1:{port}", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    try:
+        assert wait_until(lambda: _up(port) and sub.on(f"{PREFIX}/settings"), 60, 0.1), dev.log()
+        door = {"name": "door", "box": [0.2, 0.1, 0.7, 0.9]}
+        code, answer, _ = request(port, "POST", "/api/regions", json.dumps({"regions": [door]}).encode())
+        assert code == 200 and answer["regions"] == [door], answer
+        assert wait_until(lambda: retained(sub, "settings")["regions"] == [door], 20, 0.1)
+        set_request(broker.port, {"enter_threshold": 0.55, "transaction": "t1"})
+        assert wait_until(lambda: any(r["transaction"] == "t1" for r in responses(sub, "set/response")), 20, 0.1)
+        assert json.loads((state / "settings.json").read_text()) == {"enter_threshold": 0.55, "regions": [door]}
+        assert [r["transaction"] for r in responses(sub, "set/response")] == ["t1"]  # the page's went to the page
+        assert [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]] == ["door"]
+    finally:
+        assert dev.stop() == 0, dev.log()
+        sub.close()
+        cam.close()
+        broker.stop()

@@ -32,19 +32,20 @@ class Page:
         self.probe = lambda: {}
         self.bundle = lambda: None
         self.recording = threading.Lock()
-        self.desk = editor.SettingsDesk()  # the region editor's saves, taken by the daemon's loop
+        self.saves: editor.RegionSaves | None = None  # the region editor's way into the remote settings
         self._last = (time.monotonic(), 0)
         self.server = PageServer(opts, self)  # binds now: a port in use is exit 2 at start
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5},
                                        name="page", daemon=True)
 
     # ---- the daemon's side ----------------------------------------------------------------------------------------
-    def start(self, probe, bundle=None, wake=None) -> None:
+    def start(self, probe, bundle=None, remote=None, own_remote: bool = False) -> None:
         """``probe()`` reads what the status shows from the daemon's objects, ``bundle()`` the running bundle (read
-        only, called by the server's threads); ``wake()`` cuts the loop's waits short (a region save is queued)."""
+        only, called by the server's threads); ``remote``: the RemoteSettings that checks and keeps region saves
+        (``own_remote``: made for the page, closed with it)."""
         self.probe = probe
         self.bundle = bundle or self.bundle
-        self.desk.wake = wake or self.desk.wake
+        self.saves = editor.RegionSaves(remote, own_remote) if remote is not None else None
         self.thread.start()
         host = f"[{self.opts.host}]" if ":" in self.opts.host else self.opts.host
         log.info("page on http://%s:%d/", host, self.server.server_address[1])
@@ -56,6 +57,8 @@ class Page:
         self.events.event(ev)
 
     def close(self) -> None:
+        if self.saves:
+            self.saves.close()
         self.server.stopping.set()
         if self.thread.is_alive():
             self.server.shutdown()

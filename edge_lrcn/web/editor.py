@@ -1,73 +1,73 @@
 """The region editor's side of the page (docs/http.md): ``GET /api/regions`` and ``POST /api/regions``.
 
-A save is one remote-settings request, ``{"regions": [...]}``. The page does not check it itself: it hands the
-request to the daemon's loop (:class:`SettingsDesk`), which runs it through the same path as MQTT's
-``<prefix>/set`` (fleet/remote.py ``remote_change``: the typed settings of the config file, the command line's
-precedence, ``settings.json`` in the state directory) and applies it between two frames as a reload applies it.
-The page's thread waits for the loop's answer, so a refused region is a 400 with the checker's own message and an
-accepted one is already live when the answer comes.
+A save is one remote-settings request, ``{"regions": [...]}``, and the page does not check it itself: it goes to
+the daemon's :class:`~edge_lrcn.fleet.remote.RemoteSettings`, the one checker and writer of ``settings.json`` (the
+typed settings of the config file, the command line's precedence, off the frame loop), shared with MQTT's
+``<prefix>/set`` when that is on, else one of the page's own. The page waits for its request's answer (a transaction
+of its own, unguessable), then until the loop runs the new regions, so a refused region is a 400 with the checker's
+own message and an accepted one is live when the answer comes.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import secrets
+import threading
+import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from typing import Callable
 
 from ..errors import UsageError
 from .server import HttpError
 
 log = logging.getLogger(__name__)
-ANSWER_S = 15.0  # the loop takes a request between two frames (a paused daemon every 0.25 s)
-PENDING = 4
+ANSWER_S = 15.0
 
 
-class SettingsDesk:
-    """Page threads: :meth:`submit` (waits for the answer). The daemon's loop: :meth:`serve` between two frames."""
+class RegionSaves:
+    """The page's requests into ``remote`` (a RemoteSettings): their answers are taken out of its ``answer``
+    stream (the others go on to where they went: MQTT's ``<prefix>/set/response``). ``own``: the page made it."""
 
-    def __init__(self):
-        self._queue: queue.Queue = queue.Queue(maxsize=PENDING)
-        self.serving = False  # set by the first serve(): a page without a daemon (tests, a restart) says so
-        self.wake: Callable[[], object] = lambda: None  # the daemon's: a paused loop or a camera's reopen wait
+    def __init__(self, remote, own: bool):
+        self.remote = remote
+        self.own = own
+        self._waiting: dict[str, Future] = {}
+        self._lock = threading.Lock()
+        self._others = remote.answer
+        remote.answer = self._answer
 
-    def submit(self, request: dict, timeout: float = ANSWER_S):
-        """The loop's answer (what ``apply`` returned); UsageError with the checker's message when refused."""
-        if not self.serving:
-            raise HttpError(503, "no daemon loop takes settings from this page")
+    def _answer(self, obj: dict) -> None:
+        with self._lock:
+            done = self._waiting.pop(obj.get("transaction") or "", None)
+        if done is None:
+            self._others(obj)
+        else:
+            done.set_result(obj)
+
+    def save(self, request: dict, timeout: float = ANSWER_S) -> dict:
+        """The settings object of the answer (``settings_object``); UsageError with the checker's message."""
+        tx = "page-" + secrets.token_hex(8)
         done: Future = Future()
+        with self._lock:
+            self._waiting[tx] = done
+        if not self.remote.submit({**request, "transaction": tx}):
+            self._drop(tx)
+            raise HttpError(429, "the settings checker is busy: try again in a moment")
         try:
-            self._queue.put_nowait((request, done))
-        except queue.Full:
-            raise HttpError(429, "other saves are waiting: try again in a moment") from None
-        self.wake()
-        try:
-            return done.result(timeout)
+            answer = done.result(timeout)
         except FutureTimeout:
-            if done.cancel():  # still queued: it never happens
-                raise HttpError(503, f"the daemon did not take the change within {timeout:g} s; nothing was "
-                                     f"changed") from None
-            return done.result()  # the loop is applying it now
+            self._drop(tx)
+            raise HttpError(503, f"the settings checker did not answer within {timeout:g} s") from None
+        if answer.get("status") != "ok":
+            raise UsageError(str(answer.get("error") or "refused"))
+        return answer["settings"]
 
-    def serve(self, apply: Callable[[dict], object]) -> None:
-        """Run the oldest waiting request through ``apply`` (on the daemon's loop; one per call, so that a user
-        saving in a loop costs at most one check per frame). A UsageError is the answer; any other error is logged
-        and answered, never raised into the loop."""
-        self.serving = True
-        try:
-            request, done = self._queue.get_nowait()
-        except queue.Empty:
-            return
-        if not done.set_running_or_notify_cancel():  # its page gave up waiting: nothing is done
-            return
-        try:
-            done.set_result(apply(request))
-        except UsageError as exc:
-            log.warning("page: settings refused: %s", exc)
-            done.set_exception(exc)
-        except Exception as exc:  # noqa: BLE001 - a bug in a settings change must not end the daemon
-            log.exception("page: applying %s failed", sorted(request))
-            done.set_exception(HttpError(500, f"internal error: {type(exc).__name__}"))
+    def _drop(self, tx: str) -> None:
+        with self._lock:
+            self._waiting.pop(tx, None)
+
+    def close(self) -> None:
+        if self.own:
+            self.remote.close()
 
 
 def configured(status_regions: list[dict] | None) -> list[dict]:
@@ -88,10 +88,17 @@ def save_regions(page, h) -> None:
         raise HttpError(400, 'give {"regions": [{"name": "door", "box": [x0, y0, x1, y1]}, ...]} and nothing else')
     if not isinstance(body["regions"], list):
         raise HttpError(400, f"regions must be a list of {{name, box}} objects, got {type(body['regions']).__name__}")
-    page.desk.submit({"regions": body["regions"]})
-    saved = configured(page.probe().get("regions"))
-    log.info("page: regions saved: %s", ", ".join(f"{r['name']} {r['box']}" for r in saved) or "the whole frame")
-    h.send_json({"regions": saved, "from": page.probe().get("regions_from")})
+    if page.saves is None:
+        raise HttpError(503, "no daemon takes settings from this page")
+    kept = page.saves.save({"regions": body["regions"]})["regions"]
+    deadline = time.monotonic() + ANSWER_S
+    while configured(page.probe().get("regions")) != kept:  # kept; the loop takes it between two frames
+        if time.monotonic() > deadline:
+            raise HttpError(503, f"the regions are kept in settings.json but the daemon did not run them within "
+                                 f"{ANSWER_S:g} s (see its log)")
+        time.sleep(0.02)
+    log.info("page: regions saved: %s", ", ".join(f"{r['name']} {r['box']}" for r in kept) or "the whole frame")
+    h.send_json({"regions": kept, "from": page.probe().get("regions_from")})
 
 
 def _fixed(where: str) -> bool:
