@@ -442,7 +442,10 @@ def test_a_region_is_moved_and_resized_with_the_mouse_and_deleted(page, daemon):
     box = request(port, "GET", "/api/status")[1]["regions"][0]["box"]
     assert box == pytest.approx([0.05, 0.2, 0.6, 0.7], abs=0.015)
     page.click("#edit-regions")
-    page.locator(".region-row button").click()  # delete: the whole frame again
+    page.locator(".eregion").wait_for()
+    _draw(page, 0.3, 0.5, 0.3, 0.5)  # select it, and the Delete key removes it: the whole frame again
+    page.keyboard.press("Delete")
+    assert page.locator(".eregion").count() == 0
     page.click("#save-regions")
     page.wait_for_function("() => document.getElementById('regions-state').textContent === 'saved: the whole frame'")
     assert [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]] == ["frame"]

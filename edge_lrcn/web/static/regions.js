@@ -118,6 +118,10 @@ $("editor").addEventListener("pointerdown", onDown);
 $("editor").addEventListener("pointermove", onMove);
 $("editor").addEventListener("pointerup", onUp);
 $("editor").addEventListener("pointercancel", onUp);
+document.addEventListener("keydown", (e) => {  // Delete removes the selected region (not while typing its name)
+  if (!edit || edit.sel < 0 || e.target.tagName === "INPUT" || (e.key !== "Delete" && e.key !== "Backspace")) return;
+  e.preventDefault(); edit.regions.splice(edit.sel, 1); edit.sel = -1; renderEditor();
+});
 $("edit-regions").addEventListener("click", openEditor);
 $("cancel-regions").addEventListener("click", () => closeEditor());
 $("save-regions").addEventListener("click", saveRegions);
