@@ -464,7 +464,8 @@ def test_with_mqtt_remote_settings_the_editor_and_set_share_one_checker_and_sett
     cam = MjpegCamera("right", fps=15.0, seed=4)
     sub = Subscriber(broker.port)
     port, state = free_port(), tmp_path / "state"
-    dev = Device(broker, cam, state, "--http", f"127.0.0.1:{port}", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    dev = Device(broker, cam, state, "--http", f"127.0.0.1:{port}", "--remote-settings",
+                 env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
     try:
         assert wait_until(lambda: _up(port) and sub.on(f"{PREFIX}/settings"), 60, 0.1), dev.log()
         door = {"name": "door", "box": [0.2, 0.1, 0.7, 0.9]}
