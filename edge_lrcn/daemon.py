@@ -26,11 +26,13 @@ from .capture.camera import END, Camera, CameraChange
 from .capture.modes import capture_request
 from .capture.sources import Frame, open_source, parse_source
 from .classify.regions import Regions
-from .config import ConfigSource, Settings
+from .config import ConfigSource, Settings, state_dir
 from .errors import EXIT_OK, UsageError
 from .events import default_device_id
 from .fleet.commands import Pause
 from .fleet.device import FleetDevice, Trust, start_fleet
+from .fleet.remote import RemoteSettings
+from .fleet.state import StateDir
 from .lifecycle import Signals, StopDuringStart, shutdown, startup_signals
 from .model.interpreter import default_threads
 from .model.loader import load_bundle, open_model
@@ -96,17 +98,17 @@ class Daemon:
         self.health.start(self.totals())
         self.out.state()
         if self.fleet:
-            self.fleet.started(self.classifier.model, self.settings, self._wake)
+            self.fleet.started(self.classifier.model, self.settings, self.wake)
             if paused:
                 commands.apply(self, Pause(True))
         if self.page:
-            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle)
+            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle, *page_settings(self))
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
                  b.model_id, b.frames, b.fps, ", ".join(b.labels))
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         """A command waits (called from the fleet's threads): a paused loop or a camera read stops waiting."""
         self._woken.set()
         self.camera.wake()
@@ -173,12 +175,30 @@ class Daemon:
         self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
 
 
+def page_settings(d: Daemon) -> tuple[RemoteSettings, bool]:
+    """Where the page's region editor saves (web/editor.py), and whether the page owns it: the MQTT remote settings'
+    checker and writer of settings.json when there is one (its changes reach the loop with the fleet's commands),
+    else one of the page's own, whose kept change the loop applies as a reload (``remote_settings`` is about MQTT:
+    docs/http.md)."""
+    shared = d.fleet.control.remote if d.fleet else None
+    if shared is not None:
+        return shared, False
+    return RemoteSettings(d.config, d.settings, StateDir(state_dir(d.settings.fleet)), lambda _: None,
+                          lambda _: None, partial(_reload_now, d)), True
+
+
+def _reload_now(d: Daemon) -> None:
+    d.request_reload()
+    d.wake()  # a paused loop, and a camera's reopen back-off, wait no longer
+
+
 def page_view(d: Daemon) -> dict:
     """What the page shows of the daemon, read (never written) by the page's threads."""
     c, model, tracker = d.classifier.counts, d.classifier.model, d.out.tracker
     return {"model": model.model_id, "labels": list(model.labels), "activity": tracker.label,
             "confidence": round(tracker.confidence, 4), "kept": c.kept, "source": d.camera.description,
             "device": d.out.ctx.device_id, "regions": _page_regions(d.out),
+            "regions_from": d.settings.where("regions"),
             "camera": "paused" if d.paused else ("online" if d.camera.online else "offline"),
             "ms_encoder": round(1000 * c.encode_s / c.kept, 3) if c.kept else None,
             "ms_head": round(1000 * c.head_s / c.windows, 3) if c.windows else None}
