@@ -139,5 +139,5 @@ def test_bench_json_reports_every_documented_key(default_bundle, tmp_path):
     assert r["daemon_peak_anon_mb"] < 150 and r["daemon_peak_anon_mb"] < r["daemon_peak_rss_mb"]
     # bench measures; it asserts nothing about speed. Only sanity: a streaming step cannot cost more than a window.
     assert r["stream_step_ms"] < r["monolithic_window_ms"]
-    # the start-up comes first: the first frame before the first classification, both before the daemon exits
-    assert r["first_frame_s"] <= r["first_window_s"] < r["pipeline_wall_s"]
+    # both come before the daemon exits (their order is not asserted: two pipes, read on two threads)
+    assert r["first_frame_s"] < r["pipeline_wall_s"] and r["first_window_s"] < r["pipeline_wall_s"]
