@@ -274,7 +274,7 @@ def test_tls_with_client_certificate_and_mosquitto_sub(tmp_path, seq):
     lines = [line.rstrip("\n") for line in lines if not line.startswith("probe ")]
     produced = events_of(out)
     got = [json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith(f"{PREFIX}/events ")]
-    assert produced and got == produced
+    assert produced and got == produced, (err, lines)
     assert f"{PREFIX}/availability online" in lines and lines[-1] == f"{PREFIX}/availability offline"
     assert "TLS" in err
     b.stop()

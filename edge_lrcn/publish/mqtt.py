@@ -229,6 +229,12 @@ class MqttSink(Sink):
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
+        # Only this sink's thread touches the socket. Without this hook, paho writes a publish() at once from the
+        # caller's thread (the frame loop) when no loop_start() thread exists, racing the sink thread's loop():
+        # with TLS the two threads' SSL records interleave and the broker drops the connection ("protocol error",
+        # events lost at a stop); without TLS a partial write can interleave packets. With it, publish() only
+        # queues the packet and wakes loop() (paho's socket pair), which writes it.
+        c.on_socket_register_write = lambda client, userdata, sock: None
         return c
 
     def relabel(self, ctx: SinkContext) -> None:
