@@ -127,6 +127,7 @@ def test_bench_json_reports_every_documented_key(default_bundle, tmp_path):
     for key in ("encoder_int8_ms", "encoder_fp16_ms", "head_ms", "stream_step_ms", "monolithic_window_ms",
                 "stream_speedup", "pipeline_fps", "bare_decode_resize_fps", "pipeline_vs_bare",
                 "daemon_peak_rss_mb", "daemon_peak_anon_mb", "first_window_s", "daemon_cpu_pct", "bare_paced_cpu_pct",
+                "pipeline_wall_s", "pipeline_vs_bare_wall", "first_frame_s",
                 "bare_flat_out_cpu_pct", "daemon_vs_bare_cpu", "stages_ms_per_s", "region_one_ms", "region_two_ms",
                 *(f"stage_{k}_ms" for k in ("grab", "decode", "resize", "encoder", "head", "events", "sinks"))):
         assert isinstance(r[key], (int, float)) and r[key] > 0, key
@@ -138,3 +139,5 @@ def test_bench_json_reports_every_documented_key(default_bundle, tmp_path):
     assert r["daemon_peak_anon_mb"] < 150 and r["daemon_peak_anon_mb"] < r["daemon_peak_rss_mb"]
     # bench measures; it asserts nothing about speed. Only sanity: a streaming step cannot cost more than a window.
     assert r["stream_step_ms"] < r["monolithic_window_ms"]
+    # both come before the daemon exits (their order is not asserted: two pipes, read on two threads)
+    assert r["first_frame_s"] < r["pipeline_wall_s"] and r["first_window_s"] < r["pipeline_wall_s"]
