@@ -130,6 +130,12 @@ def test_bench_json_reports_every_documented_key(default_bundle, tmp_path):
                 "bare_flat_out_cpu_pct", "daemon_vs_bare_cpu", "stages_ms_per_s", "region_one_ms", "region_two_ms",
                 *(f"stage_{k}_ms" for k in ("grab", "decode", "resize", "encoder", "head", "events", "sinks"))):
         assert isinstance(r[key], (int, float)) and r[key] > 0, key
+    # the delay figures: the embedded model's classes on segment videos, with cuts and in one scene
+    for key in ("delay", "delay_one_scene"):
+        assert 0 < r[f"{key}_median_s"] <= r[f"{key}_max_s"] < 7.0, key
+        announced, activities = map(int, r[f"{key}_announced"].split("/"))
+        assert activities == 15 and announced >= 13, key
+        assert r[f"{key}_wrong_starts"] >= 0 and r[f"{key}_false_starts"] == 0, key
     assert r["decode_mode"] == "packets"  # bench's video is Motion-JPEG: only the kept frames are decoded
     assert r["encoder_auto"] in ("int8", "fp16")
     # the daemon's own peak memory, not the bench's (which holds the video frames it times)
