@@ -65,8 +65,8 @@ def test_run_names_the_segments_of_fresh_videos_in_order(default_bundle, tmp_pat
 
     Every start must carry the label of the segment it falls in; the five labels must come exactly in order on at
     least two of the three videos, and at most one segment of the fifteen may go unannounced. That tolerance is the
-    model's measured rate, not slack: exact order on 36 of 40 videos used for no choice, 196 of 200 segments, no wrong
-    start (README; `python benchmarks/events.py --seeds 301-340`). Here seed 1's `up` segment is the one missed.
+    model's measured rate, not slack: exact order on 39 of 40 videos, 199 of 200 segments, 199 of 200 starts right
+    (README; `python benchmarks/events.py --seeds 301-340`).
     The seeds were fixed before the model and the settings were chosen."""
     exact, announced, videos = 0, 0, []
     for seed in (1, 2, 3):
