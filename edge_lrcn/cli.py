@@ -156,6 +156,8 @@ def _add_fleet_commands(sub, common) -> None:
     p.add_argument("model", type=Path)
     p.add_argument("--key", type=Path, required=True, help="edge-lrcn.key from keygen")
     p.add_argument("--out", type=Path, help="write the signed bundle here (default: in place)")
+    p.add_argument("--rollback", action="store_true",
+                   help="say in the signed release that this is an older model sent back on purpose (docs/fleet.md)")
 
     p = sub.add_parser("push", parents=[common], help="send a signed bundle to devices over MQTT and wait for them")
     p.add_argument("model", type=Path)
@@ -310,7 +312,7 @@ def _cmd_keygen(args) -> int:
 def _cmd_sign(args) -> int:
     from .fleet.keys import sign
 
-    record = sign(args.model, args.key, args.out)
+    record = sign(args.model, args.key, args.out, rollback=args.rollback)
     print(f"signed {args.out or args.model} as {record['signer']} (key id {record['key_id']})")
     return 0
 
@@ -325,7 +327,13 @@ def _cmd_check_config(args) -> int:
     from .config import DEFAULT_CONFIG_PATH, gather
 
     path = args.file or Path(os.environ.get("EDGE_LRCN_CONFIG") or DEFAULT_CONFIG_PATH)
-    _, problems = gather({}, path, must_exist=True)
+    settings, problems = gather({}, path, must_exist=True)
+    if settings is not None:  # the trusted key files as the daemon reads them (which skips a bad one and goes on)
+        from .fleet.keys import load_trusted
+
+        keys: list[str] = []
+        load_trusted(settings.fleet.trusted_keys, strict=False, problems=keys, quiet=True)
+        problems += [f"{k} (run skips it and uses the other keys)" for k in keys]
     for problem in problems:
         print(f"edge-lrcn check-config: error: {problem}", file=sys.stderr)
     if problems:

@@ -16,7 +16,6 @@ releases and reopens the camera.
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
 import time
@@ -27,16 +26,18 @@ from .capture.camera import END, Camera, CameraChange
 from .capture.modes import capture_request
 from .capture.sources import Frame, open_source, parse_source
 from .classify.regions import Regions
-from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings
+from .config import BY_NAME, REMOTE_SETTINGS, ConfigSource, Settings, state_dir
 from .errors import EXIT_OK, UsageError
 from .events import default_device_id
 from .fleet.device import FleetDevice, Trust, start_fleet
+from .fleet.remote import RemoteSettings
+from .fleet.state import StateDir
 from .model.interpreter import default_threads
 from .model.loader import load_bundle, open_model, release_memory
 from .publish.clips import ClipOrigin, ClipRecorder
 from .publish.fanout import make_sinks
 from .publish.sink import Sink, SinkContext
-from .service import Health, Notifier, Totals, tasks_limit
+from .service import Health, Notifier, Totals, memory_limit, tasks_limit
 from .web.api import make_page
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class Daemon:
     def request_stop(self, *_) -> None:
         self._stop.set()
         self.camera.interrupt()
+        if self.clips:
+            self.clips.interrupt()  # a long pre-roll being copied, a loop waiting for the writer: both let go
 
     def request_reload(self, *_) -> None:
         self._reload.set()
@@ -93,7 +96,7 @@ class Daemon:
             signal.signal(signal.SIGHUP, self.request_reload)
         if self._reload_at_start:
             self._reload.set()
-        paused = bool(self.fleet and self.fleet.state.paused)  # paused before a restart: the camera stays closed
+        paused = bool(self.fleet and self.fleet.paused_at_start)  # paused before a restart: the camera stays closed
         first = None if paused else self.camera.start()  # a file is online now; a live camera: read() says
         if first is not None:
             self._camera_changed(first)
@@ -104,7 +107,7 @@ class Daemon:
             if paused:
                 self._pause(True)
         if self.page:
-            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle)
+            self.page.start(partial(page_view, self), lambda: self.classifier.model.bundle, *page_settings(self))
         self.health.notifier.ready(f"streaming {self.camera.description}")
         b = self.classifier.model.bundle
         log.info("streaming %s through %s (%s, %d frames at %g fps, labels: %s)", self.camera.description, b.path,
@@ -162,33 +165,31 @@ class Daemon:
     def _totals(self) -> Totals:
         c, cam = self.classifier.counts, self.camera
         return Totals(c.frames, c.kept, c.windows, c.encode_s, c.head_s, cam.skipped, cam.dropped, cam.reopens,
-                      cam.online, self.out.labels_now())
+                      cam.online, self.out.labels_now(), self.fleet.health if self.fleet else "")
 
     def _publish_stats(self, fields: dict) -> None:
         self.out.stats({**fields, "encoder_device": self.classifier.model.encoder.device, "head_device": "cpu"})
 
     def _commands(self) -> None:
-        """Between two frames: the pushed models that passed every check, the remote settings, the pause switch."""
-        while True:
-            try:
-                kind, item = self.fleet.control.commands.get_nowait()
-            except queue.Empty:
+        """Between two frames: the pushed models that passed every check, the newest remote settings and the pause
+        switch (checked and kept off the loop: fleet/remote.py), and a look at the control connection."""
+        self.fleet.supervise(self.health.clock())
+        for _ in range(4):  # at most a few per turn: frames come first
+            command = self.fleet.next_command()
+            if command is None:
                 return
+            kind, item = command
             if kind == "model":
                 swap_model(item, self.classifier, self.out, self.fleet)
             else:
                 self._remote_set(item)
 
-    def _remote_set(self, request: dict) -> None:
-        change = self.fleet.remote_request(request, self.config, self.settings)
-        if change is None:
-            return
-        new, names, paused = change
-        if names:
-            self._apply(new, names)
-        if paused is not None and paused != self.paused:
-            self._pause(paused)
-        self.fleet.answer_set(request, self.settings, self.paused)
+    def _remote_set(self, change) -> None:
+        """A change the remote settings' thread checked, kept and answered: only applied here."""
+        if change.names:
+            self._apply(change.settings, change.names)
+        if change.paused is not None and change.paused != self.paused:
+            self._pause(change.paused)
 
     def _pause(self, paused: bool) -> None:
         """The pause switch: the activity closes, the camera is released, nothing is encoded; resume reopens it."""
@@ -231,8 +232,10 @@ class Daemon:
             self._use_regions(s.camera.regions)
         self.camera.apply(s.camera)
         self.health.apply(s.service, s.events)
-        if self.fleet and set(live) & set(REMOTE_SETTINGS):
-            self.fleet.settings_changed(s, self.paused)
+        if self.fleet:
+            self.fleet.took_settings(s)
+            if set(live) & set(REMOTE_SETTINGS):
+                self.fleet.settings_changed(s, self.paused)
 
     def _use_regions(self, regions) -> None:
         """Other regions between two frames: the streams that went or moved end their activities (``regions``),
@@ -273,12 +276,31 @@ def _reread(config: ConfigSource | None) -> Settings | None:
     return None
 
 
+def page_settings(d: Daemon) -> tuple[RemoteSettings, bool]:
+    """Where the page's region editor saves (web/editor.py), and whether the page owns it: the MQTT remote settings'
+    checker and writer of settings.json when there is one (its changes reach the loop with the fleet's commands),
+    else one of the page's own, whose kept change the loop applies as a reload (``remote_settings`` is about MQTT:
+    docs/http.md)."""
+    shared = d.fleet.control.remote if d.fleet else None
+    if shared is not None:
+        return shared, False
+    return RemoteSettings(d.config, d.settings, StateDir(state_dir(d.settings.fleet)), lambda _: None,
+                          lambda _: None, partial(_reload_now, d)), True
+
+
+def _reload_now(d: Daemon) -> None:
+    d.request_reload()
+    d._woken.set()  # a paused loop, and a camera's reopen back-off, wait no longer
+    d.camera.wake()
+
+
 def page_view(d: Daemon) -> dict:
     """What the page shows of the daemon, read (never written) by the page's threads."""
     c, model, tracker = d.classifier.counts, d.classifier.model, d.out.tracker
     return {"model": model.model_id, "labels": list(model.labels), "activity": tracker.label,
             "confidence": round(tracker.confidence, 4), "kept": c.kept, "source": d.camera.description,
             "device": d.out.ctx.device_id, "regions": _page_regions(d.out),
+            "regions_from": d.settings.where("regions"),
             "camera": "paused" if d.paused else ("online" if d.camera.online else "offline"),
             "ms_encoder": round(1000 * c.encode_s / c.kept, 3) if c.kept else None,
             "ms_head": round(1000 * c.head_s / c.windows, 3) if c.windows else None}
@@ -313,12 +335,30 @@ def _check_tasks(threads: int) -> None:
                          f"(TasksMax, cgroup pids.max): lower threads or raise TasksMax")
 
 
+MEMORY_BESIDE_CLIPS_MB = 250  # the daemon without its pre-roll: interpreters, libraries, a push being checked, queues
+
+
+def _check_memory(settings) -> None:
+    """The pre-roll buffer (``clips_buffer_mb``) and the rest of the daemon must fit the unit's MemoryMax: over it
+    the kernel kills the service in the middle of a clip (exit 2 at start instead)."""
+    limit = memory_limit()
+    if not settings.clips_dir or limit is None:
+        return
+    need = settings.clips_buffer_mb + MEMORY_BESIDE_CLIPS_MB
+    if need * 1e6 > limit:
+        raise UsageError(f"clips_buffer_mb = {settings.clips_buffer_mb:g} needs about {need:g} MB with the rest of "
+                         f"the daemon (about {MEMORY_BESIDE_CLIPS_MB} MB), and this service may use "
+                         f"{limit / 1e6:.0f} MB (MemoryMax, cgroup memory.max): lower clips_buffer_mb or raise "
+                         f"MemoryMax")
+
+
 def build(config: ConfigSource) -> Daemon:
     """Settings (exit 2), then the bundle (exit 3), a file source (exit 4), the interpreters and the sinks. A live
     source is not opened here: the daemon's camera opens it off the loop (absent at start: offline, retried)."""
     settings = config.load()
     s, cam = settings.run, settings.camera
     _check_tasks(s.threads or default_threads())
+    _check_memory(settings.clips)
     spec = parse_source(s.source)  # a malformed spec: exit 2
     trust = Trust.of(settings)
     bundle = load_bundle(trust.model, verify=s.verify_model)
@@ -335,7 +375,7 @@ def build(config: ConfigSource) -> Daemon:
         device_id = s.device_id or default_device_id()
         sinks = make_sinks(settings, SinkContext(device_id, bundle.labels, bundle.model_id,
                                                  [n for n in classifier.names if n is not None]))
-        fleet = start_fleet(settings, trust, device_id, opener)
+        fleet = start_fleet(settings, trust, device_id, opener, config)
     except BaseException:
         camera.close()
         raise

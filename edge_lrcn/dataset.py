@@ -10,7 +10,6 @@ held-out clip never comes from the same minutes as a training clip. Every file i
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import shutil
@@ -24,11 +23,15 @@ import numpy as np
 from .capture.sources import VIDEO_EXTENSIONS
 from .classify.preprocess import crop_box
 from .errors import UsageError
-from .publish.clips import FORMATS, PARTIAL
+from .fleet.protocol import json_object
+from .logsafe import quote
+from .publish.clipfiles import PARTIAL, clear
+from .publish.clips import FORMATS
 
 LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 GROUP_RE = re.compile(r"\d{8}-[A-Za-z0-9_-]{1,64}")
 MIN_CLIPS = 10  # fewer clips of a class than this: too few for the quality gate's held-out test (30-40 advised)
+SIDECAR_MAX = 64 * 1024  # a sidecar is a few hundred bytes; a bigger one is not ours
 IMBALANCE = 3.0  # a class with more than this many times the clips of another one is warned about
 
 
@@ -56,13 +59,23 @@ def group_of(meta: Mapping, clip: Path) -> str:
     return f"{day}-{camera}"
 
 
-def read_sidecar(path: Path) -> dict:
+def read_sidecar(sidecar: Path) -> dict:
+    """A clip's sidecar, checked: a JSON object (size and nesting bounded) whose ``clip`` is a file name in its
+    folder and whose ``label`` is text; UsageError naming what is wrong."""
     try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the sidecar {path}: {exc}") from None
-    if not isinstance(meta, dict):
-        raise UsageError(f"the sidecar {path} is not a JSON object")
+        meta = json_object(sidecar.read_bytes()[:SIDECAR_MAX + 1], f"the sidecar {sidecar}", SIDECAR_MAX, 4)
+    except OSError as exc:
+        raise UsageError(f"cannot read the sidecar {sidecar}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if meta.get("lost"):
+        raise UsageError(f"the sidecar {sidecar} says: {quote(meta['lost'], 120)}")
+    clip, label = meta.get("clip"), meta.get("label", "")
+    if not isinstance(clip, str) or not clip or clip != Path(clip).name or clip in (".", ".."):
+        raise UsageError(f"the sidecar {sidecar}: 'clip' must be the video's file name in the same folder, got "
+                         f"{quote(clip)}")
+    if not isinstance(label, str):
+        raise UsageError(f"the sidecar {sidecar}: 'label' must be text, got {quote(label)}")
     return meta
 
 
@@ -71,49 +84,84 @@ def clip_and_meta(path: Path) -> tuple[Path, dict]:
     sidecar = path if path.suffix == ".json" else path.with_suffix(".json")
     meta = read_sidecar(sidecar) if sidecar.is_file() else {}
     if path.suffix == ".json":
-        name = str(meta.get("clip") or "")
-        if not name or Path(name).name != name:
-            raise UsageError(f"the sidecar {path} names no clip in its folder")
-        path = path.with_name(name)
+        if not meta:
+            raise UsageError(f"clip not found: {path}")
+        path = path.with_name(meta["clip"])
     return path, meta
 
 
-def check_video(clip: Path) -> None:
+def check_video(clip: Path, expected: int | None = None) -> int:
+    """A clip enters the dataset only when it is a video whose frames all decode (``expected`` of them, a sidecar's
+    ``frames``, when given): the frame count, or a UsageError that says why not."""
     if not clip.is_file():
         raise UsageError(f"clip not found: {clip}")
     if clip.suffix.lower() not in VIDEO_EXTENSIONS:
         raise UsageError(f"{clip} is not a video: convert reads {', '.join(VIDEO_EXTENSIONS)}")
-    cap = cv2.VideoCapture(str(clip))
-    ok = cap.isOpened() and cap.read()[0]
-    cap.release()
-    if not ok:
-        raise UsageError(f"{clip} is not a video OpenCV can decode")
+    return check_clip(clip, expected, f"cannot add {clip}")
+
+
+def decoded_frames(path: Path) -> int:
+    """How many frames of the video at ``path`` decode (0 for a file no decoder opens)."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    try:
+        while cap.isOpened() and cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    return n
+
+
+def check_clip(path: Path, expected: int | None, what: str) -> int:
+    """The frames of ``path`` decode and, with ``expected``, are that many: the frame count, or a UsageError that
+    says why not (a disk that filled up, a cut file)."""
+    n = decoded_frames(path)
+    if n == 0 or (expected is not None and n != expected):
+        free = shutil.disk_usage(path.parent).free
+        why = f"the disk is full ({free // 1024} kB free)" if free < 1024 * 1024 else "the file is damaged"
+        got = "not a video OpenCV can decode" if n == 0 else f"{n} of its {expected} frames decode"
+        raise UsageError(f"{what}: {got} ({why}); nothing was added")
+    return n
 
 
 def add_clip(clip: Path, label: str, data: Path, meta: Mapping | None = None, box=None) -> Path:
-    """Copy a decodable clip to ``DATA/<label>/<day>-<camera>/`` (atomically), or with ``box`` (a region's, by
-    default the sidecar's) write that region's crop (same container when it is one the clips are written in, else
-    mp4); the path it got."""
-    label = check_label(label)
-    check_video(clip)
-    data = Path(data)
-    box = box if box is not None else sidecar_box(meta or {}, clip)
+    """Copy a clip whose frames all decode to ``DATA/<label>/<day>-<camera>/`` (through ``DATA/.partial/``, checked
+    whole, renamed), or with ``box`` (a region's, by default the sidecar's) write that region's crop (same container
+    when it is one the clips are written in, else mp4); the path it got."""
+    label, data, meta = check_label(label), Path(data), meta or {}
+    if data.exists() and not data.is_dir():
+        raise UsageError(f"{data} is a file, not a dataset folder")
+    frames = meta.get("frames")
+    check_video(clip, frames if isinstance(frames, int) and not isinstance(frames, bool) else None)
+    box = box if box is not None else sidecar_box(meta, clip)
     exts = {ext: fmt for fmt, (_, ext) in FORMATS.items()}
     suffix = clip.suffix.lower() if box is None or clip.suffix.lower() in exts else ".mp4"
-    dest = free_name(data / label / group_of(meta or {}, clip), clip.stem, suffix)
+    dest = free_name(data / label / group_of(meta, clip), clip.stem, suffix)
+    try:
+        (data / PARTIAL).mkdir(parents=True, exist_ok=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot add {clip.name} to {data}: {exc.strerror or exc}; nothing was added") from None
+    if box is None:
+        _copy_in(clip, dest, data)
+    else:
+        _write_crop(clip, dest, box, exts[suffix], data)
+    return dest
+
+
+def _copy_in(clip: Path, dest: Path, data: Path) -> None:
+    """Copied under ``DATA/.partial/``, checked whole, renamed into the class folder."""
     tmp = data / PARTIAL / dest.name
     try:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if box is None:
-            shutil.copyfile(clip, tmp)
-            os.replace(tmp, dest)
-        else:
-            _write_crop(clip, dest, box, exts[suffix], data)
+        clear(tmp)
+        shutil.copyfile(clip, tmp)
+        if tmp.stat().st_size != clip.stat().st_size:
+            raise OSError(f"the copy is {tmp.stat().st_size} bytes of {clip.stat().st_size}")
+        os.replace(tmp, dest)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot add {clip.name} to {data}: {exc.strerror or exc}") from None
-    return dest
+        raise UsageError(f"cannot add {clip.name} to {data}: {exc.strerror or exc}; nothing was added") from None
+    finally:
+        clear(tmp)
 
 
 def parse_box(text: str, key: str = "--region") -> tuple[float, float, float, float]:
@@ -149,32 +197,50 @@ def _write_crop(clip: Path, dest: Path, box, fmt: str, data: Path) -> None:
                 return
             yield crop_box(frame, box)
     try:
-        write_frames(dest, frames(), fps, fmt, data)
+        write_frames(dest, frames(), fps, fmt, data, f"cannot add {clip}")
     finally:
         cap.release()
 
 
-def write_frames(path: Path, frames, fps: float, fmt: str, data: Path | None = None) -> int:
+def write_frames(path: Path, frames, fps: float, fmt: str, data: Path | None = None, what: str | None = None) -> int:
     """Write BGR frames (an iterable, at least one) as a video under DATA/.partial/ (``data``, else the folder above
-    ``path``'s) and rename it to ``path`` (even width and height: the encoders need them); the frames written."""
+    ``path``'s; even width and height: the encoders need them), check that every frame decodes back, and only then
+    rename it to ``path``: a clip cut short (a full disk: the encoder fails without a word) never enters the
+    dataset. The frames written; ``what`` starts the one-line error (default ``cannot record PATH``)."""
     tmp = (data or path.parent.parent) / PARTIAL / path.name
     frames = iter(frames)
     first = next(frames)
     h, w = first.shape[:2]
     h, w = max(2, h - h % 2), max(2, w - w % 2)
+    what = what or f"cannot record {path}"
+    clear(tmp)
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FORMATS[fmt][0]), fps, (w, h))
     if not writer.isOpened():
-        raise UsageError(f"cannot write {tmp} (is {tmp.parent.parent} writable?)")
+        clear(tmp)
+        free = shutil.disk_usage(tmp.parent).free
+        why = f"the disk is full ({free // 1024} kB free)" if free < 1024 * 1024 else f"is {tmp.parent.parent} writable?"
+        raise UsageError(f"{what}: cannot write {tmp} ({why}); nothing was added")
+    try:
+        n = _write_all(writer, itertools.chain([first], frames), w, h)
+        check_clip(tmp, n, what)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"{what}: {exc.strerror or exc}; nothing was added") from None
+    finally:
+        clear(tmp)
+    return n
+
+
+def _write_all(writer, frames, w: int, h: int) -> int:
     n = 0
     try:
-        for frame in itertools.chain([first], frames):
+        for frame in frames:
             if frame.shape[0] < h or frame.shape[1] < w:
                 frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)  # a crop of 1 px: 2 px
             writer.write(np.ascontiguousarray(frame[:h, :w]))
             n += 1
     finally:
         writer.release()
-    os.replace(tmp, path)
     return n
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from datetime import datetime, timezone
@@ -26,7 +27,8 @@ from .classify.preprocess import crop_box
 from .dataset import add_clip, check_label, clip_and_meta, free_name, parse_box, sidecar_box, write_frames
 from .errors import SourceError, UsageError
 from .progress import Progress
-from .publish.clips import FORMATS, PARTIAL
+from .publish.clipfiles import PARTIAL
+from .publish.clips import FORMATS
 
 log = logging.getLogger(__name__)
 MAX_SECONDS = 120.0
@@ -84,7 +86,6 @@ def write_video(path: Path, jpegs: list[np.ndarray], fps: float, fmt: str, data:
     dataset folder ``data`` is given)."""
     write_frames(path, (cv2.imdecode(jpg, cv2.IMREAD_COLOR) for jpg in jpegs), fps, fmt, data)
 
-
 def region_box(spec: str | None, config=None) -> tuple | None:
     """``--region``: ``x0,y0,x1,y1``, or the name of a region of the config file (``--config``, default the
     daemon's), so that a clip is cut exactly as the daemon cuts that region; None: the whole frame."""
@@ -108,7 +109,8 @@ def region_box(spec: str | None, config=None) -> tuple | None:
 def record_command(args) -> int:
     label = check_label(args.label)
     box = region_box(args.region, args.config)
-    if not 0 < args.seconds <= MAX_SECONDS or args.count < 1 or args.interval < 0:
+    if not (0 < args.seconds <= MAX_SECONDS and args.count >= 1 and math.isfinite(args.interval)
+            and args.interval >= 0):
         raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], --count at least 1, --interval at least 0")
     folder = Path(args.out) / label
     source = open_source(args.source, size=(args.width, args.height), fps=args.fps)

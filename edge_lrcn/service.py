@@ -17,6 +17,19 @@ log = logging.getLogger(__name__)
 def tasks_limit(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
     """The most tasks (threads) this process's cgroup allows (the unit's ``TasksMax=``, the pids controller's
     ``pids.max``); None when unlimited or unknown."""
+    return cgroup_limit("pids", "pids.max", "pids.max", proc_cgroup, root)
+
+
+def memory_limit(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
+    """The most memory (bytes) this process's cgroup may use (the unit's ``MemoryMax=``: ``memory.max``, or cgroup
+    v1's ``memory.limit_in_bytes``); None when unlimited or unknown."""
+    limit = cgroup_limit("memory", "memory.max", "memory.limit_in_bytes", proc_cgroup, root)
+    return limit if limit is not None and limit < 1 << 60 else None  # v1 says "no limit" with a huge number
+
+
+def cgroup_limit(controller: str, v2_file: str, v1_file: str, proc_cgroup: str, root: str) -> int | None:
+    """A limit of this process's cgroup: ``v2_file`` of its cgroup v2 directory, else ``v1_file`` of the
+    ``controller`` hierarchy; None when unlimited (``max``) or unknown."""
     try:
         with open(proc_cgroup) as f:
             lines = f.read().splitlines()
@@ -25,9 +38,9 @@ def tasks_limit(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgr
     for line in lines:
         hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
         if hierarchy == "0" and controllers == "":
-            candidate = f"{root}{path}/pids.max"  # cgroup v2
-        elif "pids" in controllers.split(","):
-            candidate = f"{root}/pids{path}/pids.max"  # cgroup v1
+            candidate = f"{root}{path}/{v2_file}"  # cgroup v2
+        elif controller in controllers.split(","):
+            candidate = f"{root}/{controller}{path}/{v1_file}"  # cgroup v1
         else:
             continue
         try:
@@ -105,6 +118,7 @@ class Totals:
     reopens: int
     camera_online: bool = True
     activity: str = "none"
+    control: str = ""  # the fleet control connection's state ("control up", "control down, restarted 1x")
 
 
 class Health:
@@ -147,7 +161,8 @@ class Health:
             t = totals()
             fps = (t.kept - self._base.kept) / max(1e-6, now - self._window_start)
             self.notifier.status(f"{fps:.1f} fps kept, activity {t.activity}, camera "
-                                 f"{'online' if t.camera_online else 'offline'}")
+                                 f"{'online' if t.camera_online else 'offline'}" + (f", {t.control}" if t.control
+                                                                                    else ""))
         if self.stats_interval and now - self._last_stats >= self.stats_interval:
             return self.stats(totals())
         return None
@@ -171,7 +186,7 @@ class Health:
                   "frames_in": totals.frames, "frames_kept": totals.kept, "windows": totals.windows,
                   "frames_skipped": totals.skipped, "frames_dropped": totals.dropped,
                   "camera": "online" if totals.camera_online else "offline", "camera_reopens": totals.reopens,
-                  "activity": totals.activity}
+                  "activity": totals.activity, **({"control": totals.control} if totals.control else {})}
         self._window_start = self._last_stats = now
         self._window_totals = totals
         return fields

@@ -62,11 +62,33 @@ def test_precedence_flags_env_remote_file_defaults(tmp_path):
     ('http = "127.0.0.1:8080"\n', "http", "did you mean [http] http?"),
     ('sinks = ["mqtts://broker"]\n[mqtt]\ncert_file = "/etc/c.pem"\n', "mqtt.cert_file", "key_file is not set"),
     ('sinks = ["mqtt://broker"]\n[mqtt]\npassword_file = "/etc/pw"\n', "mqtt.password_file", "no username"),
+    ('[events]\nenter_threshold = "0.5"\n', "events.enter_threshold", "got the text '0.5' (write it without quotes)"),
+    ('[events]\nsmoothing = "3"\n', "events.smoothing", "expected a whole number, got the text"),
+    ('[mqtt]\nsnapshots = "true"\n', "mqtt.snapshots", "expected true or false, got the text"),
+    ('[fleet]\nremote_settings = "maybe"\n', "fleet.remote_settings", "expected true, false or auto"),
+    ("[clips]\nclips_buffer_mb = 1024\n", "clips.clips_buffer_mb", "between 1.0 and 256"),
 ])
 def test_file_errors_name_the_key_and_the_file(tmp_path, text, key, needle):
     problems = problems_of(text, tmp_path)
     assert len(problems) == 1 and problems[0].startswith(f"{tmp_path / 'c.toml'}: {key}: ") and \
         needle in problems[0], problems
+
+
+def test_numbers_as_text_are_refused_from_typed_sources_only(tmp_path):
+    """The TOML file and remote settings (JSON) have numbers and switches: "0.5" there is a mistake; flags and
+    environment variables are text and convert. ``remote_settings`` is true, false or auto (the default)."""
+    s = C.resolve({"smoothing": "4"}, None, environ={"EDGE_LRCN_ENTER_THRESHOLD": "0.7", "EDGE_LRCN_SNAPSHOTS": "no"})
+    assert (s.events.smoothing, s.events.enter_threshold, s.mqtt.snapshots) == (4, 0.7, False)
+    assert s.fleet.remote_settings == "auto"
+    with pytest.raises(UsageError, match="remote enter_threshold: expected a number, got the text '0.5'"):
+        C.resolve({}, None, environ={}, remote={"enter_threshold": "0.5"})
+    cfg = tmp_path / "c.toml"
+    for text, want in (('remote_settings = "auto"', "auto"), ("remote_settings = false", False),
+                       ('remote_settings = "AUTO"', "auto")):
+        cfg.write_text(f"[fleet]\n{text}\n")
+        assert C.resolve({}, cfg, environ={}).fleet.remote_settings == want
+    assert C.resolve({"remote_settings": True}, None, environ={}).fleet.remote_settings is True
+    assert C.resolve({}, None, environ={"EDGE_LRCN_REMOTE_SETTINGS": "auto"}).fleet.remote_settings == "auto"
 
 
 def test_flag_and_environment_errors_name_the_flag_or_variable():
@@ -226,3 +248,16 @@ def test_check_config_reports_every_error(tmp_path):
     assert any("sourec" in p for p in problems) and any("bad port" in p for p in problems)
     assert any("events.exit_threshold: 0.3 must be above 0 and at most enter_threshold 0.1" in p for p in problems)
     assert any("events.smoothing: expected a whole number" in p for p in problems)
+
+
+def test_check_config_reports_a_trusted_key_file_others_may_write(tmp_path):
+    """As the daemon reads the keys (StrictModes): the daemon skips such a file and runs on; check-config says it."""
+    keys = tmp_path / "keys"
+    assert run_cli("keygen", "--out", keys).returncode == 0
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[fleet]\ntrusted_keys = ["{keys}"]\n')
+    assert run_cli("check-config", cfg).returncode == 0
+    (keys / "edge-lrcn.pub").chmod(0o666)
+    proc = run_cli("check-config", cfg)
+    assert proc.returncode == 2 and "is writable by group or others: refused (sudo chmod go-w" in proc.stderr and \
+        "run skips it" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -22,10 +22,10 @@ import pytest
 from edge_lrcn.fleet.keys import keygen, load_public, sign, verify
 from edge_lrcn.fleet.protocol import encode_push
 from edge_lrcn.model.bundle import read_bundle, write_bundle
+from edge_lrcn.publish.discovery import per_entity
 from tests.broker import Broker
 from tests.conftest import cli_env, launch, run_cli, wait_until
 from tests.mjpeg_server import MjpegCamera
-from edge_lrcn.publish.discovery import per_entity
 from tests.test_mqtt import Subscriber, _retained_configs
 
 DEV = "fleet1"
@@ -268,7 +268,10 @@ def test_oversize_offline_camera_two_pushes_in_a_row(rig, kit):
         assert proc.returncode == 0 and answer(proc)["model"] == read_bundle(kit["a"]).model_id, dev.log()
         assert "big-2" not in dev.log() and all(r["transaction"] != "big-2" for r in responses(sub, "model/response"))
         cam.down.clear()
-        # two pushes in a row, neither waiting for the other's answer: both answered ok, in order, b runs
+        # two pushes in a row, neither waiting for the other's answer: both answered ok, in order. Signed again now,
+        # b then a: a device refuses a release older than the last it accepted (fleet/release.py), and a ran above
+        for n in ("b", "a"):
+            sign(kit[n], kit["dir"] / "alice" / "edge-lrcn.key")
         a_b = [_push_bg(broker, kit[n]) for n in ("b", "a")]
         outs = [p.communicate(timeout=120) for p in a_b]
         assert [p.returncode for p in a_b] == [0, 0], outs
@@ -278,6 +281,7 @@ def test_oversize_offline_camera_two_pushes_in_a_row(rig, kit):
         assert retained(sub, "model")["id"] == oks[-1] == read_bundle(state / "model.lrcn").model_id
         assert read_bundle(state / "model.previous.lrcn").model_id == oks[-2]
         # --all: every device whose retained <base>/+/model says it takes pushes (here the one)
+        sign(kit["b"], kit["dir"] / "alice" / "edge-lrcn.key")  # newer than the a that runs
         proc = run_cli("push", kit["b"], "--broker", f"mqtt://127.0.0.1:{broker.port}", "--all", "--timeout", "90",
                        timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -301,7 +305,7 @@ def set_request(port: int, obj) -> None:
 def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
     broker, cam, state, env = rig
     sub = Subscriber(broker.port)
-    dev = Device(broker, cam, state, "--exit-threshold", "0.25", env=env)  # no trusted keys: no pushes
+    dev = Device(broker, cam, state, "--exit-threshold", "0.25", "--remote-settings", env=env)  # no pushes
     try:
         assert wait(lambda: sub.on(f"{PREFIX}/settings") and dev.events()), dev.log()
         assert retained(sub, "settings") == {"enter_threshold": 0.6, "exit_threshold": 0.25, "smoothing": 12,
@@ -352,7 +356,7 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
     assert json.loads(switch["payload_on"]) == {"paused": True} and switch["state_topic"] == f"{PREFIX}/settings"
     assert configs[f"homeassistant/sensor/{node}/model/config"]["state_topic"] == f"{PREFIX}/model"
     # a restart keeps the remote settings (command line > remote > config file > defaults) and the pause
-    again = Device(broker, cam, state, env=env)
+    again = Device(broker, cam, state, "--remote-settings", env=env)
     try:
         assert wait(lambda: len(sub.on(f"{PREFIX}/settings")) and retained(sub, "settings")["exit_threshold"] == 0.3,
                     30)
@@ -368,7 +372,7 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
         sub.close()
 
 
-def test_require_signature_refuses_an_unsigned_model_and_a_bad_key_file_is_exit_2(kit, tmp_path):
+def test_require_signature_refuses_an_unsigned_model_and_a_bad_key_file_is_skipped(kit, tmp_path):
     # the bundle is checked before the source is opened: exit 3 with one line, no traceback
     proc = run_cli("run", "--source", tmp_path / "none.avi", "--model", kit["unsigned"], "--trusted-key", kit["pub"],
                    "--require-signature", "--state-dir", tmp_path / "state", timeout=120)
@@ -381,9 +385,14 @@ def test_require_signature_refuses_an_unsigned_model_and_a_bad_key_file_is_exit_
                    "--state-dir", tmp_path / "state", timeout=120)
     assert proc.returncode == 4, proc.stderr
     (tmp_path / "bad.pub").write_text("ssh-ed25519 AAAA alice\n")
+    # a bad or missing key file is an error line and skipped: the device runs on (exit 4: the source is missing)
     for key, says in ((tmp_path / "bad.pub", "is not an edge-lrcn public key"), (tmp_path / "gone.pub", "not found")):
         proc = run_cli("run", "--source", tmp_path / "none.avi", "--trusted-key", key, timeout=120)
-        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == 4 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # but it never turns require_signature off: with no key left, a --model is not run (exit 3)
+    proc = run_cli("run", "--source", tmp_path / "none.avi", "--model", kit["unsigned"], "--trusted-key",
+                   tmp_path / "bad.pub", "--require-signature", "--state-dir", tmp_path / "state", timeout=120)
+    assert proc.returncode == 3 and "no trusted key could be read" in proc.stderr, proc.stderr
     proc = run_cli("push", kit["a"], "--broker", "mqtt://127.0.0.1:1")
     assert proc.returncode == 2 and "name the target" in proc.stderr
 

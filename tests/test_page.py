@@ -146,7 +146,7 @@ def test_a_cross_origin_post_is_refused(browser, daemon):
 @pytest.mark.parametrize("body, status, says", [
     (b"not json", 400, "not JSON"), (b"[1]", 400, "JSON object"), (b'{"label": "../../x"}', 400, "bad label"),
     (b'{"label": "a/b"}', 400, "bad label"), (b'{"label": ".."}', 400, "bad label"), (b"{}", 400, "give"),
-    (b"x" * 20000, 413, "over"),
+    (b"x" * 20000, 413, "over"), (b"[" * 15000, 400, "nested too deeply"), (b'{"label": "\xff"}', 400, "not JSON"),
 ])
 def test_bad_label_requests_get_a_4xx_with_a_message_and_write_nothing(daemon, body, status, says):
     port, root = daemon["port"], daemon["root"]
@@ -198,6 +198,7 @@ def test_with_a_password_every_api_call_needs_the_session_cookie(tmp_path):
     try:
         assert request(port, "GET", "/api/events")[0] == 401
         assert request(port, "POST", "/api/events/x/label", b'{"label": "a"}')[0] == 401
+        assert request(port, "POST", "/api/regions", b'{"regions": []}')[0] == 401
         assert request(port, "POST", "/api/login", b'{"password": "wrong"}')[0] == 401
         code, _, r = request(port, "POST", "/api/login", b'{"password": "correct horse battery"}',
                              {"Origin": f"http://127.0.0.1:{port}"})
@@ -332,3 +333,152 @@ def test_after_a_restart_the_events_come_from_the_clips_sidecars(daemon):
         assert code == 200 and r.getheader("Content-Type") == "video/webm" and body[:4] == b"\x1a\x45\xdf\xa3"
     finally:
         fresh.close()
+
+
+# ---- the region editor (issue 27 item 5): the daemon started without regions; these run last in the module ----
+
+def _draw(page, x0: float, y0: float, x1: float, y1: float) -> None:
+    """Drag with the mouse over the editor's overlay, from (x0, y0) to (x1, y1) as fractions of the image."""
+    page.locator("#editor").scroll_into_view_if_needed()  # the mouse acts at viewport coordinates
+    box = page.locator("#editor").bounding_box()
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + x1 * box["width"], box["y"] + y1 * box["height"], steps=6)
+    page.mouse.up()
+
+
+def test_a_region_drawn_with_the_mouse_is_saved_applied_live_and_kept(page, daemon):
+    port, state = daemon["port"], daemon["root"] / "state"
+    assert request(port, "GET", "/api/regions")[1] == {"regions": [], "from": "default regions", "editable": True}
+    page.click("#edit-regions")
+    page.locator("#editor").wait_for()
+    _draw(page, 0.1, 0.15, 0.9, 0.85)
+    page.locator(".region-row input").fill("door")
+    page.click("#save-regions")
+    page.wait_for_function("() => document.getElementById('regions-state').textContent === 'saved and applied: door'")
+    status = request(port, "GET", "/api/status")[1]
+    assert [r["name"] for r in status["regions"]] == ["door"]
+    assert status["regions"][0]["box"] == pytest.approx([0.1, 0.15, 0.9, 0.85], abs=0.01)
+    assert request(port, "GET", "/api/regions")[1]["from"] == "remote regions"
+    page.wait_for_function("() => [...document.querySelectorAll('.region span')].some(s => s.textContent"
+                           ".startsWith('door: '))")
+    # kept as a remote setting: what the next start reads (ConfigSource.load, as build() does)
+    kept = json.loads((state / "settings.json").read_text())["regions"]
+    assert [r["name"] for r in kept] == ["door"]
+    from edge_lrcn.config import ConfigSource
+
+    assert [r.name for r in ConfigSource({"state_dir": str(state)}).load().camera.regions] == ["door"]
+    # the daemon's next frames are classified in the region: its events and clips carry it
+    assert wait_until(lambda: any(e.get("region") == "door" and e["status"] == "done" for e in
+                                  request(port, "GET", "/api/events")[1]["events"]), 90, 0.5), "no event in door"
+    ev = next(e for e in request(port, "GET", "/api/events")[1]["events"] if e.get("region") == "door"
+              and e["status"] == "done")
+    assert "_door_" in ev["id"] and request(port, "GET", ev["snapshot_url"])[0] == 200
+    # labelled from the page, the dataset gets the region's crop (what the device classifies there)
+    code, added, _ = request(port, "POST", f"/api/events/{ev['id']}/label", b'{"label": "in_door"}')
+    import cv2
+
+    cap = cv2.VideoCapture(str(daemon["root"] / "data" / added["path"]))
+    ok, frame = cap.read()
+    cap.release()
+    width, height = status["size"]
+    assert code == 200 and ok and abs(frame.shape[1] - 0.8 * width) <= 2 and abs(frame.shape[0] - 0.7 * height) <= 2
+
+
+@pytest.mark.parametrize("regions, says", [
+    ([{"name": "door", "box": [0.5, 0.5, 0.5, 0.9]}], "is empty or upside down"),
+    ([{"name": "door", "box": [0.5, 0.5, 1.2, 0.9]}], "leaves the frame"),
+    ([{"name": "a/b", "box": [0.1, 0.1, 0.5, 0.5]}], "not allowed in an MQTT topic"),
+    ([{"name": "door", "box": [0.1, 0.1, 0.5, 0.5]}, {"name": "door", "box": [0.2, 0.2, 0.6, 0.6]}],
+     "used more than once"),
+    ("door", "must be a list"),
+])
+def test_a_bad_region_is_refused_with_the_checkers_message_and_nothing_changes(daemon, regions, says):
+    port, kept = daemon["port"], daemon["root"] / "state" / "settings.json"
+    before = kept.read_bytes() if kept.exists() else None
+    names = [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]]
+    code, answer, _ = request(port, "POST", "/api/regions", json.dumps({"regions": regions}).encode(),
+                              {"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{port}"})
+    assert code == 400 and says in answer["error"], answer
+    assert (kept.read_bytes() if kept.exists() else None) == before and daemon["proc"].poll() is None
+    assert [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]] == names
+
+
+def test_the_page_shows_a_refused_region_and_a_cross_origin_save_is_refused(page, browser, daemon):
+    port = daemon["port"]
+    page.click("#edit-regions")
+    page.locator("#editor").wait_for()
+    _draw(page, 0.55, 0.2, 0.8, 0.5)  # a second region, named like the first
+    page.locator(".region-row input").nth(1).fill("door")
+    page.click("#save-regions")
+    page.wait_for_function("() => document.getElementById('regions-error').textContent.includes("
+                           "\"region name 'door' is used more than once\")")
+    assert [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]] == ["door"]
+    page.click("#cancel-regions")
+    other = browser.new_page()
+    other.goto(f"http://localhost:{port}/static/style.css")  # another origin
+    with other.expect_response(lambda r: r.url.endswith("/api/regions")) as resp:
+        other.evaluate(f"""() => fetch('http://127.0.0.1:{port}/api/regions', {{method: 'POST', mode: 'no-cors',
+            headers: {{'Content-Type': 'text/plain'}}, body: '{{"regions": []}}'}}).catch(() => 0)""")
+    assert resp.value.status == 403
+    other.close()
+    assert [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]] == ["door"]
+
+
+def test_a_region_is_moved_and_resized_with_the_mouse_and_deleted(page, daemon):
+    port = daemon["port"]
+    page.click("#edit-regions")
+    page.locator(".eregion").wait_for()
+    _draw(page, 0.5, 0.5, 0.5, 0.5)  # a click on the region selects it
+    _draw(page, 0.5, 0.5, 0.45, 0.55)  # dragging the selected region moves it: [0.05, 0.2, 0.85, 0.9]
+    handle = page.locator(".eregion .handle.se").bounding_box()
+    view = page.locator("#editor").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(view["x"] + 0.6 * view["width"], view["y"] + 0.7 * view["height"], steps=4)
+    page.mouse.up()
+    page.click("#save-regions")
+    page.wait_for_function("() => document.getElementById('regions-state').textContent.startsWith('saved')")
+    box = request(port, "GET", "/api/status")[1]["regions"][0]["box"]
+    assert box == pytest.approx([0.05, 0.2, 0.6, 0.7], abs=0.015)
+    page.click("#edit-regions")
+    page.locator(".eregion").wait_for()
+    _draw(page, 0.3, 0.5, 0.3, 0.5)  # select it, and the Delete key removes it: the whole frame again
+    page.keyboard.press("Delete")
+    assert page.locator(".eregion").count() == 0
+    page.click("#save-regions")
+    page.wait_for_function("() => document.getElementById('regions-state').textContent === 'saved: the whole frame'")
+    assert [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]] == ["frame"]
+
+
+def test_with_mqtt_remote_settings_the_editor_and_set_share_one_checker_and_settings_file(tmp_path):
+    """The page's saves go through the daemon's one RemoteSettings (with MQTT's ``<prefix>/set`` on): a region
+    saved on the page is in the retained settings, a later ``/set`` keeps it in settings.json, and the page's
+    answers never reach MQTT."""
+    from tests.broker import Broker
+    from tests.mjpeg_server import MjpegCamera
+    from tests.test_fleet import PREFIX, Device, responses, retained, set_request
+    from tests.test_mqtt import Subscriber
+
+    broker = Broker(tmp_path / "broker").start()
+    cam = MjpegCamera("right", fps=15.0, seed=4)
+    sub = Subscriber(broker.port)
+    port, state = free_port(), tmp_path / "state"
+    dev = Device(broker, cam, state, "--http", f"127.0.0.1:{port}", "--remote-settings",
+                 env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    try:
+        assert wait_until(lambda: _up(port) and sub.on(f"{PREFIX}/settings"), 60, 0.1), dev.log()
+        door = {"name": "door", "box": [0.2, 0.1, 0.7, 0.9]}
+        code, answer, _ = request(port, "POST", "/api/regions", json.dumps({"regions": [door]}).encode())
+        assert code == 200 and answer["regions"] == [door], answer
+        assert wait_until(lambda: retained(sub, "settings")["regions"] == [door], 20, 0.1)
+        set_request(broker.port, {"enter_threshold": 0.55, "transaction": "t1"})
+        assert wait_until(lambda: any(r["transaction"] == "t1" for r in responses(sub, "set/response")), 20, 0.1)
+        assert json.loads((state / "settings.json").read_text()) == {"enter_threshold": 0.55, "regions": [door]}
+        assert [r["transaction"] for r in responses(sub, "set/response")] == ["t1"]  # the page's went to the page
+        assert [r["name"] for r in request(port, "GET", "/api/status")[1]["regions"]] == ["door"]
+    finally:
+        assert dev.stop() == 0, dev.log()
+        sub.close()
+        cam.close()
+        broker.stop()

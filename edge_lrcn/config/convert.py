@@ -24,6 +24,31 @@ def boolean(v: Any) -> bool:
     raise ValueError(f"expected true or false, got {v!r}")
 
 
+boolean.expects = "true or false"  # type: ignore[attr-defined]
+
+
+def boolean_or_auto(v: Any) -> bool | str:
+    """``true``, ``false`` or ``auto`` (decided when the daemon starts: e.g. ``remote_settings``)."""
+    if isinstance(v, str) and v.strip().lower() == "auto":
+        return "auto"
+    try:
+        return boolean(v)
+    except ValueError:
+        raise ValueError(f"expected true, false or auto, got {v!r}") from None
+
+
+def typed(conv: Callable[[Any], Any], v: Any) -> Any:
+    """A value from a typed source (the TOML file, a JSON request): a number or a switch written as text (``"0.5"``,
+    ``"true"``) is refused, as it is a mistake there (flags and environment variables are text, and convert)."""
+    expects = getattr(conv, "expects", None)
+    if expects and isinstance(v, str) and not (conv is boolean_or_auto and v.strip().lower() == "auto"):
+        raise ValueError(f"expected {expects}, got the text {v!r} (write it without quotes)")
+    return conv(v)
+
+
+boolean_or_auto.expects = "true, false or auto"  # type: ignore[attr-defined]
+
+
 def number(kind, lo=None, hi=None) -> Callable[[Any], Any]:
     def conv(v):
         if isinstance(v, bool):
@@ -36,6 +61,7 @@ def number(kind, lo=None, hi=None) -> Callable[[Any], Any]:
         if (lo is not None and x < lo) or (hi is not None and x > hi):
             raise ValueError(f"must be between {lo} and {hi}, got {x}")
         return x
+    conv.expects = "a whole number" if kind is int else "a number"  # type: ignore[attr-defined]
     return conv
 
 

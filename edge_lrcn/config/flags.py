@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .convert import boolean
+from .convert import boolean, boolean_or_auto
 from .schema import BY_NAME, DEFAULT_CONFIG_PATH, FLAGS, SCHEMA
 from .sections import DEFAULT_TRUSTED_KEYS
 
@@ -17,7 +17,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         if not s.flag or s.name in FLAGS:
             continue
         flag = "--" + s.name.replace("_", "-")
-        if s.conv is boolean:
+        if s.conv is boolean_or_auto:
+            p.add_argument(flag, dest=s.name, nargs="?", const=True, default=None, metavar="auto|true|false",
+                           help=s.help)
+            p.add_argument("--no-" + s.name.replace("_", "-"), dest=s.name, action="store_false", default=None,
+                           help=f"turn {flag} off")
+        elif s.conv is boolean:
             p.add_argument(flag, dest=s.name, action="store_true", default=None, help=s.help)
             p.add_argument("--no-" + s.name.replace("_", "-"), dest=s.name, action="store_false", default=None,
                            help=f"turn {flag} off")

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..publish.urls import SinkType
+from .convert import typed
 from .remote import REMOTE_FILE, read_remote, state_dir
 from .schema import BY_NAME, DEFAULT_CONFIG_PATH, HOMES, SCHEMA, SECTIONS, env_name, flag_of, key_of
 from .sections import Settings
@@ -81,7 +82,7 @@ def read_file(path: str | os.PathLike | None, must_exist: bool = False) -> tuple
             problems.append(Problem(where, _unknown_key(key, section)))
             return
         try:
-            out[key] = s.conv(value)
+            out[key] = typed(s.conv, value)
         except (TypeError, ValueError) as exc:
             problems.append(Problem(where, str(exc)))
 
@@ -145,7 +146,7 @@ def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = 
             values[s.name], origins[s.name] = s.default, f"default {key_of(s.name)}"
             continue
         try:
-            values[s.name], origins[s.name] = s.conv(raw), where
+            values[s.name], origins[s.name] = (typed(s.conv, raw) if where.startswith("remote ") else s.conv(raw)), where
         except (TypeError, ValueError) as exc:
             problems.append(Problem(where, str(exc)))
             values[s.name], origins[s.name] = s.default, where

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..publish.urls import SinkSpec, SinkType
-from .convert import (boolean, choice, client_id, host_port, number, regions, sinks, str_list, string,
+from .convert import (boolean, boolean_or_auto, choice, client_id, host_port, number, regions, sinks, str_list, string,
                       topic_part)
 from .sections import DEFAULT_TRUSTED_KEYS
 
@@ -109,8 +109,8 @@ SCHEMA: list[Setting] = [
       f"$STATE_DIRECTORY, else {DEFAULT_STATE_DIR})"),
     S("max_model_bytes", "fleet", number(int, 1024, 256 * 1024 * 1024), 32 * 1024 * 1024,
       "largest model bundle a push may carry (bytes)"),
-    S("remote_settings", "fleet", boolean, True, "accept settings and the pause switch on <prefix>/set (and offer "
-      "them to Home Assistant)"),
+    S("remote_settings", "fleet", boolean_or_auto, "auto", "accept settings and the pause switch on <prefix>/set "
+      "(and offer them to Home Assistant); auto: only when the daemon authenticates to the broker (docs/fleet.md)"),
     S("clips_dir", "clips", string, None, "write a video clip, a JSON sidecar and a snapshot per activity here "
       "(default: off; docs/clips.md)"),
     S("pre_roll", "clips", number(float, 0.0, 60.0), 5.0, "seconds of video kept before each activity_start"),
@@ -122,7 +122,7 @@ SCHEMA: list[Setting] = [
       "writer's CPU is proportional to it"),
     S("clips_format", "clips", choice("mp4", "webm"), "mp4", "mp4 (MPEG-4 Part 2: cheap; OpenCV, VLC, HA) or "
       "webm (VP8: plays in browsers, about 10x the encoding CPU)"),
-    S("clips_buffer_mb", "clips", number(float, 1.0, 4096), 64.0, "memory cap of the pre-roll buffer of JPEG frames "
+    S("clips_buffer_mb", "clips", number(float, 1.0, 256), 64.0, "memory cap of the pre-roll buffer of JPEG frames "
       "(MB)"),
     S("dataset_dir", "clips", string, None, "where clips labelled on the device page go, in convert's class-folder "
       "layout (default: off)"),

@@ -119,7 +119,7 @@ class FleetSettings:
     require_signature: bool = False
     state_dir: str | None = None
     max_model_bytes: int = 32 * 1024 * 1024
-    remote_settings: bool = True
+    remote_settings: bool | str = "auto"  # "auto": on when the daemon authenticates to the broker
 
 
 @dataclass(frozen=True)

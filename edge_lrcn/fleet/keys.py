@@ -16,6 +16,7 @@ import base64
 import getpass
 import hashlib
 import json
+import logging
 import os
 import socket
 import zipfile
@@ -30,6 +31,10 @@ from ..config import DEFAULT_TRUSTED_KEYS
 from ..errors import BundleError, UsageError
 from ..events import utc_now
 from ..model.bundle import MANIFEST, SIGNATURE, Bundle, read_bundle
+from .keyfiles import check_folder, key_lines, read_key_file
+from .release import stamp
+
+log = logging.getLogger(__name__)
 
 PUB_TYPE = "edge-lrcn-ed25519"
 CONTEXT = b"edge-lrcn bundle manifest v1\n"  # domain separation: this key's signatures mean nothing elsewhere
@@ -87,31 +92,82 @@ def load_private(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def _public(parts: list[str], name: str, path) -> PublicKey:
+    if len(parts) < 2 or parts[0] != PUB_TYPE:
+        raise ValueError
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(parts[1], validate=True))
+    return PublicKey(key, parts[2] if len(parts) > 2 else name, str(path))
+
+
+def load_keys(path: str | Path) -> list[PublicKey]:
+    """Every key of a ``.pub`` file (one per line), or UsageError: a file that may be changed by others, that is
+    not a regular file, or with one line that is not a key, is refused as a whole."""
+    path = Path(path)
+    lines = key_lines(read_key_file(path))
+    if not lines:
+        raise UsageError(f"{path} holds no key (a line '{PUB_TYPE} <base64> <name>')")
+    keys = []
+    for n, parts in lines:
+        try:
+            keys.append(_public(parts, path.stem if n == lines[0][0] else f"{path.stem}:{n}", path))
+        except (ValueError, TypeError):
+            raise UsageError(f"{path} line {n} is not an edge-lrcn public key (a line '{PUB_TYPE} <base64> <name>'): "
+                             f"the file is refused") from None
+    return keys
+
+
 def load_public(path: str | Path) -> PublicKey:
-    try:
-        parts = Path(path).read_text().split()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the public key {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        if len(parts) < 2 or parts[0] != PUB_TYPE:
-            raise ValueError
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(parts[1], validate=True))
-    except ValueError:
-        raise UsageError(f"{path} is not an edge-lrcn public key (a line '{PUB_TYPE} <base64> <name>')") from None
-    return PublicKey(key, parts[2] if len(parts) > 2 else Path(path).stem, str(path))
+    """The key of a one-key ``.pub`` (what keygen writes)."""
+    return load_keys(path)[0]
 
 
-def load_trusted(paths) -> list[PublicKey]:
-    """The keys of ``paths``: a file is one key (it must exist), a directory gives its ``*.pub`` files (a missing
-    directory gives none: the default ``/etc/edge-lrcn/trusted-keys`` is optional)."""
+def load_trusted(paths, strict: bool = True, problems: list[str] | None = None, quiet: bool = False) \
+        -> list[PublicKey]:
+    """The keys of ``paths``: a file gives its keys, a directory those of its ``*.pub`` files (a missing directory
+    gives none: the default ``/etc/edge-lrcn/trusted-keys`` is optional). ``strict`` (host commands): the first bad
+    file is a UsageError. Otherwise (the daemon) a bad file or folder is logged as an error and skipped, and the
+    rest is used: one bad file must not keep a device down (each problem is also added to ``problems``; ``quiet``:
+    only there, not logged)."""
     keys: list[PublicKey] = []
+    problems = [] if problems is None else problems
     for p in map(Path, paths or ()):
-        if p.is_dir():
-            keys += [load_public(f) for f in sorted(p.glob("*.pub"))]
-        elif p.exists():
-            keys.append(load_public(p))
-        elif str(p).rstrip("/") != DEFAULT_TRUSTED_KEYS:
-            raise UsageError(f"trusted key {p} not found")
+        try:
+            for f in _key_files(p):
+                keys += _loaded(f, strict, problems, quiet)
+        except UsageError as exc:
+            if strict:
+                raise
+            problems.append(str(exc))
+            if not quiet:
+                log.error("%s; the other trusted keys are used", exc)
+    return keys
+
+
+def _key_files(p: Path) -> list[Path]:
+    if p.is_dir():
+        check_folder(p)
+        return sorted(p.glob("*.pub"))
+    if os.path.lexists(p):
+        check_folder(p.parent)
+        return [p]
+    if str(p).rstrip("/") != DEFAULT_TRUSTED_KEYS:
+        raise UsageError(f"trusted key {p} not found")
+    return []
+
+
+def _loaded(f: Path, strict: bool, problems: list[str], quiet: bool = False) -> list[PublicKey]:
+    try:
+        keys = load_keys(f)
+    except UsageError as exc:
+        if strict:
+            raise
+        problems.append(str(exc))
+        if not quiet:
+            log.error("%s; skipped, the other trusted keys are used", exc)
+        return []
+    if not quiet:
+        log.info("trusted key file %s: %d key%s (%s)", f, len(keys), "" if len(keys) == 1 else "s",
+                 ", ".join(k.name for k in keys))
     return keys
 
 
@@ -146,21 +202,23 @@ def verify(bundle: Bundle, trusted: list[PublicKey]) -> PublicKey:
                       f"signing")
 
 
-def sign(path: Path, key_path: Path, out: Path | None = None) -> dict:
-    """Sign the bundle at ``path`` (checked first) into ``out`` (default: in place, atomically); the record."""
+def sign(path: Path, key_path: Path, out: Path | None = None, rollback: bool = False) -> dict:
+    """Sign the bundle at ``path`` (checked first) into ``out`` (default: in place, atomically); the record. The
+    signed manifest carries this signing's release time (fleet/release.py: a device refuses older ones)."""
     bundle = read_bundle(path)
     private = load_private(key_path)
     pub = load_public(key_path.with_suffix(".pub")) if key_path.with_suffix(".pub").exists() else None
+    manifest_bytes = stamp(bundle.manifest, rollback)
     record = {"algorithm": "ed25519", "key_id": key_id(private.public_key()),
               "signer": pub.name if pub else key_path.stem, "signed_at": utc_now(),
-              "signature": base64.b64encode(private.sign(CONTEXT + bundle.manifest_bytes)).decode()}
+              "signature": base64.b64encode(private.sign(CONTEXT + manifest_bytes)).decode()}
     out = Path(out or path)
     tmp = out.with_name(out.name + ".tmp")
     try:
         with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst:
             for info in src.infolist():
                 if info.filename != SIGNATURE:
-                    dst.writestr(info, src.read(info.filename) if info.filename != MANIFEST else bundle.manifest_bytes)
+                    dst.writestr(info, src.read(info.filename) if info.filename != MANIFEST else manifest_bytes)
             dst.writestr(SIGNATURE, json.dumps(record, indent=2, sort_keys=True))
         os.replace(tmp, out)
     except OSError as exc:

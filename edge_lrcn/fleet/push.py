@@ -5,6 +5,7 @@ always comes with the device's own reason."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -14,7 +15,10 @@ from ..config.sections import MqttSettings
 from ..publish.urls import SinkType, parse_sink
 from ..errors import EXIT_UNEXPECTED, BundleError, UsageError
 from ..publish.mqtt import new_client, read_password
-from .protocol import MODEL, MODEL_RESPONSE, MODEL_SET, encode_push, new_transaction, response
+from ..logsafe import quote
+from .protocol import MODEL, MODEL_RESPONSE, MODEL_SET, encode_push, json_object, new_transaction, response, transaction
+
+ANNOUNCEMENT_MAX = 64 * 1024  # a retained <prefix>/model or an answer: small JSON objects
 
 
 class Pusher:
@@ -38,6 +42,7 @@ class Pusher:
         self._connected, self._lock = threading.Event(), threading.Lock()
         self.client.on_connect = lambda c, u, f, rc, p: (self._connected.set() if not rc.is_failure else None)
         self.client.on_message = self._on_message
+        self.client.suppress_exceptions = True
         try:
             self.client.connect(target.host, target.port, 30)
         except OSError as exc:
@@ -49,17 +54,27 @@ class Pusher:
                              f"name, password, TLS?)")
 
     def _on_message(self, client, userdata, msg) -> None:
+        """Any retained ``model`` topic and any answer, whoever wrote it: what is not a device's announcement or
+        an answer to us is ignored (said once on stderr), never an exception in paho's thread."""
         try:
-            obj = json.loads(msg.payload)
-        except (ValueError, UnicodeDecodeError):
-            return
-        if not isinstance(obj, dict):
+            obj = json_object(msg.payload, "message", ANNOUNCEMENT_MAX, 3)
+        except ValueError as exc:
+            self._ignored(msg.topic, str(exc))
             return
         with self._lock:
             if msg.topic.endswith("/" + MODEL_RESPONSE):
-                self.answers[obj.get("transaction")] = obj
+                tx = transaction(obj)
+                if tx is not None:
+                    self.answers[tx] = obj
             elif msg.topic.endswith("/" + MODEL) and msg.retain:
+                if not (isinstance(obj.get("id"), str) and isinstance(obj.get("updates"), bool)):
+                    self._ignored(msg.topic, "not a device's announcement (id, updates)")
+                    return
                 self.announced[msg.topic[:-len(MODEL) - 1]] = obj
+
+    def _ignored(self, topic: str, why: str) -> None:
+        if topic.endswith("/" + MODEL):
+            print(f"ignoring {quote(topic)}: {why}", file=sys.stderr, flush=True)
 
     def listen(self, topics: list[str], seconds: float) -> None:
         for topic in topics:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..config.remote import REMOTE_FILE, remote_bytes
 
 log = logging.getLogger(__name__)
-MODEL, PREVIOUS, PAUSED = "model.lrcn", "model.previous.lrcn", "paused"
+MODEL, PREVIOUS, PAUSED, RELEASE = "model.lrcn", "model.previous.lrcn", "paused", "release"
 
 
 class StateDir:
@@ -56,6 +56,18 @@ class StateDir:
             os.replace(self.model, self.previous)
         os.replace(staged, self.model)
         self._sync()
+
+    @property
+    def release(self) -> str:
+        """The signed release time of the last push accepted ("" when none is kept)."""
+        try:
+            with open(self.path / RELEASE, "rb") as f:
+                return f.read(64).decode("ascii", "replace").strip()
+        except OSError:
+            return ""
+
+    def write_release(self, release: str) -> None:
+        self._write(RELEASE, release.encode() + b"\n")
 
     def write_settings(self, values: dict) -> None:
         """Keep the remote settings (config.remote owns the file's name and format)."""

@@ -3,7 +3,7 @@
 Checks in order, each answered with one line and no change when it fails: the size cap (the broker sends nothing
 over the control connection's Maximum Packet Size; what gets through is checked from the payload's length, before
 anything is parsed, inflated or written), the framing, the zip and every member's sha256 (model/bundle.py),
-the signature against the trusted keys, then the bundle is written to the state directory (not yet the running
+the signature against the trusted keys, the signed release (not older than the last push accepted), then the bundle is written to the state directory (not yet the running
 one) and its models are loaded and run in a child process (model/verify.py) and opened for this device. Only then
 is it handed to the daemon, which swaps it in between two frames.
 """
@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import BundleError, EdgeLrcnError
+from ..logsafe import Throttle, cut
 from ..model.bundle import Bundle, read_bundle, read_bundle_bytes
 from ..model.loader import Model
 from ..model.verify import verify_once
 from .keys import PublicKey, verify
 from .protocol import HEADER_MAX, decode_push, transaction_of
+from .release import check_release
 from .state import StateDir
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class Prepared:
     model: Model
     signer: PublicKey
     staged: Path
+    release: str = ""  # the signed release time (fleet/release.py)
 
 
 class Updater:
@@ -46,6 +49,8 @@ class Updater:
                  open_model: Callable[[Bundle], Model], answer: Callable[[str | None, str], None],
                  ready: Callable[[Prepared], None], backlog: int = 2):
         self.trusted, self.state, self.max_bytes = trusted, state, max_bytes
+        self.floor = state.release  # pushes released before the last one accepted are replays
+        self._throttle = Throttle(log, 10.0)
         self.open_model, self.answer, self.ready = open_model, answer, ready
         self._queue: queue.Queue = queue.Queue(maxsize=backlog)
         self.thread = threading.Thread(target=self._run, name="model-update", daemon=True)
@@ -56,7 +61,7 @@ class Updater:
         tx = transaction_of(payload)
         if len(payload) > self.max_bytes + HEADER_MAX:
             why = f"push is {len(payload)} bytes, over this device's max_model_bytes {self.max_bytes}"
-            log.warning("pushed model refused (transaction %s): %s", tx, why)
+            self._throttle.warning("refused", "pushed model refused (transaction %s): %s", tx, why)
             self.answer(tx, why)
             return
         try:
@@ -76,11 +81,12 @@ class Updater:
             try:
                 self.ready(self.check(payload, tx))
             except EdgeLrcnError as exc:
-                log.warning("pushed model refused (transaction %s): %s", tx, exc)
-                self.answer(tx, str(exc))
+                self._throttle.warning("refused", "pushed model refused (transaction %s): %s", tx, cut(str(exc)))
+                self.answer(tx, cut(str(exc)))
             except Exception as exc:  # noqa: BLE001 - a push must never take the daemon down
-                log.exception("pushed model failed (transaction %s)", tx)
-                self.answer(tx, f"unexpected error: {type(exc).__name__}: {exc}")
+                self._throttle.warning("failed", "pushed model failed (transaction %s): %s: %s", tx,
+                                       type(exc).__name__, cut(str(exc)))
+                self.answer(tx, f"unexpected error: {type(exc).__name__}: {cut(str(exc))}")
 
     def check(self, payload: bytes, tx: str | None) -> Prepared:
         data = decode_push(payload)
@@ -88,6 +94,7 @@ class Updater:
             raise BundleError(f"the bundle is {len(data)} bytes, over this device's max_model_bytes {self.max_bytes}")
         bundle = read_bundle_bytes(data, f"pushed bundle (transaction {tx})")
         signer = verify(bundle, self.trusted)
+        release = check_release(bundle, self.floor)
         try:
             staged = self.state.stage(data)
         except OSError as exc:
@@ -100,7 +107,7 @@ class Updater:
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
-        return Prepared(tx, model, signer, staged)
+        return Prepared(tx, model, signer, staged, release)
 
 
 def startup_bundle(settings, trusted: list[PublicKey], state: StateDir) -> tuple[str | None, PublicKey | None]:

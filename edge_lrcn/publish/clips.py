@@ -27,17 +27,17 @@ import cv2
 import numpy as np
 
 from ..config.sections import ClipsSettings
+from .clipfiles import PARTIAL, ClipIndex, atomic_write, clear, prepare_folder
 
 log = logging.getLogger(__name__)
 
 FORMATS = {"mp4": ("mp4v", ".mp4"), "webm": ("VP80", ".webm")}  # clips_format -> (fourcc, extension)
-PARTIAL = ".partial"  # files being written; hidden, so `convert` and the budget never see them
 QUEUE_FRAMES = 32  # frames waiting for the writer (about 2 s at clips_fps 15) before new ones are dropped ...
 QUEUE_BYTES = 16e6  # ... or fewer when they are large (640x480: 17 frames, 1280x720: 5)
 MAX_CLIP_S = 600.0  # an activity longer than this is cut: a clip must end some day
 JPEG_QUALITY = 85
+STOPPING_PRE_ROLL_S = 5.0  # the pre-roll a clip started during a shutdown still gets (the default pre_roll)
 MIN_FREE_BYTES = 256 * 1024  # a clip finished with less free space than this was probably cut short by a full disk
-NAME_RE = re.compile(r"^\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]+\.(mp4|webm|json|jpg)$")
 
 
 @dataclass(frozen=True)
@@ -75,36 +75,19 @@ def clip_stem(event: dict) -> str:
     return "_".join([ts, *(re.sub(r"[^A-Za-z0-9_-]+", "_", part) for part in [*where, event["label"]])])
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.parent / PARTIAL / path.name
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def enforce_budget(folder: Path, max_bytes: float, keep: set[str], free_bytes: float = 0) -> int:
+def enforce_budget(index: ClipIndex, max_bytes: float, keep: set[str], free_bytes: float = 0,
+                   open_bytes: int = 0) -> int:
     """Remove the oldest clips (video, sidecar and snapshot together) until the folder holds at most ``max_bytes``
     and the disk has ``free_bytes`` free (a disk that others filled); the clips named in ``keep`` stay. Only files
-    named like clips are touched. Returns how many were removed."""
-    groups: dict[str, list[Path]] = {}
-    total = sum(p.stat().st_size for p in (folder / PARTIAL).glob("*") if p.is_file())
-    for p in folder.iterdir():
-        if NAME_RE.match(p.name) and p.is_file():
-            groups.setdefault(p.name.rsplit(".", 1)[0], []).append(p)
-            total += p.stat().st_size
-    max_bytes = min(max_bytes, total - (free_bytes - shutil.disk_usage(folder).free))
+    named like clips are touched, from the index (no directory scan). Returns how many were removed."""
+    total = index.total + open_bytes
+    limit = min(max_bytes, total - (free_bytes - shutil.disk_usage(index.folder).free))
     removed = 0
-    for stem in sorted(groups):
-        if total <= max_bytes:
+    while total > limit:
+        stem = index.remove_oldest(keep)
+        if stem is None:
             break
-        if stem in keep:
-            continue
-        for p in groups[stem]:
-            total -= p.stat().st_size
-            p.unlink(missing_ok=True)
+        total = index.total + open_bytes
         removed += 1
         log.info("clips over their budget or the disk full: removed %s", stem)
     return removed
@@ -137,7 +120,7 @@ class Clip:
     """One clip being written: a constant-rate video (frames repeated or skipped to follow the timestamps)."""
 
     def __init__(self, settings: ClipsSettings, origin: ClipOrigin, event: dict, stem: str, size: tuple[int, int],
-                 fps: float):
+                 fps: float, box=None):
         fourcc, ext = FORMATS[settings.clips_format]
         self.settings = settings
         self.origin = origin
@@ -147,10 +130,12 @@ class Clip:
         self.fps = fps
         self.name = stem + ext
         self.tmp = self.folder / PARTIAL / self.name
+        clear(self.tmp)  # the encoder opens the name as it finds it: nothing planted there is followed
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
         if not self.writer.isOpened():
-            self.tmp.unlink(missing_ok=True)
-            raise OSError(f"cannot create {self.tmp} ({settings.clips_format}: is the folder writable, the codec available?)")
+            clear(self.tmp)
+            raise OSError(f"cannot create {self.tmp} ({settings.clips_format}: is the folder writable, the codec "
+                          f"available?)")
         self.start_t, self.end_t = float(event["t"]), None
         self.t0: float | None = None
         self.t1 = self.start_t
@@ -158,6 +143,20 @@ class Clip:
         self.meta = {"label": event["label"], "model": event.get("model"),  # the model that made the event
                      "confidence": event.get("confidence"), "peak": event.get("confidence"),
                      "start": event["ts"], "end": None, "t_start": event["t"], "t_end": None}
+        if event.get("region"):  # the region's box: what `dataset add` cuts from the clip
+            self.meta.update(region=event["region"], box=list(box) if box else None)
+
+    def copy_pre_roll(self, ring: Ring, seconds: float, stopping: threading.Event) -> None:
+        """The ring's frames of the ``seconds`` before the start; once ``stopping``, the last 5 s at most (the
+        shutdown has a budget)."""
+        for t, jpg in ring.since(self.start_t - seconds):
+            if not (stopping.is_set() and t < self.start_t - STOPPING_PRE_ROLL_S):
+                self.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
+
+    def matches(self, event: dict) -> bool:
+        """Whether ``event`` (an activity_end) ends this clip: still open, same label, same region."""
+        return self.end_t is None and self.meta["label"] == event["label"] \
+            and self.meta.get("region") == event.get("region")
 
     def write(self, t: float, pixels: np.ndarray) -> None:
         """Add a frame; OSError when the disk is (nearly) full: the encoder would fail silently, frame by frame."""
@@ -190,9 +189,16 @@ class Clip:
     def abandon(self) -> int:
         """Drop the clip (the disk filled up); the bytes it had reached."""
         self.writer.release()
-        size = self.tmp.stat().st_size if self.tmp.exists() else 0
-        self.tmp.unlink(missing_ok=True)
+        size = self.bytes
+        clear(self.tmp)
         return size
+
+    @property
+    def bytes(self) -> int:
+        try:
+            return os.lstat(self.tmp).st_size
+        except OSError:
+            return 0
 
     def finish(self, reason: str | None) -> list[Path]:
         """Close the video, write the sidecar, rename both into place; OSError when the disk failed us."""
@@ -213,22 +219,27 @@ class Clip:
             os.replace(self.tmp, folder / self.name)
             atomic_write(folder / f"{self.stem}.json", (json.dumps(meta, indent=1) + "\n").encode())
         except OSError:
-            self.tmp.unlink(missing_ok=True)
+            clear(self.tmp)
             raise
         return [folder / self.name, folder / f"{self.stem}.json"]
 
 
+class FpsCap:
+    """The clips' frame rate cap (``fps``; 0: every frame), by timestamp: a frame before its slot is skipped (a
+    clock that went back restarts)."""
 
-def prepare_folder(folder: Path, clean: bool) -> None:
-    """Create the clips folder and its .partial/; with ``clean``, the leftovers of a power cut there (unplayable) are
-    removed. OSError when the folder is unusable."""
-    partial = folder / PARTIAL
-    fresh = not partial.is_dir()
-    partial.mkdir(parents=True, exist_ok=True)
-    if clean and not fresh:
-        for p in partial.iterdir():
-            p.unlink()
-            log.info("removed the unfinished clip file %s (the daemon did not stop cleanly)", p.name)
+    def __init__(self, fps: float):
+        self._dt, self._next_t = 1.0 / fps if fps else 0.0, None
+
+    def keep(self, t: float) -> bool:
+        if not self._dt:
+            return True
+        nxt = self._next_t
+        if nxt is not None and t + 0.002 < nxt and t > nxt - 2 * self._dt:
+            return False
+        self._next_t = nxt + self._dt if nxt is not None and 0 <= t - nxt < self._dt else t + self._dt
+        return True
+
 
 class ClipRecorder:
     """The clip writer thread and its bounded queue. Frame loop side: :meth:`frame`, :meth:`start_activity`,
@@ -242,7 +253,7 @@ class ClipRecorder:
         self._q: deque = deque()
         self._cv = threading.Condition()
         self._queued_frames = self._queued_bytes = 0
-        self._dt, self._next_t = 1.0 / settings.clips_fps if settings.clips_fps else 0.0, None
+        self._wanted = FpsCap(settings.clips_fps)
         self.dropped = self.failed = self.written = self.removed = 0
         self.ring = Ring(settings.pre_roll + 0.5, settings.clips_buffer_mb * 1e6)
         self.open: list[Clip] = []
@@ -250,6 +261,8 @@ class ClipRecorder:
         self._last_error: str | None = None
         self._last_bytes = MIN_FREE_BYTES  # size of the last clip written: the room a new one probably needs
         self.thread = threading.Thread(target=self._run, name="clip-writer", daemon=True)
+        self.index: ClipIndex | None = None
+        self._stopping = threading.Event()  # SIGTERM: no more waiting for the disk, short pre-roll
         self._prepare_folder()
         if start:
             self.start()
@@ -261,10 +274,11 @@ class ClipRecorder:
     def frame(self, frame) -> None:
         """Queue a frame. Live source: dropped (and counted) when the queue is full. File: waits for room, as the
         frame reader does (the file's frames come as fast as the loop takes them; a clip must not lose them)."""
-        if not self._wanted(frame.t):
+        if not self._wanted.keep(frame.t):
             return
         with self._cv:
-            while not self.origin.live and self._full(frame) and self.thread.is_alive():
+            stopping = self._stopping
+            while not self.origin.live and self._full(frame) and self.thread.is_alive() and not stopping.is_set():
                 self._cv.wait(0.5)
             if self._full(frame):
                 self.dropped += 1
@@ -281,16 +295,6 @@ class ClipRecorder:
         return self._queued_frames >= QUEUE_FRAMES or (
             self._queued_frames > 0 and self._queued_bytes + frame.pixels.nbytes > QUEUE_BYTES)
 
-    def _wanted(self, t: float) -> bool:
-        """The ``fps`` cap, by timestamp: a frame before its slot is skipped (a clock that went back restarts)."""
-        if not self._dt:
-            return True
-        nxt = self._next_t
-        if nxt is not None and t + 0.002 < nxt and t > nxt - 2 * self._dt:
-            return False
-        self._next_t = nxt + self._dt if nxt is not None and 0 <= t - nxt < self._dt else t + self._dt
-        return True
-
     def start_activity(self, event: dict, snapshot: bytes | None, box=None) -> dict:
         """Queue a clip for this activity_start; the file names it will have (for the event). ``box``: the event's
         region (its sidecar records it, for ``dataset add`` to cut)."""
@@ -301,8 +305,15 @@ class ClipRecorder:
     def end_activity(self, event: dict) -> None:
         self._put(("end", event))
 
+    def interrupt(self) -> None:
+        """The daemon is stopping (a signal handler may call this): the loop no longer waits for room, and a clip
+        that starts now gets the last 5 s of pre-roll at most, so :meth:`close` is quick (the queue holds 32
+        frames at most)."""
+        self._stopping.set()
+
     def close(self, timeout: float) -> None:
         """Finish the queued frames and every open clip (post-roll cut short), waiting ``timeout`` s at most."""
+        self.interrupt()
         self._put(("stop",))
         if self.thread.is_alive():
             self.thread.join(timeout)
@@ -361,17 +372,15 @@ class ClipRecorder:
             self._budget(None)  # room for this clip on a disk that filled up: the oldest clips go
             if snapshot:
                 atomic_write(self.folder / f"{stem}.jpg", snapshot)
+                self.index.add(self.folder / f"{stem}.jpg")
             if self._size is None:
                 raise OSError("no frame seen yet")
-            clip = Clip(self.settings, self.origin, event, stem, self._size, self.ring.fps())
-            if event.get("region"):  # the region's box: what `dataset add` cuts from the clip
-                clip.meta.update(region=event["region"], box=list(box) if box else None)
+            clip = Clip(self.settings, self.origin, event, stem, self._size, self.ring.fps(), box)
         except OSError as exc:
             self._fail(f"clip {stem} not recorded: {exc}")
             return
         try:
-            for t, jpg in self.ring.since(float(event["t"]) - self.settings.pre_roll):
-                clip.write(t, cv2.imdecode(jpg, cv2.IMREAD_COLOR))
+            clip.copy_pre_roll(self.ring, self.settings.pre_roll, self._stopping)
         except OSError as exc:
             self._abandon(clip, f"clip {stem} not recorded: {exc}")
             return
@@ -384,14 +393,16 @@ class ClipRecorder:
 
     def _on_end(self, event: dict) -> None:
         for clip in self.open:
-            if clip.end_t is None and clip.meta["label"] == event["label"] \
-                    and clip.meta.get("region") == event.get("region"):
+            if clip.matches(event):
                 clip.end(event)
 
     def _finish(self, clip: Clip, reason: str | None) -> None:
         self.open.remove(clip)
         try:
-            self._last_bytes = sum(p.stat().st_size for p in clip.finish(reason))
+            paths = clip.finish(reason)
+            for p in paths:
+                self.index.add(p)
+            self._last_bytes = sum(self.index.sizes.get(clip.stem, {}).values())
         except OSError as exc:
             self._fail(f"clip {clip.name} not kept: {exc}")
             return
@@ -402,18 +413,21 @@ class ClipRecorder:
         self._budget(clip.stem)
 
     def _budget(self, newest: str | None) -> None:
-        """The oldest clips go first; the newest (even alone over the budget) and the open ones stay. The disk is
-        kept with room for a clip as large as the last one."""
+        """The oldest clips go first; the newest and the open ones stay; room is kept for a clip like the last."""
         try:
             keep = {c.stem for c in self.open} | {newest}
-            self.removed += enforce_budget(self.folder, self.settings.clips_max_mb * 1e6, keep,
-                                           MIN_FREE_BYTES + self._last_bytes)
+            self.removed += enforce_budget(self.index, self.settings.clips_max_mb * 1e6, keep,
+                                           MIN_FREE_BYTES + self._last_bytes, sum(c.bytes for c in self.open))
         except OSError as exc:
             self._fail(f"cannot apply the clips budget: {exc}")
 
     def _prepare_folder(self, raise_: bool = False) -> None:
+        """Create the folder and its .partial/ (at start: whose leftovers from a power cut are unplayable, removed)
+        and read the folder's clips once for the disk budget."""
         try:
             prepare_folder(self.folder, clean=not self.open and not self.thread.is_alive())
+            if self.index is None:
+                self.index = ClipIndex(self.folder)
         except OSError as exc:
             if raise_:
                 raise

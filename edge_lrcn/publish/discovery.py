@@ -148,6 +148,8 @@ def per_entity(device: dict, device_id: str, ha_prefix: str = "homeassistant") -
     shared = {k: v for k, v in device.items() if k not in ("dev", "o", "cmps")}
     out = {}
     for cid, c in device["cmps"].items():
+        if set(c) == {"p"}:  # a component removed (a relabel): no entity
+            continue
         platform = c["p"]
         oid = cid[len(platform) + 1:]
         out[f"{ha_prefix}/{platform}/{node_id(device_id)}/{oid}/config"] = {

@@ -26,10 +26,10 @@ def make_sinks(settings: Settings, ctx: SinkContext) -> list[Sink]:
 
             sinks.append(StdoutSink())
         else:
-            from .mqtt import MqttSink, read_password
+            from .mqtt import MqttSink, read_password, remote_on
 
             sinks.append(MqttSink(spec, settings.mqtt, ctx, read_password(settings.mqtt),
-                                  controls=settings.fleet.remote_settings))
+                                  controls=remote_on(settings.fleet, settings.mqtt, spec)))
     return sinks
 
 

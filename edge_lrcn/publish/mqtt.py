@@ -29,9 +29,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from ..config.sections import MqttSettings
+from ..config.sections import FleetSettings, MqttSettings
 from .urls import SinkSpec
 from ..errors import UsageError
+from ..events import utc_now
 from .discovery import DeviceDiscovery
 from .sink import Kind, Sink, SinkContext
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 TAKEOVER_S = 30.0  # a connection the broker closes this soon after it opened, several times in a row, is taken over
 TAKEOVERS = 3
+TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S = 60.0, 600.0  # the reconnect backoff once a takeover is recognised
 EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
 SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
             Kind.CAMERA: "camera", Kind.SNAPSHOT: "snapshot"}
@@ -86,6 +88,19 @@ def new_client(target: SinkSpec, settings: MqttSettings, password: str | None, c
     elif settings.ca_file or settings.cert_file:
         log.warning("ca_file/cert_file are set but the sink is mqtt://, not mqtts://: TLS is off")
     return c
+
+
+def authenticates(target: SinkSpec, settings: MqttSettings) -> bool:
+    """Whether a connection to ``target`` proves who it is to the broker: a user name (with its password), or a TLS
+    client certificate. A broker that asks for neither usually has no ACLs either."""
+    return bool(target.username or settings.username) or bool(target.tls and settings.cert_file)
+
+
+def remote_on(fleet: FleetSettings, settings: MqttSettings, target: SinkSpec) -> bool:
+    """``remote_settings``: ``true``/``false`` as set; ``auto`` is on only when the daemon authenticates to the
+    broker (docs/fleet.md, "Who may pause a device")."""
+    value = fleet.remote_settings
+    return value if isinstance(value, bool) else authenticates(target, settings)
 
 
 def _read_secret(path: Path, what: str) -> str:
@@ -147,6 +162,32 @@ class Acks:
         return len(self._acked)
 
 
+class Takeovers:
+    """A connection the broker closes soon after it opened, again and again, while connecting still works: another
+    client uses the same client id (two devices with one device_id) and the broker hands the session from one to the
+    other for ever. Once recognised, the reconnect waits 60 s, doubling to 10 min, so the two stop fighting."""
+
+    def __init__(self):
+        self.connected_at = 0.0
+        self.short_drops = 0
+        self.wait = 0.0
+
+    def opened(self) -> None:
+        self.connected_at = time.monotonic()
+
+    def lost(self) -> bool:
+        """A connection ended; True when this makes the takeover recognised (said once)."""
+        quick = self.connected_at and time.monotonic() - self.connected_at < TAKEOVER_S
+        self.short_drops, self.connected_at = self.short_drops + 1 if quick else 0, 0.0
+        return self.short_drops == TAKEOVERS
+
+    def delay(self) -> float:
+        """The wait before the next connect while a takeover goes on; 0 otherwise."""
+        self.wait = min(TAKEOVER_MAX_DELAY_S, 2 * self.wait or TAKEOVER_MIN_DELAY_S) if self.short_drops >= TAKEOVERS \
+            else 0.0
+        return self.wait
+
+
 class MqttSink(Sink):
     name = "mqtt"
 
@@ -174,7 +215,8 @@ class MqttSink(Sink):
         self._connected = threading.Event()
         self._last_error = None
         self._replay_wanted = False
-        self._connected_at, self._short_drops = 0.0, 0
+        self._camera: dict | None = None  # the last camera object published (its state is retained)
+        self.takeovers = Takeovers()
         self.client = self._client(target, settings, password)
         self.thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self.thread.start()
@@ -187,6 +229,12 @@ class MqttSink(Sink):
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
+        # Only this sink's thread touches the socket. Without this hook, paho writes a publish() at once from the
+        # caller's thread (the frame loop) when no loop_start() thread exists, racing the sink thread's loop():
+        # with TLS the two threads' SSL records interleave and the broker drops the connection ("protocol error",
+        # events lost at a stop); without TLS a partial write can interleave packets. With it, publish() only
+        # queues the packet and wakes loop() (paho's socket pair), which writes it.
+        c.on_socket_register_write = lambda client, userdata, sock: None
         return c
 
     def relabel(self, ctx: SinkContext) -> None:
@@ -230,18 +278,15 @@ class MqttSink(Sink):
                 break
             self._connected.clear()
             self._lost()
-            delay = self._backoff(delay if not self.connects else 1.0)
+            delay = self._backoff(self.takeovers.delay() or (delay if not self.connects else 1.0))
 
     def _lost(self) -> None:
-        """The broker closed a connection. Closed soon after it opened, again and again, while connecting still
-        works: another client uses the same client id (two devices with one device_id) and the broker hands the
-        session from one to the other for ever. Said once, as an error naming the settings to change."""
-        quick = self._connected_at and time.monotonic() - self._connected_at < TAKEOVER_S
-        self._short_drops, self._connected_at = self._short_drops + 1 if quick else 0, 0.0
-        if self._short_drops == TAKEOVERS:
+        if self.takeovers.lost():
             log.error("MQTT broker %s:%d closed this connection %d times right after it opened: another device is "
                       "probably connected with the same client id %r; give each device its own device_id (now %r) "
-                      "or client_id", self.host, self.port, TAKEOVERS, self.client_id, self.device_id)
+                      "or client_id. Reconnecting after %g s from now on, up to %g s, so the two stop taking the "
+                      "connection from each other", self.host, self.port, TAKEOVERS, self.client_id,
+                      self.device_id, TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
         elif self._last_error is None:
             log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
 
@@ -263,7 +308,7 @@ class MqttSink(Sink):
             return
         self.connects += 1
         self._last_error = None
-        self._connected_at = time.monotonic()
+        self.takeovers.opened()
         log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
         if self.discovery:  # its config; the per-entity configs of earlier versions are migrated
@@ -297,6 +342,8 @@ class MqttSink(Sink):
                 log.warning("MQTT queue full (queue_limit %d) while the broker is away: %d messages dropped so far",
                             self.queue_limit, self.dropped)
             return
+        if kind is Kind.CAMERA:
+            self._camera = obj
         payload = obj["jpeg"] if kind is Kind.SNAPSHOT else json.dumps(obj, separators=(",", ":"))
         topic = self._retained_topic(kind, obj.get("region")) if kind.retained else self.topic(SUBTOPIC[kind])
         info = self.client.publish(topic, payload, qos=qos, retain=kind.retained)
@@ -326,6 +373,10 @@ class MqttSink(Sink):
         at most ``timeout`` seconds (the connection thread leaves its loop within 0.5 s)."""
         end = time.monotonic() + timeout
         if self._connected.is_set():
+            if self._camera is not None:  # the retained camera state must not say "online" after the stop
+                stopped = {**self._camera, "state": "offline", "reason": "stopped", "ts": utc_now()}
+                self.client.publish(self.topic("camera"), json.dumps(stopped, separators=(",", ":")), qos=1,
+                                    retain=True)
             info = self.client.publish(self.topic("availability"), "offline", qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=max(0.1, end - time.monotonic() - 0.6))

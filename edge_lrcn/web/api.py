@@ -14,7 +14,7 @@ from pathlib import Path
 from ..dataset import add_clip, check_label
 from ..errors import UsageError
 from .auth import COOKIE, SESSION_S
-from . import library
+from . import editor, library
 from .live import LiveFeed
 from .review import EventLog
 from .server import STATIC, HttpError, PageOptions, PageServer
@@ -32,17 +32,20 @@ class Page:
         self.probe = lambda: {}
         self.bundle = lambda: None
         self.recording = threading.Lock()
+        self.saves: editor.RegionSaves | None = None  # the region editor's way into the remote settings
         self._last = (time.monotonic(), 0)
         self.server = PageServer(opts, self)  # binds now: a port in use is exit 2 at start
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5},
                                        name="page", daemon=True)
 
     # ---- the daemon's side ----------------------------------------------------------------------------------------
-    def start(self, probe, bundle=None) -> None:
+    def start(self, probe, bundle=None, remote=None, own_remote: bool = False) -> None:
         """``probe()`` reads what the status shows from the daemon's objects, ``bundle()`` the running bundle (read
-        only, called by the server's threads)."""
+        only, called by the server's threads); ``remote``: the RemoteSettings that checks and keeps region saves
+        (``own_remote``: made for the page, closed with it)."""
         self.probe = probe
         self.bundle = bundle or self.bundle
+        self.saves = editor.RegionSaves(remote, own_remote) if remote is not None else None
         self.thread.start()
         host = f"[{self.opts.host}]" if ":" in self.opts.host else self.opts.host
         log.info("page on http://%s:%d/", host, self.server.server_address[1])
@@ -54,6 +57,8 @@ class Page:
         self.events.event(ev)
 
     def close(self) -> None:
+        if self.saves:
+            self.saves.close()
         self.server.stopping.set()
         if self.thread.is_alive():
             self.server.shutdown()
@@ -178,7 +183,7 @@ class Page:
                      "path": str(dest.relative_to(data))})
 
 
-EID = r"([^/]{1,120})"
+EID = r"([^/]{1,160})"
 ROUTES = [
     ("GET", r"/", Page.static), ("GET", r"/static/([^/]{1,64})", Page.static),
     ("GET", r"/api/session", Page.session), ("POST", r"/api/login", Page.login), ("POST", r"/api/logout", Page.logout),
@@ -189,6 +194,7 @@ ROUTES = [
     ("POST", rf"/api/events/{EID}/label", Page.label), ("GET", r"/api/dataset", library.dataset),
     ("POST", r"/api/dataset/delete", library.dataset_delete), ("GET", r"/api/dataset\.zip", library.dataset_zip),
     ("POST", r"/api/record", library.record),
+    ("GET", r"/api/regions", editor.get_regions), ("POST", r"/api/regions", editor.save_regions),
 ]
 
 

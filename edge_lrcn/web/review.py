@@ -23,7 +23,7 @@ import cv2
 from ..publish.clips import PARTIAL, clip_stem, fit_width
 
 log = logging.getLogger(__name__)
-ID_RE = re.compile(r"\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]{1,64}")
+ID_RE = re.compile(r"\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9_-]{1,140}")  # a region (64) and a label (64): clip_stem
 MAX_EVENTS = 100
 BROWSER_WIDTH = 640
 _transcoding = threading.Lock()
@@ -55,16 +55,16 @@ class EventLog:
 
     def _from_memory(self) -> dict[str, dict]:
         items: dict[str, dict] = {}
-        open_by_label: dict[str, str] = {}
+        open_by_label: dict[tuple, str] = {}  # (region, label) -> the open activity's id
         for ev in list(self._recent):
             if ev["type"] == "activity_start":
                 eid = clip_stem(ev)
-                items[eid] = {"id": eid, "label": ev["label"], "confidence": ev.get("confidence"), "start": ev["ts"],
-                              "end": None, "model": ev.get("model"), "file": ev.get("clip"),
-                              "snapshot": ev.get("snapshot")}
-                open_by_label[ev["label"]] = eid
-            elif ev["label"] in open_by_label:
-                items[open_by_label.pop(ev["label"])]["end"] = ev["ts"]
+                items[eid] = {"id": eid, "label": ev["label"], "region": ev.get("region"),
+                              "confidence": ev.get("confidence"), "start": ev["ts"], "end": None,
+                              "model": ev.get("model"), "file": ev.get("clip"), "snapshot": ev.get("snapshot")}
+                open_by_label[(ev.get("region"), ev["label"])] = eid
+            elif (ev.get("region"), ev["label"]) in open_by_label:
+                items[open_by_label.pop((ev.get("region"), ev["label"]))]["end"] = ev["ts"]
         return items
 
     def _from_disk(self) -> dict[str, dict]:
@@ -76,7 +76,7 @@ class EventLog:
             meta = self.sidecar(name[:-5])
             if meta is not None:
                 items[name[:-5]] = {"id": name[:-5], "file": meta.get("clip"), **{k: meta.get(k) for k in (
-                    "label", "confidence", "peak", "start", "end", "model", "snapshot", "duration_s")}}
+                    "label", "region", "confidence", "peak", "start", "end", "model", "snapshot", "duration_s")}}
         return items
 
     def listing(self) -> list[dict]:

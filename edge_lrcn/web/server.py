@@ -155,12 +155,16 @@ class Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or "")
         except ValueError:
             raise HttpError(411, "a JSON body with a Content-Length is needed") from None
-        if not 0 <= length <= MAX_BODY:
+        if length < 0:
+            raise HttpError(400, f"bad Content-Length {length}")
+        if length > MAX_BODY:
             raise HttpError(413, f"the body is over {MAX_BODY} bytes")
         try:
             body = json.loads(self.rfile.read(length) or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
             raise HttpError(400, f"the body is not JSON: {exc}") from None
+        except RecursionError:  # "[[[[..." within the size limit: the decoder's recursion, not a bug here
+            raise HttpError(400, "the body is not JSON this page reads: nested too deeply") from None
         if not isinstance(body, dict):
             raise HttpError(400, "the body must be a JSON object")
         return body

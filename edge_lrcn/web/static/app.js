@@ -44,6 +44,11 @@ async function refreshStatus() {
   $("confidence").textContent = status.activity === "none" ? "no activity" : `confidence ${(100 * status.confidence).toFixed(0)}%`;
   drawRegions(status.regions);
   drawScores(status.regions[0].scores);
+  const [first, ...others] = status.regions, named = first.name !== "frame" || others.length > 0;
+  $("now-where").textContent = named ? "now in " + first.name : "now";
+  $("scores-where").textContent = named ? ` (${first.name})` : "";
+  $("other-regions").replaceChildren(...others.map((r) => el("div", { class: "other", "data-region": r.name },
+    el("b", {}, r.name + ": "), r.activity, el("span", { class: "muted" }, r.activity === "none" ? "" : ` ${(100 * r.confidence).toFixed(0)}%`))));
 }
 
 function drawRegions(regions) {
@@ -88,7 +93,7 @@ async function refreshEvents() {
   if (!data.dataset_dir) $("events-note").textContent += " Labelling needs a dataset folder (--dataset-dir).";
   const list = data.events.map((ev) => el("div", { class: "event", "data-id": ev.id },
     ev.snapshot_url ? el("img", { src: ev.snapshot_url, alt: ev.label, title: "play the clip", onclick: () => ev.clip_url && play(ev) }) : el("div"),
-    el("div", { class: "body" }, el("div", { class: "label" }, ev.label),
+    el("div", { class: "body" }, el("div", { class: "label" }, ev.label, ev.region ? el("span", { class: "muted small" }, " in " + ev.region) : ""),
       el("div", { class: "muted small" }, `${new Date(ev.start).toLocaleString()} · ${ev.confidence == null ? "" : (100 * ev.confidence).toFixed(0) + "%"}`),
       ev.clip_url ? el("div", { class: "row" }, el("button", { class: "play", onclick: () => play(ev) }, "▶ play clip")) : "",
       labelRow(ev))));
