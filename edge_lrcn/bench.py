@@ -41,6 +41,13 @@ JSON keys (``--json``), all measured here:
                                      of the video's frames): crop, resize, encoder and head per region, the two
                                      timed interleaved, medians
   region_extra_ms                    region_two_ms - region_one_ms: what each extra region adds per kept frame
+  delay_median_s, delay_max_s         from the start of an activity to its activity_start, the daemon's classifier
+                                     and tracker with the default settings over segment videos of the model's
+                                     classes (``synth --sequence``: five 7 s segments, each a new scene, seeds
+                                     DELAY_SEEDS; the embedded model's directions, or synth --kind motion's
+                                     activities); with wrong_starts, false_starts and announced/activities
+  delay_one_scene_*                  the same with the five activities in one scene (``--one-scene``: no cut, the
+                                     window straddles each change of activity); absent for a model of other classes
   video, frames, threads, interpreter, model
 """
 
@@ -328,6 +335,44 @@ def region_costs(bundle, video: Path, threads: int, repeats: int) -> dict:
     return {"region_one_ms": r1, "region_two_ms": r2, "region_extra_ms": r2 - r1}
 
 
+DELAY_SEEDS = (901, 902, 903)  # segment videos of the delay figures: seeds no setting was tuned on
+
+
+def segment_delays(bundle, threads: int, folder: Path, seeds=DELAY_SEEDS) -> dict:
+    """Delay, wrong and false starts of the daemon's classifier and default tracker on segment videos of the
+    model's classes (docs/events.md); {} when the model has neither synth's classes."""
+    from .config import BY_NAME, EventSettings
+    from .classify.classifier import Classifier
+    from .convert import motion_synth, synth
+    from .model.loader import open_model
+    from .segments import Segment, evaluate_video
+
+    classes = [c for c in (synth.CLASSES, motion_synth.CLASSES) if set(c) <= set(bundle.labels)]
+    if not classes:
+        return {}
+    order = ["right", "still", "up", "left", "down"] if classes[0] == synth.CLASSES else list(classes[0])[:5]
+    clf = Classifier(open_model(bundle, "cpu", threads), BY_NAME["stride"].default, EventSettings().cut_threshold)
+    r = {}
+    for key, one_scene in (("delay", False), ("delay_one_scene", True)):
+        if one_scene and classes[0] != synth.CLASSES:
+            continue
+        results = []
+        for seed in seeds:
+            video = folder / f"segments_{seed}_{key}.avi"
+            if classes[0] == synth.CLASSES:
+                truth = synth.make_sequence(video, [(c, 7.0) for c in order], seed, one_scene=one_scene)
+            else:
+                truth = motion_synth.make_sequence(video, [(c, 7.0) for c in order], seed)
+            results.append(evaluate_video(clf, EventSettings(), video, [Segment(*x) for x in truth]))
+        delays = [p["delay"] for x in results for p in x["segments"] if p["delay"] is not None]
+        r.update({f"{key}_median_s": float(np.median(delays)) if delays else None,
+                  f"{key}_max_s": max(delays) if delays else None,
+                  f"{key}_announced": f"{len(delays)}/{sum(x['activities'] for x in results)}",
+                  f"{key}_wrong_starts": sum(x["wrong_starts"] for x in results),
+                  f"{key}_false_starts": sum(x["false_starts"] for x in results)})
+    return r
+
+
 def _model_figures(bundle, threads: int, repeats: int) -> dict:
     """Encoders (each, on the daemon's uint8 path, and the one ``--encoder auto`` picks), head, streaming step
     against the monolithic window."""
@@ -382,6 +427,7 @@ def bench(model: str | None, video: Path | None, threads: int | None, repeats: i
             video = bench_video(Path(tmp) / "bench_640x480.avi")
         r.update(stage_costs(bundle, video, threads))
         r.update(region_costs(bundle, video, threads, repeats))
+        r.update(segment_delays(bundle, threads, Path(tmp)))
         r["bare_decode_resize_fps"], r["frames"], r["bare_flat_out_cpu_pct"] = bare_decode_resize(video, h, w)
         r["video"] = str(video)
         r.update(daemon_run(model, video, threads))
@@ -419,10 +465,16 @@ def bench_command(args) -> int:
             ("each extra region, ms per kept frame", "region_extra_ms")]
     rows += [(f"  stage {k}, ms", f"stage_{k}_ms") for k in STAGES]
     rows += [("  stages per second of video, ms", "stages_ms_per_s")]
+    rows += [(f"{what}: delay {stat}, s", f"{key}_{stat}_s") for what, key in
+             (("segment videos", "delay"), ("one scene, no cuts", "delay_one_scene")) for stat in ("median", "max")]
     print(f"model {r['model']}, {r['interpreter']}, {r['threads']} threads, video {r['frames']} frames")
     print(f"  encoder --encoder auto picks here{r['encoder_auto']:>16}")
     print(f"  frames decoded (the video's codec)  {'only kept' if r['decode_mode'] == 'packets' else 'all':>13}")
     for name, key in rows:
         if r.get(key) is not None:
             print(f"  {name:<40}{r[key]:>10.3f}")
+    for key in ("delay", "delay_one_scene"):
+        if f"{key}_announced" in r:
+            print(f"  {key.replace('_', ' ')}: {r[key + '_announced']} activities announced, "
+                  f"{r[key + '_wrong_starts']} wrong and {r[key + '_false_starts']} false starts")
     return 0

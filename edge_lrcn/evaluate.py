@@ -101,7 +101,7 @@ def format_report(r: dict) -> str:
 def event_settings(args) -> EventSettings:
     """The daemon's event settings, with those ``args`` give; checked as the daemon checks them."""
     values = {name: BY_NAME[name].default if getattr(args, name, None) is None else getattr(args, name)
-              for name in ("enter_threshold", "exit_threshold", "smoothing", "min_duration")}
+              for name in ("enter_threshold", "exit_threshold", "smoothing", "min_duration", "agree")}
     for name, v in values.items():
         try:
             values[name] = BY_NAME[name].conv(v)
