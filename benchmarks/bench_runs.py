@@ -14,7 +14,8 @@ import subprocess
 import sys
 
 KEYS = ["encoder_int8_ms", "encoder_fp16_ms", "head_ms", "stream_step_ms", "monolithic_window_ms", "stream_speedup",
-        "pipeline_fps", "bare_decode_resize_fps", "pipeline_vs_bare", "daemon_cpu_pct", "bare_paced_cpu_pct",
+        "pipeline_fps", "bare_decode_resize_fps", "pipeline_vs_bare", "pipeline_wall_s", "pipeline_vs_bare_wall",
+        "first_frame_s", "daemon_cpu_pct", "bare_paced_cpu_pct",
         "bare_flat_out_cpu_pct", "daemon_vs_bare_cpu", "daemon_peak_rss_mb", "daemon_peak_anon_mb", "first_window_s",
         "stage_grab_ms", "stage_decode_ms", "stage_resize_ms", "stage_encoder_ms", "stage_head_ms",
         "stage_events_ms", "stage_sinks_ms", "stages_ms_per_s"]

@@ -5,7 +5,11 @@ The windows' probabilities of each video are computed once with the daemon's cla
 grid of hundreds of points costs one pass of the model. Each video is five 7 s segments (right, still, up, left,
 down, a new random scene each, as benchmarks/events.py) of the seeds given.
 
-    python benchmarks/event_grid.py --seeds 1-20 --enter 0.4,0.6 --smoothing 1,3,6,12 --min-duration 0,0.2,0.5,1.5
+    python benchmarks/event_grid.py --seeds 1-20 --enter 0.4,0.6 --smoothing 1,3,6,12 --min-duration 0,0.2,0.5,1.5 \
+        --agree 0,2,3,4
+
+``--one-scene`` plays the five activities in one scene instead (no cut between them: the windows straddle each
+change of activity, ``synth --sequence --one-scene``).
 
 Prints one line per combination, best first (most segments announced, fewest wrong and false starts, then the
 smallest median delay).
@@ -61,10 +65,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=seed_list, default=seed_list("1-20"))
     ap.add_argument("--model", help="bundle (default: the embedded model)")
-    ap.add_argument("--enter", type=floats, default=[0.4])
+    ap.add_argument("--enter", type=floats, default=[0.6])
     ap.add_argument("--exit", type=floats, default=[0.3])
     ap.add_argument("--smoothing", type=lambda s: [int(x) for x in s.split(",")], default=[12])
-    ap.add_argument("--min-duration", type=floats, default=[1.5])
+    ap.add_argument("--min-duration", type=floats, default=[0.0])
+    ap.add_argument("--agree", type=lambda s: [int(x) for x in s.split(",")], default=[3])
+    ap.add_argument("--one-scene", action="store_true", help="the segments in one scene (no cuts between them)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from edge_lrcn.classify.classifier import Classifier
@@ -80,16 +86,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             video = Path(tmp) / f"segments_{seed}.avi"
-            truth = [Segment(*x) for x in make_sequence(video, SEGMENTS, seed=seed)]
+            truth = [Segment(*x) for x in make_sequence(video, SEGMENTS, seed=seed, one_scene=args.one_scene)]
             runs.append((record(clf, video), truth))
     rows = []
-    for enter, exit_, smoothing, min_d in itertools.product(args.enter, args.exit, args.smoothing, args.min_duration):
+    grid = itertools.product(args.enter, args.exit, args.smoothing, args.min_duration, args.agree)
+    for enter, exit_, smoothing, min_d, agree in grid:
         if exit_ > enter:
             continue
-        settings = EventSettings(enter, exit_, smoothing, min_d)
+        settings = EventSettings(enter, exit_, smoothing, min_d, agree=agree)
         results = [score(replay(steps, bundle.labels, settings), truth, bundle.labels) for steps, truth in runs]
         delays = [p["delay"] for r in results for p in r["segments"] if p["delay"] is not None]
-        rows.append({"enter": enter, "exit": exit_, "smoothing": smoothing, "min_duration": min_d,
+        rows.append({"enter": enter, "exit": exit_, "smoothing": smoothing, "min_duration": min_d, "agree": agree,
                      "announced": sum(r["announced"] for r in results),
                      "segments": sum(r["activities"] for r in results),
                      "wrong": sum(r["wrong_starts"] for r in results), "false": sum(r["false_starts"] for r in results),
@@ -102,7 +109,7 @@ def main() -> int:
         return 0
     for r in rows:
         print(f"enter {r['enter']:.2f} exit {r['exit']:.2f} smoothing {r['smoothing']:>3} min_duration "
-              f"{r['min_duration']:.2f}: announced {r['announced']}/{r['segments']}, wrong {r['wrong']}, false "
+              f"{r['min_duration']:.2f} agree {r['agree']}: announced {r['announced']}/{r['segments']}, wrong {r['wrong']}, false "
               f"{r['false']}, repeats {r['repeats']}, delay median {r['delay_median_s']} s, max {r['delay_max_s']} s")
     return 0
 

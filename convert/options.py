@@ -65,6 +65,7 @@ class TrainOptions:
     checkpoint: str | None = None  # save the best weights here after every improving epoch
     init_from: str | None = None  # a trained .keras model whose weights start the training (fine-tuning)
     early_windows: float = 0.3  # share of training windows that begin right after a restart (docs/events.md)
+    straddle_windows: float = 0.0  # share of training windows that straddle a change of activity in one scene
 
 
 @dataclass
@@ -162,6 +163,9 @@ TABLE: tuple[Opt, ...] = (
         "restart (a scene cut, the start of a stream): the first 1-19 kept frames of an activity after the rest "
         "input, labelled by that activity, so events come within a second (a model fed differences; 0: off)",
         float),
+    Opt("--straddle-windows", T, "straddle_windows", "share of training windows that straddle a change of activity "
+        "inside one scene (no cut): another clip's last frames then the first 1-19 of this one, labelled by this one "
+        "(a pretrained encoder fed differences; 0: off)", float),
     Opt("--seed", T, "seed", "seed of the split, the crops and the initial weights", int),
     Opt("--sampling", T, "sampling", "stream: T frames at F fps (matches the daemon); uniform: T frames over the "
         "whole clip (the tutorial's way, does not match a live stream)", str, ("stream", "uniform")),
@@ -247,6 +251,8 @@ def from_args(args, verbose: int) -> ConvertOptions:
         raise UsageError("--filters and --pools need the same number of stages")
     if not 0 <= values[T]["early_windows"] <= 1:
         raise UsageError("--early-windows must be in [0, 1]")
+    if not 0 <= values[T]["straddle_windows"] <= 1 - values[T]["early_windows"]:
+        raise UsageError("--straddle-windows must be in [0, 1 - --early-windows]")
     for name in ("val_split", "test_split"):
         if not 0 < values[V][name] < 0.5:
             raise UsageError(f"--{name.replace('_', '-')} must be in (0, 0.5)")

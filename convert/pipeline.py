@@ -19,6 +19,7 @@ from edge_lrcn.errors import DatasetError, EdgeLrcnError, UsageError
 from edge_lrcn.model.bundle import read_bundle_bytes, write_bundle
 from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter, runtime_name
 from edge_lrcn.plots import plot_confusion, plot_curves
+from edge_lrcn.progress import Progress
 
 from . import dataset as D
 from . import crossval, gate
@@ -181,7 +182,8 @@ def _metrics(pred: np.ndarray, truth: np.ndarray, n: int) -> dict:
     return {"accuracy": float((pred == truth).mean()) if len(truth) else 0.0, "confusion_matrix": cm.tolist()}
 
 
-def _stream_probs(encoder, head, clips, cfg, per_clip, sampling):
+def _stream_probs(encoder, head, clips, cfg, per_clip, sampling, done=lambda: None):
+    """Streaming probabilities of every window of ``clips``; ``done()`` after each clip (a progress line)."""
     out = []
     for clip in clips:
         frames = D.to_float(np.asarray(clip.frames))
@@ -191,10 +193,11 @@ def _stream_probs(encoder, head, clips, cfg, per_clip, sampling):
         else:
             starts = D.clip_starts(clip, cfg.frames, per_clip, None)
             out.append(classify_windows(encoder, head, frames, cfg.frames, starts))
+        done()
     return np.concatenate(out)
 
 
-def _tflite_probs(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+def _tflite_probs(model_bytes: bytes, x: np.ndarray, done=lambda: None) -> np.ndarray:
     interp = make_interpreter(model_bytes, what="lrcn_fp32")
     inp, outp = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
     res = []
@@ -202,6 +205,7 @@ def _tflite_probs(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
         interp.set_tensor(inp, w[None])
         interp.invoke()
         res.append(interp.get_tensor(outp)[0].copy())
+        done()
     return np.array(res)
 
 
@@ -266,35 +270,54 @@ def _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize) ->
     return history
 
 
-def export_step(model, quantize: Quantizer) -> tuple[dict, int]:
-    """Keras -> the four TFLite members (int8 + fp16 encoders, float head, monolithic reference)."""
+def export_step(model, quantize: Quantizer, progress: bool = True) -> tuple[dict, int]:
+    """Keras -> the four TFLite members (int8 + fp16 encoders, float head, monolithic reference), one progress line
+    on a terminal (a member per step; the fp32 encoder, converted for its size only, is the fifth)."""
     from . import export
     from .model import encoder_of
 
     encoder = encoder_of(model)
     log.info("exporting TFLite models")
-    members = {
+    steps = {
         # a frozen encoder was quantized before training (the head learned from that very model); a trained one is
         # quantized now
-        "encoder_int8.tflite": quantize(encoder),
-        "encoder_fp16.tflite": export.encoder_fp16(encoder),
-        "head.tflite": export.head_fp32(model),
-        "lrcn_fp32.tflite": export.lrcn_fp32(model),
+        "encoder_int8.tflite": lambda: quantize(encoder),
+        "encoder_fp16.tflite": lambda: export.encoder_fp16(encoder),
+        "head.tflite": lambda: export.head_fp32(model),
+        "lrcn_fp32.tflite": lambda: export.lrcn_fp32(model),
+        "encoder_fp32": lambda: export._convert(encoder, (1, *encoder.input_shape[1:])),
     }
-    return members, len(export._convert(encoder, (1, *encoder.input_shape[1:])))
+    bar = Progress(len(steps), "exporting TFLite models", progress, unit="model")
+    members = {}
+    try:
+        for name, make in steps.items():
+            bar.postfix(model=name)
+            members[name] = make()
+            bar.update()
+    finally:
+        bar.close()
+    return members, len(members.pop("encoder_fp32"))
 
 
 def validate_step(members: dict, test, xt, yt, keras_probs, cfg: LrcnConfig, opts: ConvertOptions) -> dict:
-    """Every member through the device's own interpreter on the held-out windows: accuracy and agreement."""
+    """Every member through the device's own interpreter on the held-out windows: accuracy and agreement. One
+    progress line on a terminal: the test clips through each encoder, then the monolithic model's windows."""
     log.info("validating with the %s interpreter on %d test windows", runtime_name(), len(yt))
     n, keras_pred = len(cfg.labels), keras_probs.argmax(1)
     head_rt = Head(make_interpreter(members["head.tflite"], what="head"))
+    encoders = ("encoder_int8.tflite", "encoder_fp16.tflite")
+    bar = Progress(len(encoders) * len(test) + len(xt), "validating", opts.train.verbose > 0, unit="input")
     out = {}
-    for name in ("encoder_int8.tflite", "encoder_fp16.tflite"):
-        enc_rt = Encoder(make_interpreter(members[name], what=name), name, "cpu")
-        probs = _stream_probs(enc_rt, head_rt, test, cfg, opts.train.eval_windows_per_clip, opts.train.sampling)
-        out[name] = probs
-    out["lrcn_fp32.tflite"] = _tflite_probs(members["lrcn_fp32.tflite"], xt)
+    try:
+        for name in encoders:
+            bar.postfix(model=name)
+            enc_rt = Encoder(make_interpreter(members[name], what=name), name, "cpu")
+            out[name] = _stream_probs(enc_rt, head_rt, test, cfg, opts.train.eval_windows_per_clip,
+                                      opts.train.sampling, bar.update)
+        bar.postfix(model="lrcn_fp32.tflite")
+        out["lrcn_fp32.tflite"] = _tflite_probs(members["lrcn_fp32.tflite"], xt, bar.update)
+    finally:
+        bar.close()
     res = {}
     for name, probs in out.items():
         pred = probs.argmax(1)
@@ -371,7 +394,7 @@ def convert_command(opts: ConvertOptions) -> dict:
     baseline_history = None
     if estimate is None:  # cross-validated, the baseline was trained in every fold
         baseline_history = _baseline_step(opts, cfg, train, val, xt, yt, strategy, report, quantize)
-    members, fp32_encoder_bytes = export_step(model, quantize)
+    members, fp32_encoder_bytes = export_step(model, quantize, opts.train.verbose > 0)
     report.update(validate_step(members, test, xt, yt, keras_probs, cfg, opts))
     report["sizes"] = _sizes(members, fp32_encoder_bytes)
     report["ops"] = _ops(members)

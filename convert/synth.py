@@ -80,7 +80,8 @@ class Scene:
                    tuple(int(c) for c in colour), max(size, 3), np.clip(bg, 0, 255).astype(np.float32),
                    noise, start, speed, rng)
 
-    def centre(self, t: float) -> tuple[float, float]:
+    def path(self, t: float) -> tuple[float, float]:
+        """The centre at time t without the jitter of a still shape."""
         dx, dy = DIRECTIONS[self.label]
         x, y = self.start
         if dx or dy:
@@ -88,7 +89,11 @@ class Scene:
             span_x, span_y = self.width + self.size, self.height + self.size
             x = (x + dx * self.speed * t + self.size / 2) % span_x - self.size / 2
             y = (y + dy * self.speed * t + self.size / 2) % span_y - self.size / 2
-        else:
+        return x, y
+
+    def centre(self, t: float) -> tuple[float, float]:
+        x, y = self.path(t)
+        if self.label == "still":
             x += self.rng.uniform(-1.0, 1.0)
             y += self.rng.uniform(-1.0, 1.0)
         return x, y
@@ -172,18 +177,46 @@ def make_dataset(out_dir: Path, clips_per_class: int = 40, seed: int = 0, classe
 
 
 def make_sequence(path: Path, segments: Sequence[tuple[str, float]], seed: int = 0, fps: float = DEFAULT_FPS,
-                  size: tuple[int, int] = DEFAULT_SIZE) -> list[tuple[str, float, float]]:
-    """Write one video of labelled segments back to back, each with its own random scene.
+                  size: tuple[int, int] = DEFAULT_SIZE, one_scene: bool = False) -> list[tuple[str, float, float]]:
+    """Write one video of labelled segments back to back, each with its own random scene, or with ``one_scene``
+    all in one scene (:func:`write_one_scene`: no cut separates the activities).
 
     Returns the ground truth as ``(label, start_s, end_s)`` per segment.
     """
     rng = np.random.default_rng(seed)
+    if one_scene:
+        return write_one_scene(Path(path), segments, rng, fps, size)
     scenes, truth, t = [], [], 0.0
     for label, seconds in segments:
         scenes.append((Scene.random(label, rng, *size), seconds))
         truth.append((label, t, t + seconds))
         t += seconds
     write_scenes(Path(path), scenes, fps)
+    return truth
+
+
+def write_one_scene(path: Path, segments: Sequence[tuple[str, float]], rng: np.random.Generator,
+                    fps: float = DEFAULT_FPS, size: tuple[int, int] = DEFAULT_SIZE) -> list[tuple[str, float, float]]:
+    """One scene (background, shape, speed) whose shape changes what it does at each segment's start, going on from
+    where it was: the activity changes and nothing else, as a person in a fixed camera's view turns round or stops.
+    Returns the ground truth as :func:`make_sequence`."""
+    for label, _ in segments:
+        Scene.random(label, np.random.default_rng(0))  # an unknown label: the same ValueError as make_sequence
+    scene = Scene.random(segments[0][0], rng, *size)
+    truth, t, n = [], 0.0, 0
+    writer = open_writer(path, fps, *size)
+    try:
+        for label, seconds in segments:
+            scene.label = label
+            frames = int(round(seconds * fps))
+            for i in range(frames):
+                writer.write(scene.render(i / fps))
+            n += frames
+            scene.start = scene.path(frames / fps)
+            truth.append((label, t, n / fps))
+            t = n / fps
+    finally:
+        writer.release()
     return truth
 
 

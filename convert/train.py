@@ -71,6 +71,29 @@ def early_window(x: np.ndarray, rest: np.ndarray, rng: np.random.Generator) -> n
     return np.concatenate([np.broadcast_to(rest.astype(np.float32), (len(x) - k, *x.shape[1:])), x[:k]])
 
 
+def straddle_window(x: np.ndarray, older: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A window that straddles a change of activity inside one scene (no cut, so the daemon's window goes on): the
+    last T - k features of ``older`` (another clip's window) then the first k of ``x`` (1 <= k < T), keeping the
+    label of ``x``, the newest activity. Differences cancel the background, so two clips' features follow each other
+    as one scene's would."""
+    k = int(rng.integers(1, len(x)))
+    return np.concatenate([older[k:], x[:k]])
+
+
+def restarted_window(x: np.ndarray, rest: np.ndarray, rng: np.random.Generator, opts: TrainOptions,
+                     grids=None) -> np.ndarray:
+    """An early window (share ``opts.early_windows``), a straddling one (share ``opts.straddle_windows``, its older
+    part cut from the frozen encoder's features of a random training clip), or ``x`` as it is."""
+    u = rng.random()
+    if u < opts.early_windows:
+        return early_window(x, rest, rng)
+    if grids is None or u >= opts.early_windows + opts.straddle_windows:
+        return x
+    other = grids[int(rng.integers(len(grids)))][(False, False)]
+    s = int(rng.integers(0, len(other) - len(x) + 1))
+    return straddle_window(x, np.asarray(other[s:s + len(x)], np.float32), rng)
+
+
 def rest_features(features, cfg: LrcnConfig) -> np.ndarray:
     """The frozen encoder's features of the rest input: a difference where nothing changed (uniform 128)."""
     rest = np.full((1, cfg.height, cfg.width, 3), 128, np.uint8)
@@ -118,8 +141,8 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=N
             else:
                 x = D.to_float(np.ascontiguousarray(_flip(np.asarray(clip.frames[idx]), h, v)))
             x = x[::-1].copy() if back else x
-            if rest is not None and rng.random() < opts.early_windows:
-                x = early_window(x, rest[q], rng)
+            if rest is not None:
+                x = restarted_window(x, rest[q], rng, opts, grids)
             yield x, y
 
     shape = (cfg.frames, *(clips[0].frames.shape[1:] if grids is None else grids[0][(False, False)].shape[1:]))
@@ -216,7 +239,7 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         for key, fn in fns:
             grids = compute_grids(fn, train_clips, _flips(opts), key)
             compute_grids(fn, val_clips, key=key)
-        if transform_of(cfg) == "difference" and opts.early_windows > 0:
+        if transform_of(cfg) == "difference" and (opts.early_windows > 0 or opts.straddle_windows > 0):
             rest = {key: rest_features(fn, cfg) for key, fn in fns}
         val_key = fns[-1][0] + (False, False)  # validated on what the device will compute
         xv, yv, _ = D.stack_windows(val_clips, cfg.frames, per_clip, opts.sampling,

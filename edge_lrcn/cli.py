@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequence", metavar="LABEL:SECONDS,...",
                    help="instead of a dataset, write one video OUT_DIR of labelled segments back to back (each a "
                         "new scene, of --kind's classes) and its timeline OUT_DIR.timeline.csv for eval")
+    p.add_argument("--one-scene", action="store_true",
+                   help="with --sequence: all segments in one scene, the shape changing what it does at each "
+                        "segment (no cut between activities; --kind directions only)")
 
     from .convert.options import add_arguments
 
@@ -134,7 +137,7 @@ def _add_eval_command(sub, common) -> None:
                                                  "VIDEO.timeline.csv, which synth --sequence writes)")
     from .config import BY_NAME
 
-    for name in ("enter_threshold", "exit_threshold", "smoothing", "min_duration"):
+    for name in ("enter_threshold", "exit_threshold", "smoothing", "min_duration", "agree"):
         p.add_argument("--" + name.replace("_", "-"), type=type(BY_NAME[name].default),
                        help=f"segment video: the event setting (default the daemon's, {BY_NAME[name].default})")
     p.add_argument("--encoder", choices=("auto", "int8", "fp16"), default="auto",
@@ -200,12 +203,15 @@ def _cmd_synth(args) -> int:
             except ValueError:
                 raise UsageError(f"--sequence: bad segment {part!r} (use LABEL:SECONDS)") from None
         try:
+            if args.kind == "motion" and args.one_scene:
+                raise UsageError("--one-scene: only --kind directions has one-scene sequences")
             if args.kind == "motion":
                 from .convert import motion_synth
 
                 truth = motion_synth.make_sequence(args.out_dir, segs, args.seed)
             else:
-                truth = synth.make_sequence(args.out_dir, segs, args.seed, args.fps, (args.width, args.height))
+                truth = synth.make_sequence(args.out_dir, segs, args.seed, args.fps, (args.width, args.height),
+                                            args.one_scene)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         for label, a, b in truth:

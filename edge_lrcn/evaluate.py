@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .capture.reader import read_ahead
 from .capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from .classify.classifier import Classifier
 from .config import BY_NAME, EventSettings
@@ -29,12 +30,13 @@ def stream_file(classifier: Classifier, path: Path) -> tuple[list[np.ndarray], i
     validates), and the number of undecodable frames skipped."""
     classifier.restart("file")
     out = []
-    with VideoFileSource(path) as src:
-        while (frame := src.read()) is not None:
-            probs = classifier.push(frame).probs
-            if probs is not None and classifier.window.full:  # early windows (window.prefill) are not scored
-                out.append(probs)
-        return out, src.skipped
+    src = VideoFileSource(path)
+    # decoded on a thread of its own, only the frames the pacer keeps (as the daemon reads a file)
+    for frame in read_ahead(src, classifier.decide):
+        probs = classifier.push(frame).probs
+        if probs is not None and classifier.window.full:  # early windows (window.prefill) are not scored
+            out.append(probs)
+    return out, src.skipped
 
 
 def evaluate(bundle, data: Path, threads=None, stride: int = 5, encoder: str = "auto") -> dict:
@@ -99,7 +101,7 @@ def format_report(r: dict) -> str:
 def event_settings(args) -> EventSettings:
     """The daemon's event settings, with those ``args`` give; checked as the daemon checks them."""
     values = {name: BY_NAME[name].default if getattr(args, name, None) is None else getattr(args, name)
-              for name in ("enter_threshold", "exit_threshold", "smoothing", "min_duration")}
+              for name in ("enter_threshold", "exit_threshold", "smoothing", "min_duration", "agree")}
     for name, v in values.items():
         try:
             values[name] = BY_NAME[name].conv(v)

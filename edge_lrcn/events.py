@@ -58,14 +58,17 @@ class ActivityTracker:
     """Turns a stream of window probabilities (at source time ``t``) into start/end events.
 
     * smoothing: the mean of the last ``smoothing`` windows;
-    * hysteresis: a label starts when its smoothed probability is the highest and >= ``enter_threshold`` for at
-      least ``min_duration`` seconds; it ends when it falls below ``exit_threshold`` (then another may start);
+    * hysteresis: a label leads when its smoothed probability is the highest and >= ``enter_threshold``, or when
+      each of the last ``agree`` windows ranks it first with a probability >= ``enter_threshold`` (the trend: a
+      model sure of the new activity for a few windows in a row need not wait for the average); a label that leads
+      for at least ``min_duration`` seconds starts; it ends when its smoothed probability falls below
+      ``exit_threshold`` (then another may start);
     * ``none`` is the state when no activity is on.
     """
 
     def __init__(self, labels: list[str], settings: EventSettings, make: EventMaker):
         self.labels, self.s, self.make = list(labels), settings, make
-        self._recent: deque[np.ndarray] = deque(maxlen=settings.smoothing)
+        self._recent: deque[np.ndarray] = deque(maxlen=max(settings.smoothing, settings.agree))
         self.label = NONE
         self.confidence = 0.0
         self.since_t: float | None = None
@@ -77,7 +80,7 @@ class ActivityTracker:
     def apply(self, settings: EventSettings) -> None:
         """A reload: the new thresholds from the next window on; the smoothing history is kept (cut to fit)."""
         self.s = settings
-        self._recent = deque(self._recent, maxlen=settings.smoothing)
+        self._recent = deque(self._recent, maxlen=max(settings.smoothing, settings.agree))
 
     def state(self) -> dict:
         """The retained current state: label (``none`` when idle), confidence, since (UTC)."""
@@ -100,7 +103,7 @@ class ActivityTracker:
 
     def update(self, probs: np.ndarray, t: float) -> list[dict]:
         self._recent.append(np.asarray(probs, np.float32))
-        mean = np.mean(self._recent, axis=0)
+        mean = np.mean(list(self._recent)[-self.s.smoothing:], axis=0)
         self.last_probs = mean
         events: list[dict] = []
         if self.label != NONE:
@@ -111,9 +114,8 @@ class ActivityTracker:
             else:
                 self.peak = max(self.peak, p)
                 return events
-        top = int(mean.argmax())
-        p = float(mean[top])
-        if p < self.s.enter_threshold:
+        top, p = self._leader(mean)
+        if top is None:
             self._cand = None
             return events
         if self._cand is None or self._cand[0] != top:
@@ -126,6 +128,21 @@ class ActivityTracker:
             self._cand = None
             events.append(ev)
         return events
+
+    def _leader(self, mean: np.ndarray) -> tuple[int | None, float]:
+        """The label that leads (index and its smoothed probability, or the last window's when only the windows'
+        agreement makes it lead); None when none does."""
+        top = int(mean.argmax())
+        if mean[top] >= self.s.enter_threshold:
+            return top, float(mean[top])
+        k = self.s.agree
+        if k < 1 or len(self._recent) < k:
+            return None, 0.0
+        last = list(self._recent)[-k:]
+        top = int(last[-1].argmax())
+        if all(int(w.argmax()) == top and w[top] >= self.s.enter_threshold for w in last):
+            return top, float(last[-1][top])
+        return None, 0.0
 
     def scores(self, t: float) -> dict | None:
         if self.last_probs is None:

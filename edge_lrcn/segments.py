@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .capture.reader import read_ahead
 from .capture.sources import VideoFileSource
 from .classify.classifier import Classifier
 from .errors import DatasetError
@@ -90,13 +91,13 @@ def stream_events(classifier: Classifier, tracker: ActivityTracker, path: Path) 
     """The events the daemon's classifier and tracker make on one video, as ``run`` makes them."""
     classifier.restart("file")
     events: list[dict] = []
-    with VideoFileSource(path) as src:
-        while (frame := src.read()) is not None:
-            step = classifier.push(frame)
-            if step.reset:
-                events += tracker.reset(step.reset.t, step.reset.reason)
-            if step.probs is not None:
-                events += tracker.update(step.probs, frame.t)
+    # decoded on a thread of its own, only the frames the pacer keeps (as the daemon reads a file)
+    for frame in read_ahead(VideoFileSource(path), classifier.decide):
+        step = classifier.push(frame)
+        if step.reset:
+            events += tracker.reset(step.reset.t, step.reset.reason)
+        if step.probs is not None:
+            events += tracker.update(step.probs, frame.t)
     if classifier.last_t is not None:
         events += tracker.close(classifier.last_t, "shutdown")
     return events

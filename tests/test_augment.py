@@ -68,3 +68,34 @@ def test_hflip_defaults_to_auto_with_the_pretrained_encoder_and_off_with_the_ref
     opts = from_args(p.parse_args(base + ["--encoder", "reference", "--hflip", "auto"]), 0).train
     resolve_pairs(opts, LABELS)
     assert opts.hflip == {0: 0, 1: 2, 2: 1, 3: 3, 4: 4}
+
+
+def test_restarted_windows_are_early_straddling_or_whole_in_their_shares():
+    """convert's window mix: a share of early windows (the rest input, then the first k features), a share of
+    straddling ones (another clip's last features, then the first k of this one), the rest untouched."""
+    import numpy as np
+
+    from edge_lrcn.convert.options import TrainOptions
+    from edge_lrcn.convert.train import restarted_window
+
+    x = np.arange(20, dtype=np.float32)[:, None] + 1  # features 1..20
+    rest = np.zeros(1, np.float16)
+    older = -np.arange(20, dtype=np.float32)[:, None] - 1  # another clip: -1..-20
+    grids = [{(False, False): older}]
+    rng = np.random.default_rng(0)
+    opts = TrainOptions(early_windows=0.3, straddle_windows=0.2)
+    kinds = {"early": 0, "straddle": 0, "whole": 0}
+    for _ in range(2000):
+        w = restarted_window(x, rest, rng, opts, grids)
+        assert w.shape == x.shape
+        k = int((w > 0).sum())  # the newest activity's features come last, its first k in order
+        assert 1 <= k <= 20 and (w[20 - k:, 0] == np.arange(1, k + 1)).all()
+        if k == 20:
+            kinds["whole"] += 1
+        elif (w[:20 - k] == 0).all():
+            kinds["early"] += 1
+        else:
+            assert (w[:20 - k, 0] == -np.arange(k + 1, 21)).all()  # the other clip's last 20 - k, in order
+            kinds["straddle"] += 1
+    assert abs(kinds["early"] / 2000 - 0.3) < 0.05 and abs(kinds["straddle"] / 2000 - 0.2) < 0.05
+    assert restarted_window(x, rest, rng, TrainOptions(early_windows=0.0), grids) is x

@@ -97,6 +97,25 @@ def test_segment_videos_cut_where_the_scene_changes(tmp_path, seed):
     assert cut_points(frames, THRESHOLD) == [round(start * 10) for _, start, _ in truth[1:]]
 
 
+def test_one_scene_sequences_never_cut_and_the_shape_goes_on(tmp_path):
+    """``synth --sequence --one-scene``: the activity changes and nothing else (the windows straddle it): no cut on
+    the kept frames, and the shape is where the previous segment left it."""
+    from edge_lrcn.convert.synth import Scene
+
+    video = tmp_path / "one.avi"
+    segs = [(label, 2.0) for label in ("right", "still", "up", "left", "down")]
+    truth = make_sequence(video, segs, seed=5, one_scene=True)
+    assert [(label, a, b) for label, a, b in truth] == [(lab, 2.0 * i, 2.0 * i + 2) for i, (lab, _) in enumerate(segs)]
+    frames = decode_clip(video, S, S, 10.0)
+    assert len(frames) == 100 and cut_points(frames, THRESHOLD) == []
+    scene = Scene.random("right", np.random.default_rng(0))
+    scene.start = (80.0, 60.0)  # mid-frame: half a second at <= 40% of the width per second never wraps
+    end = scene.path(0.5)
+    assert end[0] > 80.0 and end[1] == 60.0
+    scene.label, scene.start = "up", end
+    assert scene.path(0.0) == end and scene.path(0.5)[0] == end[0] and scene.path(0.5)[1] < end[1]
+
+
 def test_convert_windows_never_span_a_cut_as_in_the_daemon(default_bundle, tmp_path):
     """Train/serve parity: convert's loader splits a clip at the daemon's cuts, and its windows are the daemon's
     (every window of the clip with stride 1, counted both ways)."""

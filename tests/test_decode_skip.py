@@ -10,7 +10,7 @@ import pytest
 
 from edge_lrcn.capture.camera import END, Camera
 from edge_lrcn.config import CameraSettings
-from edge_lrcn.capture.reader import FrameReader
+from edge_lrcn.capture.reader import FrameReader, read_ahead
 from edge_lrcn.capture.sources import Frame, OpenCVLiveSource, VideoFileSource
 from edge_lrcn.classify.classifier import Classifier
 from edge_lrcn.classify.pacer import Pacer
@@ -38,12 +38,8 @@ def _every_frame(path) -> list[Frame]:
 
 
 def _through_reader(path, keep) -> list[Frame]:
-    reader = FrameReader(VideoFileSource(path), keep=keep)
-    frames = []
-    while (item := reader.get(timeout=10)) is not FrameReader.END:
-        frames.append(item)
-    reader.close()
-    return frames
+    """As the daemon and ``eval`` read a file: a FrameReader thread that asks ``keep`` first (``read_ahead``)."""
+    return list(read_ahead(VideoFileSource(path), keep))
 
 
 @pytest.mark.parametrize("fps", [30.0, 25.0, 12.0])
@@ -76,6 +72,17 @@ def test_the_classifier_gives_the_same_probabilities_from_decided_frames(default
     for pa, pb in zip(probs_a, probs_b):
         np.testing.assert_array_equal(pa, pb)
     assert (a.counts.frames, a.counts.kept, a.counts.windows) == (b.counts.frames, b.counts.kept, b.counts.windows)
+    # eval reads the same way (read ahead, only kept frames decoded): the full windows of decoding every frame
+    from edge_lrcn.evaluate import stream_file
+
+    c, full = Classifier(model, cut_threshold=0.07), []
+    for f in _every_frame(videos[30.0]):
+        probs = c.push(f).probs
+        if probs is not None and c.window.full:
+            full.append(probs)
+    windows, skipped = stream_file(Classifier(model, cut_threshold=0.07), videos[30.0])
+    assert skipped == 0 and len(windows) == len(full) > 0
+    np.testing.assert_array_equal(np.array(windows), np.array(full))
 
 
 def test_the_camera_hands_its_reader_the_decision(videos):

@@ -75,6 +75,27 @@ def test_smoothing_averages_windows():
     assert ev3[-1]["t"] == pytest.approx(0.3)
 
 
+def test_windows_that_agree_start_before_the_average_does():
+    """``agree``: k windows in a row that each rank one label first with at least enter_threshold start it, while
+    the 12-window mean (pulled down by the unsure windows before) is still below enter_threshold."""
+    unsure = [("b", 0.4), ("c", 0.4), ("b", 0.4)]
+    sure = [("a", 0.8)] * 3
+    tr = make(smoothing=12, min_duration=0.0, agree=3)
+    ev, _ = feed(tr, unsure + sure)
+    assert [(e["type"], e["label"], e["t"]) for e in ev] == [("activity_start", "a", pytest.approx(0.5))]
+    assert ev[0]["confidence"] == pytest.approx(0.8)  # the last window's probability: the mean was 0.5
+    off, _ = feed(make(smoothing=12, min_duration=0.0, agree=0), unsure + sure)
+    assert off == []  # the mean of "a" is 0.4 + ... below 0.6: without the rule nothing starts yet
+    # two sure windows are not three; one window of another label in between breaks the run
+    assert feed(make(smoothing=12, min_duration=0.0, agree=3), unsure + sure[:2])[0] == []
+    broken = unsure + sure[:2] + [("b", 0.7)] + sure[:2]
+    assert feed(make(smoothing=12, min_duration=0.0, agree=3), broken)[0] == []
+    # a window below enter_threshold breaks it too, and min_duration still applies to a label the rule makes lead
+    assert feed(make(smoothing=12, min_duration=0.0, agree=3), unsure + [("a", 0.8), ("a", 0.55), ("a", 0.8)])[0] == []
+    ev, _ = feed(make(smoothing=12, min_duration=0.2, agree=3), unsure + sure + [("a", 0.8)] * 2)
+    assert [e["t"] for e in ev] == [pytest.approx(0.7)]
+
+
 def test_close_and_reset_end_the_open_activity_with_a_reason():
     tr = make(min_duration=0.0)
     feed(tr, [("c", 0.95)] * 2)

@@ -18,7 +18,7 @@ from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.publish import clips as C
 from edge_lrcn.publish.clipfiles import LOST, PARTIAL, ClipIndex
 from tests.conftest import in_ci, launch
-from tests.test_clips import decoded_frames
+from tests.test_clips import daemon_in_an_open_clip, decoded_frames
 
 
 def _victim(tmp_path: Path) -> Path:
@@ -70,15 +70,7 @@ def test_the_budget_is_kept_from_an_index_not_a_scan_per_clip(tmp_path, monkeypa
 
 
 def test_a_clip_the_daemon_was_killed_in_gets_a_sidecar_that_says_so(tmp_path):
-    video, folder = tmp_path / "one.avi", tmp_path / "clips"
-    make_sequence(video, [("right", 12.0)], seed=5)
-    proc = launch("run", "--source", video, "--realtime", "--clips-dir", folder, "--stats-interval", "0")
-    start = None
-    for line in proc.stdout:  # the activity starts about 3.5 s in
-        if '"activity_start"' in line:
-            start = json.loads(line)
-            break
-    assert start is not None, proc.stderr.read()[-2000:]
+    proc, folder, start = daemon_in_an_open_clip(tmp_path)
     deadline = time.monotonic() + 30
     while not (folder / PARTIAL / start["clip"]).exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # the writer opened the clip

@@ -221,7 +221,7 @@ def test_the_model_view_and_the_dataset_zip(daemon):
     code, m, _ = request(port, "GET", "/api/model")
     assert code == 200 and m["labels"] == ["down", "left", "right", "still", "up"]
     assert 0.9 < m["accuracy"] <= 1 and m["estimate"].startswith("held-out") and len(m["confusion_matrix"]) == 5
-    assert m["clips_per_class"] == {lab: 40 for lab in m["labels"]}
+    assert m["clips_per_class"] == {lab: 80 for lab in m["labels"]}
     assert m["previous"]["model"] == m["model"] and m["previous"]["accuracy"] == m["accuracy"]
     assert wait_until(lambda: finished_event(port) is not None, 60, 0.5)
     assert request(port, "POST", f"/api/events/{finished_event(port)['id']}/label", b'{"label": "zipped"}')[0] == 200
@@ -238,7 +238,7 @@ def test_info_report_prints_what_the_page_shows_as_text_and_json_raw(default_bun
     text = run_cli("info", "--report", timeout=120)
     acc, clips = 100 * report["int8_streaming"]["accuracy"], report["gate"]["test_clips"]
     assert text.returncode == 0 and f"accuracy {acc:.1f}% (held-out: {clips} test clips" in text.stdout
-    assert "confusion over the test windows" in text.stdout and "trained on: down 40" in text.stdout
+    assert "confusion over the test windows" in text.stdout and "trained on: down 80" in text.stdout
     raw = json.loads(run_cli("info", "--report", "--json", timeout=120).stdout)
     assert raw["report"] == report
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Callable
+from typing import Callable, Iterator
 
-from .sources import Source, SourceReadError
+from .sources import Frame, Source, SourceReadError
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,15 @@ class FrameReader:
 
     def _run(self) -> None:
         try:
+            first = True
             while not self._stop.is_set():
                 frame = self.source.read(self.keep) if self.keep is not None else self.source.read()
                 if frame is None:
                     break
+                if first and frame.pixels is not None:  # `bench` times the start-up to this line
+                    log.info("first frame from %s: %dx%d", self.source.description, frame.pixels.shape[1],
+                             frame.pixels.shape[0])
+                    first = False
                 self._put(frame)
         except SourceReadError as exc:
             self.error = exc
@@ -114,3 +119,20 @@ class FrameReader:
             self.source.close()
         except Exception:
             log.debug("closing the source failed", exc_info=True)
+
+
+def read_ahead(source: Source, keep: Callable[[float], bool] | None = None, maxsize: int = 8) -> Iterator[Frame]:
+    """Every frame of a finite source (a file), in order, decoded on a :class:`FrameReader` thread while the caller
+    works on the frames before (``eval``: decoding overlaps the model on a second core, as in the daemon). ``keep``
+    as for :class:`FrameReader`: the frames it declines come undecoded (``pixels`` None, ``kept`` False). A read that
+    fails raises its :class:`SourceReadError` here, after the frames before it. The source is closed at the end."""
+    if source.live:
+        raise ValueError("read_ahead reads finite sources (files)")
+    reader = FrameReader(source, maxsize, keep)
+    try:
+        while (item := reader.get(timeout=None)) is not FrameReader.END:
+            yield item
+        if reader.error:
+            raise reader.error
+    finally:
+        reader.close()

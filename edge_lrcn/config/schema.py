@@ -69,6 +69,8 @@ SCHEMA: list[Setting] = [
     S("smoothing", "events", number(int, 1, 1000), 12, "windows averaged", live=True),
     S("min_duration", "events", number(float, 0.0, 3600), 0.0, "seconds a label must lead before activity_start",
       live=True),
+    S("agree", "events", number(int, 0, 1000), 3, "windows in a row that each rank one label first with at least "
+      "enter_threshold also start it, before the smoothed mean does (0: off)", live=True),
     S("scores", "events", boolean, False, "also emit per-window scores", live=True),
     S("cut_threshold", "events", number(float, 0.0, 1.0), 0.07,
       "a grid cell's mean absolute change between consecutive model inputs (0-1) above which the cell changed; a "

@@ -84,6 +84,7 @@ class EventSettings:
     scores: bool = False
     cut_threshold: float = 0.07
     stats_interval: float = 60.0
+    agree: int = 3  # windows in a row that each rank one label first above enter_threshold also start it (0: off)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,13 @@ def new_client(target: SinkSpec, settings: MqttSettings, password: str | None, c
     return c
 
 
+def _only_the_sink_thread_writes(client, userdata, sock) -> None:
+    """paho's hook for an external loop: set, publish() only queues a packet and wakes the sink thread's loop(),
+    which writes it. Unset, paho writes at once from the caller's thread (the frame loop) when no loop_start()
+    thread exists, racing loop(): over TLS the two threads' SSL records interleave and the broker drops the
+    connection ("protocol error", events lost at a stop); without TLS a partial write can interleave packets."""
+
+
 def authenticates(target: SinkSpec, settings: MqttSettings) -> bool:
     """Whether a connection to ``target`` proves who it is to the broker: a user name (with its password), or a TLS
     client certificate. A broker that asks for neither usually has no ACLs either."""
@@ -242,12 +249,7 @@ class MqttSink(Sink):
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
-        # Only this sink's thread touches the socket. Without this hook, paho writes a publish() at once from the
-        # caller's thread (the frame loop) when no loop_start() thread exists, racing the sink thread's loop():
-        # with TLS the two threads' SSL records interleave and the broker drops the connection ("protocol error",
-        # events lost at a stop); without TLS a partial write can interleave packets. With it, publish() only
-        # queues the packet and wakes loop() (paho's socket pair), which writes it.
-        c.on_socket_register_write = lambda client, userdata, sock: None
+        c.on_socket_register_write = _only_the_sink_thread_writes
         return c
 
     def relabel(self, ctx: SinkContext) -> None:
