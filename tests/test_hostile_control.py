@@ -124,8 +124,9 @@ def test_a_set_flood_is_answered_busy_while_frames_keep_flowing(live):
         # the last accepted value is the one kept and applied
         last = kept[-1]["settings"]["min_duration"]
         assert json.loads((state / "settings.json").read_text())["min_duration"] == last
-        assert answered(pub, sub, {"smoothing": 8, "transaction": "after"}), dev.log()[-2000:]
+        assert answered(pub, sub, {"smoothing": 8, "agree": 2, "transaction": "after"}), dev.log()[-2000:]
         assert wait(lambda: json.loads(sub.on(f"{PREFIX}/settings")[-1][0])["smoothing"] == 8, 10)
+        assert json.loads(sub.on(f"{PREFIX}/settings")[-1][0])["agree"] == 2
     finally:
         pub.loop_stop()
         pub.disconnect()

@@ -15,7 +15,7 @@ from .schema import DEFAULT_STATE_DIR
 from .sections import FleetSettings
 
 log = logging.getLogger(__name__)
-REMOTE_SETTINGS = ("enter_threshold", "exit_threshold", "smoothing", "min_duration", "scores", "regions")
+REMOTE_SETTINGS = ("enter_threshold", "exit_threshold", "smoothing", "min_duration", "agree", "scores", "regions")
 REMOTE_FILE = "settings.json"
 
 

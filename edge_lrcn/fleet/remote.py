@@ -1,10 +1,11 @@
 """``<prefix>/set``: the settings that may change without a restart, and the pause switch, set over MQTT.
 
 A request is a JSON object of settings (``enter_threshold``, ``exit_threshold``, ``smoothing``, ``min_duration``,
-``scores``, ``regions``) and/or ``"paused": true|false``, with an optional ``transaction``. Each value is checked by the same
-typed settings as the config file (edge_lrcn.config), the threshold order included, against the merged result. Accepted
-values are kept in the state directory's ``settings.json`` and apply at once. Precedence: command line (flags and
-``EDGE_LRCN_*``) > remote > config file > defaults; a request for a setting the command line fixes is refused.
+``agree``, ``scores``, ``regions``) and/or ``"paused": true|false``, with an optional ``transaction``. Each value is
+checked by the same typed settings as the config file (edge_lrcn.config), the threshold order included, against the
+merged result. Accepted values are kept in the state directory's ``settings.json`` and apply at once. Precedence:
+command line (flags and ``EDGE_LRCN_*``) > remote > config file > defaults; a request for a setting the command line
+fixes is refused.
 
 Nothing of this runs on the frame loop: :class:`RemoteSettings` checks the requests and writes the files on a
 thread of its own, from a bounded backlog (a full one is answered ``busy``), and hands the loop only the newest
