@@ -305,7 +305,7 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
     try:
         assert wait(lambda: sub.on(f"{PREFIX}/settings") and dev.events()), dev.log()
         assert retained(sub, "settings") == {"enter_threshold": 0.6, "exit_threshold": 0.25, "smoothing": 12,
-                                             "min_duration": 0.0, "scores": False, "regions": [],
+                                             "min_duration": 0.0, "agree": 3, "scores": False, "regions": [],
                                              "paused": False}
         assert retained(sub, "model")["updates"] is False
         set_request(broker.port, {"enter_threshold": 0.55, "min_duration": 0.5, "transaction": "t1"})
