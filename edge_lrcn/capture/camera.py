@@ -15,13 +15,13 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..config.sections import CameraSettings
 from ..errors import SourceError, UsageError
+from .frame import Frame, Source
 from .reader import FrameReader
-from .sources import Frame, Source
 
 log = logging.getLogger(__name__)
 
