@@ -177,8 +177,14 @@ def test_the_control_connection_is_restarted_if_its_thread_ends(tmp_path):
     pub = publisher(broker.port)
     try:
         assert wait(lambda: control.client.is_connected(), 20)
-        control.client.loop_stop()  # the network thread ends (as an exception out of paho would end it)
-        assert not control.alive
+        loop = control.client.loop
+
+        def fails_once(*args, **kwargs):
+            control.client.loop = loop
+            raise RuntimeError("injected")
+
+        control.client.loop = fails_once  # the network thread ends (as an exception out of paho would end it)
+        assert wait(lambda: not control.alive, 10)
         assert control.supervise() and control.alive and control.restarts == 1
         assert not control.supervise()  # alive: nothing to do
         assert answered(pub, sub, {"smoothing": 5, "transaction": "r1"})
