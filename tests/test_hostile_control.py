@@ -235,7 +235,7 @@ def test_two_daemons_with_one_device_id_stop_fighting_and_the_camera_state_is_of
         broker.stop()
 
 
-def test_push_all_survives_poisoned_retained_model_topics_of_other_devices(tmp_path, kit):
+def test_push_all_survives_poisoned_retained_model_topics_of_other_devices(tmp_path, kit):  # noqa: F811 - kit: test_fleet's fixture
     from tests.conftest import run_cli
 
     broker = Broker(tmp_path / "broker").start()
@@ -265,7 +265,7 @@ def test_push_all_survives_poisoned_retained_model_topics_of_other_devices(tmp_p
         broker.stop()
 
 
-def test_an_older_signed_bundle_is_refused_as_a_replay_unless_signed_again_as_a_rollback(tmp_path, kit):
+def test_an_older_signed_bundle_is_refused_as_a_replay_unless_signed_again_as_a_rollback(tmp_path, kit):  # noqa: F811
     import shutil
 
     from edge_lrcn.fleet.keys import sign
