@@ -87,6 +87,7 @@ class Control:
         # the sink's reconnect path: backoff with jitter, takeovers recognised (publish/connection.py)
         self.connection = Connection(c, target.host, target.port, int(mqtt_settings.keepalive), tls=target.tls,
                                      on_connect=self._on_connect, on_takeover=self._on_takeover,
+                                     refused=lambda reason: f"not connected ({reason})",  # the sink gives the hint
                                      label="fleet control: ", connect_args={"clean_start": True, "properties": limit},
                                      thread_name="fleet-control")
         self.connection.start()

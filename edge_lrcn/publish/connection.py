@@ -79,16 +79,18 @@ class Takeovers:
 class Connection:
     """``client`` (paho, its TLS and credentials set) kept connected to ``host:port`` from :meth:`start` to
     :meth:`close`. ``on_connect(client)`` runs at each connect (subscribe, publish what the broker must hold);
-    ``on_takeover()`` says who takes the connection away (a default line otherwise). ``label`` starts every log line
+    ``on_takeover()`` says who takes the connection away (a default line otherwise); ``refused(reason_code)`` words
+    a refused connection (by default with a hint at the credentials). ``label`` starts every log line
     ("fleet control: "); ``connect_args`` go to ``client.connect`` (MQTT 5 properties)."""
 
     def __init__(self, client: mqtt.Client, host: str, port: int, keepalive: int, *, tls: bool = False,
                  availability: str | None = None, on_connect: Callable[[mqtt.Client], None] | None = None,
-                 on_takeover: Callable[[], None] | None = None, label: str = "",
+                 on_takeover: Callable[[], None] | None = None, refused: Callable[[Any], str] | None = None,
+                 label: str = "",
                  connect_args: dict[str, Any] | None = None, thread_name: str = "mqtt"):
         self.client, self.host, self.port, self.keepalive, self.tls = client, host, port, keepalive, tls
         self.availability, self.label, self.thread_name = availability, label, thread_name
-        self.on_connect, self.on_takeover = on_connect, on_takeover
+        self.on_connect, self.on_takeover, self.refused = on_connect, on_takeover, refused or self._refused
         self.connect_args = connect_args or {}
         self.retry = Backoff(1.0, 30.0)  # the reconnect delays (a takeover sets longer ones)
         self.takeovers = Takeovers()
@@ -155,9 +157,7 @@ class Connection:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            hint = " (check the username and password)" if "auth" in str(reason_code).lower() \
-                or "password" in str(reason_code).lower() else ""
-            self.report(f"MQTT broker {self.host}:{self.port} refused the connection: {reason_code}{hint}")
+            self.report(self.refused(reason_code))
             return
         self.connects += 1
         self._problem.clear()
@@ -168,6 +168,11 @@ class Connection:
         if self.on_connect:
             self.on_connect(client)
         self.connected.set()
+
+    def _refused(self, reason_code) -> str:
+        hint = " (check the username and password)" if "auth" in str(reason_code).lower() \
+            or "password" in str(reason_code).lower() else ""
+        return f"MQTT broker {self.host}:{self.port} refused the connection: {reason_code}{hint}"
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
