@@ -14,8 +14,8 @@ from edge_lrcn.classify.preprocess import to_float
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.errors import UsageError
 from edge_lrcn.model.bundle import read_bundle
-from edge_lrcn.model.interpreter import (ENCODERS, Encoder, cpu_encoder, eligible_encoders,
-                                         make_interpreter, time_encoders)
+from edge_lrcn.model.choice import ENCODERS, cpu_encoder, eligible_encoders, time_encoders
+from edge_lrcn.model.interpreter import Encoder, make_interpreter
 from tests.conftest import run_cli
 from tests.test_bundle import rezip
 
@@ -68,7 +68,7 @@ def test_int8_and_fp16_are_honoured_and_auto_picks_the_faster_eligible(bundle, c
     v = bundle.manifest["validation"]
     assert abs(v["fp16_accuracy"] - v["int8_accuracy"]) <= 1 / 180 + 1e-9 and v["test_windows"] == 180
     assert eligible_encoders(bundle) == ["int8", "fp16"]
-    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.interpreter"):
+    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.choice"):
         chosen = cpu_encoder(bundle, "auto", 1)
     line = next(r.getMessage() for r in caplog.records if "--encoder auto" in r.getMessage())
     figures = {k: float(v) for k, v in re.findall(r"(int8|fp16) (\d+\.\d+)", line)}
@@ -86,7 +86,7 @@ def test_auto_remembers_its_choice_per_bundle_and_machine(bundle, caplog, monkey
     records = list((tmp_path / "edge-lrcn" / "encoder-choice").iterdir())
     assert len(records) == 1 and json.loads(records[0].read_text())["kind"] in ("int8", "fp16")
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.interpreter"):
+    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.choice"):
         again = cpu_encoder(bundle, "auto", 1)
     assert again.member == first.member
     assert any("timed at an earlier start" in r.getMessage() for r in caplog.records)
@@ -95,7 +95,7 @@ def test_auto_remembers_its_choice_per_bundle_and_machine(bundle, caplog, monkey
     assert len(list(records[0].parent.iterdir())) == 2
     records[0].write_text("{not json")
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.interpreter"):
+    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.choice"):
         cpu_encoder(bundle, "auto", 1)
     assert any("ms per frame" in r.getMessage() for r in caplog.records)
     assert json.loads(records[0].read_text())["kind"] in ("int8", "fp16")
@@ -113,7 +113,7 @@ def test_auto_never_runs_an_encoder_the_bundle_says_is_less_accurate(default_bun
 
     b = read_bundle(rezip(default_bundle, tmp_path / "worse_fp16.lrcn", edit_manifest=worse_fp16))
     assert eligible_encoders(b) == ["int8"]
-    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.interpreter"):
+    with caplog.at_level(logging.INFO, logger="edge_lrcn.model.choice"):
         assert cpu_encoder(b, "auto", 1).member == "encoder_int8.tflite"
     assert not [r for r in caplog.records if "--encoder auto" in r.getMessage()]  # nothing to time: one candidate
     assert cpu_encoder(b, "fp16", 1).member == "encoder_fp16.tflite"  # forcing it is the user's call

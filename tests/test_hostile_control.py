@@ -177,8 +177,14 @@ def test_the_control_connection_is_restarted_if_its_thread_ends(tmp_path):
     pub = publisher(broker.port)
     try:
         assert wait(lambda: control.client.is_connected(), 20)
-        control.client.loop_stop()  # the network thread ends (as an exception out of paho would end it)
-        assert not control.alive
+        loop = control.client.loop
+
+        def fails_once(*args, **kwargs):
+            control.client.loop = loop
+            raise RuntimeError("injected")
+
+        control.client.loop = fails_once  # the network thread ends (as an exception out of paho would end it)
+        assert wait(lambda: not control.alive, 10)
         assert control.supervise() and control.alive and control.restarts == 1
         assert not control.supervise()  # alive: nothing to do
         assert answered(pub, sub, {"smoothing": 5, "transaction": "r1"})
@@ -229,7 +235,7 @@ def test_two_daemons_with_one_device_id_stop_fighting_and_the_camera_state_is_of
         broker.stop()
 
 
-def test_push_all_survives_poisoned_retained_model_topics_of_other_devices(tmp_path, kit):
+def test_push_all_survives_poisoned_retained_model_topics_of_other_devices(tmp_path, kit):  # noqa: F811 - kit: test_fleet's fixture
     from tests.conftest import run_cli
 
     broker = Broker(tmp_path / "broker").start()
@@ -259,7 +265,7 @@ def test_push_all_survives_poisoned_retained_model_topics_of_other_devices(tmp_p
         broker.stop()
 
 
-def test_an_older_signed_bundle_is_refused_as_a_replay_unless_signed_again_as_a_rollback(tmp_path, kit):
+def test_an_older_signed_bundle_is_refused_as_a_replay_unless_signed_again_as_a_rollback(tmp_path, kit):  # noqa: F811
     import shutil
 
     from edge_lrcn.fleet.keys import sign

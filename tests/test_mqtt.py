@@ -324,10 +324,11 @@ def test_ack_bookkeeping_stays_bounded_under_qos0_traffic(broker, monkeypatch):
     """QoS 0 scores/stats get on_publish callbacks too: remembering their mids must not grow without bound (nor
     make a later QoS 1 message with a reused mid look delivered); QoS 1 events still count as queued until acked."""
     import edge_lrcn.config as C
+    import edge_lrcn.publish.acks as acks
     import edge_lrcn.publish.mqtt as M
     from edge_lrcn.publish.sink import Kind, SinkContext
 
-    monkeypatch.setattr(M, "EARLY_ACK_S", 0.2)
+    monkeypatch.setattr(acks, "EARLY_ACK_S", 0.2)
     sub = Subscriber(broker.port)
     settings = C.resolve({"source": "x"}, None, environ={})
     sink = M.MqttSink(C.parse_sink(f"mqtt://127.0.0.1:{broker.port}"), settings.mqtt, SinkContext(DEV, ["a", "b"], "m"))

@@ -19,7 +19,7 @@ import re
 import subprocess
 from typing import NamedTuple
 
-from .sources import SourceSpec, parse_source
+from .spec import SourceSpec, parse_source
 
 log = logging.getLogger(__name__)
 

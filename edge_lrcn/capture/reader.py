@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
-from .sources import Frame, Source, SourceReadError
+from .frame import Frame, Source, SourceReadError
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class FrameReader:
                 log.info("%s closed after its pending read returned", self.source.description)
         self._put(self.END)
 
-    def get(self, timeout: float):
+    def get(self, timeout: float | None):
         return self.q.get(timeout=timeout)
 
     def stop(self) -> None:

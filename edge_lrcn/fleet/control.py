@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import threading
-import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -23,16 +21,9 @@ from paho.mqtt.properties import Properties
 
 from ..config.sections import Settings
 from ..events import utc_now
-from ..logsafe import LogOnce, Throttle, quote
-from ..publish.mqtt import (
-    TAKEOVER_MAX_DELAY_S,
-    TAKEOVER_MIN_DELAY_S,
-    TAKEOVER_S,
-    TAKEOVERS,
-    new_client,
-    read_password,
-    remote_on,
-)
+from ..logsafe import Throttle, quote
+from ..publish.connection import TAKEOVER_MAX_DELAY_S, TAKEOVER_MIN_DELAY_S, TAKEOVERS, Connection
+from ..publish.mqtt import new_client, read_password, remote_on
 from ..publish.urls import SinkSpec
 from .commands import SwapModel
 from .keys import PublicKey
@@ -54,7 +45,6 @@ from .update import Prepared, Updater
 
 log = logging.getLogger(__name__)
 PACKET_SLACK = 64 * 1024  # topic, properties and a settings request
-SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason code
 COMMANDS_MAX = 4  # checked models waiting for the loop (the updater waits when it is full)
 SET_RATE, SET_BURST = 10.0, 20.0  # settings requests taken a second, on average and at once; more: "busy"
 
@@ -79,53 +69,53 @@ class Control:
         self.commands: queue.Queue = queue.Queue(maxsize=COMMANDS_MAX)
         self._retained: dict[str, dict] = {}
         self._closing = False
-        self._refused = LogOnce(log)  # logged once until it connects (the sink says the same, with a hint)
-        self.restarts = self.takeovers = 0
-        self._connected_at = 0.0
+        self.restarts = 0
         self._throttle = Throttle(log)
         self._rate = Rate(SET_RATE, SET_BURST)
         self.busy = 0  # requests answered "busy"
         self.updater = Updater(**updater_args, answer=self.refuse_model, ready=self._ready) if updater_args else None
         self.remote = RemoteSettings(config, settings, state, self.answer_set, self.publish_settings,
                                      lambda: self.wake()) if remote_on(settings.fleet, mqtt_settings, target) else None
-        self.client = c = new_client(target, mqtt_settings, read_password(mqtt_settings), f"{client_id}-control",
-                                     v5=True)
-        c.on_connect = self._on_connect
+        self.client_id = f"{client_id}-control"
+        self.client = c = new_client(target, mqtt_settings, read_password(mqtt_settings), self.client_id, v5=True)
         c.on_message = self._on_message
-        c.on_disconnect = self._on_disconnect
         c.suppress_exceptions = True  # a callback that fails anyway is logged by paho, its thread goes on
-        c.reconnect_delay_set(1, 30)
         # MQTT 5 Maximum Packet Size: the broker never sends this connection a message larger than a push may be,
         # so an oversize one is not even received (what gets through is refused from its length: update.py)
         limit = Properties(PacketTypes.CONNECT)
         limit.MaximumPacketSize = PACKET_SLACK + (settings.fleet.max_model_bytes + HEADER_MAX if self.updater else 0)
-        c.connect_async(target.host, target.port, int(mqtt_settings.keepalive), clean_start=True, properties=limit)
-        c.loop_start()
+        # the sink's reconnect path: backoff with jitter, takeovers recognised (publish/connection.py)
+        self.connection = Connection(c, target.host, target.port, int(mqtt_settings.keepalive), tls=target.tls,
+                                     on_connect=self._on_connect, on_takeover=self._on_takeover,
+                                     refused=lambda reason: f"not connected ({reason})",  # the sink gives the hint
+                                     label="fleet control: ", connect_args={"clean_start": True, "properties": limit},
+                                     thread_name="fleet-control")
+        self.connection.start()
 
     def topic(self, sub: str) -> str:
         return f"{self.prefix}/{sub}"
 
     @property
     def alive(self) -> bool:
-        return self.client._thread is not None  # paho clears it when its network thread ends
+        return self.connection.alive
+
+    @property
+    def takeovers(self) -> int:
+        """Connections in a row the broker took away right after they opened."""
+        return self.connection.takeovers.short_drops
 
     def supervise(self) -> bool:
-        """Called by the loop now and then: paho's network thread restarted if it ended (it must not: every
+        """Called by the loop now and then: the connection's thread restarted if it ended (it must not: every
         callback catches what it can; this is the last line). True when it was restarted."""
         if self._closing or self.alive:
             return False
         self.restarts += 1
         log.error("fleet control: the connection's thread had ended; restarted (%d time%s so far)", self.restarts,
                   "" if self.restarts == 1 else "s")
-        self.client.loop_start()
+        self.connection.start()
         return True
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            self._refused.warning("refused", "fleet control: not connected (%s); retrying", reason_code)
-            return
-        self._refused.clear()
-        self._connected_at = time.monotonic()
+    def _on_connect(self, client: mqtt.Client) -> None:
         subs = ([MODEL_SET] if self.updater else []) + ([SET] if self.remote else [])
         for sub in subs:
             client.subscribe(self.topic(sub), qos=1)
@@ -133,25 +123,13 @@ class Control:
             client.publish(self.topic(sub), json.dumps(obj), qos=1, retain=True)
         log.info("fleet control connected (%s)", ", ".join(self.topic(s) for s in subs) or "no commands taken")
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_takeover(self) -> None:
         """A connection the broker closes soon after it opened, again and again, was given to another client with
-        our client id (two devices with one device_id; mosquitto closes it without a reason code): after a few,
-        reconnect only every minute or more, so the two stop taking it from each other."""
-        quick = self._connected_at and time.monotonic() - self._connected_at < TAKEOVER_S
-        taken = quick or getattr(reason_code, "value", None) == SESSION_TAKEN_OVER
-        self._connected_at = 0.0
-        if not taken:
-            if self.takeovers >= TAKEOVERS:
-                client.reconnect_delay_set(1, 30)
-            self.takeovers = 0
-            return
-        self.takeovers += 1
-        if self.takeovers == TAKEOVERS:
-            log.error("fleet control: the broker closed this connection %d times right after it opened: another "
-                      "client probably uses the same client id (%s); give each device its own device_id or "
-                      "client_id. Reconnecting after %g-%g s from now on", TAKEOVERS,
-                      client._client_id.decode(errors="replace"), TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
-            client.reconnect_delay_set(int(TAKEOVER_MIN_DELAY_S), int(TAKEOVER_MAX_DELAY_S))
+        our client id (two devices with one device_id; mosquitto closes it without a reason code)."""
+        log.error("fleet control: the broker closed this connection %d times right after it opened: another "
+                  "client probably uses the same client id (%s); give each device its own device_id or "
+                  "client_id. Reconnecting after %g-%g s from now on", TAKEOVERS, self.client_id,
+                  TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
 
     def _on_message(self, client, userdata, msg) -> None:
         """Whatever the bytes: an answer, never an exception out of paho's thread."""
@@ -218,14 +196,5 @@ class Control:
             self.updater.close()
         if self.remote:
             self.remote.close()
-        try:
-            self.client.disconnect()
-        except Exception:  # noqa: BLE001 - closing must not fail the shutdown
-            log.debug("fleet control disconnect failed", exc_info=True)
-        # paho's loop_stop() joins its thread without a limit (a connect to a broker that does not answer can hold
-        # it for seconds): wait at most ``timeout``, the shutdown has a budget; paho's thread is a daemon thread
-        stopper = threading.Thread(target=self.client.loop_stop, name="fleet-control-stop", daemon=True)
-        stopper.start()
-        stopper.join(timeout)
-        if stopper.is_alive():
+        if not self.connection.close(timeout):  # a connect to a broker that does not answer can hold it for seconds
             log.warning("fleet control connection still closing after %.1f s; leaving it to the exit", timeout)

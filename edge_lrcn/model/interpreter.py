@@ -1,4 +1,6 @@
-"""LiteRT interpreters for the bundle's encoder and head, with delegates.
+"""LiteRT interpreters for the bundle's encoder and head, with delegates: the runtime, :func:`make_interpreter`,
+and the :class:`Encoder` and :class:`Head` wrappers. Which encoder runs is decided elsewhere: ``--encoder`` among the
+CPU encoders in :mod:`.choice`, the accelerator and the fallback to the CPU in :mod:`.placement`.
 
 Import chain: ``ai_edge_litert.interpreter`` (current LiteRT wheels), then ``tflite_runtime.interpreter`` (armv7,
 older Pis), then ``tensorflow.lite`` (only if neither is installed; never imported otherwise).
@@ -8,26 +10,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from . import choice as _choice
-from .bundle import Bundle
 from ..errors import BundleError, UsageError
 
 log = logging.getLogger(__name__)
 
 _CHAIN = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
-DEFAULT_EDGETPU_DELEGATE = "libedgetpu.so.1"
-ENCODERS = {"int8": "encoder_int8.tflite", "fp16": "encoder_fp16.tflite"}  # the CPU encoders --encoder names
-ENCODER_CHOICES = ("auto", *ENCODERS)
-# auto runs no encoder whose recorded test accuracy is lower than the best by more than this, or by more than one of
-# the bundle's test windows where that is more (a single window is no evidence: the embedded model's int8 encoder is
-# one of 90 behind fp16, and 98.1% against 98.0% on 1,538 fresh windows)
-ACCURACY_TOLERANCE = 0.01
 _module = None
 
 
@@ -192,135 +184,14 @@ class Head(_Model):
         return self.run(window)[0]
 
 
-def _delegate_encoder(bundle: Bundle, delegate: str, threads: int | None, gpu_library: str | None,
-                      edgetpu_library: str):
-    """The encoder on the accelerator asked for, or None and the reasons it could not be used. ``gpu``: the LiteRT
-    GPU accelerator first, then the legacy GPU delegate library when one is set."""
-    if delegate == "gpu":
-        member, libs = "encoder_fp16.tflite", [gpu_library] if gpu_library else []
-    elif delegate == "edgetpu":
-        member, libs = "encoder_edgetpu.tflite", [edgetpu_library]
-    elif delegate.endswith(".so") or ".so." in delegate or os.sep in delegate:
-        member, libs = "encoder_fp16.tflite", [delegate]
-    else:
-        raise UsageError(f"--delegate {delegate!r}: use cpu, gpu, edgetpu or the path to a delegate .so")
-    if not bundle.has(member):
-        return None, [f"the bundle has no {member}"]
-    from .accelerator import Unavailable, compile_for_gpu
-    from .probe import probe
-
-    problems, model = [], bundle.member(member)
-    if delegate == "gpu":
-        try:
-            probe("gpu", model)  # in a child first: the library can SIGILL or abort (see .probe)
-            return compile_for_gpu(model, member), []
-        except Unavailable as exc:
-            problems.append(f"LiteRT GPU accelerator unavailable ({exc})")
-        if not libs:
-            problems.append("no gpu_delegate_library set")
-    for lib in libs:
-        try:
-            probe("delegate", model, lib)
-            d = load_delegate(lib)
-            return Encoder(make_interpreter(model, threads, [d], member), member, f"{delegate}:{lib}"), []
-        except (Unavailable, ValueError, RuntimeError, OSError, AttributeError, BundleError) as exc:
-            problems.append(f"delegate {lib} could not be used ({str(exc).splitlines()[0] if str(exc) else exc})")
-    return None, problems
+# names that moved to .choice and .placement, still importable from here for the modules that import them so
+# (bench.py, loader.py, verify.py)
+_MOVED = {"ENCODERS": "choice", "ENCODER_CHOICES": "choice", "ACCURACY_TOLERANCE": "choice",
+          "eligible_encoders": "choice", "time_encoders": "choice", "cpu_encoder": "choice",
+          "open_models": "placement", "DEFAULT_EDGETPU_DELEGATE": "placement"}
 
 
-def eligible_encoders(bundle: Bundle) -> list[str]:
-    """The CPU encoders ``--encoder auto`` may run: those in the bundle whose accuracy on the bundle's test windows
-    (manifest ``validation.<kind>_accuracy``, written by convert) is within ``ACCURACY_TOLERANCE`` of the best of
-    them, or within one test window (``validation.test_windows``) where that is more, so that the choice never
-    trades a measurable accuracy for speed. Without those figures only int8, the encoder that convert's quality
-    gate judged."""
-    present = [k for k, member in ENCODERS.items() if bundle.has(member)]
-    validation = bundle.manifest.get("validation")
-    acc = {k: validation.get(f"{k}_accuracy") for k in present} if isinstance(validation, dict) else {}
-    if not acc or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in acc.values()):
-        return ["int8"] if "int8" in present else present[:1]
-    windows = validation.get("test_windows")
-    one_window = 1.0 / windows if isinstance(windows, int) and not isinstance(windows, bool) and windows > 0 else 0.0
-    best, tolerance = max(acc.values()), max(ACCURACY_TOLERANCE, one_window)
-    return [k for k in present if acc[k] >= best - tolerance - 1e-9]
-
-
-def time_encoders(encoders: dict[str, Encoder], rounds: int = 60, warmup: int = 10) -> dict[str, float]:
-    """ms per frame of each encoder on the daemon's path (uint8 pixels), timed in alternation so that a slow spell
-    of the machine hits all of them alike; the lower quartile, which a busy machine moves least (the first
-    invocations pack the weights: the warm-up)."""
-    rng = np.random.default_rng(0)
-    frames = {k: rng.integers(0, 256, (*e.inp.shape[1:3], 3), dtype=np.uint8) for k, e in encoders.items()}
-    times: dict[str, list[float]] = {k: [] for k in encoders}
-    for i in range(warmup + rounds):
-        for k, enc in encoders.items():
-            t = time.perf_counter()
-            enc.encode_rgb(frames[k])
-            if i >= warmup:
-                times[k].append(time.perf_counter() - t)
-    return {k: float(np.percentile(v, 25) * 1000) for k, v in times.items()}
-
-
-def cpu_encoder(bundle: Bundle, choice: str = "auto", threads: int | None = None, remember: bool = True) -> Encoder:
-    """The CPU encoder: ``int8`` or ``fp16`` as asked (a bundle without it is exit 2), or with ``auto`` the faster
-    here of :func:`eligible_encoders`, timed at the first start (a few dozen frames each) and logged; later starts
-    with the same bundle on the same machine use the remembered choice (model/choice.py) unless ``remember`` is
-    False."""
-    if choice not in ENCODER_CHOICES:
-        raise UsageError(f"--encoder {choice!r}: use one of {', '.join(ENCODER_CHOICES)}")
-    kinds = eligible_encoders(bundle) if choice == "auto" else [choice]
-    threads_n = threads or default_threads()
-    known = _choice.remembered(bundle, threads_n, runtime_name(), kinds) if remember and len(kinds) > 1 else None
-    if known:
-        log.info("--encoder auto: %s here (timed at an earlier start; delete %s to time again)", known,
-                 _choice.cache_root() / "encoder-choice")
-        kinds = [known]
-    encoders = {}
-    for kind in kinds:
-        member = ENCODERS[kind]
-        if not bundle.has(member):
-            raise UsageError(f"--encoder {kind}: the bundle has no {member} (it has "
-                             f"{', '.join(m for m in ENCODERS.values() if bundle.has(m)) or 'no CPU encoder'})")
-        encoders[kind] = Encoder(make_interpreter(bundle.member(member), threads, (), member), member, "cpu")
-    if len(encoders) == 1:
-        return next(iter(encoders.values()))
-    ms = time_encoders(encoders)
-    kind = min(ms, key=ms.get)
-    log.info("--encoder auto: %s here (%s ms per frame)", kind, ", ".join(f"{k} {v:.3f}" for k, v in ms.items()))
-    if remember:
-        _choice.remember(bundle, threads_n, runtime_name(), kind, ms)
-    return encoders[kind]
-
-
-def open_models(bundle: Bundle, delegate: str = "cpu", threads: int | None = None, require_delegate: bool = False,
-                gpu_library: str | None = None, edgetpu_library: str = DEFAULT_EDGETPU_DELEGATE,
-                encoder: str = "auto"):
-    """The encoder (on the delegate asked for, falling back to the CPU encoder with one warning; on the CPU the one
-    ``encoder`` names, see :func:`cpu_encoder`) and the head (always CPU)."""
-    delegate = (delegate or "cpu").strip()
-    enc, problems = (None, []) if delegate == "cpu" else _delegate_encoder(bundle, delegate, threads, gpu_library,
-                                                                          edgetpu_library)
-    if enc is None and problems:
-        if require_delegate:
-            raise UsageError(f"--delegate {delegate}: {'; '.join(problems)} (and --require-delegate is set)")
-        log.warning("--delegate %s: %s: falling back to the CPU encoder", delegate, "; ".join(problems))
-    if enc is None:
-        enc = cpu_encoder(bundle, encoder, threads)
-    head = Head(make_interpreter(bundle.member("head.tflite"), threads, (), "head"))
-    _check_shapes(bundle, enc, head)
-    log.info("encoder %s runs on %s; head runs on cpu (%s, %d threads)", enc.member, enc.device, runtime_name(),
-             threads or default_threads())
-    return enc, head
-
-
-def _check_shapes(bundle: Bundle, enc, head: Head) -> None:
-    """Every port against the manifest and the other model, exactly: encoder (1, H, W, 3) -> (1, D), head
-    (1, T, D) -> (1, labels). A shape that only agrees in its last axes would pass load and crash the first
-    window."""
-    (h, w), d, t, n = bundle.input_size, bundle.feature_dim, bundle.frames, len(bundle.labels)
-    want = {"encoder input": (enc.inp.shape, (1, h, w, 3)), "encoder output": (enc.out.shape, (1, d)),
-            "head input": (head.inp.shape, (1, t, d)), "head output": (head.out.shape, (1, n))}
-    for what, (got, expected) in want.items():
-        if tuple(got) != expected:
-            raise BundleError(f"{what} shape {tuple(got)} does not match the manifest: expected "
-                              f"{expected} (input {h}x{w}, feature_dim {d}, {t} frames, {n} labels)")
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

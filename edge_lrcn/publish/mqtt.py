@@ -8,8 +8,9 @@ Topics under ``<prefix>`` (default ``edge-lrcn/<device_id>``):
   stats         periodic health, QoS 0;  scores (optional), QoS 0
   snapshot      retained JPEG (raw bytes) of the frame at the last activity_start, QoS 1 (``snapshots``)
 
-The connection lives on its own thread: connect, run paho's ``loop()`` until the link drops, back off (capped
-exponential with jitter), repeat. The frame loop only calls ``publish``, which never blocks: QoS 1 messages wait in
+The connection lives on its own thread (:class:`~.connection.Connection`: connect, run paho's ``loop()`` until the
+link drops, back off with jitter, repeat; ``availability``, the last will and ``offline`` at a clean stop are its
+job too). The frame loop only calls ``publish``, which never blocks: QoS 1 messages wait in
 paho's queue while the broker is away (``queue_limit`` of them unacknowledged at most; what does not fit is dropped
 and counted). What the connection itself sends (availability, discovery) is never bounded nor dropped.
 After a reconnect, once paho's backlog is delivered, :meth:`MqttSink.replay_due` tells the fan-out to send the
@@ -22,7 +23,6 @@ import json
 import logging
 import os
 import ssl
-import threading
 import time
 from pathlib import Path
 
@@ -31,8 +31,8 @@ import paho.mqtt.client as mqtt
 from ..config.sections import FleetSettings, MqttSettings
 from ..errors import UsageError
 from ..events import utc_now
-from ..logsafe import LogOnce
-from ..util.backoff import Backoff
+from .acks import Acks
+from .connection import TAKEOVER_MAX_DELAY_S, TAKEOVER_MIN_DELAY_S, TAKEOVERS, Connection
 from .discovery import DeviceDiscovery
 from .sink import Kind, Sink, SinkContext
 from .urls import SinkSpec
@@ -40,10 +40,6 @@ from .urls import SinkSpec
 log = logging.getLogger(__name__)
 NO_REGION: list[str | None] = [None]  # the one stream without regions
 
-TAKEOVER_S = 30.0  # a connection the broker closes this soon after it opened, several times in a row, is taken over
-TAKEOVERS = 3
-TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S = 60.0, 600.0  # the reconnect backoff once a takeover is recognised
-EARLY_ACK_S = 5.0  # how long an on_publish that came before publish() returned is remembered
 SUBTOPIC = {Kind.EVENT: "events", Kind.STATE: "activity", Kind.STATS: "stats", Kind.SCORES: "scores",
             Kind.CAMERA: "camera", Kind.SNAPSHOT: "snapshot"}
 
@@ -93,13 +89,6 @@ def new_client(target: SinkSpec, settings: MqttSettings, password: str | None, c
     return c
 
 
-def _only_the_sink_thread_writes(client, userdata, sock) -> None:
-    """paho's hook for an external loop: set, publish() only queues a packet and wakes the sink thread's loop(),
-    which writes it. Unset, paho writes at once from the caller's thread (the frame loop) when no loop_start()
-    thread exists, racing loop(): over TLS the two threads' SSL records interleave and the broker drops the
-    connection ("protocol error", events lost at a stop); without TLS a partial write can interleave packets."""
-
-
 def authenticates(target: SinkSpec, settings: MqttSettings) -> bool:
     """Whether a connection to ``target`` proves who it is to the broker: a user name (with its password), or a TLS
     client certificate. A broker that asks for neither usually has no ACLs either."""
@@ -129,85 +118,6 @@ def _read_secret(path: Path, what: str) -> str:
     return text.strip()
 
 
-class Acks:
-    """PUBACK bookkeeping: the QoS 1 messages published and not yet acknowledged.
-
-    paho may call on_publish before ``publish()`` has returned (then the mid is remembered as acknowledged, for
-    ``EARLY_ACK_S`` at most: mids are 16 bits and get reused, so an older entry belongs to another message); QoS 0
-    messages get on_publish too and are never tracked; a message queued while disconnected (rc NO_CONN) is pending:
-    paho sends it after the reconnect."""
-
-    def __init__(self):
-        self._pending: dict[int, tuple[mqtt.MQTTMessageInfo, object]] = {}  # mid -> (info, what was published)
-        self._acked: dict[int, float] = {}  # mid -> when on_publish came for a mid not (yet) tracked
-        self._swept = 0.0
-        self._lock = threading.Lock()
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def track(self, info: mqtt.MQTTMessageInfo, item: object = None) -> None:
-        with self._lock:
-            acked_at = self._acked.pop(info.mid, None)
-            if acked_at is None or time.monotonic() - acked_at > EARLY_ACK_S:
-                self._pending[info.mid] = (info, item)
-
-    def unacknowledged(self) -> list:
-        """The items of the messages not acknowledged yet, oldest first."""
-        with self._lock:
-            return [item for _, item in self._pending.values()]
-
-    def acked(self, mid: int) -> None:
-        with self._lock:
-            if self._pending.pop(mid, None) is None:
-                now = time.monotonic()
-                self._acked[mid] = now
-                if len(self._acked) > 1024 and now - self._swept > EARLY_ACK_S / 5:
-                    self._swept = now
-                    self._acked = {m: t for m, t in self._acked.items() if now - t < EARLY_ACK_S}
-
-    def remembered(self) -> int:
-        """Early acknowledgements remembered (bounded)."""
-        return len(self._acked)
-
-
-class Takeovers:
-    """A connection the broker closes soon after it opened, again and again, while connecting still works: another
-    client uses the same client id (two devices with one device_id) and the broker hands the session from one to the
-    other for ever. Once recognised, the reconnect waits 60 s, doubling to 10 min, so the two stop fighting."""
-
-    def __init__(self):
-        self.connected_at = 0.0
-        self.short_drops = 0
-        self.wait = 0.0
-
-    def opened(self) -> None:
-        self.connected_at = time.monotonic()
-
-    def lost(self) -> bool:
-        """A connection ended; True when this makes the takeover recognised (said once)."""
-        quick = self.connected_at and time.monotonic() - self.connected_at < TAKEOVER_S
-        self.short_drops, self.connected_at = self.short_drops + 1 if quick else 0, 0.0
-        return self.short_drops == TAKEOVERS
-
-    def after_loss(self, retry: Backoff, connected: bool) -> float:
-        """The wait after a lost connection: a takeover's long one, else from the first delay again once it had
-        ``connected`` (a connection that never came up goes on doubling)."""
-        takeover = self.delay()
-        if takeover:
-            retry.start_from(takeover)
-        elif connected:
-            retry.reset()
-        return retry.next()
-
-    def delay(self) -> float:
-        """The wait before the next connect while a takeover goes on; 0 otherwise."""
-        self.wait = min(TAKEOVER_MAX_DELAY_S, 2 * self.wait or TAKEOVER_MIN_DELAY_S) if self.short_drops >= TAKEOVERS \
-            else 0.0
-        return self.wait
-
-
 class MqttSink(Sink):
     name = "mqtt"
 
@@ -226,31 +136,22 @@ class MqttSink(Sink):
         self.snapshots = settings.snapshots
         self.discovery = DeviceDiscovery(self.prefix, ctx, self.ha_prefix, self.idle_labels, self.controls,
                                          self.snapshots) if self.ha else None
-        self.keepalive = int(settings.keepalive)
-        self.retry = Backoff(1.0, 30.0)  # the reconnect delays (a takeover sets longer ones)
         self.dropped = 0
-        self.connects = 0
         self.acks = Acks()
-        self._stop = threading.Event()
-        self._connected = threading.Event()
-        self._problem = LogOnce(log)  # connection problems, once each until it connects
         self._replay_wanted = False
         self._camera: dict | None = None  # the last camera object published (its state is retained)
-        self.takeovers = Takeovers()
-        self.client = self._client(target, settings, password)
-        self.thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
-        self.thread.start()
+        self.client_id = settings.client_id or f"edge-lrcn-{self.device_id}"
+        self.client = new_client(target, settings, password, self.client_id)
+        self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
+        self.connection = Connection(self.client, self.host, self.port, int(settings.keepalive), tls=self.tls,
+                                     availability=self.topic("availability"), on_connect=self._on_connect,
+                                     on_takeover=self._on_takeover)
+        self.connection.start()
 
-    def _client(self, target: SinkSpec, settings: MqttSettings, password: str | None) -> mqtt.Client:
-        self.client_id = client_id = settings.client_id or f"edge-lrcn-{self.device_id}"
-        c = new_client(target, settings, password, client_id)
-        c.will_set(self.topic("availability"), "offline", qos=1, retain=True)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_publish = self._on_publish
-        c.on_message = self._on_message
-        c.on_socket_register_write = _only_the_sink_thread_writes
-        return c
+    @property
+    def connects(self) -> int:
+        return self.connection.connects
 
     def relabel(self, ctx: SinkContext) -> None:
         """A new model with other labels, or other regions: its discovery config is published again (entities that
@@ -259,7 +160,7 @@ class MqttSink(Sink):
         self.ctx, self.labels = ctx, ctx.labels
         if self.discovery:
             self.discovery.relabel(ctx)
-        if not self._connected.is_set():
+        if not self.connection.connected.is_set():
             return  # the next connection publishes the config
         if self.discovery:
             self.discovery.publish(self.client)
@@ -275,64 +176,25 @@ class MqttSink(Sink):
     def topic(self, sub: str) -> str:
         return f"{self.prefix}/{sub}"
 
-    # ---- connection thread -------------------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.client.connect(self.host, self.port, self.keepalive)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                self._report(f"cannot connect to MQTT broker {self.host}:{self.port}: {exc}")
-                self._stop.wait(self.retry.next())
-                continue
-            while not self._stop.is_set():
-                rc = self.client.loop(timeout=0.5)
-                if rc != mqtt.MQTT_ERR_SUCCESS:
-                    break
-            if self._stop.is_set():
-                break
-            self._connected.clear()
-            self._lost()
-            self._stop.wait(self.takeovers.after_loss(self.retry, self.connects > 0))
-
-    def _lost(self) -> None:
-        if self.takeovers.lost():
-            log.error("MQTT broker %s:%d closed this connection %d times right after it opened: another device is "
-                      "probably connected with the same client id %r; give each device its own device_id (now %r) "
-                      "or client_id. Reconnecting after %g s from now on, up to %g s, so the two stop taking the "
-                      "connection from each other", self.host, self.port, TAKEOVERS, self.client_id,
-                      self.device_id, TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
-        elif self._problem.last is None:
-            log.warning("MQTT connection to %s:%d lost: reconnecting", self.host, self.port)
-
-    def _report(self, message: str) -> None:
-        """Log a connection problem once per distinct message (a broker down for hours must not flood the log)."""
-        self._problem.warning(message, "%s (retrying with backoff)", message)
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            hint = " (check the username and password)" if "auth" in str(reason_code).lower() \
-                or "password" in str(reason_code).lower() else ""
-            self._report(f"MQTT broker {self.host}:{self.port} refused the connection: {reason_code}{hint}")
-            return
-        self.connects += 1
-        self._problem.clear()
-        self.takeovers.opened()
-        log.info("MQTT connected to %s:%d (%s)", self.host, self.port, "TLS" if self.tls else "plain")
-        client.publish(self.topic("availability"), "online", qos=1, retain=True)
+    # ---- the connection's callbacks (its thread) -------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client) -> None:
         if self.discovery:  # its config; the per-entity configs of earlier versions are migrated
             self.discovery.connected(client)
         # the first connection sends what was queued since the start, the retained objects included; after a
         # reconnect paho resends the QoS 1 backlog first, oldest first: the retained objects are sent again once
         # it is delivered (replay_due), or a queued older state would be the last word
         self._replay_wanted = self.connects > 1
-        self._connected.set()
+
+    def _on_takeover(self) -> None:
+        log.error("MQTT broker %s:%d closed this connection %d times right after it opened: another device is "
+                  "probably connected with the same client id %r; give each device its own device_id (now %r) "
+                  "or client_id. Reconnecting after %g s from now on, up to %g s, so the two stop taking the "
+                  "connection from each other", self.host, self.port, TAKEOVERS, self.client_id,
+                  self.device_id, TAKEOVER_MIN_DELAY_S, TAKEOVER_MAX_DELAY_S)
 
     def _on_message(self, client, userdata, msg) -> None:
         if self.discovery:  # the only subscriptions of this connection: Home Assistant's
             self.discovery.message(client, msg)
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._connected.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self.acks.acked(mid)
@@ -342,7 +204,7 @@ class MqttSink(Sink):
         qos = self.qos if kind is Kind.EVENT else 1 if kind.retained else 0
         if kind is Kind.STATS:
             obj = {**obj, "mqtt_dropped": self.dropped, "mqtt_queued": self.acks.pending}
-        if (qos == 0 or kind is Kind.SNAPSHOT) and not self._connected.is_set():
+        if (qos == 0 or kind is Kind.SNAPSHOT) and not self.connection.connected.is_set():
             return  # periodic data is not worth queueing; the fan-out replays the newest snapshot after a reconnect
         if qos and self.acks.pending >= self.queue_limit:
             self.dropped += 1
@@ -364,39 +226,27 @@ class MqttSink(Sink):
         return [(k, o) for k, o in self.acks.unacknowledged() if not k.retained]
 
     def replay_due(self) -> bool:
-        if self._replay_wanted and self._connected.is_set() and not self.acks.pending:
+        if self._replay_wanted and self.connection.connected.is_set() and not self.acks.pending:
             self._replay_wanted = False
             return True
         return False
 
     def flush(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while self.acks.pending and time.monotonic() < deadline and self._connected.is_set():
+        while self.acks.pending and time.monotonic() < deadline and self.connection.connected.is_set():
             time.sleep(0.02)
         if self.acks.pending:
             log.warning("MQTT: %d queued messages not delivered at shutdown", self.acks.pending)
 
     def close(self, timeout: float = 2.0) -> None:
-        """Clean stop: publish ``offline`` ourselves (paho sends no will on a clean disconnect), then disconnect;
-        at most ``timeout`` seconds (the connection thread leaves its loop within 0.5 s)."""
-        end = time.monotonic() + timeout
-        if self._connected.is_set():
-            if self._camera is not None:  # the retained camera state must not say "online" after the stop
-                stopped = {**self._camera, "state": "offline", "reason": "stopped", "ts": utc_now()}
-                self.client.publish(self.topic("camera"), json.dumps(stopped, separators=(",", ":")), qos=1,
-                                    retain=True)
-            info = self.client.publish(self.topic("availability"), "offline", qos=1, retain=True)
-            try:
-                info.wait_for_publish(timeout=max(0.1, end - time.monotonic() - 0.6))
-            except (RuntimeError, ValueError):
-                pass
-        self._stop.set()
-        try:
-            self.client.disconnect()
-        except Exception:
-            log.debug("MQTT disconnect failed", exc_info=True)
-        self.thread.join(timeout=max(0.1, end - time.monotonic()))
+        """Clean stop: the retained camera state says ``stopped``, ``offline`` is published (by the connection: paho
+        sends no will on a clean disconnect), then disconnect; at most ``timeout`` seconds."""
+        if self.connection.connected.is_set() and self._camera is not None:
+            # the retained camera state must not say "online" after the stop
+            stopped = {**self._camera, "state": "offline", "reason": "stopped", "ts": utc_now()}
+            self.client.publish(self.topic("camera"), json.dumps(stopped, separators=(",", ":")), qos=1, retain=True)
+        self.connection.close(timeout)
 
     def stats(self) -> dict:
-        return {"mqtt_connected": self._connected.is_set(), "mqtt_dropped": self.dropped,
+        return {"mqtt_connected": self.connection.connected.is_set(), "mqtt_dropped": self.dropped,
                 "mqtt_queued": self.acks.pending}
