@@ -90,7 +90,8 @@ def quiet(args, folder: Path) -> dict:
 
 def segments(args, folder: Path) -> tuple[dict, list[dict]]:
     from edge_lrcn.convert.synth import make_sequence
-    from edge_lrcn.segments import Segment, score as score_segments
+    from edge_lrcn.segments import Segment
+    from edge_lrcn.segments import score as score_segments
 
     exact = announced = right = starts_n = 0
     delays, per_video, labels = [], [], sorted({lab for lab, _ in SEGMENTS})

@@ -4,7 +4,12 @@
 
 Each server is started 5 times (interleaved); the time from exec to its first answered request and its RSS then;
 medians. """
-import socket, subprocess, sys, time, urllib.request
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
 SERVERS = {
 "stdlib": '''
 import json
@@ -50,5 +55,6 @@ res = {k: [] for k in SERVERS}
 for _ in range(5):
     for k in SERVERS: res[k].append(one(k))
 import statistics as st
+
 for k, v in res.items():
     print(f"{k:18s} start-up {st.median(x[0] for x in v)*1000:6.0f} ms  RSS {st.median(x[1] for x in v)/1024:5.1f} MB  (+{st.median(x[2] for x in v)/1024:4.1f} MB over a bare python)")

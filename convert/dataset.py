@@ -16,12 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_lrcn.errors import DatasetError
-from edge_lrcn.progress import Progress
 from edge_lrcn.capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from edge_lrcn.classify.cut import scenes
 from edge_lrcn.classify.pacer import Pacer
 from edge_lrcn.classify.preprocess import resize_rgb, to_float, transform_stack
+from edge_lrcn.errors import DatasetError
+from edge_lrcn.progress import Progress
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 3  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode); 3: scene cuts

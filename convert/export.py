@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 

@@ -10,8 +10,8 @@ dozen clips (docs/training.md); not used to train the embedded model.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import cv2
 import numpy as np

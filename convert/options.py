@@ -43,7 +43,7 @@ class LrcnConfig:
         return d
 
     @classmethod
-    def reference(cls, **kw) -> "LrcnConfig":
+    def reference(cls, **kw) -> LrcnConfig:
         """The tutorial model as it was: its CNN trained from scratch, the LSTM on the features themselves."""
         return cls(**{"encoder": "reference", "input": "frame", "motion": "none", "heads": 1, **kw})
 

@@ -21,8 +21,8 @@ from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter, runtime
 from edge_lrcn.plots import plot_confusion, plot_curves
 from edge_lrcn.progress import Progress
 
-from . import dataset as D
 from . import crossval, gate
+from . import dataset as D
 from . import groups as G
 from .options import ConvertOptions, LrcnConfig, TrainOptions, transform_of
 from .train import get_strategy, is_chief, resolve_pairs, save_sidecar, train_baseline, train_lrcn

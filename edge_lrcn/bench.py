@@ -341,8 +341,8 @@ DELAY_SEEDS = (901, 902, 903)  # segment videos of the delay figures: seeds no s
 def segment_delays(bundle, threads: int, folder: Path, seeds=DELAY_SEEDS) -> dict:
     """Delay, wrong and false starts of the daemon's classifier and default tracker on segment videos of the
     model's classes (docs/events.md); {} when the model has neither synth's classes."""
-    from .config import BY_NAME, EventSettings
     from .classify.classifier import Classifier
+    from .config import BY_NAME, EventSettings
     from .convert import motion_synth, synth
     from .model.loader import open_model
     from .segments import Segment, evaluate_video

@@ -135,8 +135,9 @@ def eval_command(args) -> int:
     print(json.dumps(r, indent=2) if args.json else format_report(r))
     if args.plot:
         try:
-            from .plots import plot_confusion
             import matplotlib  # noqa: F401
+
+            from .plots import plot_confusion
         except ImportError:
             raise UsageError("--plot needs matplotlib: pip install 'edge-lrcn[metrics]'") from None
         plot_confusion(np.array(r["confusion_matrix"]), r["labels"], args.plot,

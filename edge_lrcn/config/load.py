@@ -175,7 +175,7 @@ class ConfigSource:
     must_exist: bool = False  # an explicit --config or EDGE_LRCN_CONFIG must exist; the default path is optional
 
     @classmethod
-    def from_args(cls, args, environ=None) -> "ConfigSource":
+    def from_args(cls, args, environ=None) -> ConfigSource:
         env = os.environ if environ is None else environ
         flags = {s.name: getattr(args, s.name, None) for s in SCHEMA}
         if getattr(args, "config", None):

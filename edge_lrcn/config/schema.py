@@ -7,12 +7,24 @@ Every setting has one name. In the TOML file it lives at top level or in its sec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..publish.urls import SinkSpec, SinkType
-from .convert import (boolean, boolean_or_auto, choice, client_id, host_port, number, regions, sinks, str_list, string,
-                      topic_part)
+from .convert import (
+    boolean,
+    boolean_or_auto,
+    choice,
+    client_id,
+    host_port,
+    number,
+    regions,
+    sinks,
+    str_list,
+    string,
+    topic_part,
+)
 from .sections import DEFAULT_TRUSTED_KEYS
 
 DEFAULT_CONFIG_PATH = "/etc/edge-lrcn/config.toml"

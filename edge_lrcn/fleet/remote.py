@@ -20,8 +20,8 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..config import REMOTE_SETTINGS, Settings, read_remote
 from ..config.remote import jsonable

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import BundleError, EdgeLrcnError
 from ..logsafe import Throttle, cut

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..dataset import add_clip, check_label
 from ..errors import UsageError
-from .auth import COOKIE, SESSION_S
 from . import editor, library
+from .auth import COOKIE, SESSION_S
 from .live import LiveFeed
 from .review import EventLog
 from .server import STATIC, HttpError, PageOptions, PageServer

@@ -37,7 +37,7 @@ class PageOptions:
     previous_model: str | None = None  # the bundle a fleet push replaced (fleet/state.py)
 
     @classmethod
-    def of(cls, settings) -> "PageOptions | None":
+    def of(cls, settings) -> PageOptions | None:
         """From the typed settings (``settings.http``, ``settings.clips``); None when the page is off."""
         bind = settings.http.http
         if bind is None:
