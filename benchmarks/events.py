@@ -13,8 +13,8 @@ With ``--quiet-minutes M`` it also runs the daemon on an M-minute video where no
 sensor noise, slow light drift and the light switched every 90 s, a new scene every 5 minutes) and counts the starts
 per hour: of the idle label (``--idle``, default ``still``) and of any other label (false starts).
 
-The README's events figures come from ``python benchmarks/events.py --seeds 301-340 --quiet-minutes 60``; pick seeds no choice was tuned
-on when you compare models or settings.
+The README's events figures come from ``python benchmarks/events.py --seeds 301-340 --quiet-minutes 60``; pick seeds no
+choice was tuned on when you compare models or settings.
 """
 
 from __future__ import annotations

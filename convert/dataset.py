@@ -192,7 +192,8 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
                                           f"frames"))
             log.warning("skipping %s: no scene between its cuts is one window long", path)
         elif len(frames) < min_frames:
-            what = "no decodable frames" if len(frames) == 0 else f"{len(frames)} frames at the model fps, < {min_frames}"
+            what = ("no decodable frames" if len(frames) == 0
+                    else f"{len(frames)} frames at the model fps, < {min_frames}")
             ds.skipped.append((str(path), f"too short: {what}"))
             log.warning("skipping %s: too short (%s)", path, what)
         else:

@@ -153,7 +153,7 @@ def make_sequence(path: Path, segments, seed: int = 0, fps: float = FPS,
     scenes = [(MotionScene(label, rng, *size), seconds) for label, seconds in segments]  # bad labels before writing
     writer = open_writer(Path(path), fps, *size)
     try:
-        for (scene, seconds), (label, _) in zip(scenes, segments):
+        for (scene, seconds), (label, _) in zip(scenes, segments, strict=True):
             for i in range(int(round(seconds * fps))):
                 writer.write(scene.render(i / fps))
             truth.append((label, t, t + seconds))

@@ -63,6 +63,7 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -385,7 +386,7 @@ def _model_figures(bundle, threads: int, repeats: int) -> dict:
     for kind, member in ENCODERS.items():
         if bundle.has(member):
             enc = Encoder(make_interpreter(bundle.member(member), threads), member, "cpu")
-            r[f"encoder_{kind}_ms"] = _median_ms(lambda: enc.encode_rgb(rgb), repeats)
+            r[f"encoder_{kind}_ms"] = _median_ms(partial(enc.encode_rgb, rgb), repeats)
             del enc  # an idle interpreter's worker threads still compete with the ones timed next (2 cores here)
     auto = cpu_encoder(bundle, "auto", threads, remember=False)  # timed here, as bench reports it
     r["encoder_auto"] = next(k for k, m in ENCODERS.items() if m == auto.member)

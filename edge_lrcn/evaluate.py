@@ -93,7 +93,7 @@ def format_report(r: dict) -> str:
     width = max(8, max(len(x) for x in labels) + 1)
     lines.append("confusion matrix (rows: true, columns: predicted)")
     lines.append(" " * width + "".join(f"{x[:width - 1]:>{width}}" for x in labels))
-    for lab, row in zip(labels, r["confusion_matrix"]):
+    for lab, row in zip(labels, r["confusion_matrix"], strict=True):
         lines.append(f"{lab[:width - 1]:<{width}}" + "".join(f"{v:>{width}}" for v in row))
     return "\n".join(lines)
 

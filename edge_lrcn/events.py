@@ -148,4 +148,4 @@ class ActivityTracker:
         if self.last_probs is None:
             return None
         return self.make("scores", t=round(t, 3),
-                         scores={lab: round(float(p), 4) for lab, p in zip(self.labels, self.last_probs)})
+                         scores={lab: round(float(p), 4) for lab, p in zip(self.labels, self.last_probs, strict=True)})

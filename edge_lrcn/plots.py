@@ -17,7 +17,7 @@ def plot_curves(history, baseline_history, path: Path) -> None:
     for hist, tag in ((history, "LRCN"), (baseline_history, "baseline")):
         if not hist:
             continue
-        for ax, key in zip(axes, ("loss", "accuracy")):
+        for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
             ax.plot(hist.get(key, []), label=f"{tag} train")
             ax.plot(hist.get("val_" + key, []), "--", label=f"{tag} val")
             ax.set_xlabel("epoch")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import logging
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def read_timeline(path: Path) -> list[Segment]:
     segs.sort(key=lambda s: s.start)
     if not segs:
         raise DatasetError(f"timeline {path}: no segment")
-    if any(p.end > n.start + 1e-6 for p, n in zip(segs, segs[1:])):
+    if any(p.end > n.start + 1e-6 for p, n in pairwise(segs)):
         raise DatasetError(f"timeline {path}: segments overlap")
     return segs
 

@@ -146,7 +146,8 @@ def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = 
             values[s.name], origins[s.name] = s.default, f"default {key_of(s.name)}"
             continue
         try:
-            values[s.name], origins[s.name] = (typed(s.conv, raw) if where.startswith("remote ") else s.conv(raw)), where
+            values[s.name] = typed(s.conv, raw) if where.startswith("remote ") else s.conv(raw)
+            origins[s.name] = where
         except (TypeError, ValueError) as exc:
             problems.append(Problem(where, str(exc)))
             values[s.name], origins[s.name] = s.default, where

@@ -164,7 +164,8 @@ def _check_manifest(m: Any, where: str) -> None:
     files = m.get("files")
     need(isinstance(files, dict) and files, "files")
     for name, info in files.items():
-        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name in (MANIFEST, SIGNATURE):
+        if (not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".")
+                or name in (MANIFEST, SIGNATURE)):
             raise _fail(where, f"member name {name!r} is not allowed")
         need(isinstance(info, dict) and isinstance(info.get("sha256"), str) and len(info["sha256"]) == 64,
              f"files.{name}.sha256")

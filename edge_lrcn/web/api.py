@@ -199,7 +199,7 @@ ROUTES = [
 
 
 def _scores(labels, probs) -> dict:
-    return {lab: round(float(x), 4) for lab, x in zip(labels, probs)} if probs is not None else {}
+    return {lab: round(float(x), 4) for lab, x in zip(labels, probs, strict=True)} if probs is not None else {}
 
 
 def make_page(settings, labels: list[str]) -> Page | None:

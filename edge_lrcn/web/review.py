@@ -82,7 +82,7 @@ class EventLog:
     def listing(self) -> list[dict]:
         items = self._from_memory()
         disk = self._from_disk()
-        for eid, item in items.items():
+        for item in items.values():
             item["status"] = "no clip" if self.clips_dir is None else "recording"
         items.update({eid: {**d, "status": "done"} for eid, d in disk.items()})
         out = []
