@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,8 +107,8 @@ def stream_events(classifier: Classifier, tracker: ActivityTracker, path: Path) 
 
 def score(starts: list[tuple[str, float]], segments: list[Segment], labels) -> dict:
     """Per segment its delay (None: never announced) and wrong starts; in all, false starts and repeats."""
-    per = [{"label": s.label, "start": s.start, "end": s.end, "delay": None, "wrong": 0, "repeats": 0}
-           for s in segments]
+    per: list[dict[str, Any]] = [{"label": s.label, "start": s.start, "end": s.end, "delay": None, "wrong": 0,
+                                  "repeats": 0} for s in segments]
     false_starts = 0
     for label, t in starts:
         i = next((k for k, s in enumerate(segments) if s.start <= t < s.end), None)

@@ -163,6 +163,7 @@ def resolve(flags: dict[str, Any], config_path, environ=None, must_exist: bool =
     if problems:
         more = f" (and {len(problems) - 1} more: run edge-lrcn check-config)" if len(problems) > 1 else ""
         raise UsageError(f"{problems[0]}{more}")
+    assert settings is not None  # gather gives settings exactly when it found no problem
     return settings
 
 

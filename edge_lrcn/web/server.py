@@ -98,6 +98,7 @@ class HttpError(Exception):
 class Handler(BaseHTTPRequestHandler):
     """The plumbing every route uses: checks, JSON in and out, files. The routes are in api.py."""
 
+    server: PageServer  # the server that made this handler (BaseRequestHandler types it as BaseServer)
     timeout = SOCKET_TIMEOUT_S
     server_version = "edge-lrcn"
     sys_version = ""
