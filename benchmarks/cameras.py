@@ -50,7 +50,7 @@ def run_group(n: int, videos: list[Path], port: int) -> dict:
         p.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - t0
         time.sleep(0.2)
-        objs = [json.loads(l) for l in outs[i] if l.startswith("{")]
+        objs = [json.loads(line) for line in outs[i] if line.startswith("{")]
         stats = [o for o in objs if o.get("type") == "stats"]
         rows.append({"device": f"cam{i}", "exit": p.returncode, "wall_s": round(wall, 1),
                      "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
@@ -88,8 +88,10 @@ def main() -> int:
     if a.json:
         print(json.dumps(results, indent=1))
         return 0
-    print(f"{a.size} at {a.fps:g} fps, {a.seconds:g} s per camera, --realtime, stdout + MQTT sinks; {os.cpu_count()} cores")
-    print("| daemons side by side | device | CPU, % of one core | peak RSS MB | fps in / kept (last stats) | load before/after |")
+    print(f"{a.size} at {a.fps:g} fps, {a.seconds:g} s per camera, --realtime, stdout + MQTT sinks;"
+          f" {os.cpu_count()} cores")
+    print("| daemons side by side | device | CPU, % of one core | peak RSS MB | fps in / kept (last stats)"
+          " | load before/after |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
         for row in r["daemons"]:

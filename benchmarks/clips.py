@@ -73,8 +73,8 @@ def main() -> int:
             runs["on"].append(run_once(tmp / "soak.avi", tmp / f"clips{i}"))
             print(f"run {i + 1}: off {runs['off'][-1]}, on {runs['on'][-1]}", file=sys.stderr)
     med = {k: {m: round(statistics.median(r[m] for r in v), 2) for m in v[0]} for k, v in runs.items()}
-    med["cpu_ratio_on_off"] = round(statistics.median(a["cpu_s"] / b["cpu_s"] for a, b in zip(runs["on"],
-                                                                                                 runs["off"])), 3)
+    med["cpu_ratio_on_off"] = round(statistics.median(a["cpu_s"] / b["cpu_s"]
+                                                      for a, b in zip(runs["on"], runs["off"], strict=True)), 3)
     med["frames"], med["size"], med["runs"] = args.frames, args.size, args.runs
     print(json.dumps(med, indent=2) if args.json else "\n".join(f"{k:>18}: {v}" for k, v in med.items()))
     return 0

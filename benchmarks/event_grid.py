@@ -109,7 +109,8 @@ def main() -> int:
         return 0
     for r in rows:
         print(f"enter {r['enter']:.2f} exit {r['exit']:.2f} smoothing {r['smoothing']:>3} min_duration "
-              f"{r['min_duration']:.2f} agree {r['agree']}: announced {r['announced']}/{r['segments']}, wrong {r['wrong']}, false "
+              f"{r['min_duration']:.2f} agree {r['agree']}: announced {r['announced']}/{r['segments']}, "
+              f"wrong {r['wrong']}, false "
               f"{r['false']}, repeats {r['repeats']}, delay median {r['delay_median_s']} s, max {r['delay_max_s']} s")
     return 0
 

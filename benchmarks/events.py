@@ -13,8 +13,8 @@ With ``--quiet-minutes M`` it also runs the daemon on an M-minute video where no
 sensor noise, slow light drift and the light switched every 90 s, a new scene every 5 minutes) and counts the starts
 per hour: of the idle label (``--idle``, default ``still``) and of any other label (false starts).
 
-The README's events figures come from ``python benchmarks/events.py --seeds 301-340 --quiet-minutes 60``; pick seeds no choice was tuned
-on when you compare models or settings.
+The README's events figures come from ``python benchmarks/events.py --seeds 301-340 --quiet-minutes 60``; pick seeds no
+choice was tuned on when you compare models or settings.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def quiet(args, folder: Path) -> dict:
 
 def segments(args, folder: Path) -> tuple[dict, list[dict]]:
     from edge_lrcn.convert.synth import make_sequence
-    from edge_lrcn.segments import Segment, score as score_segments
+    from edge_lrcn.segments import Segment
+    from edge_lrcn.segments import score as score_segments
 
     exact = announced = right = starts_n = 0
     delays, per_video, labels = [], [], sorted({lab for lab, _ in SEGMENTS})

@@ -4,10 +4,10 @@
 
 Writes bench's 640x480, 30 fps MJPG video of ``--seconds`` seconds, then runs the real daemon on it in this process
 (``edge-lrcn run --realtime --sink stdout --scores``, stdout to /dev/null) with the hot-path calls wrapped: each wrapper
-adds the CPU time of its own thread (``time.thread_time``) spent inside the call. Reader thread: ``_grab`` (demuxing
-the Motion-JPEG packets; FFmpeg's demux + decode for other codecs), ``decode_packet`` (a kept frame's JPEG decode;
-``_retrieve``, the colour conversion, for other codecs), ``VideoFileSource.read`` (those, plus timestamps, the
-pacer's decision and the real-time sleep), ``FrameReader._put``; main thread: ``Daemon._loop`` and what it calls. Nested calls
+adds the CPU time of its own thread (``time.thread_time``) spent inside the call. Reader thread: ``_grab`` (demuxing the
+Motion-JPEG packets; FFmpeg's demux + decode for other codecs), ``decode_packet`` (a kept frame's JPEG decode;
+``_retrieve``, the colour conversion, for other codecs), ``VideoFileSource.read`` (those, plus timestamps, the pacer's
+decision and the real-time sleep), ``FrameReader._put``; main thread: ``Daemon._loop`` and what it calls. Nested calls
 are counted in their callers too. Prints ms per second of video and us per call (start-up calls, e.g. ``--encoder
 auto``'s timing, are counted as well). The README's "Where the daemon's CPU goes" paragraph comes from this.
 """

@@ -60,7 +60,8 @@ def view(port: int, stop: threading.Event, got: list[int]) -> None:
 def run_once(video: Path, mode: str) -> dict:
     port = free_port()
     cmd = [sys.executable, "-m", "edge_lrcn", "run", "--source", str(video), "--realtime", "--sink", "stdout",
-           "--stats-interval", "0", "--log-level", "WARNING"] + ([] if mode == "off" else ["--http", f"127.0.0.1:{port}"])
+           "--stats-interval", "0", "--log-level", "WARNING"] \
+        + ([] if mode == "off" else ["--http", f"127.0.0.1:{port}"])
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     peak: dict = {}
     stop, got = threading.Event(), [0]
@@ -117,9 +118,9 @@ def main() -> int:
         for m in MODES[1:]:
             out[m + "_minus_off"] = {
                 "cpu_pct": round(statistics.median(100 * (a["cpu_s"] - b["cpu_s"]) / args.seconds
-                                                   for a, b in zip(runs[m], runs["off"])), 2),
+                                                   for a, b in zip(runs[m], runs["off"], strict=True)), 2),
                 "rss_anon_mb": round(statistics.median(a["rss_anon_mb"] - b["rss_anon_mb"]
-                                                       for a, b in zip(runs[m], runs["off"])), 2)}
+                                                       for a, b in zip(runs[m], runs["off"], strict=True)), 2)}
         out["browser_copy"] = transcode_cost(tmp)
     out["seconds"], out["runs"] = args.seconds, args.runs
     print(json.dumps(out, indent=2) if args.json else "\n".join(f"{k:>20}: {v}" for k, v in out.items()))

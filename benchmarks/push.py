@@ -4,11 +4,11 @@
 
 A real mosquitto on loopback, the MJPEG test camera (15 fps) and one `edge-lrcn run` with a trusted key and
 --stats-interval 1. Each push is a newly signed bundle (the embedded models under other label names: a sha256 the
-child-process check has not seen, with a fresh cache), sent with `edge-lrcn push`. Printed: the push's wall time,
-the kept frame rate of the stats objects that fall inside the push against those before the first push (a
-check that runs on the frame loop would show as a second with no kept frames), and the daemon's private memory
-(RssAnon) before the first push and 2 s after each (the 150 MB target; the old model must be released). The figures depend on what else runs
-on the machine: the load average is printed with them.
+child-process check has not seen, with a fresh cache), sent with `edge-lrcn push`. Printed: the push's wall time, the
+kept frame rate of the stats objects that fall inside the push against those before the first push (a check that runs on
+the frame loop would show as a second with no kept frames), and the daemon's private memory (RssAnon) before the first
+push and 2 s after each (the 150 MB target; the old model must be released). The figures depend on what else runs on the
+machine: the load average is printed with them.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def flood(c: mqtt.Client, rate: float, seconds: float) -> int:
 def phase(lines: list[tuple[float, dict]], pings: list[float], t0: float, t1: float) -> dict:
     fps = [o["fps_kept"] for t, o in lines if o.get("type") == "stats" and t0 + 1 < t <= t1]
     inside = [t for t in pings if t0 <= t <= t1]
-    gaps = [b - a for a, b in zip([t0] + inside, inside + [t1])]
+    gaps = [b - a for a, b in zip([t0] + inside, inside + [t1], strict=True)]
     offline = [o for t, o in lines if o.get("type") == "camera" and o.get("state") == "offline" and t0 <= t <= t1]
     return {"seconds": round(t1 - t0, 1), "fps_kept_median": statistics.median(fps) if fps else None,
             "fps_kept_min": min(fps) if fps else None, "watchdog_pings": len(inside),

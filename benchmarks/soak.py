@@ -3,10 +3,11 @@ resident memory and queues.
 
     python benchmarks/soak.py [--frames 100000] [--model M] [--json]
 
-A 320x240 synth video (speed is bench's business; this is about memory and queues) is written once and looped: the daemon is run on a playlist made by repeating it (one file,
-concatenated with OpenCV), so decode, pacing, encoder, head, events and both sinks all run for every frame. A real
-mosquitto broker is started on a free loopback port and a subscriber counts what arrives. RSS is sampled from
-/proc every second; "after warm-up" means after the first 10% of the frames.
+A 320x240 synth video (speed is bench's business; this is about memory and queues) is written once and looped: the
+daemon is run on a playlist made by repeating it (one file, concatenated with OpenCV), so decode, pacing, encoder, head,
+events and both sinks all run for every frame. A real mosquitto broker is started on a free loopback port and a
+subscriber counts what arrives. RSS is sampled from /proc every second; "after warm-up" means after the first 10% of the
+frames.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def main() -> int:
     last = stats[-1]
     warm = [r for t, r in samples if t >= elapsed * 0.1]
     result = {
-        "frames": last["frames_in"], "kept": last["frames_kept"], "windows": last["windows"], "seconds": round(elapsed, 1),
+        "frames": last["frames_in"], "kept": last["frames_kept"], "windows": last["windows"],
+        "seconds": round(elapsed, 1),
         "fps": round(last["frames_in"] / elapsed, 1), "events_stdout": events, "events_mqtt": received["events"],
         "rss_start_mb": round(warm[0], 1), "rss_end_mb": round(warm[-1], 1), "rss_max_mb": round(max(warm), 1),
         "rss_growth_after_warmup_mb": round(warm[-1] - warm[0], 2), "mqtt_dropped": last.get("mqtt_dropped"),

@@ -100,7 +100,7 @@ def cross_validate(opts: ConvertOptions, cfg: LrcnConfig, clips: list[D.Clip], p
             "groups": len(G.by_group(clips)), "int8_accuracy": acc["int8"], "float_accuracy": acc["float"],
             "baseline_accuracy": acc.get("baseline"),
             "per_fold": [{"clips": len(t), "int8_accuracy": float(np.mean(r["int8"] == r["y"]))}
-                         for t, r in zip(parts, results)],
+                         for t, r in zip(parts, results, strict=True)],
             "confusion_matrix": _confusion(np.concatenate([r["int8"] for r in results]), y, len(cfg.labels)),
             "seconds": round(time.time() - t0, 1), "clip_labels": [c.label for t in parts for c in t]}
 

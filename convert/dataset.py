@@ -16,12 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_lrcn.errors import DatasetError
-from edge_lrcn.progress import Progress
 from edge_lrcn.capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from edge_lrcn.classify.cut import scenes
 from edge_lrcn.classify.pacer import Pacer
 from edge_lrcn.classify.preprocess import resize_rgb, to_float, transform_stack
+from edge_lrcn.errors import DatasetError
+from edge_lrcn.progress import Progress
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 3  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode); 3: scene cuts
@@ -192,7 +192,8 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
                                           f"frames"))
             log.warning("skipping %s: no scene between its cuts is one window long", path)
         elif len(frames) < min_frames:
-            what = "no decodable frames" if len(frames) == 0 else f"{len(frames)} frames at the model fps, < {min_frames}"
+            what = ("no decodable frames" if len(frames) == 0
+                    else f"{len(frames)} frames at the model fps, < {min_frames}")
             ds.skipped.append((str(path), f"too short: {what}"))
             log.warning("skipping %s: too short (%s)", path, what)
         else:

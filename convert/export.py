@@ -2,8 +2,8 @@
 
 Every Keras model goes through ``keras.export.ExportArchive`` with a fixed batch of 1 and ``training=False``, then
 ``tf.lite.TFLiteConverter.from_saved_model``: converting the whole Keras 3 LRCN to int8 does not work (the LSTM is a
-WHILE loop), ``from_concrete_functions`` leaves variables unfrozen, and a dynamic batch fails (TensorListReserve). The head is a
-``tf.function`` whose weights are constants (no variables), converted from its concrete function.
+WHILE loop), ``from_concrete_functions`` leaves variables unfrozen, and a dynamic batch fails (TensorListReserve).
+The head is a ``tf.function`` whose weights are constants (no variables), converted from its concrete function.
 ``convert()`` leaks memory per call in TF 2.20/2.21: fine for a CLI run, do not loop it in one process.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 

@@ -119,7 +119,7 @@ def _gate_inputs(tf, w: HeadWeights, x) -> list:
     frame = q[:, :, :g] + w.bias
     steps = tf.split(frame, t, axis=1)
     later = tf.split(change[:, lag:] - change[:, :-lag], t - lag, axis=1)
-    return steps[:lag] + [s + c for s, c in zip(steps[lag:], later)]
+    return steps[:lag] + [s + c for s, c in zip(steps[lag:], later, strict=True)]
 
 
 def _recurrence(tf, w: HeadWeights, inputs: list):

@@ -28,7 +28,7 @@ def _reference_encoder(cfg: LrcnConfig, name: str) -> keras.Model:
     if len(cfg.filters) != len(cfg.pools):
         raise ValueError("filters and pools need the same length")
     x = inp = keras.Input((cfg.height, cfg.width, 3), name="frame")
-    for i, (f, p) in enumerate(zip(cfg.filters, cfg.pools)):
+    for i, (f, p) in enumerate(zip(cfg.filters, cfg.pools, strict=True)):
         x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
         x = layers.MaxPooling2D(p, name=f"pool{i + 1}")(x)
         if i < len(cfg.filters) - 1 and cfg.dropout:

@@ -10,8 +10,8 @@ dozen clips (docs/training.md); not used to train the embedded model.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import cv2
 import numpy as np
@@ -153,7 +153,7 @@ def make_sequence(path: Path, segments, seed: int = 0, fps: float = FPS,
     scenes = [(MotionScene(label, rng, *size), seconds) for label, seconds in segments]  # bad labels before writing
     writer = open_writer(Path(path), fps, *size)
     try:
-        for (scene, seconds), (label, _) in zip(scenes, segments):
+        for (scene, seconds), (label, _) in zip(scenes, segments, strict=True):
             for i in range(int(round(seconds * fps))):
                 writer.write(scene.render(i / fps))
             truth.append((label, t, t + seconds))

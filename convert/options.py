@@ -43,7 +43,7 @@ class LrcnConfig:
         return d
 
     @classmethod
-    def reference(cls, **kw) -> "LrcnConfig":
+    def reference(cls, **kw) -> LrcnConfig:
         """The tutorial model as it was: its CNN trained from scratch, the LSTM on the features themselves."""
         return cls(**{"encoder": "reference", "input": "frame", "motion": "none", "heads": 1, **kw})
 
@@ -60,7 +60,8 @@ class TrainOptions:
     sampling: str = "stream"
     verbose: int = 1  # 0: silent; 1: one progress line per head on a terminal; 2: Keras's epoch lines (--debug)
     reverse_pairs: dict[int, int] | str | None = None  # label index -> label of the window played backwards
-    hflip: dict[int, int] | str | None = "auto"  # label index -> label of the mirrored window (left-right); "auto": by name
+    # label index -> label of the mirrored window (left-right); "auto": by name
+    hflip: dict[int, int] | str | None = "auto"
     vflip: dict[int, int] | str | None = None  # label index -> label of the upside-down window
     checkpoint: str | None = None  # save the best weights here after every improving epoch
     init_from: str | None = None  # a trained .keras model whose weights start the training (fine-tuning)

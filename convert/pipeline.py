@@ -21,8 +21,8 @@ from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter, runtime
 from edge_lrcn.plots import plot_confusion, plot_curves
 from edge_lrcn.progress import Progress
 
-from . import dataset as D
 from . import crossval, gate
+from . import dataset as D
 from . import groups as G
 from .options import ConvertOptions, LrcnConfig, TrainOptions, transform_of
 from .train import get_strategy, is_chief, resolve_pairs, save_sidecar, train_baseline, train_lrcn
@@ -169,7 +169,7 @@ def _representative(train, cfg: LrcnConfig, count: int, seed: int):
     per_class = max(1, count // max(1, len(by_class)))
     out = []
     for clips in by_class.values():
-        for k in range(per_class):
+        for _ in range(per_class):
             clip = clips[rng.integers(len(clips))]
             out.append(D.to_float(np.asarray(clip.frames[rng.integers(len(clip.frames))])))
     return out
@@ -177,7 +177,7 @@ def _representative(train, cfg: LrcnConfig, count: int, seed: int):
 
 def _metrics(pred: np.ndarray, truth: np.ndarray, n: int) -> dict:
     cm = np.zeros((n, n), np.int64)
-    for t, p in zip(truth, pred):
+    for t, p in zip(truth, pred, strict=True):
         cm[t, p] += 1
     return {"accuracy": float((pred == truth).mean()) if len(truth) else 0.0, "confusion_matrix": cm.tolist()}
 

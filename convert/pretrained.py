@@ -73,7 +73,7 @@ def load_legacy_torch(path: Path) -> dict[str, np.ndarray]:
             dtype = next(v[1][0] for v in state.values() if v[1][1] == key)
             storages[key] = np.frombuffer(f.read(numel * np.dtype(dtype).itemsize), dtype=dtype)
     out = {}
-    for name, (_, (dtype, key, _), offset, size, stride) in state.items():
+    for name, (_, (_dtype, key, _), offset, size, stride) in state.items():
         data = storages[key]
         itemsize = data.itemsize
         out[name] = np.lib.stride_tricks.as_strided(data[offset:], shape=size,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -48,7 +48,7 @@ class Scene:
 
     @classmethod
     def random(cls, label: str, rng: np.random.Generator, width: int = DEFAULT_SIZE[0],
-               height: int = DEFAULT_SIZE[1], backgrounds: Sequence[str] = BACKGROUNDS) -> "Scene":
+               height: int = DEFAULT_SIZE[1], backgrounds: Sequence[str] = BACKGROUNDS) -> Scene:
         if label not in DIRECTIONS:
             raise ValueError(f"unknown synth class {label!r}; classes are {', '.join(CLASSES)}")
         kind = backgrounds[rng.integers(len(backgrounds))]

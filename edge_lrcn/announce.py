@@ -71,8 +71,9 @@ class Announcer:
         """A window's probabilities in a region, at this frame: the events they make, and the scores when asked."""
         tracker = self.trackers[region]
         self.emit(region, tracker.update(probs, frame.t), frame)
-        if self.events.scores:
-            self.fanout.publish(Kind.SCORES, tracker.scores(frame.t))
+        scores = tracker.scores(frame.t) if self.events.scores else None  # None only before a window
+        if scores is not None:
+            self.fanout.publish(Kind.SCORES, scores)
 
     def reset(self, region: str | None, reset: Reset | None) -> None:
         """A region's classifier restarted its window: its open activity ends with the reset's reason."""
@@ -110,6 +111,7 @@ class Announcer:
         """An activity starts at this frame: its snapshot (retained on MQTT before the event, so that an automation
         fired by the event shows this picture) and its clip, whose file names the event carries. Both show the
         whole frame; a region's clip's sidecar has the region's box (``dataset add`` cuts it)."""
+        assert frame.pixels is not None  # a kept frame: decoded
         snap = snapshot_jpeg(frame.pixels, self.snapshot_width) if self.snapshots or self.clips else None
         if self.clips:
             ev.update(self.clips.start_activity(ev, snap, self.boxes.get(region)))

@@ -63,7 +63,9 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -166,6 +168,7 @@ def daemon_run(model: str | None, video: Path, threads: int) -> dict:
                             cwd=tempfile.gettempdir())
     watcher, seen = _first_frame_watch(proc, t0)
     first = stats = rss_kb = anon_kb = None
+    assert proc.stdout is not None  # stdout=PIPE
     for line in proc.stdout:
         obj = json.loads(line)
         if first is None and obj["type"] == "scores":
@@ -246,6 +249,7 @@ def daemon_cpu(model: str | None, video: Path, threads: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "EDGE_LRCN_CONFIG"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=tempfile.gettempdir())
     start = end = None
+    assert proc.stdout is not None  # stdout=PIPE
     for line in proc.stdout:
         kind = json.loads(line)["type"]
         if kind in ("camera", "stats"):  # the camera goes online once the daemon has started
@@ -275,14 +279,17 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
 
     h, w = bundle.input_size
     src = VideoFileSource(video)
-    grab, decode, pixels = [], [], []
+    grab: list[float] = []
+    decode: list[float] = []
+    pixels: list[np.ndarray] = []
     for _ in range(frames):
         t0 = time.perf_counter()
         if not src._grab():
             break
         t1 = time.perf_counter()
         frame = src._decode(src.cap)
-        if len(pixels) < 10:  # a few frames are enough for resize and encoder, and keep the memory small
+        # a few (decoded) frames are enough for resize and encoder, and keep the memory small
+        if frame is not None and len(pixels) < 10:
             pixels.append(frame)
         grab.append(t1 - t0)
         decode.append(time.perf_counter() - t1)
@@ -294,6 +301,12 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
     feats = np.zeros((bundle.frames, bundle.feature_dim), np.float32)
     tracker = ActivityTracker(bundle.labels, EventSettings(), EventMaker("bench", bundle.model_id))
     probs = np.full(len(bundle.labels), 1.0 / len(bundle.labels), np.float32)
+
+    def publish_scores():
+        scores = tracker.scores(1.0)
+        assert scores is not None  # "events" below updated the tracker first
+        sink.publish(Kind.SCORES, scores)
+
     with open(os.devnull, "w") as null:
         sink = StdoutSink(null)
         ms = {"grab": np.median(grab) * 1000, "decode": np.median(decode) * 1000,
@@ -301,8 +314,8 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
               "encoder": _median_ms(lambda: enc.encode_rgb(rgbs[0]), len(grab), 3),
               "head": _median_ms(lambda: head(feats), len(grab), 3),
               "events": _median_ms(lambda: tracker.update(probs, 1.0), len(grab), 3),
-              "sinks": _median_ms(lambda: sink.publish(Kind.SCORES, tracker.scores(1.0)), len(grab), 3)}
-    r = {f"stage_{k}_ms": float(v) for k, v in ms.items()}
+              "sinks": _median_ms(publish_scores, len(grab), 3)}
+    r: dict[str, Any] = {f"stage_{k}_ms": float(v) for k, v in ms.items()}
     r["decode_mode"] = mode
     kept_per_s = min(bundle.fps, _video_fps(video))
     r["stages_ms_per_s"] = float(ms["grab"] * _video_fps(video) + sum(v for k, v in ms.items() if k != "grab")
@@ -341,8 +354,8 @@ DELAY_SEEDS = (901, 902, 903)  # segment videos of the delay figures: seeds no s
 def segment_delays(bundle, threads: int, folder: Path, seeds=DELAY_SEEDS) -> dict:
     """Delay, wrong and false starts of the daemon's classifier and default tracker on segment videos of the
     model's classes (docs/events.md); {} when the model has neither synth's classes."""
-    from .config import BY_NAME, EventSettings
     from .classify.classifier import Classifier
+    from .config import BY_NAME, EventSettings
     from .convert import motion_synth, synth
     from .model.loader import open_model
     from .segments import Segment, evaluate_video
@@ -381,11 +394,11 @@ def _model_figures(bundle, threads: int, repeats: int) -> dict:
     rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     feats = rng.random((bundle.frames, bundle.feature_dim), dtype=np.float32)
     head = Head(make_interpreter(bundle.member("head.tflite"), threads))
-    r = {}
+    r: dict[str, Any] = {}
     for kind, member in ENCODERS.items():
         if bundle.has(member):
             enc = Encoder(make_interpreter(bundle.member(member), threads), member, "cpu")
-            r[f"encoder_{kind}_ms"] = _median_ms(lambda: enc.encode_rgb(rgb), repeats)
+            r[f"encoder_{kind}_ms"] = _median_ms(partial(enc.encode_rgb, rgb), repeats)
             del enc  # an idle interpreter's worker threads still compete with the ones timed next (2 cores here)
     auto = cpu_encoder(bundle, "auto", threads, remember=False)  # timed here, as bench reports it
     r["encoder_auto"] = next(k for k, m in ENCODERS.items() if m == auto.member)
@@ -420,7 +433,7 @@ def bench(model: str | None, video: Path | None, threads: int | None, repeats: i
     bundle = load_bundle(model)
     threads = threads or default_threads()
     h, w = bundle.input_size
-    r = {"model": bundle.model_id, "interpreter": runtime_name(), "threads": threads}
+    r: dict[str, Any] = {"model": bundle.model_id, "interpreter": runtime_name(), "threads": threads}
     r.update(_model_figures(bundle, threads, repeats))
     with tempfile.TemporaryDirectory(prefix="edge-lrcn-bench-") as tmp:
         if video is None:

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from . import __version__
 from .errors import EXIT_UNEXPECTED, EXIT_USAGE, EdgeLrcnError, UsageError
@@ -327,7 +328,8 @@ def _cmd_check_config(args) -> int:
     from .config import DEFAULT_CONFIG_PATH, gather
 
     path = args.file or Path(os.environ.get("EDGE_LRCN_CONFIG") or DEFAULT_CONFIG_PATH)
-    settings, problems = gather({}, path, must_exist=True)
+    settings, found = gather({}, path, must_exist=True)
+    problems = [str(p) for p in found]
     if settings is not None:  # the trusted key files as the daemon reads them (which skips a bad one and goes on)
         from .fleet.keys import load_trusted
 
@@ -400,11 +402,12 @@ def main(argv=None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
-    quiet = None
+    hushed: ModuleType | None = None  # convert/quiet.py once installed, for the commands that load TensorFlow
     if args.command in ("train", "convert", "demo") and not args.debug:
         from .convert import quiet
 
         quiet.install()  # TensorFlow's, the converter's and LiteRT's C++ chatter on fd 2 hidden; --debug shows it
+        hushed = quiet
     _setup_logging(args)
     try:
         return COMMANDS[args.command](args)
@@ -422,8 +425,8 @@ def main(argv=None) -> int:
               f"details)", file=sys.stderr)
         return EXIT_UNEXPECTED
     finally:
-        if quiet is not None:
-            quiet.uninstall()  # everything written to fd 2 is out before main returns
+        if hushed is not None:
+            hushed.uninstall()  # everything written to fd 2 is out before main returns
 
 
 if __name__ == "__main__":

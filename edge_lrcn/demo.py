@@ -45,7 +45,8 @@ def demo_command(args) -> int:
     # and a held-out test split, not cross-validation (five times the training), to be quick
     opts = ConvertOptions(data=data, out=bundle, baseline=False, allow_degraded=True, estimate="holdout",
                           train=TrainOptions(epochs=args.epochs, patience=3, verbose=0,
-                                             learning_rate=FINE_TUNE_LR if init.exists() else TrainOptions.learning_rate,
+                                             learning_rate=(FINE_TUNE_LR if init.exists()
+                                                            else TrainOptions.learning_rate),
                                              init_from=str(init) if init.exists() else None))
     report = convert_command(opts)
     if not report["gate"]["passed"]:

@@ -93,7 +93,7 @@ def format_report(r: dict) -> str:
     width = max(8, max(len(x) for x in labels) + 1)
     lines.append("confusion matrix (rows: true, columns: predicted)")
     lines.append(" " * width + "".join(f"{x[:width - 1]:>{width}}" for x in labels))
-    for lab, row in zip(labels, r["confusion_matrix"]):
+    for lab, row in zip(labels, r["confusion_matrix"], strict=True):
         lines.append(f"{lab[:width - 1]:<{width}}" + "".join(f"{v:>{width}}" for v in row))
     return "\n".join(lines)
 
@@ -135,8 +135,9 @@ def eval_command(args) -> int:
     print(json.dumps(r, indent=2) if args.json else format_report(r))
     if args.plot:
         try:
-            from .plots import plot_confusion
             import matplotlib  # noqa: F401
+
+            from .plots import plot_confusion
         except ImportError:
             raise UsageError("--plot needs matplotlib: pip install 'edge-lrcn[metrics]'") from None
         plot_confusion(np.array(r["confusion_matrix"]), r["labels"], args.plot,

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -66,7 +67,8 @@ class ActivityTracker:
     * ``none`` is the state when no activity is on.
     """
 
-    def __init__(self, labels: list[str], settings: EventSettings, make: EventMaker):
+    def __init__(self, labels: list[str], settings: EventSettings, make: Callable[..., dict]):
+        # make: an EventMaker, or announce.py's that adds the region: make(type_, **fields) -> the object
         self.labels, self.s, self.make = list(labels), settings, make
         self._recent: deque[np.ndarray] = deque(maxlen=max(settings.smoothing, settings.agree))
         self.label = NONE
@@ -95,6 +97,7 @@ class ActivityTracker:
     def close(self, t: float, reason: str | None = None) -> list[dict]:
         if self.label == NONE:
             return []
+        assert self.since_t is not None  # set with the label when the activity started
         ev = self.make("activity_end", label=self.label, duration_s=round(max(0.0, t - self.since_t), 3),
                        peak_confidence=round(self.peak, 4), t=round(t, 3), **({"reason": reason} if reason else {}))
         self.label, self.confidence, self.peak = NONE, 0.0, 0.0
@@ -148,4 +151,4 @@ class ActivityTracker:
         if self.last_probs is None:
             return None
         return self.make("scores", t=round(t, 3),
-                         scores={lab: round(float(p), 4) for lab, p in zip(self.labels, self.last_probs)})
+                         scores={lab: round(float(p), 4) for lab, p in zip(self.labels, self.last_probs, strict=True)})

@@ -17,7 +17,7 @@ def plot_curves(history, baseline_history, path: Path) -> None:
     for hist, tag in ((history, "LRCN"), (baseline_history, "baseline")):
         if not hist:
             continue
-        for ax, key in zip(axes, ("loss", "accuracy")):
+        for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
             ax.plot(hist.get(key, []), label=f"{tag} train")
             ax.plot(hist.get("val_" + key, []), "--", label=f"{tag} val")
             ax.set_xlabel("epoch")
@@ -43,7 +43,7 @@ def plot_confusion(cm: np.ndarray, labels, path: Path, title: str) -> None:
     ax.set_title(title)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, int(cm[i, j]), ha="center", va="center",
+            ax.text(j, i, str(int(cm[i, j])), ha="center", va="center",
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
     fig.tight_layout()
     fig.savefig(path, dpi=90)

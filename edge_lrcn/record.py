@@ -114,7 +114,8 @@ def record_command(args) -> int:
         raise UsageError(f"--seconds must be in (0, {MAX_SECONDS:g}], --count at least 1, --interval at least 0")
     folder = Path(args.out) / label
     source = open_source(args.source, size=(args.width, args.height), fps=args.fps)
-    saved, frame = [], None
+    saved: list[Path] = []
+    frame = None
     try:
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,9 @@ from __future__ import annotations
 import csv
 import logging
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +76,7 @@ def read_timeline(path: Path) -> list[Segment]:
     segs.sort(key=lambda s: s.start)
     if not segs:
         raise DatasetError(f"timeline {path}: no segment")
-    if any(p.end > n.start + 1e-6 for p, n in zip(segs, segs[1:])):
+    if any(p.end > n.start + 1e-6 for p, n in pairwise(segs)):
         raise DatasetError(f"timeline {path}: segments overlap")
     return segs
 
@@ -105,8 +107,8 @@ def stream_events(classifier: Classifier, tracker: ActivityTracker, path: Path) 
 
 def score(starts: list[tuple[str, float]], segments: list[Segment], labels) -> dict:
     """Per segment its delay (None: never announced) and wrong starts; in all, false starts and repeats."""
-    per = [{"label": s.label, "start": s.start, "end": s.end, "delay": None, "wrong": 0, "repeats": 0}
-           for s in segments]
+    per: list[dict[str, Any]] = [{"label": s.label, "start": s.start, "end": s.end, "delay": None, "wrong": 0,
+                                  "repeats": 0} for s in segments]
     false_starts = 0
     for label, t in starts:
         i = next((k for k, s in enumerate(segments) if s.start <= t < s.end), None)

@@ -35,8 +35,14 @@ fi
 export PATH="$PWD/$VENV/bin:$PATH"
 # lint and types (configured in pyproject.toml), before the tests; a finding fails the command. Only with
 # EDGE_LRCN_LINT=1 until the whole tree is clean (issue 30): then this becomes the default
+# (both run, so one command shows every finding; ~0.1 s and ~7 s with a cold mypy cache, ~0.3 s warm)
 if [ "${EDGE_LRCN_LINT:-0}" = 1 ]; then
-  "$VENV/bin/python" -m ruff check edge_lrcn convert tests benchmarks scripts
-  "$VENV/bin/python" -m mypy
+  lint_ok=1
+  "$VENV/bin/python" -m ruff check edge_lrcn convert tests benchmarks scripts || lint_ok=0
+  "$VENV/bin/python" -m mypy || lint_ok=0
+  if [ "$lint_ok" = 0 ]; then
+    echo "scripts/test.sh: ruff or mypy found problems (above); the tests did not run" >&2
+    exit 1
+  fi
 fi
 exec "$VENV/bin/python" -m pytest "$@"

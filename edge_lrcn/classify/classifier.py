@@ -119,6 +119,7 @@ class Classifier:
         self.last_t = frame.t
         c.kept += 1
         t0 = time.perf_counter()
+        assert frame.pixels is not None  # only a frame the reader skipped (kept False) is not decoded
         rgb = resize_rgb(crop_box(frame.pixels, self.box), self.height, self.width)
         if self._prev_rgb is not None and is_cut(self._prev_rgb, rgb, self.cut_threshold):
             # another camera, a light switched on, a PTZ move: half of the window would show one scene and half
@@ -129,10 +130,9 @@ class Classifier:
         self._prev_rgb = rgb
         x = rgb
         if self.transform is not None:
-            ready = len(self._history) == self.lag
-            older = self._history[0] if ready else None
+            older = self._history[0] if len(self._history) == self.lag else None
             self._history.append(rgb)
-            if not ready:  # the first `lag` kept frames after a (re)start only fill the history
+            if older is None:  # the first `lag` kept frames after a (re)start only fill the history
                 c.encode_s += time.perf_counter() - t0
                 return Step(True, reset, None)
             x = self.transform(rgb, older, self.gain)

@@ -18,6 +18,8 @@ brightness by at most 0.05 (generated frames; docs/events.md has the figures and
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 
@@ -63,4 +65,4 @@ def scenes(frames, threshold: float = DEFAULT_THRESHOLD, lag: int = 0) -> list[t
     stack a model is fed: with a transform over ``lag`` kept frames (a difference), index ``j`` is kept frame
     ``j + lag``, and the daemon restarts that history at a cut, so the first ``lag`` frames of a scene give nothing."""
     bounds = [0, *cut_points(frames, threshold), len(frames)]
-    return [(a, b - lag) for a, b in zip(bounds, bounds[1:]) if b - lag > a]
+    return [(a, b - lag) for a, b in pairwise(bounds) if b - lag > a]

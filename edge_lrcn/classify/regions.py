@@ -36,10 +36,11 @@ class RegionStep(NamedTuple):
 @dataclass(frozen=True)
 class Area:
     """A region as the classifier needs it: a name (a topic level, an entity id) and a normalized box ``(x0, y0,
-    x1, y1)``. The settings' ``Region`` objects have the same two attributes; anything that has them will do."""
+    x1, y1)``. The settings' ``Region`` objects have the same two attributes; anything that has them will do. The
+    whole frame (no region configured) is ``Area(None, None)``."""
 
-    name: str
-    box: tuple[float, float, float, float]
+    name: str | None
+    box: tuple[float, ...] | None
 
 
 def areas(regions) -> list[Area]:
@@ -60,7 +61,7 @@ class Regions:
         self.frames = self.kept = 0
         self._counts = Counts()  # windows and times, shared by the streams (frames are counted here, once)
         self.streams: dict[str | None, Classifier] = {}
-        self.boxes: dict[str | None, tuple | None] = {}
+        self.boxes: dict[str | None, tuple[float, ...] | None] = {}
         self._checked: set[str | None] = set()
         self.set_regions(regions)
 
@@ -74,7 +75,7 @@ class Regions:
         wanted = {a.name: a.box for a in areas(regions)}
         ended = [(name, self.streams[name].restart("regions")) for name in self.streams
                  if name not in wanted or wanted[name] != self.boxes[name]]
-        streams = {}
+        streams: dict[str | None, Classifier] = {}
         for name, box in wanted.items():
             keep = name in self.streams and self.boxes[name] == box
             streams[name] = self.streams[name] if keep else self._stream(box)
@@ -98,6 +99,7 @@ class Regions:
         if frame.kept is None:
             frame = replace(frame, kept=True)  # each stream trusts the one decision
         if len(self._checked) < len(self.streams):
+            assert frame.pixels is not None  # only a frame the reader skipped (kept False) is not decoded
             self._check_aspects(frame.pixels.shape)
         steps = []
         for name, clf in self.streams.items():

@@ -12,9 +12,31 @@ from ..publish.urls import SinkSpec, SinkType, parse_sink
 from .flags import add_arguments
 from .load import ConfigSource, Problem, gather, read_file, resolve
 from .remote import REMOTE_FILE, REMOTE_SETTINGS, read_remote, state_dir
-from .schema import BY_NAME, DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR, SCHEMA, SECTIONS, Setting, env_name, flag_of, key_of
-from .sections import (DEFAULT_TRUSTED_KEYS, CameraSettings, ClipsSettings, EventSettings, FleetSettings, HostPort,
-                       HttpSettings, MqttSettings, Region, RunSettings, ServiceSettings, Settings)
+from .schema import (
+    BY_NAME,
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_STATE_DIR,
+    SCHEMA,
+    SECTIONS,
+    Setting,
+    env_name,
+    flag_of,
+    key_of,
+)
+from .sections import (
+    DEFAULT_TRUSTED_KEYS,
+    CameraSettings,
+    ClipsSettings,
+    EventSettings,
+    FleetSettings,
+    HostPort,
+    HttpSettings,
+    MqttSettings,
+    Region,
+    RunSettings,
+    ServiceSettings,
+    Settings,
+)
 
 __all__ = ["BY_NAME", "DEFAULT_CONFIG_PATH", "DEFAULT_STATE_DIR", "DEFAULT_TRUSTED_KEYS", "REMOTE_FILE",
            "REMOTE_SETTINGS", "SCHEMA", "SECTIONS", "CameraSettings", "ClipsSettings", "ConfigSource",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..publish.urls import SinkSpec, parse_sink
 from .sections import HostPort, Region

@@ -146,7 +146,8 @@ def gather(flags: dict[str, Any], config_path, environ=None, must_exist: bool = 
             values[s.name], origins[s.name] = s.default, f"default {key_of(s.name)}"
             continue
         try:
-            values[s.name], origins[s.name] = (typed(s.conv, raw) if where.startswith("remote ") else s.conv(raw)), where
+            values[s.name] = typed(s.conv, raw) if where.startswith("remote ") else s.conv(raw)
+            origins[s.name] = where
         except (TypeError, ValueError) as exc:
             problems.append(Problem(where, str(exc)))
             values[s.name], origins[s.name] = s.default, where
@@ -162,6 +163,7 @@ def resolve(flags: dict[str, Any], config_path, environ=None, must_exist: bool =
     if problems:
         more = f" (and {len(problems) - 1} more: run edge-lrcn check-config)" if len(problems) > 1 else ""
         raise UsageError(f"{problems[0]}{more}")
+    assert settings is not None  # gather gives settings exactly when it found no problem
     return settings
 
 
@@ -175,7 +177,7 @@ class ConfigSource:
     must_exist: bool = False  # an explicit --config or EDGE_LRCN_CONFIG must exist; the default path is optional
 
     @classmethod
-    def from_args(cls, args, environ=None) -> "ConfigSource":
+    def from_args(cls, args, environ=None) -> ConfigSource:
         env = os.environ if environ is None else environ
         flags = {s.name: getattr(args, s.name, None) for s in SCHEMA}
         if getattr(args, "config", None):

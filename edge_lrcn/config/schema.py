@@ -7,12 +7,24 @@ Every setting has one name. In the TOML file it lives at top level or in its sec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..publish.urls import SinkSpec, SinkType
-from .convert import (boolean, boolean_or_auto, choice, client_id, host_port, number, regions, sinks, str_list, string,
-                      topic_part)
+from .convert import (
+    boolean,
+    boolean_or_auto,
+    choice,
+    client_id,
+    host_port,
+    number,
+    regions,
+    sinks,
+    str_list,
+    string,
+    topic_part,
+)
 from .sections import DEFAULT_TRUSTED_KEYS
 
 DEFAULT_CONFIG_PATH = "/etc/edge-lrcn/config.toml"
@@ -40,10 +52,13 @@ S = Setting
 SCHEMA: list[Setting] = [
     S("model", None, string, None, "model bundle (.lrcn); default: the embedded model"),
     S("verify_model", None, boolean, True, "load a new bundle's models in a child process once before using them"),
-    S("source", None, string, "/dev/video0", "frame source: /dev/videoN, N, file, rtsp://..., gst:PIPELINE, picamera2[:N]"),
+    S("source", None, string, "/dev/video0", "frame source: /dev/videoN, N, file, rtsp://..., "
+      "gst:PIPELINE, picamera2[:N]"),
     S("realtime", None, boolean, False, "pace file sources at their native rate"),
-    S("device_id", None, topic_part("device id", 64, False), None, "device id in events and topics (default: hostname)"),
-    S("threads", None, number(int, 1, 64), None, "interpreter threads (default 1: the models are too small to split; see docs/deploy.md)"),
+    S("device_id", None, topic_part("device id", 64, False), None,
+      "device id in events and topics (default: hostname)"),
+    S("threads", None, number(int, 1, 64), None,
+      "interpreter threads (default 1: the models are too small to split; see docs/deploy.md)"),
     S("delegate", None, string, "cpu", "cpu, gpu (LiteRT GPU accelerator, then gpu_delegate_library), edgetpu or a "
       "delegate .so path"),
     S("encoder", None, choice("auto", "int8", "fp16"), "auto", "CPU encoder: auto (the faster here of the bundle's "
@@ -52,7 +67,8 @@ SCHEMA: list[Setting] = [
     S("gpu_delegate_library", None, string, None, "legacy TFLite GPU delegate library (name or path), tried by "
       "--delegate gpu when LiteRT's own GPU accelerator cannot run the model"),
     S("stride", None, number(int, 1, 1000), 1, "run the head every N kept frames"),
-    S("sinks", None, sinks, (SinkSpec(SinkType.STDOUT),), "stdout and/or mqtt[s]://[user@]host[:port] (repeat --sink)", live=True),
+    S("sinks", None, sinks, (SinkSpec(SinkType.STDOUT),), "stdout and/or mqtt[s]://[user@]host[:port] (repeat --sink)",
+      live=True),
     S("regions", None, regions, (), "named rectangles of the frame, each classified as its own stream: TOML "
       "[[regions]] tables with name and box = [x0, y0, x1, y1] (0-1); repeat --region NAME:x0,y0,x1,y1; none: the "
       "whole frame (docs/deploy.md)", live=True, home="camera"),
@@ -60,8 +76,8 @@ SCHEMA: list[Setting] = [
       "docs/deploy.md)"),
     S("height", "camera", number(int, 16, 8192), None, "camera capture height (default: from the model)"),
     S("camera_fps", "camera", number(float, 1, 240), None, "camera capture fps (default: from the model)"),
-    S("stall_timeout", "camera", number(float, 0.5, 3600), 5.0, "seconds without a new frame before a camera is offline",
-      live=True),
+    S("stall_timeout", "camera", number(float, 0.5, 3600), 5.0,
+      "seconds without a new frame before a camera is offline", live=True),
     S("reopen_max_delay", "camera", number(float, 0.5, 3600), 30.0, "cap of the camera reopen backoff (s)", live=True),
     S("enter_threshold", "events", number(float, 0.0, 1.0), 0.6, "smoothed probability that starts an activity",
       live=True),
@@ -77,7 +93,8 @@ SCHEMA: list[Setting] = [
       "scene cut (the window restarts) is 0.8 of the 8x8 cells changed, or a brightness step (docs/events.md; 0: off)",
       live=True),
     S("stats_interval", "events", number(float, 0.0, 86400), 60.0, "seconds between stats objects (0: off)", live=True),
-    S("topic_prefix", "mqtt", topic_part("topic prefix", 512, True), None, "topic prefix (default edge-lrcn/<device_id>)", live=True),
+    S("topic_prefix", "mqtt", topic_part("topic prefix", 512, True), None,
+      "topic prefix (default edge-lrcn/<device_id>)", live=True),
     S("qos", "mqtt", number(int, 0, 1), 1, "QoS of the activity events (0 or 1); availability, discovery, the activity "
       "state and the camera state are always QoS 1", live=True),
     S("keepalive", "mqtt", number(int, 5, 3600), 30, "MQTT keepalive (s)", live=True),
@@ -95,7 +112,8 @@ SCHEMA: list[Setting] = [
     S("queue_limit", "mqtt", number(int, 1, 10_000_000), 10000, "QoS 1 messages kept while disconnected (the oldest "
       "undelivered ones; newer ones are dropped and counted)", live=True),
     S("ha_discovery", "mqtt", boolean, True, "publish Home Assistant discovery configs", live=True),
-    S("ha_prefix", "mqtt", topic_part("ha_prefix", 512, True), "homeassistant", "Home Assistant discovery prefix", live=True),
+    S("ha_prefix", "mqtt", topic_part("ha_prefix", 512, True), "homeassistant",
+      "Home Assistant discovery prefix", live=True),
     S("idle_labels", "mqtt", str_list, ("still", "idle", "none", "background"),
       "labels that are not activities: no Home Assistant binary sensor for them (case-insensitive; only the model's "
       "labels count)", live=True),

@@ -8,8 +8,9 @@ A setting's TOML section is its dataclass, top-level settings are :class:`RunSet
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from ..publish.urls import SinkSpec, SinkType
 
@@ -163,7 +164,7 @@ class Settings:
 
     @classmethod
     def of_values(cls, values: Mapping[str, Any], homes: Mapping[str, str], origins: Mapping[str, str]) \
-            -> "Settings":
+            -> Settings:
         """From ``{name: value}``, each name going to its section ``homes[name]``."""
         parts: dict[str, dict[str, Any]] = {home: {} for home in SECTION_TYPES}
         for name, value in values.items():
@@ -180,12 +181,12 @@ class Settings:
     def where(self, name: str) -> str:
         return self.origins.get(name, f"default {name}")
 
-    def changed(self, other: "Settings") -> list[str]:
+    def changed(self, other: Settings) -> list[str]:
         """The names whose value differs in ``other``, section by section."""
         mine, theirs = self.values(), other.values()
         return [name for name in mine if mine[name] != theirs[name]]
 
-    def taking(self, other: "Settings", names) -> "Settings":
+    def taking(self, other: Settings, names) -> Settings:
         """These settings with the values (and origins) of ``names`` taken from ``other``."""
         names = set(names)
         parts = {}

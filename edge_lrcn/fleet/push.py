@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 
 from ..config.sections import MqttSettings
-from ..publish.urls import SinkType, parse_sink
 from ..errors import EXIT_UNEXPECTED, BundleError, UsageError
-from ..publish.mqtt import new_client, read_password
 from ..logsafe import quote
+from ..publish.mqtt import new_client, read_password
+from ..publish.urls import SinkType, parse_sink
 from .protocol import MODEL, MODEL_RESPONSE, MODEL_SET, encode_push, json_object, new_transaction, response, transaction
 
 ANNOUNCEMENT_MAX = 64 * 1024  # a retained <prefix>/model or an answer: small JSON objects

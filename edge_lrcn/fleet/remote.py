@@ -20,8 +20,8 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..config import REMOTE_SETTINGS, Settings, read_remote
 from ..config.remote import jsonable
@@ -45,8 +45,8 @@ def check_request(request: dict, settings: Settings) -> tuple[dict, bool | None]
     allowed = set(REMOTE_SETTINGS) | {"paused", "transaction"}
     unknown = sorted(set(request) - allowed)
     if unknown:
-        names = ", ".join(k if re.fullmatch(r"\w{1,40}", k) else quote(k, 40) for k in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3
-                                                               else "")
+        names = ", ".join(k if re.fullmatch(r"\w{1,40}", k) else quote(k, 40) for k in unknown[:3])
+        names += f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
         raise UsageError(f"not settable remotely: {names} (remote settings: {', '.join(REMOTE_SETTINGS)}, paused)")
     values = {k: request[k] for k in REMOTE_SETTINGS if k in request}
     for name in values:

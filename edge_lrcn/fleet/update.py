@@ -1,11 +1,11 @@
 """A pushed model, from bytes to a model ready to swap in, off the frame loop; and which bundle a start runs.
 
-Checks in order, each answered with one line and no change when it fails: the size cap (the broker sends nothing
-over the control connection's Maximum Packet Size; what gets through is checked from the payload's length, before
-anything is parsed, inflated or written), the framing, the zip and every member's sha256 (model/bundle.py),
-the signature against the trusted keys, the signed release (not older than the last push accepted), then the bundle is written to the state directory (not yet the running
-one) and its models are loaded and run in a child process (model/verify.py) and opened for this device. Only then
-is it handed to the daemon, which swaps it in between two frames.
+Checks in order, each answered with one line and no change when it fails: the size cap (the broker sends nothing over
+the control connection's Maximum Packet Size; what gets through is checked from the payload's length, before anything is
+parsed, inflated or written), the framing, the zip and every member's sha256 (model/bundle.py), the signature against
+the trusted keys, the signed release (not older than the last push accepted), then the bundle is written to the state
+directory (not yet the running one) and its models are loaded and run in a child process (model/verify.py) and opened
+for this device. Only then is it handed to the daemon, which swaps it in between two frames.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import BundleError, EdgeLrcnError
 from ..logsafe import Throttle, cut

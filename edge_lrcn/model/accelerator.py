@@ -62,7 +62,7 @@ def reason(native_log: str, error: str | None) -> str:
     return "; ".join(parts) or "unknown reason"
 
 
-def compile_for_gpu(model: bytes, member: str, capture: bool = True) -> "CompiledEncoder":
+def compile_for_gpu(model: bytes, member: str, capture: bool = True) -> CompiledEncoder:
     """The encoder compiled for the LiteRT GPU accelerator, or :class:`Unavailable` with the reason. Call it only
     after :func:`.probe.probe` passed: the library can kill the process (SIGILL on a Cortex-A72). ``capture=False``
     (the probe child) leaves LiteRT's own text on fd 2, where it survives a crash, and the reason is the error

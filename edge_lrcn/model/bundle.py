@@ -147,13 +147,17 @@ def _check_manifest(m: Any, where: str) -> None:
     labels = m.get("labels")
     need(isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) and x for x in labels)
          and len(set(labels)) == len(labels), "labels")
-    win, inp = m.get("window"), m.get("input")
+    # parsed JSON, typed Any: each need() below checks what the lines after it use
+    win: Any = m.get("window")
+    inp: Any = m.get("input")
     need(isinstance(win, dict) and isinstance(win.get("frames"), int) and 1 <= win["frames"] <= 1000, "window.frames")
     need(isinstance(win.get("fps"), (int, float)) and 0 < win["fps"] <= 120, "window.fps")
-    need(win.get("prefill") in (None, "rest") and ("prefill" not in win or inp.get("transform") == "difference"),
-         "window.prefill")
+    # input before window.prefill, which reads input.transform (an input that is not an object: BundleError, not
+    # AttributeError)
     need(isinstance(inp, dict) and all(isinstance(inp.get(k), int) and 8 <= inp[k] <= 1024
                                        for k in ("height", "width")), "input.height/width")
+    need(win.get("prefill") in (None, "rest") and ("prefill" not in win or inp.get("transform") == "difference"),
+         "window.prefill")
     need(inp.get("color") == "rgb", "input.color")
     if "transform" in inp:
         need(inp["transform"] in TRANSFORMS, "input.transform")
@@ -161,10 +165,11 @@ def _check_manifest(m: Any, where: str) -> None:
              "input.lag")
         need(inp.get("gain") in GAINS and not isinstance(inp.get("gain"), bool), "input.gain")
     need(isinstance(m.get("feature_dim"), int) and 1 <= m["feature_dim"] <= 65536, "feature_dim")
-    files = m.get("files")
+    files: Any = m.get("files")
     need(isinstance(files, dict) and files, "files")
     for name, info in files.items():
-        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name in (MANIFEST, SIGNATURE):
+        if (not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".")
+                or name in (MANIFEST, SIGNATURE)):
             raise _fail(where, f"member name {name!r} is not allowed")
         need(isinstance(info, dict) and isinstance(info.get("sha256"), str) and len(info["sha256"]) == 64,
              f"files.{name}.sha256")

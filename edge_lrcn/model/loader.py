@@ -54,8 +54,8 @@ class Model:
 
 def open_model(bundle: Bundle, delegate: str = "cpu", threads: int | None = None, require_delegate: bool = False,
                gpu_library: str | None = None, encoder: str = "auto") -> Model:
-    encoder, head = open_models(bundle, delegate, threads, require_delegate, gpu_library, encoder=encoder)
-    return Model(bundle, encoder, head)
+    enc, head = open_models(bundle, delegate, threads, require_delegate, gpu_library, encoder=encoder)
+    return Model(bundle, enc, head)
 
 
 def release_memory() -> None:

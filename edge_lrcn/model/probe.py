@@ -22,7 +22,8 @@ import signal
 import subprocess
 import sys
 
-from .accelerator import NOT_ACCELERATED, PROBE_UNAVAILABLE as _UNAVAILABLE, Unavailable, reason
+from .accelerator import NOT_ACCELERATED, Unavailable, reason
+from .accelerator import PROBE_UNAVAILABLE as _UNAVAILABLE
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ import os
 import signal
 import sys
 
-from .accelerator import PROBE_UNAVAILABLE as _UNAVAILABLE, Unavailable
+from .accelerator import PROBE_UNAVAILABLE as _UNAVAILABLE
+from .accelerator import Unavailable
 
 
 def _test_fault(fault: str) -> None:

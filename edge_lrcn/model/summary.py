@@ -41,7 +41,9 @@ def summary(bundle: Bundle, signature: dict | None = None) -> dict:
 
 
 def as_text(s: dict) -> str:
-    pct = (lambda x: "?" if x is None else f"{100 * x:.1f}%")
+    def pct(x) -> str:
+        return "?" if x is None else f"{100 * x:.1f}%"
+
     lines = [f"model {s['model']}, made {s['created'] or '?'}"
              + (f", signed by {s['signer']} ({s['signed_at']})" if s.get("signer") else ", not signed"),
              f"labels: {', '.join(s['labels'])}",
@@ -55,5 +57,6 @@ def as_text(s: dict) -> str:
         width = max(len(x) for x in s["labels"] + ["true\\said"])
         lines.append("confusion over the test windows (rows: the true label, columns: what the model said):")
         lines.append(" " * (width + 1) + " ".join(f"{x[:6]:>6}" for x in s["labels"]))
-        lines += [f"{lab:>{width}} " + " ".join(f"{n:>6}" for n in row) for lab, row in zip(s["labels"], cm)]
+        lines += [f"{lab:>{width}} " + " ".join(f"{n:>6}" for n in row)
+                  for lab, row in zip(s["labels"], cm, strict=False)]
     return "\n".join(lines)

@@ -183,7 +183,7 @@ def components(prefix: str, device_id: str, labels: list[str], idle_labels=IDLE_
         value_template="{{ 'ON' if value_json.state == 'online' else 'OFF' }}", payload_on="ON",
         payload_off="OFF", device_class="connectivity", entity_category="diagnostic")
     for oid, name, key, extra in STATS_SENSORS:
-        add("sensor", oid, name, state_topic=f"{prefix}/stats", value_template="{{ value_json.%s }}" % key,
+        add("sensor", oid, name, state_topic=f"{prefix}/stats", value_template="{{ value_json." + key + " }}",
             entity_category="diagnostic", **extra)
     add("sensor", "model", "Model", state_topic=f"{prefix}/model", value_template="{{ value_json.id }}",
         json_attributes_topic=f"{prefix}/model", entity_category="diagnostic", icon="mdi:brain")
@@ -211,7 +211,7 @@ def _add_activity(add, prefix: str, labels: list[str], idle_labels, snapshot: bo
     for label in activity_labels(labels, idle_labels):
         oid = ids[label] if region is None else f"{rid}_{ids[label]}"
         add("binary_sensor", oid, label if region is None else f"{region} {label}", state_topic=state,
-            value_template="{{ 'ON' if value_json.label == %s else 'OFF' }}" % _jinja_str(label),
+            value_template="{{ 'ON' if value_json.label == " + _jinja_str(label) + " else 'OFF' }}",
             payload_on="ON", payload_off="OFF", device_class="motion")
     if snapshot:
         add("image", f"snapshot{tag}", f"Snapshot{title}", image_topic=f"{prefix}/snapshot{sub}",
@@ -286,8 +286,8 @@ def _add_controls(add, prefix: str) -> None:
     and read the retained ``<prefix>/settings``."""
     for name, title, top, step, unit in CONTROL_NUMBERS:
         add("number", name, title, command_topic=f"{prefix}/set",
-            command_template='{"%s": {{ value }}}' % name, state_topic=f"{prefix}/settings",
-            value_template="{{ value_json.%s }}" % name, min=0, max=top, step=step, mode="box",
+            command_template='{"' + name + '": {{ value }}}', state_topic=f"{prefix}/settings",
+            value_template="{{ value_json." + name + " }}", min=0, max=top, step=step, mode="box",
             entity_category="config", **({"unit_of_measurement": unit} if unit else {}))
     add("switch", "pause", "Pause detection", command_topic=f"{prefix}/set", payload_on='{"paused": true}',
         payload_off='{"paused": false}', state_topic=f"{prefix}/settings",

@@ -78,7 +78,7 @@ class Fanout:
 
     def relabel(self, ctx: SinkContext) -> None:
         """Other labels or regions: each sink is told; the retained objects of regions that went are forgotten."""
-        regions = set(ctx.regions) or {None}
+        regions: set[str | None] = set(ctx.regions) or {None}
         self._retained = {(k, r): o for (k, r), o in self._retained.items() if r in regions or k is Kind.CAMERA}
         for sink in self.sinks:
             self._call(sink, "relabel", ctx)

@@ -8,13 +8,15 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..dataset import add_clip, check_label
 from ..errors import UsageError
-from .auth import COOKIE, SESSION_S
 from . import editor, library
+from .auth import COOKIE, SESSION_S
 from .live import LiveFeed
 from .review import EventLog
 from .server import STATIC, HttpError, PageOptions, PageServer
@@ -29,8 +31,8 @@ class Page:
         self.feed = LiveFeed()
         self.events = EventLog(Path(opts.clips_dir) if opts.clips_dir else None)
         self.labels = list(labels)
-        self.probe = lambda: {}
-        self.bundle = lambda: None
+        self.probe: Callable[[], dict] = lambda: {}
+        self.bundle: Callable[[], Any] = lambda: None  # the running Bundle, or None
         self.recording = threading.Lock()
         self.saves: editor.RegionSaves | None = None  # the region editor's way into the remote settings
         self._last = (time.monotonic(), 0)
@@ -176,7 +178,10 @@ class Page:
             raise HttpError(400, 'give {"label": "..."} or {"false_alarm": true}')
         check_label(label)
         data = library.dataset_dir(self)
-        dest = add_clip(self.events.file(eid, "clip"), label, data, meta)
+        clip = self.events.file(eid, "clip")
+        if clip is None:  # gone since the sidecar was read
+            raise HttpError(404, f"no finished clip for event {eid!r} (unknown, or still being recorded)")
+        dest = add_clip(clip, label, data, meta)
         self.events.labelled[eid] = label
         log.info("page: event %s labelled %s: %s", eid, label, dest)
         h.send_json({"id": eid, "label": label, "model_said": meta.get("label"),
@@ -184,7 +189,7 @@ class Page:
 
 
 EID = r"([^/]{1,160})"
-ROUTES = [
+ROUTES: list[tuple[str, str, Callable[..., None]]] = [  # (method, path pattern, fn(page, handler, *groups))
     ("GET", r"/", Page.static), ("GET", r"/static/([^/]{1,64})", Page.static),
     ("GET", r"/api/session", Page.session), ("POST", r"/api/login", Page.login), ("POST", r"/api/logout", Page.logout),
     ("GET", r"/api/status", Page.status), ("GET", r"/api/model", library.model),
@@ -199,7 +204,7 @@ ROUTES = [
 
 
 def _scores(labels, probs) -> dict:
-    return {lab: round(float(x), 4) for lab, x in zip(labels, probs)} if probs is not None else {}
+    return {lab: round(float(x), 4) for lab, x in zip(labels, probs, strict=True)} if probs is not None else {}
 
 
 def make_page(settings, labels: list[str]) -> Page | None:

@@ -14,7 +14,8 @@ import logging
 import secrets
 import threading
 import time
-from concurrent.futures import Future, TimeoutError as FutureTimeout
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from ..errors import UsageError
 from .server import HttpError

@@ -14,11 +14,10 @@ MAX_RECORD_S = 30.0
 
 
 def model(page, h) -> None:
-    from ..fleet.keys import signature_of
-    from ..model.summary import summary as model_summary
-
     from ..errors import EdgeLrcnError
+    from ..fleet.keys import signature_of
     from ..model.bundle import read_bundle
+    from ..model.summary import summary as model_summary
 
     bundle = page.bundle()
     if bundle is None:

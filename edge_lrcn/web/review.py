@@ -82,7 +82,7 @@ class EventLog:
     def listing(self) -> list[dict]:
         items = self._from_memory()
         disk = self._from_disk()
-        for eid, item in items.items():
+        for item in items.values():
             item["status"] = "no clip" if self.clips_dir is None else "recording"
         items.update({eid: {**d, "status": "done"} for eid, d in disk.items()})
         out = []
@@ -115,20 +115,22 @@ class EventLog:
         return regular_file(self.clips_dir, eid + ".jpg")
 
     def file(self, eid: str, key: str) -> Path | None:
-        meta = self.sidecar(eid)
-        return regular_file(self.clips_dir, str(meta.get(key) or "")) if meta else None
+        meta = self.sidecar(eid)  # None without a clips folder
+        if not meta or self.clips_dir is None:
+            return None
+        return regular_file(self.clips_dir, str(meta.get(key) or ""))
 
     def browser_clip(self, eid: str) -> Path | None:
         """The clip in a form browsers play: itself when it is WebM, else its VP8 copy (made now if need be)."""
-        video = self.file(eid, "clip")
-        if video is None or video.suffix == ".webm":
+        video, folder = self.file(eid, "clip"), self.clips_dir  # a video only with a clips folder
+        if video is None or folder is None or video.suffix == ".webm":
             return video
         copy = video.with_suffix(".webm")
         with _transcoding:
-            if regular_file(self.clips_dir, copy.name) is None:
+            if regular_file(folder, copy.name) is None:
                 _lower_priority()
-                transcode(video, copy, self.clips_dir / PARTIAL / copy.name)
-        return regular_file(self.clips_dir, copy.name)
+                transcode(video, copy, folder / PARTIAL / copy.name)
+        return regular_file(folder, copy.name)
 
 
 def _lower_priority() -> None:
@@ -150,7 +152,7 @@ def transcode(src: Path, dest: Path, tmp: Path) -> None:
             frame = fit_width(frame, BROWSER_WIDTH)
             if writer is None:
                 tmp.parent.mkdir(parents=True, exist_ok=True)
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, frame.shape[1::-1])
+                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"VP80"), fps, frame.shape[1::-1])
                 if not writer.isOpened():
                     log.warning("cannot write %s (VP8 encoder or folder): no browser copy of %s", tmp, src.name)
                     return

@@ -37,7 +37,7 @@ class PageOptions:
     previous_model: str | None = None  # the bundle a fleet push replaced (fleet/state.py)
 
     @classmethod
-    def of(cls, settings) -> "PageOptions | None":
+    def of(cls, settings) -> PageOptions | None:
         """From the typed settings (``settings.http``, ``settings.clips``); None when the page is off."""
         bind = settings.http.http
         if bind is None:
@@ -98,6 +98,7 @@ class HttpError(Exception):
 class Handler(BaseHTTPRequestHandler):
     """The plumbing every route uses: checks, JSON in and out, files. The routes are in api.py."""
 
+    server: PageServer  # the server that made this handler (BaseRequestHandler types it as BaseServer)
     timeout = SOCKET_TIMEOUT_S
     server_version = "edge-lrcn"
     sys_version = ""
