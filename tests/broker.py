@@ -11,13 +11,24 @@ from pathlib import Path
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on now. Under pytest-xdist each worker takes only ports of its own residue
+    (port % workers == its index), so two workers never pick the same port between freeing and binding it."""
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    me = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port % n == me % n:
+            return port
 
 
 def mosquitto_bin() -> str | None:
     return shutil.which("mosquitto") or (Path("/usr/sbin/mosquitto").exists() and "/usr/sbin/mosquitto") or None
+
+
+class PortTaken(RuntimeError):
+    pass
 
 
 class Broker:
@@ -25,7 +36,15 @@ class Broker:
                  tls: dict | None = None, persistence: bool = False):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.auto_port = port is None
         self.port = port or free_port()
+        self.conf = self.workdir / "mosquitto.conf"
+        self.password_file, self.tls, self.persistence = password_file, tls, persistence
+        self._write_conf()
+        self.proc = None
+
+    def _write_conf(self) -> None:
+        password_file, tls, persistence = self.password_file, self.tls, self.persistence
         lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {'false' if password_file else 'true'}",
                  f"persistence {'true' if persistence else 'false'}", f"persistence_location {self.workdir}/",
                  "log_dest stderr", "log_type error", "log_type warning", "log_type notice"]
@@ -38,12 +57,24 @@ class Broker:
             lines += [f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}"]
             if tls.get("require_certificate"):
                 lines.append("require_certificate true")
-        self.conf = self.workdir / "mosquitto.conf"
         self.conf.write_text("\n".join(lines) + "\n")
-        self.proc = None
 
-    def start(self) -> "Broker":
+    def start(self) -> Broker:
+        for _ in range(5):
+            try:
+                return self._start()
+            except PortTaken:
+                # free_port() let the port go before mosquitto bound it, and another test (an xdist worker beside
+                # this one) took it meanwhile: a fresh port, unless the test chose this one
+                if not self.auto_port:
+                    raise
+                self.port = free_port()
+                self._write_conf()
+        raise RuntimeError("mosquitto found no free port in 5 tries")
+
+    def _start(self) -> Broker:
         self.log = open(self.workdir / "broker.log", "ab")
+        start = self.log.tell()  # this run's lines: a restart appends to the same log
         self.proc = subprocess.Popen([mosquitto_bin(), "-c", str(self.conf)], stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -52,7 +83,11 @@ class Broker:
                     return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {(self.workdir / 'broker.log').read_text()[-2000:]}")
+                    self.log.close()
+                    log = (self.workdir / "broker.log").read_text(errors="replace")
+                    if "Address already in use" in log[start:]:
+                        raise PortTaken(log)
+                    raise RuntimeError(f"mosquitto exited: {log[-2000:]}")
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
 

@@ -19,7 +19,6 @@ import pytest
 
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.events import default_device_id
-from tests.broker import Broker
 from tests.conftest import ROOT
 
 TEMPLATE = ROOT / "systemd" / "edge-lrcn@.service"
@@ -60,13 +59,6 @@ def read_sub(proc: subprocess.Popen) -> list[tuple[bool, str, str]]:
         retain, topic, payload = (line.split(" ", 2) + [""])[:3]
         msgs.append((retain == "1", topic, payload))
     return msgs
-
-
-@pytest.fixture()
-def broker(tmp_path):
-    b = Broker(tmp_path / "broker").start()
-    yield b
-    b.stop()
 
 
 def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):

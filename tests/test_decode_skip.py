@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from edge_lrcn.capture.camera import END, Camera
-from edge_lrcn.config import CameraSettings
 from edge_lrcn.capture.reader import FrameReader, read_ahead
 from edge_lrcn.capture.sources import Frame, OpenCVLiveSource, VideoFileSource
 from edge_lrcn.classify.classifier import Classifier
 from edge_lrcn.classify.pacer import Pacer
+from edge_lrcn.config import CameraSettings
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.model.loader import load_bundle, open_model
 

@@ -14,8 +14,14 @@ from edge_lrcn.classify.preprocess import to_float
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.errors import UsageError
 from edge_lrcn.model.bundle import read_bundle
-from edge_lrcn.model.interpreter import (ENCODERS, Encoder, cpu_encoder, eligible_encoders,
-                                         make_interpreter, time_encoders)
+from edge_lrcn.model.interpreter import (
+    ENCODERS,
+    Encoder,
+    cpu_encoder,
+    eligible_encoders,
+    make_interpreter,
+    time_encoders,
+)
 from tests.conftest import run_cli
 from tests.test_bundle import rezip
 

@@ -17,7 +17,6 @@ from edge_lrcn.capture.sources import Frame, Source, SourceReadError
 from edge_lrcn.classify.regions import Regions
 from edge_lrcn.daemon import Daemon
 from edge_lrcn.errors import SourceError
-from edge_lrcn.model.loader import load_bundle, open_model
 from edge_lrcn.publish.stdout import StdoutSink
 from tests.conftest import json_lines, launch
 
@@ -88,12 +87,6 @@ class ScriptedSource(Source):
 def settings(**over):
     return C.resolve({"source": "fake", "stats_interval": 0, "stall_timeout": 5.0, "reopen_max_delay": 4.0, **over},
                      None, environ={})
-
-
-@pytest.fixture(scope="module")
-def model(default_bundle):
-    """The embedded model, real interpreters: the daemon's stages need no trained bundle of their own."""
-    return open_model(load_bundle(str(default_bundle)), "cpu", 2)
 
 
 def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):

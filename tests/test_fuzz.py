@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from edge_lrcn.model.bundle import read_bundle, read_bundle_bytes
 from edge_lrcn.errors import BundleError
+from edge_lrcn.model.bundle import read_bundle, read_bundle_bytes
 from tests.conftest import run_cli
 
 

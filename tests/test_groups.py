@@ -4,7 +4,6 @@ the cross-validated gate on a small grouped set (real training, marked slow)."""
 from __future__ import annotations
 
 import random
-from collections import Counter
 from pathlib import Path
 
 import numpy as np

@@ -72,13 +72,6 @@ def daemon(port, video, *extra, scheme="mqtt", host="127.0.0.1", env=None, stdou
                   "stdout", "--stats-interval", "1", *extra, env=env, stdout=stdout)
 
 
-@pytest.fixture()
-def broker(tmp_path):
-    b = Broker(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 @pytest.fixture(scope="module")
 def seq(tmp_path_factory):
     path = tmp_path_factory.mktemp("mqttvid") / "seq.avi"

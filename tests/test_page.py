@@ -17,17 +17,12 @@ from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.models import default_model_path
 from edge_lrcn.web.api import Page
 from edge_lrcn.web.server import PageOptions
+from tests.broker import free_port
 from tests.conftest import in_ci, launch, run_cli, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 SEGMENTS = [("still", 3.0)] + 2 * [(lab, 5.0) for lab in ("left", "still", "right", "still", "up", "still", "down",
                                                           "still", "left", "still", "right", "still")]  # 123 s
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):

@@ -99,7 +99,7 @@ class NotifySocket:
         while time.monotonic() < end:
             try:
                 data = self.sock.recv(4096).decode()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             for line in data.splitlines():
                 self.log.append((time.monotonic(), line))

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 
-from edge_lrcn.model.bundle import read_bundle
-from edge_lrcn.convert.synth import make_sequence
-from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter
+from edge_lrcn.capture.sources import VideoFileSource
 from edge_lrcn.classify.pacer import Pacer
 from edge_lrcn.classify.preprocess import TRANSFORMS, resize_rgb, to_float
-from edge_lrcn.capture.sources import VideoFileSource
 from edge_lrcn.classify.window import FeatureWindow
+from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.model.bundle import read_bundle
+from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter
 from tests.conftest import json_lines, run_cli
 
 
