@@ -84,10 +84,10 @@ class Broker:
             except OSError:
                 if self.proc.poll() is not None:
                     self.log.close()
-                    log = (self.workdir / "broker.log").read_text(errors="replace")
-                    if "Address already in use" in log[start:]:
-                        raise PortTaken(log)
-                    raise RuntimeError(f"mosquitto exited: {log[-2000:]}")
+                    log = (self.workdir / "broker.log").read_bytes()[start:].decode(errors="replace")
+                    if "Address already in use" in log:
+                        raise PortTaken(log) from None
+                    raise RuntimeError(f"mosquitto exited: {log[-2000:]}") from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
 

@@ -102,7 +102,7 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
         avail = [p for r, t, p in msgs if t == f"{prefix}/availability"]
         assert avail and avail[0] == "online" and avail[-1] == "offline", avail
         # every event it printed reached the broker on its own topic, with its own device id
-        printed = [json.loads(l) for l in outs[name][0].splitlines() if l.startswith("{") and '"activity_' in l]
+        printed = [json.loads(ln) for ln in outs[name][0].splitlines() if ln.startswith("{") and '"activity_' in ln]
         assert printed, f"{name}: no activity events"
         got = [json.loads(p) for r, t, p in msgs if t == f"{prefix}/events"]
         assert got == printed
@@ -121,7 +121,7 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
     assert both_on, order
     # Home Assistant: two devices, no shared entity or config topic
     configs = {}
-    for r, t, p in msgs:
+    for _, t, p in msgs:
         if t.startswith("homeassistant/") and p:
             configs[t] = json.loads(p)
     def device(c):  # full or abbreviated keys; a device-based config keeps its entities under "components"/"cmps"

@@ -62,7 +62,8 @@ def event(type_: str, label: str, t: float, ts: str) -> dict:
 
 
 def recorder(folder: Path, live: bool = False, start: bool = True, **kw) -> C.ClipRecorder:
-    """A recorder of the [clips] section ``kw`` (pre_roll 2 s, post_roll 1 s, every frame unless given) into ``folder``."""
+    """A recorder of the [clips] section ``kw`` (pre_roll 2 s, post_roll 1 s, every frame unless given) into
+    ``folder``."""
     settings = ClipsSettings(clips_dir=str(folder), **{"pre_roll": 2.0, "post_roll": 1.0, "clips_fps": 0.0, **kw})
     return C.ClipRecorder(settings, C.ClipOrigin("d", "m", "test", live), start)
 
@@ -204,8 +205,8 @@ def test_image_entity_keys_are_home_assistants():
 
 
 def _unwritable(case: str, folder: Path) -> None:
-    """``full``: a 2 MB tmpfs filled to its last 480 kB, which the first clips fill (450-520 kB work with these clips' sizes) (root only); ``readonly``: a read-only tmpfs as root, a
-    chmod 555 folder otherwise."""
+    """``full``: a 2 MB tmpfs filled to its last 480 kB, which the first clips fill (450-520 kB work with these
+    clips' sizes) (root only); ``readonly``: a read-only tmpfs as root, a chmod 555 folder otherwise."""
     folder.mkdir()
     if os.geteuid() != 0:
         if case == "full":

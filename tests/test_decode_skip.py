@@ -54,7 +54,7 @@ def test_the_kept_frames_are_the_same_with_and_without_decode_skipping(videos, f
     kept = [f for f in skipping if f.kept]
     assert [f.t for f in kept] == [f.t for f in expected]
     assert len(kept) < len(full) or fps <= 10
-    for a, b in zip(kept, expected):
+    for a, b in zip(kept, expected, strict=True):
         np.testing.assert_array_equal(a.pixels, b.pixels)
     assert all(f.pixels is None and f.kept is False for f in skipping if not f.kept)
     assert all(f.kept is None for f in full)  # without a decision the source decodes everything, as before
@@ -69,7 +69,7 @@ def test_the_classifier_gives_the_same_probabilities_from_decided_frames(default
     probs_a = [s.probs for s in steps_a if s.probs is not None]
     probs_b = [s.probs for s in steps_b if s.probs is not None]
     assert len(probs_a) == len(probs_b) > 0
-    for pa, pb in zip(probs_a, probs_b):
+    for pa, pb in zip(probs_a, probs_b, strict=True):
         np.testing.assert_array_equal(pa, pb)
     assert (a.counts.frames, a.counts.kept, a.counts.windows) == (b.counts.frames, b.counts.kept, b.counts.windows)
     # eval reads the same way (read ahead, only kept frames decoded): the full windows of decoding every frame

@@ -289,16 +289,16 @@ def test_sighup_reloads_settings_and_sinks_keeping_the_window(tmp_path):
     cfg.write_text(top + "[events]\nscores = false\nstats_interval = 0\n")
     proc = launch("run", "--config", cfg)
     lines: list[tuple[float, str]] = []
-    reader = threading.Thread(target=lambda: [lines.append((time.monotonic(), l)) for l in proc.stdout], daemon=True)
+    reader = threading.Thread(target=lambda: [lines.append((time.monotonic(), ln)) for ln in proc.stdout], daemon=True)
     reader.start()
     try:
         time.sleep(4.0)  # the window is full after 2 s at 10 fps
-        assert not [l for _, l in lines if '"scores"' in l]
+        assert not [ln for _, ln in lines if '"scores"' in ln]
         cfg.write_text(top + "[events]\nscores = true\nenter_threshold = 0.9\nstats_interval = 0\n")
         t_hup = time.monotonic()
         proc.send_signal(signal.SIGHUP)
         time.sleep(2.0)
-        scores = [t for t, l in lines if '"scores"' in l]
+        scores = [t for t, ln in lines if '"scores"' in ln]
         assert scores, "no scores after the reload"
         # a kept window gives scores at the next kept frame; a dropped one would need 20 frames (2 s) first
         assert scores[0] - t_hup < 1.0, scores[0] - t_hup
@@ -310,15 +310,15 @@ def test_sighup_reloads_settings_and_sinks_keeping_the_window(tmp_path):
         cfg.write_text(top + "stride = 3\nthreads = 1\n[events]\nscores = false\nstats_interval = 0\n")
         proc.send_signal(signal.SIGHUP)
         time.sleep(1.0)
-        n_scores = len([l for _, l in lines if '"scores"' in l])
+        n_scores = len([ln for _, ln in lines if '"scores"' in ln])
         time.sleep(1.0)
-        assert len([l for _, l in lines if '"scores"' in l]) == n_scores, "scores = false was not applied"
+        assert len([ln for _, ln in lines if '"scores"' in ln]) == n_scores, "scores = false was not applied"
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
         assert proc.returncode == 0
         assert "reloaded settings" in err and "reload failed, keeping the old settings" in err
-        restart = [l for l in err.splitlines() if "needs a restart" in l]
+        restart = [ln for ln in err.splitlines() if "needs a restart" in ln]
         assert len(restart) == 1 and "threads, stride changed" in restart[0], err
     finally:
         if proc.poll() is None:

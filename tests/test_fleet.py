@@ -59,7 +59,11 @@ def alter_member(src: Path, out: Path, name: str = "head.tflite") -> Path:
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory, default_bundle):
-    d = tmp_path_factory.mktemp("fleet")
+    return make_kit(tmp_path_factory.mktemp("fleet"), default_bundle)
+
+
+def make_kit(d: Path, default_bundle: Path) -> dict:
+    """Alice's and Mallory's keys, and bundles relabelled from the embedded one: signed, unsigned, altered."""
     keygen(d / "alice", "alice")
     keygen(d / "mallory", "mallory")
     k = {"dir": d, "pub": d / "alice" / "edge-lrcn.pub"}
@@ -195,7 +199,8 @@ def test_signed_push_swaps_the_model_between_frames_refusals_change_nothing_and_
         # Home Assistant follows the labels: the new ones' entities, none of the old ones left retained
         def binaries():
             return sorted(t.split("/")[3] for t, c in _retained_configs(broker.port, f"edge_lrcn_{DEV}").items()
-                          if "/binary_sensor/" in t and "unique_id" in c)  # a component listed by ``p`` alone is removed
+                          # a component listed by ``p`` alone is removed
+                          if "/binary_sensor/" in t and "unique_id" in c)
 
         # `right` & co. removed
         assert wait(lambda: binaries() == ["a_down", "a_left", "a_right", "a_still", "a_up", "camera"], 30), binaries()

@@ -145,7 +145,8 @@ def test_discovery_again_when_home_assistant_comes_online_and_gone_entities_are_
         sink.relabel(SinkContext(DEV, ["left", "right"], "m", ["door", "hall"]))
         assert sub.wait_for(lambda: len(sub.on(sink.discovery.topic)) == n + 2, 10)
         cmps = json.loads(sub.on(sink.discovery.topic)[-1][0])["cmps"]
-        assert cmps["sensor_activity_bed"] == {"p": "sensor"} and cmps["binary_sensor_bed_left"] == {"p": "binary_sensor"}
+        assert cmps["sensor_activity_bed"] == {"p": "sensor"}
+        assert cmps["binary_sensor_bed_left"] == {"p": "binary_sensor"}
         assert cmps["sensor_activity_hall"]["state_topic"] == f"{PREFIX}/activity/hall"
         assert sub.wait_for(lambda: sub.on(f"{PREFIX}/activity/bed")[-1] == (b"", False), 10)  # cleared
         sub.close()

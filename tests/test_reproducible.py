@@ -61,4 +61,4 @@ def test_the_same_seed_trains_the_same_model_on_the_cpu(tiny_data, tmp_path):
         runs.append((meta["history"], keras.models.load_model(out, compile=False).get_weights()))
     (h0, w0), (h1, w1) = runs
     assert h0 == h1
-    assert len(w0) == len(w1) and all(np.array_equal(a, b) for a, b in zip(w0, w1))
+    assert len(w0) == len(w1) and all(np.array_equal(a, b) for a, b in zip(w0, w1, strict=True))

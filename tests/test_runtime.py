@@ -206,7 +206,7 @@ def test_compiled_encoder_matches_the_interpreter(default_bundle):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     compiled_in, reference_in, compiled_out, reference_out = out["shapes"]
     assert compiled_in == reference_in and compiled_out == reference_out
-    for got, want in zip(np.array(out["got"]), np.array(out["want"])):
+    for got, want in zip(np.array(out["got"]), np.array(out["want"]), strict=True):
         assert got.shape == (out["feature_dim"],) and np.abs(want).max() > 0
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
 

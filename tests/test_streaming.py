@@ -93,7 +93,7 @@ def test_scene_cuts_restart_the_window(default_bundle, tmp_path):
     make_sequence(video, [("right", 4.0), ("left", 4.0), ("down", 4.0)], seed=4)
     proc = run_cli("run", "--source", video, "--sink", "stdout", "--stats-interval", "0", "--log-level", "INFO")
     assert proc.returncode == 0, proc.stderr
-    cuts = [float(l.split("t=")[1].split(":")[0]) for l in proc.stderr.splitlines() if "scene cut at" in l]
+    cuts = [float(ln.split("t=")[1].split(":")[0]) for ln in proc.stderr.splitlines() if "scene cut at" in ln]
     assert cuts == [4.0, 8.0], cuts
     proc = run_cli("run", "--source", video, "--stats-interval", "0", "--cut-threshold", "0", "--log-level", "INFO")
     assert "scene cut" not in proc.stderr
