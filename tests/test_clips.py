@@ -323,6 +323,12 @@ def test_record_from_a_live_stream_counts_down_and_measures_the_rate(tmp_path):
     assert "recording wave 1/2 (1.5 s) in 3..." in proc.stderr and "recording wave 2/2 (1.5 s): now" in proc.stderr
     clips = sorted((tmp_path / "wave").iterdir())
     assert len(clips) == 2
-    for p in clips:  # 1.5 s at the camera's 20 fps (the rate measured from the frames' times)
+    # the rate the camera really sent at: its nominal 20 fps, or less where this (loaded, shared) machine starved
+    # its server thread of the CPU to render and encode them in time
+    sent = cam.sent_at
+    served = (len(sent) - 1) / (sent[-1] - sent[0])
+    assert served <= 21, served
+    for p in clips:  # 1.5 s at the rate the camera served (the rate measured from the frames' times)
         fps = cv2.VideoCapture(str(p)).get(cv2.CAP_PROP_FPS)
-        assert 15 <= fps <= 22 and 1.3 <= decoded_frames(p) / fps <= 1.7
+        assert 0.75 * served <= fps <= 1.1 * min(served, 20) and 1.3 <= decoded_frames(p) / fps <= 1.7, (fps, served)
+    assert served < 15 or all(15 <= cv2.VideoCapture(str(p)).get(cv2.CAP_PROP_FPS) <= 22 for p in clips)
