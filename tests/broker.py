@@ -47,7 +47,8 @@ class Broker:
         password_file, tls, persistence = self.password_file, self.tls, self.persistence
         lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {'false' if password_file else 'true'}",
                  f"persistence {'true' if persistence else 'false'}", f"persistence_location {self.workdir}/",
-                 "log_dest stderr", "log_type error", "log_type warning", "log_type notice"]
+                 "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
+                 "log_type subscribe"]  # "CLIENT QOS TOPIC": what subscribed() counts
         if os.geteuid() == 0:
             # as root mosquitto would switch to the "mosquitto" user, who cannot read the tests' private files
             lines.append("user root")
@@ -90,6 +91,12 @@ class Broker:
                     raise RuntimeError(f"mosquitto exited: {log[-2000:]}") from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
+
+    def subscribed(self, topic: str) -> int:
+        """How many subscriptions to ``topic`` (the filter, exactly) this broker has taken since its log began: a
+        test waits for its subscriber's count to grow rather than sleep before the daemon publishes."""
+        log = (self.workdir / "broker.log").read_text(errors="replace")
+        return sum(line.endswith(f" {topic}") for line in log.splitlines())
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
