@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +46,25 @@ def wait_until(pred, timeout: float, step: float = 0.05) -> bool:
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+class Lines:
+    """Collects a daemon's stdout lines with the time each arrived."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.items: list[tuple[float, dict]] = []
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            for obj in json_lines(line):
+                self.items.append((time.monotonic(), obj))
+
+    def of(self, type_: str) -> list[tuple[float, dict]]:
+        return [(t, o) for t, o in list(self.items) if o["type"] == type_]
+
+    def wait(self, cond, timeout: float) -> bool:
+        return wait_until(cond, timeout) or cond()  # one last look at the deadline
 
 
 def shared_dir(tmp_path_factory, name: str, build) -> Path:

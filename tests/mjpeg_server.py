@@ -21,6 +21,8 @@ class MjpegCamera:
         self.down = threading.Event()
         self.frames_sent = 0
         self.sent_at: list[float] = []  # when each frame went out (monotonic), every connection
+        self.streams = 0  # connections being sent frames now
+        self.lock = threading.Lock()
         self.t0 = time.monotonic()
         cam = self
 
@@ -36,6 +38,8 @@ class MjpegCamera:
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
                 due = time.monotonic()  # a camera's clock: frame n is due at the start + n / fps
+                with cam.lock:
+                    cam.streams += 1
                 try:
                     while not cam.down.is_set():
                         if cam.stall.is_set():
@@ -60,6 +64,9 @@ class MjpegCamera:
                             due = now
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+                finally:
+                    with cam.lock:
+                        cam.streams -= 1
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True

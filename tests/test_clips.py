@@ -138,7 +138,7 @@ def test_a_stalled_writer_drops_frames_and_counts_them_and_recovers(tmp_path, ca
     rec.start_activity(event("activity_start", "wave", 1.0, "2026-11-25T10:00:00.000Z"), None)  # never dropped
     rec.start()
     for i in range(100, 150):  # a camera at 50 fps: the writer catches up
-        time.sleep(0.02)
+        time.sleep(0.02)  # the behaviour under test: frames at a camera's pace (50 fps)
         rec.frame(Frame(numbered(i), i / FPS, i))
     rec.close(10)
     assert rec.written == 1

@@ -153,7 +153,8 @@ def test_a_live_queue_that_overflows_drops_declined_frames_before_kept_ones():
     src = Burst()
     reader = FrameReader(src, maxsize=3, keep=lambda t: round(t * 30) % 3 == 0)
     assert src.done.wait(5)
-    time.sleep(0.1)  # the reader has put all 30 and ended; nobody took any
+    reader.thread.join(5)  # the reader has put all 30 and ended; nobody took any
+    assert not reader.thread.is_alive()
     waiting = []
     while True:
         try:

@@ -330,9 +330,9 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
         set_request(broker.port, {"paused": True, "transaction": "p1"})
         assert wait(lambda: any(x.get("state") == "paused" for x in dev.lines[n:] if x["type"] == "camera"), 20)
         assert [e.get("reason") for e in dev.events(n) if e["type"] == "activity_end"] == ["paused"]
-        time.sleep(0.5)
+        assert wait(lambda: cam.streams == 0, 10)  # the server noticed the closed connection at its next write
         sent = cam.frames_sent
-        time.sleep(1.5)
+        time.sleep(1.5)  # an observation window: no frames are sent in it
         assert cam.frames_sent == sent and retained(sub, "settings")["paused"] is True and (state / "paused").exists()
         m = len(dev.lines)
         set_request(broker.port, {"paused": False, "transaction": "p2"})
@@ -364,9 +364,9 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
         assert retained(sub, "settings")["enter_threshold"] == 0.55 and retained(sub, "settings")["min_duration"] == 0.5
         assert wait(lambda: [x["state"] for x in again.lines if x["type"] == "camera"][-1:] == ["paused"], 20)
         assert retained(sub, "settings")["paused"] is True
-        time.sleep(0.5)  # the server notices the closed connection at its next write
+        assert wait(lambda: cam.streams == 0, 10)  # the server noticed the closed connection at its next write
         sent = cam.frames_sent
-        time.sleep(1.5)
+        time.sleep(1.5)  # an observation window: no frames are sent in it
         assert cam.frames_sent == sent and not again.events()
     finally:
         assert again.stop() == 0
