@@ -42,7 +42,8 @@ def _train(data: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "edge_lrcn", "train", "--data", str(data), "--out", str(out),
                            "--epochs", "2", "--windows-per-clip", "2", "--batch-size", "4", "--val-split", "0.25",
                            "--test-split", "0.25", "--seed", "3", "--quiet", "--no-plots", "--cache",
-                           str(out.parent / "cache")],
+                           str(out.parent / "cache"),
+                           "--heads", "2"],  # more than one (each head its own seed), fewer than the default 5
                           capture_output=True, text=True, timeout=300, env=env)
 
 
