@@ -48,6 +48,7 @@ class Broker:
         lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {'false' if password_file else 'true'}",
                  f"persistence {'true' if persistence else 'false'}", f"persistence_location {self.workdir}/",
                  "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
+                 "log_type information",  # "... running": its listener is open (start() waits for it)
                  "log_type subscribe"]  # "CLIENT QOS TOPIC": what subscribed() counts
         if os.geteuid() == 0:
             # as root mosquitto would switch to the "mosquitto" user, who cannot read the tests' private files
@@ -77,20 +78,23 @@ class Broker:
         self.log = open(self.workdir / "broker.log", "ab")
         start = self.log.tell()  # this run's lines: a restart appends to the same log
         self.proc = subprocess.Popen([mosquitto_bin(), "-c", str(self.conf)], stdout=self.log, stderr=self.log)
+
+        def log() -> str:
+            return (self.workdir / "broker.log").read_bytes()[start:].decode(errors="replace")
+
+        # its own "running" line, not just a connection: another process listening on the port would accept that
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            if self.proc.poll() is not None:
+                self.log.close()
+                if "Address already in use" in log():
+                    raise PortTaken(log())
+                raise RuntimeError(f"mosquitto exited: {log()[-2000:]}")
+            if " running" in log():
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2):
                     return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    self.log.close()
-                    log = (self.workdir / "broker.log").read_bytes()[start:].decode(errors="replace")
-                    if "Address already in use" in log:
-                        raise PortTaken(log) from None
-                    raise RuntimeError(f"mosquitto exited: {log[-2000:]}") from None
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start listening")
+            time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not start listening: {log()[-2000:]}")
 
     def subscribed(self, topic: str) -> int:
         """How many subscriptions to ``topic`` (the filter, exactly) this broker has taken since its log began: a
