@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -11,16 +12,22 @@ from pathlib import Path
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on now. Under pytest-xdist each worker takes only ports of its own residue
-    (port % workers == its index), so two workers never pick the same port between freeing and binding it."""
+    """A loopback port nobody listens on now, below the kernel's ephemeral range (32768-60999 by default), so no
+    outgoing connection takes it meanwhile. Under pytest-xdist each worker takes only ports of its own residue
+    (port % workers == its index): two workers never pick the same port between freeing and binding it. (The ports
+    bind(0) gives are no use for that split: Linux hands bind(0) odd ports only.)"""
     n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    me = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    while True:
+    me = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % n
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20000, 32000) // n * n + me
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port % n == me % n:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def mosquitto_bin() -> str | None:
