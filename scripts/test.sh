@@ -45,4 +45,11 @@ if [ "${EDGE_LRCN_LINT:-0}" = 1 ]; then
     exit 1
   fi
 fi
-exec "$VENV/bin/python" -m pytest "$@"
+# two pytest-xdist workers (CI has 2 cores), each test file on one worker (its module fixtures are built once);
+# EDGE_LRCN_TEST_WORKERS=N for another number, 0 for one process (serial, as before)
+workers="${EDGE_LRCN_TEST_WORKERS:-2}"
+xdist=()
+if [ "$workers" != 0 ]; then
+  xdist=(-n "$workers" --dist loadfile)
+fi
+exec "$VENV/bin/python" -m pytest "${xdist[@]}" "$@"

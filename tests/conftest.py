@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,24 +48,70 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
 
 
+class Lines:
+    """Collects a daemon's stdout lines with the time each arrived."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.items: list[tuple[float, dict]] = []
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            for obj in json_lines(line):
+                self.items.append((time.monotonic(), obj))
+
+    def of(self, type_: str) -> list[tuple[float, dict]]:
+        return [(t, o) for t, o in list(self.items) if o["type"] == type_]
+
+    def wait(self, cond, timeout: float) -> bool:
+        return wait_until(cond, timeout) or cond()  # one last look at the deadline
+
+
+def shared_dir(tmp_path_factory, name: str, build) -> Path:
+    """A folder built once for the whole run: ``build(folder)`` fills it. Under pytest-xdist every worker is its own
+    session, so the folder lives beside the workers' base temps (one run's parent) and the first worker to get its
+    file lock builds it while the others wait, then reuse it; a failed build is retried by the next one."""
+    import fcntl
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        path = tmp_path_factory.mktemp(name)
+        build(path)
+        return path
+    root = tmp_path_factory.getbasetemp().parent
+    path, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if path.exists():  # a worker failed halfway: start over
+                import shutil
+
+                shutil.rmtree(path)
+            path.mkdir()
+            build(path)
+            done.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
-    """5 classes x 4 clips, real MJPG .avi files."""
+    """5 classes x 4 clips, real MJPG .avi files (read only: built once, shared by every xdist worker)."""
     from edge_lrcn.convert.synth import make_dataset
 
-    root = tmp_path_factory.mktemp("tiny_data")
-    make_dataset(root, clips_per_class=4, seed=3)
-    return root
+    return shared_dir(tmp_path_factory, "tiny_data", lambda root: make_dataset(root, clips_per_class=4, seed=3))
 
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
-    """A real convert run on tiny data (2 epochs): the bundle path and its report."""
-    out = tmp_path_factory.mktemp("tiny_bundle") / "tiny.lrcn"
-    proc = run_cli("convert", "--data", tiny_data, "--out", out, "--epochs", "2", "--windows-per-clip", "2",
-                   "--allow-degraded", "--quiet", "--calibration-frames", "50", "--test-split", "0.25",
-                   "--val-split", "0.25", "--estimate", "holdout")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    """A real convert run on tiny data (2 epochs): the bundle path and its report (read only: built once, shared by
+    every xdist worker)."""
+
+    def build(d: Path) -> None:
+        proc = run_cli("convert", "--data", tiny_data, "--out", d / "tiny.lrcn", "--epochs", "2",
+                       "--windows-per-clip", "2", "--allow-degraded", "--quiet", "--calibration-frames", "50",
+                       "--test-split", "0.25", "--val-split", "0.25", "--estimate", "holdout")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    out = shared_dir(tmp_path_factory, "tiny_bundle", build) / "tiny.lrcn"
     return out, json.loads(Path(str(out) + ".report.json").read_text())
 
 
@@ -73,6 +120,24 @@ def default_bundle() -> Path:
     from edge_lrcn.models import default_model_path
 
     return default_model_path()
+
+
+@pytest.fixture(scope="module")
+def model(default_bundle):
+    """The embedded model, opened with real interpreters on the CPU (2 threads)."""
+    from edge_lrcn.model.loader import load_bundle, open_model
+
+    return open_model(load_bundle(str(default_bundle)), "cpu", 2)
+
+
+@pytest.fixture()
+def broker(tmp_path):
+    """A real mosquitto on a free loopback port (tests/broker.py), stopped after the test."""
+    from tests.broker import Broker
+
+    b = Broker(tmp_path / "broker").start()
+    yield b
+    b.stop()
 
 
 # --- real components the tests use ---------------------------------------------------------------------------------

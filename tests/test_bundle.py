@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from edge_lrcn.model.bundle import FORMAT, VERSION, read_bundle, write_bundle
 from edge_lrcn.errors import BundleError
+from edge_lrcn.model.bundle import FORMAT, VERSION, read_bundle, write_bundle
 from tests.conftest import run_cli
 
 MANIFEST = {"labels": ["a", "b"], "window": {"frames": 4, "fps": 10}, "feature_dim": 8,

@@ -12,15 +12,14 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
 
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.events import default_device_id
-from tests.broker import Broker
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 
 TEMPLATE = ROOT / "systemd" / "edge-lrcn@.service"
 pytestmark = pytest.mark.needs("mosquitto", "mosquitto_sub")
@@ -54,19 +53,33 @@ def mosquitto_sub(port: int, *topics: str, retained_only: bool = False) -> subpr
 
 
 def read_sub(proc: subprocess.Popen) -> list[tuple[bool, str, str]]:
-    out = proc.communicate(timeout=10)[0]
+    return _parse(proc.communicate(timeout=10)[0].splitlines())
+
+
+def _parse(lines) -> list[tuple[bool, str, str]]:
     msgs = []
-    for line in out.splitlines():
+    for line in lines:
         retain, topic, payload = (line.split(" ", 2) + [""])[:3]
         msgs.append((retain == "1", topic, payload))
     return msgs
 
 
-@pytest.fixture()
-def broker(tmp_path):
-    b = Broker(tmp_path / "broker").start()
-    yield b
-    b.stop()
+def read_sub_until_marker(proc: subprocess.Popen, port: int, timeout: float = 30) -> list[tuple[bool, str, str]]:
+    """Publish a marker on edge-lrcn/test-marker after everything the test waits for (its publishers are done), read
+    the subscriber's lines until the marker arrives, then stop it: the messages before the marker, in order (one
+    broker delivers to a QoS 1 subscriber in the order it took them)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", "edge-lrcn/test-marker",
+                    "-m", "done"], check=True, timeout=10)
+    marker = "0 edge-lrcn/test-marker done"
+    found = wait_until(lambda: any(line.rstrip("\n") == marker for line in lines), timeout)
+    proc.terminate()
+    proc.communicate(timeout=10)
+    reader.join(10)
+    assert found, f"the marker did not come back in {timeout} s"
+    return _parse(line.rstrip("\n") for line in lines[:[ln.rstrip("\n") for ln in lines].index(marker)])
 
 
 def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
@@ -75,9 +88,11 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
     etc.mkdir()
     example = (ROOT / "deploy" / "config.example.toml").read_text()
     procs, ids = {}, {}
+    before = broker.subscribed("homeassistant/#")
     sub = mosquitto_sub(broker.port, "edge-lrcn/#", "homeassistant/#")
     try:
-        time.sleep(0.5)  # the subscriber is connected before the daemons say anything
+        # the subscriber has subscribed before the daemons say anything
+        assert wait_until(lambda: broker.subscribed("homeassistant/#") > before, 10), "mosquitto_sub did not subscribe"
         for i, (name, segments) in enumerate(cams.items()):
             video = tmp_path / f"{name}.avi"
             make_sequence(video, segments, seed=40 + i)
@@ -92,13 +107,14 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
             procs[name] = subprocess.Popen(argv, env={**e, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                            text=True)
         outs = {name: p.communicate(timeout=120) for name, p in procs.items()}
+    except BaseException:
+        sub.kill()
+        raise
     finally:
         for p in procs.values():
             if p.poll() is None:
                 p.kill()
-        time.sleep(1.0)
-        sub.terminate()
-    msgs = read_sub(sub)
+    msgs = read_sub_until_marker(sub, broker.port)
     assert ids == {"front": default_device_id() + "-front", "back": default_device_id() + "-back"}
     for name, p in procs.items():
         assert p.returncode == 0, outs[name][1][-2000:]
@@ -110,7 +126,7 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
         avail = [p for r, t, p in msgs if t == f"{prefix}/availability"]
         assert avail and avail[0] == "online" and avail[-1] == "offline", avail
         # every event it printed reached the broker on its own topic, with its own device id
-        printed = [json.loads(l) for l in outs[name][0].splitlines() if l.startswith("{") and '"activity_' in l]
+        printed = [json.loads(ln) for ln in outs[name][0].splitlines() if ln.startswith("{") and '"activity_' in ln]
         assert printed, f"{name}: no activity events"
         got = [json.loads(p) for r, t, p in msgs if t == f"{prefix}/events"]
         assert got == printed
@@ -129,7 +145,7 @@ def test_two_instances_two_sources_one_broker_do_not_clash(tmp_path, broker):
     assert both_on, order
     # Home Assistant: two devices, no shared entity or config topic
     configs = {}
-    for r, t, p in msgs:
+    for _, t, p in msgs:
         if t.startswith("homeassistant/") and p:
             configs[t] = json.loads(p)
     def device(c):  # full or abbreviated keys; a device-based config keeps its entities under "components"/"cmps"

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from edge_lrcn.capture.sources import Frame
 from edge_lrcn.classify.classifier import Classifier, Reset
 from edge_lrcn.convert.synth import Scene, make_sequence
 from edge_lrcn.evaluate import stream_file
 from edge_lrcn.model.loader import load_bundle, open_model
-
-
-@pytest.fixture(scope="module")
-def model(default_bundle):
-    return open_model(load_bundle(str(default_bundle)), "cpu", 2)
 
 
 def warm_up(bundle) -> int:

@@ -62,7 +62,8 @@ def event(type_: str, label: str, t: float, ts: str) -> dict:
 
 
 def recorder(folder: Path, live: bool = False, start: bool = True, **kw) -> C.ClipRecorder:
-    """A recorder of the [clips] section ``kw`` (pre_roll 2 s, post_roll 1 s, every frame unless given) into ``folder``."""
+    """A recorder of the [clips] section ``kw`` (pre_roll 2 s, post_roll 1 s, every frame unless given) into
+    ``folder``."""
     settings = ClipsSettings(clips_dir=str(folder), **{"pre_roll": 2.0, "post_roll": 1.0, "clips_fps": 0.0, **kw})
     return C.ClipRecorder(settings, C.ClipOrigin("d", "m", "test", live), start)
 
@@ -137,7 +138,7 @@ def test_a_stalled_writer_drops_frames_and_counts_them_and_recovers(tmp_path, ca
     rec.start_activity(event("activity_start", "wave", 1.0, "2026-11-25T10:00:00.000Z"), None)  # never dropped
     rec.start()
     for i in range(100, 150):  # a camera at 50 fps: the writer catches up
-        time.sleep(0.02)
+        time.sleep(0.02)  # the behaviour under test: frames at a camera's pace (50 fps)
         rec.frame(Frame(numbered(i), i / FPS, i))
     rec.close(10)
     assert rec.written == 1
@@ -204,8 +205,8 @@ def test_image_entity_keys_are_home_assistants():
 
 
 def _unwritable(case: str, folder: Path) -> None:
-    """``full``: a 2 MB tmpfs filled to its last 480 kB, which the first clips fill (450-520 kB work with these clips' sizes) (root only); ``readonly``: a read-only tmpfs as root, a
-    chmod 555 folder otherwise."""
+    """``full``: a 2 MB tmpfs filled to its last 480 kB, which the first clips fill (450-520 kB work with these
+    clips' sizes) (root only); ``readonly``: a read-only tmpfs as root, a chmod 555 folder otherwise."""
     folder.mkdir()
     if os.geteuid() != 0:
         if case == "full":
@@ -322,6 +323,12 @@ def test_record_from_a_live_stream_counts_down_and_measures_the_rate(tmp_path):
     assert "recording wave 1/2 (1.5 s) in 3..." in proc.stderr and "recording wave 2/2 (1.5 s): now" in proc.stderr
     clips = sorted((tmp_path / "wave").iterdir())
     assert len(clips) == 2
-    for p in clips:  # 1.5 s at the camera's 20 fps (the rate measured from the frames' times)
+    # the rate the camera really sent at: its nominal 20 fps, or less where this (loaded, shared) machine starved
+    # its server thread of the CPU to render and encode them in time
+    sent = cam.sent_at
+    served = (len(sent) - 1) / (sent[-1] - sent[0])
+    assert served <= 21, served
+    for p in clips:  # 1.5 s at the rate the camera served (the rate measured from the frames' times)
         fps = cv2.VideoCapture(str(p)).get(cv2.CAP_PROP_FPS)
-        assert 15 <= fps <= 22 and 1.3 <= decoded_frames(p) / fps <= 1.7
+        assert 0.75 * served <= fps <= 1.1 * min(served, 20) and 1.3 <= decoded_frames(p) / fps <= 1.7, (fps, served)
+    assert served < 15 or all(15 <= cv2.VideoCapture(str(p)).get(cv2.CAP_PROP_FPS) <= 22 for p in clips)

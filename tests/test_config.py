@@ -102,7 +102,8 @@ def test_flag_and_environment_errors_name_the_flag_or_variable():
         C.resolve({"smoothing": "x", "stride": 0}, None, environ={})
 
 
-REGIONS = '[[regions]]\nname = "door"\nbox = [0.55, 0.2, 0.85, 0.7]\n[[regions]]\nname = "bed"\nbox = [0, 0.5, 0.6, 1]\n'
+REGIONS = ('[[regions]]\nname = "door"\nbox = [0.55, 0.2, 0.85, 0.7]\n'
+           '[[regions]]\nname = "bed"\nbox = [0, 0.5, 0.6, 1]\n')
 
 
 def test_regions_from_file_flags_and_environment(tmp_path):

@@ -14,7 +14,7 @@ import time
 import cv2
 import numpy as np
 
-from tests.conftest import json_lines, launch, wait_until
+from tests.conftest import Lines, launch
 from tests.mjpeg_server import MjpegCamera
 
 
@@ -40,25 +40,6 @@ class SilentCamera:
         self.sock.close()
         for c in self.conns:
             c.close()
-
-
-class Lines:
-    """Collects a daemon's stdout lines with the time each arrived."""
-
-    def __init__(self, proc: subprocess.Popen):
-        self.items: list[tuple[float, dict]] = []
-        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
-
-    def _read(self, proc):
-        for line in proc.stdout:
-            for obj in json_lines(line):
-                self.items.append((time.monotonic(), obj))
-
-    def of(self, type_: str) -> list[tuple[float, dict]]:
-        return [(t, o) for t, o in list(self.items) if o["type"] == type_]
-
-    def wait(self, cond, timeout: float) -> bool:
-        return wait_until(cond, timeout) or cond()  # one last look at the deadline
 
 
 def stop(proc: subprocess.Popen) -> tuple[float, int, str]:
@@ -167,7 +148,7 @@ def test_a_camera_that_appears_after_start_comes_online_and_classifies():
     try:
         assert lines.wait(lambda: lines.of("camera"), 15), proc.stderr
         assert lines.of("camera")[0][1]["state"] == "offline"
-        time.sleep(10)
+        time.sleep(10)  # an observation window (the camera stays absent), not a wait for a condition
         assert proc.poll() is None, "a camera absent at start must not end the daemon"
         cam = MjpegCamera(fps=20, port=port)
         assert lines.wait(lambda: len(lines.of("scores")) >= 5, 20), lines.items

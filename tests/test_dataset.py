@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from edge_lrcn.capture.sources import VideoFileSource
+from edge_lrcn.classify.preprocess import resize_rgb
 from edge_lrcn.convert import dataset as D
 from edge_lrcn.convert.synth import CLASSES, Scene, make_dataset, write_clip
 from edge_lrcn.errors import DatasetError
-from edge_lrcn.classify.preprocess import resize_rgb
-from edge_lrcn.capture.sources import VideoFileSource
 
 
 @pytest.fixture()
@@ -90,8 +90,9 @@ def test_synth_classes_move_as_named():
 
 
 def test_synth_cli_writes_ucf_layout(tmp_path):
-    from tests.conftest import run_cli
     import cv2
+
+    from tests.conftest import run_cli
 
     proc = run_cli("synth", tmp_path / "d", "--clips-per-class", "1", "--seed", "2")
     assert proc.returncode == 0, proc.stderr

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from edge_lrcn.capture.camera import END, Camera
-from edge_lrcn.config import CameraSettings
 from edge_lrcn.capture.reader import FrameReader, read_ahead
 from edge_lrcn.capture.sources import Frame, OpenCVLiveSource, VideoFileSource
 from edge_lrcn.classify.classifier import Classifier
 from edge_lrcn.classify.pacer import Pacer
+from edge_lrcn.config import CameraSettings
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.model.loader import load_bundle, open_model
 
@@ -54,7 +54,7 @@ def test_the_kept_frames_are_the_same_with_and_without_decode_skipping(videos, f
     kept = [f for f in skipping if f.kept]
     assert [f.t for f in kept] == [f.t for f in expected]
     assert len(kept) < len(full) or fps <= 10
-    for a, b in zip(kept, expected):
+    for a, b in zip(kept, expected, strict=True):
         np.testing.assert_array_equal(a.pixels, b.pixels)
     assert all(f.pixels is None and f.kept is False for f in skipping if not f.kept)
     assert all(f.kept is None for f in full)  # without a decision the source decodes everything, as before
@@ -69,7 +69,7 @@ def test_the_classifier_gives_the_same_probabilities_from_decided_frames(default
     probs_a = [s.probs for s in steps_a if s.probs is not None]
     probs_b = [s.probs for s in steps_b if s.probs is not None]
     assert len(probs_a) == len(probs_b) > 0
-    for pa, pb in zip(probs_a, probs_b):
+    for pa, pb in zip(probs_a, probs_b, strict=True):
         np.testing.assert_array_equal(pa, pb)
     assert (a.counts.frames, a.counts.kept, a.counts.windows) == (b.counts.frames, b.counts.kept, b.counts.windows)
     # eval reads the same way (read ahead, only kept frames decoded): the full windows of decoding every frame
@@ -152,8 +152,9 @@ def test_a_live_queue_that_overflows_drops_declined_frames_before_kept_ones():
 
     src = Burst()
     reader = FrameReader(src, maxsize=3, keep=lambda t: round(t * 30) % 3 == 0)
+    # the source ends at the read after the 30th frame: the reader had put all 30 by then (nobody took any); its END
+    # waits for room in the full queue, and is not counted below
     assert src.done.wait(5)
-    time.sleep(0.1)  # the reader has put all 30 and ended; nobody took any
     waiting = []
     while True:
         try:

@@ -17,9 +17,8 @@ from edge_lrcn.capture.sources import Frame, Source, SourceReadError
 from edge_lrcn.classify.regions import Regions
 from edge_lrcn.daemon import Daemon
 from edge_lrcn.errors import SourceError
-from edge_lrcn.model.loader import load_bundle, open_model
 from edge_lrcn.publish.stdout import StdoutSink
-from tests.conftest import json_lines, launch
+from tests.conftest import json_lines, launch, wait_until
 
 
 class FakeClock:
@@ -88,12 +87,6 @@ class ScriptedSource(Source):
 def settings(**over):
     return C.resolve({"source": "fake", "stats_interval": 0, "stall_timeout": 5.0, "reopen_max_delay": 4.0, **over},
                      None, environ={})
-
-
-@pytest.fixture(scope="module")
-def model(default_bundle):
-    """The embedded model, real interpreters: the daemon's stages need no trained bundle of their own."""
-    return open_model(load_bundle(str(default_bundle)), "cpu", 2)
 
 
 def run_daemon(model, scripts, until, clock=None, source_cls=None, **over):
@@ -251,7 +244,18 @@ def test_open_activity_is_closed_when_the_camera_drops(model):
 
 
 def _realtime_daemon(video):
-    return launch("run", "--source", video, "--realtime", "--stats-interval", "1000")
+    proc = launch("run", "--source", video, "--realtime", "--stats-interval", "1000")
+    # started and reading: the video is open in the process (its start-up takes seconds on a busy machine)
+    assert wait_until(lambda: _has_open(proc.pid, video) or proc.poll() is not None, 60), "the video was not opened"
+    return proc
+
+
+def _has_open(pid: int, path) -> bool:
+    fds = f"/proc/{pid}/fd"
+    try:
+        return any(os.readlink(f"{fds}/{fd}") == os.path.realpath(path) for fd in os.listdir(fds))
+    except OSError:
+        return False
 
 
 def test_file_truncated_while_read_ends_cleanly(tmp_path):
@@ -260,7 +264,7 @@ def test_file_truncated_while_read_ends_cleanly(tmp_path):
     video = tmp_path / "v.avi"
     make_sequence(video, [("left", 6.0)], seed=3)
     proc = _realtime_daemon(video)
-    time.sleep(2.5)
+    time.sleep(1.5)  # it reads in real time: 1.5 s of the 6 s, less than the half that stays
     with open(video, "r+b") as f:
         f.truncate(os.path.getsize(video) // 2)
     out, err = proc.communicate(timeout=60)
@@ -277,7 +281,7 @@ def test_file_deleted_while_read_plays_to_the_end(tmp_path):
     video = tmp_path / "v.avi"
     make_sequence(video, [("up", 4.0)], seed=3)
     proc = _realtime_daemon(video)
-    time.sleep(1.5)
+    time.sleep(0.5)  # it reads in real time: the file goes while it is being read
     video.unlink()  # the open descriptor keeps the data
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -296,36 +300,37 @@ def test_sighup_reloads_settings_and_sinks_keeping_the_window(tmp_path):
     cfg.write_text(top + "[events]\nscores = false\nstats_interval = 0\n")
     proc = launch("run", "--config", cfg)
     lines: list[tuple[float, str]] = []
-    reader = threading.Thread(target=lambda: [lines.append((time.monotonic(), l)) for l in proc.stdout], daemon=True)
+    reader = threading.Thread(target=lambda: [lines.append((time.monotonic(), ln)) for ln in proc.stdout], daemon=True)
     reader.start()
     try:
-        time.sleep(4.0)  # the window is full after 2 s at 10 fps
-        assert not [l for _, l in lines if '"scores"' in l]
+        # the daemon streams, then its window fills: 2 s at 10 fps (time passing is what is waited for here)
+        assert wait_until(lambda: any('"camera"' in ln and '"online"' in ln for _, ln in lines), 60), lines
+        time.sleep(3.0)
+        assert not [ln for _, ln in lines if '"scores"' in ln]
         cfg.write_text(top + "[events]\nscores = true\nenter_threshold = 0.9\nstats_interval = 0\n")
         t_hup = time.monotonic()
         proc.send_signal(signal.SIGHUP)
-        time.sleep(2.0)
-        scores = [t for t, l in lines if '"scores"' in l]
-        assert scores, "no scores after the reload"
+        assert wait_until(lambda: any('"scores"' in ln for _, ln in lines), 10), "no scores after the reload"
+        scores = [t for t, ln in lines if '"scores"' in ln]
         # a kept window gives scores at the next kept frame; a dropped one would need 20 frames (2 s) first
         assert scores[0] - t_hup < 1.0, scores[0] - t_hup
         cfg.write_text(top + "[events]\nscores = true\nstats_interval = -1\n")
         proc.send_signal(signal.SIGHUP)  # a bad config is logged and the old settings stay
-        time.sleep(0.5)
+        time.sleep(0.5)  # an observation window: the daemon survives the bad reload
         assert proc.poll() is None
         # a setting that only a restart applies is named as such, and the live ones beside it still apply
         cfg.write_text(top + "stride = 3\nthreads = 1\n[events]\nscores = false\nstats_interval = 0\n")
         proc.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
-        n_scores = len([l for _, l in lines if '"scores"' in l])
-        time.sleep(1.0)
-        assert len([l for _, l in lines if '"scores"' in l]) == n_scores, "scores = false was not applied"
+        time.sleep(1.0)  # the reload is applied (nothing on stdout says so) ...
+        n_scores = len([ln for _, ln in lines if '"scores"' in ln])
+        time.sleep(1.0)  # ... then an observation window: no scores come in it
+        assert len([ln for _, ln in lines if '"scores"' in ln]) == n_scores, "scores = false was not applied"
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
         assert proc.returncode == 0
         assert "reloaded settings" in err and "reload failed, keeping the old settings" in err
-        restart = [l for l in err.splitlines() if "needs a restart" in l]
+        restart = [ln for ln in err.splitlines() if "needs a restart" in ln]
         assert len(restart) == 1 and "threads, stride changed" in restart[0], err
     finally:
         if proc.poll() is None:

@@ -59,7 +59,11 @@ def alter_member(src: Path, out: Path, name: str = "head.tflite") -> Path:
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory, default_bundle):
-    d = tmp_path_factory.mktemp("fleet")
+    return make_kit(tmp_path_factory.mktemp("fleet"), default_bundle)
+
+
+def make_kit(d: Path, default_bundle: Path) -> dict:
+    """Alice's and Mallory's keys, and bundles relabelled from the embedded one: signed, unsigned, altered."""
     keygen(d / "alice", "alice")
     keygen(d / "mallory", "mallory")
     k = {"dir": d, "pub": d / "alice" / "edge-lrcn.pub"}
@@ -195,7 +199,8 @@ def test_signed_push_swaps_the_model_between_frames_refusals_change_nothing_and_
         # Home Assistant follows the labels: the new ones' entities, none of the old ones left retained
         def binaries():
             return sorted(t.split("/")[3] for t, c in _retained_configs(broker.port, f"edge_lrcn_{DEV}").items()
-                          if "/binary_sensor/" in t and "unique_id" in c)  # a component listed by ``p`` alone is removed
+                          # a component listed by ``p`` alone is removed
+                          if "/binary_sensor/" in t and "unique_id" in c)
 
         # `right` & co. removed
         assert wait(lambda: binaries() == ["a_down", "a_left", "a_right", "a_still", "a_up", "camera"], 30), binaries()
@@ -325,9 +330,9 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
         set_request(broker.port, {"paused": True, "transaction": "p1"})
         assert wait(lambda: any(x.get("state") == "paused" for x in dev.lines[n:] if x["type"] == "camera"), 20)
         assert [e.get("reason") for e in dev.events(n) if e["type"] == "activity_end"] == ["paused"]
-        time.sleep(0.5)
+        assert wait(lambda: cam.streams == 0, 10)  # the server noticed the closed connection at its next write
         sent = cam.frames_sent
-        time.sleep(1.5)
+        time.sleep(1.5)  # an observation window: no frames are sent in it
         assert cam.frames_sent == sent and retained(sub, "settings")["paused"] is True and (state / "paused").exists()
         m = len(dev.lines)
         set_request(broker.port, {"paused": False, "transaction": "p2"})
@@ -359,9 +364,9 @@ def test_remote_settings_pause_switch_and_home_assistant_controls(rig, kit):
         assert retained(sub, "settings")["enter_threshold"] == 0.55 and retained(sub, "settings")["min_duration"] == 0.5
         assert wait(lambda: [x["state"] for x in again.lines if x["type"] == "camera"][-1:] == ["paused"], 20)
         assert retained(sub, "settings")["paused"] is True
-        time.sleep(0.5)  # the server notices the closed connection at its next write
+        assert wait(lambda: cam.streams == 0, 10)  # the server noticed the closed connection at its next write
         sent = cam.frames_sent
-        time.sleep(1.5)
+        time.sleep(1.5)  # an observation window: no frames are sent in it
         assert cam.frames_sent == sent and not again.events()
     finally:
         assert again.stop() == 0

@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from edge_lrcn.model.bundle import read_bundle, read_bundle_bytes
 from edge_lrcn.errors import BundleError
+from edge_lrcn.model.bundle import read_bundle, read_bundle_bytes
 from tests.conftest import run_cli
 
 
@@ -37,7 +37,7 @@ def pack(dst, files, fix_hashes=True, compression=zipfile.ZIP_DEFLATED):
 def assert_exit_3(path, *cmd):
     proc = run_cli(*(cmd or ("info",)), path)
     assert proc.returncode == 3, (proc.returncode, proc.stderr[-1500:])
-    err = [l for l in proc.stderr.strip().splitlines() if not l.startswith("INFO: Created TensorFlow Lite")]
+    err = [ln for ln in proc.stderr.strip().splitlines() if not ln.startswith("INFO: Created TensorFlow Lite")]
     assert len(err) == 1 and "Traceback" not in proc.stderr, proc.stderr
     return err[0]
 

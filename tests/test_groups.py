@@ -4,7 +4,6 @@ the cross-validated gate on a small grouped set (real training, marked slow)."""
 from __future__ import annotations
 
 import random
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +147,7 @@ def test_the_cross_validated_gate_passes_a_small_separable_set_and_refuses_shuff
     assert report["gate"]["estimate"] == "cross-validation" and verdict.clips == 15
     labels = [c.label for c in ds.clips]
     random.Random(3).shuffle(labels)
-    for clip, label in zip(ds.clips, labels):
+    for clip, label in zip(ds.clips, labels, strict=True):
         clip.label = label
     est, verdict, _ = estimate()
     assert not verdict.passed and "cross-validated accuracy" in verdict.reasons[0], est["int8_accuracy"]

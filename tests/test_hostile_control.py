@@ -23,10 +23,15 @@ from edge_lrcn.fleet.state import StateDir
 from tests.broker import Broker
 from tests.conftest import wait_until
 from tests.mjpeg_server import MjpegCamera
-from tests.test_fleet import DEV, PREFIX, Device, kit, responses, wait  # noqa: F401 - kit is a fixture
+from tests.test_fleet import DEV, PREFIX, Device, make_kit, responses, wait
 from tests.test_mqtt import Subscriber
 
 pytestmark = pytest.mark.needs("mosquitto", "mosquitto_sub")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory, default_bundle):
+    return make_kit(tmp_path_factory.mktemp("fleet"), default_bundle)
 
 
 def publisher(port: int) -> mqtt.Client:

@@ -17,7 +17,7 @@ from edge_lrcn.config import ClipsSettings
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.publish import clips as C
 from edge_lrcn.publish.clipfiles import LOST, PARTIAL, ClipIndex
-from tests.conftest import in_ci, launch
+from tests.conftest import in_ci, launch, wait_until
 from tests.test_clips import daemon_in_an_open_clip, decoded_frames
 
 
@@ -71,9 +71,7 @@ def test_the_budget_is_kept_from_an_index_not_a_scan_per_clip(tmp_path, monkeypa
 
 def test_a_clip_the_daemon_was_killed_in_gets_a_sidecar_that_says_so(tmp_path):
     proc, folder, start = daemon_in_an_open_clip(tmp_path)
-    deadline = time.monotonic() + 30
-    while not (folder / PARTIAL / start["clip"]).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)  # the writer opened the clip
+    assert wait_until(lambda: (folder / PARTIAL / start["clip"]).exists(), 30)  # the writer opened the clip
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=15)
     assert (folder / start["snapshot"]).exists() and not (folder / start["clip"]).exists()

@@ -4,14 +4,13 @@ config at SIGHUP keeps the old settings. Real CLI subprocesses, real files, real
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
 from edge_lrcn import config as C
 from edge_lrcn.capture.sources import parse_source
 from edge_lrcn.errors import UsageError
-from tests.conftest import launch, run_cli
+from tests.conftest import Lines, launch, run_cli, wait_until
 
 
 def one_line_error(proc, code: int, *words: str) -> None:
@@ -61,16 +60,25 @@ def test_a_bad_config_at_sighup_keeps_the_old_settings_and_the_daemon(tmp_path):
     cam = MjpegCamera(fps=20)
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'source = "{cam.url}"\nverify_model = false\n[events]\nstats_interval = 0\n')
-    proc = launch("run", "--config", cfg)
+    err_path = tmp_path / "stderr"
+    with open(err_path, "w") as err_file:
+        proc = launch("run", "--config", cfg, stderr=err_file)
+    lines = Lines(proc)
+
+    def failures() -> int:
+        return err_path.read_text(errors="replace").count("reload failed, keeping the old settings")
+
     try:
-        time.sleep(3)
-        for bad in (b"[camera]\nstall_timeout = nan\n", b"\xff\xfe[camera]\n"):
+        # the daemon streams (its loop runs): each SIGHUP below is one reload
+        assert lines.wait(lambda: any(o.get("state") == "online" for _, o in lines.of("camera")), 60), lines.items
+        for i, bad in enumerate((b"[camera]\nstall_timeout = nan\n", b"\xff\xfe[camera]\n")):
             cfg.write_bytes(bad)
             proc.send_signal(signal.SIGHUP)
-            time.sleep(1.0)
+            assert wait_until(lambda i=i: failures() == i + 1, 20), err_path.read_text()[-2000:]
             assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
+        err = err_path.read_text(errors="replace")
         assert proc.returncode == 0, err[-2000:]
         failed = [line for line in err.splitlines() if "reload failed, keeping the old settings" in line]
         assert len(failed) == 2 and "finite" in failed[0] and "UTF-8" in failed[1], err[-2000:]

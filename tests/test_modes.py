@@ -3,8 +3,7 @@ listing is parsed from v4l2-ctl's own output format)."""
 
 from __future__ import annotations
 
-from edge_lrcn.capture.modes import (FALLBACK, Mode, capture_request, lores_size, parse_v4l2_modes, pick_mode,
-                                     v4l2_modes)
+from edge_lrcn.capture.modes import FALLBACK, Mode, capture_request, lores_size, parse_v4l2_modes, pick_mode, v4l2_modes
 
 # v4l2-ctl --list-formats-ext of a typical UVC webcam (trimmed): YUYV small modes, MJPG up to 1280x720
 LISTING = """ioctl: VIDIOC_ENUM_FMT

@@ -15,7 +15,7 @@ from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.publish.mqtt import MqttSink
 from edge_lrcn.publish.sink import Kind, SinkContext
 from tests.broker import Broker
-from tests.conftest import launch
+from tests.conftest import launch, wait_until
 from tests.test_mqtt import DEV, PREFIX, Subscriber, events_of
 
 pytestmark = pytest.mark.needs("mosquitto")
@@ -95,9 +95,7 @@ def test_two_devices_with_one_client_id_are_named_as_such(tmp_path, caplog):
     spec, ctx = C.parse_sink(f"mqtt://127.0.0.1:{b.port}"), SinkContext("raspberrypi", ["a", "b"], "m")
     one, two = MqttSink(spec, settings.mqtt, ctx), MqttSink(spec, settings.mqtt, ctx)
     try:
-        end = time.monotonic() + 30
-        while time.monotonic() < end and not any("same client id" in r.getMessage() for r in caplog.records):
-            time.sleep(0.2)
+        wait_until(lambda: any("same client id" in r.getMessage() for r in caplog.records), 30, 0.2)
         errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
         assert errors and "'edge-lrcn-raspberrypi'" in errors[0] and "device_id" in errors[0], errors
         assert len(errors) <= 2  # once per sink, not once per takeover
@@ -145,7 +143,8 @@ def test_discovery_again_when_home_assistant_comes_online_and_gone_entities_are_
         sink.relabel(SinkContext(DEV, ["left", "right"], "m", ["door", "hall"]))
         assert sub.wait_for(lambda: len(sub.on(sink.discovery.topic)) == n + 2, 10)
         cmps = json.loads(sub.on(sink.discovery.topic)[-1][0])["cmps"]
-        assert cmps["sensor_activity_bed"] == {"p": "sensor"} and cmps["binary_sensor_bed_left"] == {"p": "binary_sensor"}
+        assert cmps["sensor_activity_bed"] == {"p": "sensor"}
+        assert cmps["binary_sensor_bed_left"] == {"p": "binary_sensor"}
         assert cmps["sensor_activity_hall"]["state_topic"] == f"{PREFIX}/activity/hall"
         assert sub.wait_for(lambda: sub.on(f"{PREFIX}/activity/bed")[-1] == (b"", False), 10)  # cleared
         sub.close()

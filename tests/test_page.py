@@ -17,17 +17,12 @@ from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.models import default_model_path
 from edge_lrcn.web.api import Page
 from edge_lrcn.web.server import PageOptions
+from tests.broker import free_port
 from tests.conftest import in_ci, launch, run_cli, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 SEGMENTS = [("still", 3.0)] + 2 * [(lab, 5.0) for lab in ("left", "still", "right", "still", "up", "still", "down",
                                                           "still", "left", "still", "right", "still")]  # 123 s
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -98,7 +93,8 @@ def page(browser, daemon):
 def test_live_view_has_pixels_and_shows_the_running_activity(page, daemon):
     page.wait_for_function("() => { const i = document.getElementById('live'); return i.complete && "
                            "i.naturalWidth > 0; }", timeout=30_000)
-    spread = page.evaluate("""() => { const i = document.getElementById('live'); const c = document.createElement('canvas');
+    spread = page.evaluate("""() => { const i = document.getElementById('live');
+        const c = document.createElement('canvas');
         c.width = i.naturalWidth; c.height = i.naturalHeight; const g = c.getContext('2d'); g.drawImage(i, 0, 0);
         const d = g.getImageData(0, 0, c.width, c.height).data; let lo = 255, hi = 0;
         for (let k = 0; k < d.length; k += 4) { lo = Math.min(lo, d[k + 1]); hi = Math.max(hi, d[k + 1]); }
@@ -137,7 +133,8 @@ def test_a_cross_origin_post_is_refused(browser, daemon):
     other.goto(f"http://localhost:{port}/static/style.css")  # another origin (localhost, not 127.0.0.1)
     with other.expect_response(lambda r: r.url.endswith("/label")) as resp:
         other.evaluate(f"""() => fetch('http://127.0.0.1:{port}/api/events/{ev["id"]}/label', {{method: 'POST',
-            mode: 'no-cors', headers: {{'Content-Type': 'text/plain'}}, body: '{{"label": "evil"}}'}}).catch(() => 0)""")
+            mode: 'no-cors', headers: {{'Content-Type': 'text/plain'}},
+            body: '{{"label": "evil"}}'}}).catch(() => 0)""")
     assert resp.value.status == 403
     other.close()
     assert not (data / "evil").exists()

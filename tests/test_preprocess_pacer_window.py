@@ -20,7 +20,6 @@ def test_preprocess_is_bgr_to_rgb_area_resize_and_unit_scale():
 def test_trainer_and_runtime_share_the_one_preprocessing_function():
     import edge_lrcn.classify.classifier as K
     import edge_lrcn.convert.dataset as D
-
     from edge_lrcn.classify.preprocess import transform_stack
 
     assert D.resize_rgb is resize_rgb and D.to_float is to_float and D.transform_stack is transform_stack

@@ -219,7 +219,8 @@ def test_changing_the_regions_keeps_the_window_of_a_region_that_did_not_move(two
 def test_the_page_lists_the_regions_each_with_its_own_activity_and_scores(two_views, tmp_path):
     """``/api/status`` of the device page lists the configured regions (names, boxes), each with its tracker's
     activity and its own last window's scores, not one whole-frame region."""
-    from tests.test_page import free_port, request
+    from tests.broker import free_port
+    from tests.test_page import request
 
     port = free_port()
     cfg = tmp_path / "c.toml"

@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from edge_lrcn.model.bundle import read_bundle
+from edge_lrcn.capture.sources import VideoFileSource, picamera_to_bgr
 from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.model.bundle import read_bundle
 from edge_lrcn.model.interpreter import open_models
 from edge_lrcn.model.loader import load_bundle
-from edge_lrcn.capture.sources import VideoFileSource, picamera_to_bgr
 from tests.conftest import json_lines, run_cli
 
 
@@ -206,7 +206,7 @@ def test_compiled_encoder_matches_the_interpreter(default_bundle):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     compiled_in, reference_in, compiled_out, reference_out = out["shapes"]
     assert compiled_in == reference_in and compiled_out == reference_out
-    for got, want in zip(np.array(out["got"]), np.array(out["want"])):
+    for got, want in zip(np.array(out["got"]), np.array(out["want"]), strict=True):
         assert got.shape == (out["feature_dim"],) and np.abs(want).max() > 0
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
 

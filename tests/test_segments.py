@@ -38,11 +38,12 @@ def test_eval_delays_are_those_of_the_daemons_own_events(default_bundle, tmp_pat
         assert run.returncode == 0, run.stderr
         starts = [(e["label"], e["t"]) for e in json_lines(run.stdout) if e["type"] == "activity_start"]
         # eval scores exactly the starts the daemon emits
-        assert [p["delay"] for p in r["segments"]] == [round(t - s.start, 3) for (_, t), s in zip(starts, segs)]
+        delays = [round(t - s.start, 3) for (_, t), s in zip(starts, segs, strict=True)]
+        assert [p["delay"] for p in r["segments"]] == delays
         assert r["announced"] == 3 and r["wrong_starts"] == r["false_starts"] == 0, r
         runs[name] = r
     # min_duration delays every start by at least its time, less the windows' spacing
-    for d, slow in zip(runs["defaults"]["segments"], runs["slow"]["segments"]):
+    for d, slow in zip(runs["defaults"]["segments"], runs["slow"]["segments"], strict=True):
         assert slow["delay"] - d["delay"] >= 1.5 - runs["defaults"]["settings"]["min_duration"] - 0.1 - 1e-6
     # the embedded model answers early windows (window.prefill): every activity within 2 s of its scene, where a
     # full window alone took 2.2 s

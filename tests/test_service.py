@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_unit_verifies(tmp_path, kind):
     exe = Path(sys.executable).with_name("edge-lrcn")
     (tmp_path / src.name).write_text(src.read_text().replace("/opt/edge-lrcn/venv/bin/edge-lrcn", str(exe)))
     proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True, text=True)
-    problems = [l for l in proc.stderr.splitlines() if "edge-lrcn" in l]
+    problems = [ln for ln in proc.stderr.splitlines() if "edge-lrcn" in ln]
     assert proc.returncode == 0 and not problems, proc.stderr
 
 
@@ -44,7 +45,7 @@ def test_unit_security_exposure_at_most_2_5(tmp_path, kind):
     (tmp_path / src.name).write_text(src.read_text())
     proc = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(tmp_path / name)],
                           capture_output=True, text=True)
-    line = [l for l in proc.stdout.splitlines() if "Overall exposure level" in l]
+    line = [ln for ln in proc.stdout.splitlines() if "Overall exposure level" in ln]
     assert line, proc.stdout[-2000:] + proc.stderr
     score = float(line[0].split(":")[1].split()[0])
     assert score <= 2.5, line[0]
@@ -77,8 +78,8 @@ def test_template_unit_is_the_single_unit_per_camera():
     assert "EDGE_LRCN_DEVICE_ID" not in template.replace("# ", "")
 
     def settings(text):
-        lines = [l for l in text.splitlines() if l and not l.startswith("#") and "=" in l]
-        return [l for l in lines if l.split("=")[0] not in ("Description", "ExecStart", "StateDirectory",
+        lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#") and "=" in ln]
+        return [ln for ln in lines if ln.split("=")[0] not in ("Description", "ExecStart", "StateDirectory",
                 "CacheDirectory", "WorkingDirectory", "SyslogIdentifier", "Environment", "EnvironmentFile")]
 
     assert settings(template) == settings(single)
@@ -99,7 +100,7 @@ class NotifySocket:
         while time.monotonic() < end:
             try:
                 data = self.sock.recv(4096).decode()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             for line in data.splitlines():
                 self.log.append((time.monotonic(), line))
@@ -121,7 +122,7 @@ def test_notify_ready_watchdog_stall_and_stopping(tmp_path):
         assert len(ns.times("READY=1")) == 1, ns.log
         pings = ns.times("WATCHDOG=1")
         assert len(pings) >= 4, ns.log
-        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        gaps = [b - a for a, b in pairwise(pings)]
         assert all(0.4 <= g <= 0.75 for g in gaps), gaps  # about half of the 1 s watchdog timeout
         assert any(line.startswith("STATUS=") for _, line in ns.log)
         cam.stall.set()  # the camera stops delivering; the daemon itself keeps running
@@ -195,9 +196,9 @@ def test_install_into_staging_root_is_idempotent_adds_a_camera_and_uninstalls(tm
     assert 'http = "0.0.0.0:8080"' in text and 'http_password_file = "/etc/edge-lrcn/http-password"' in text
     assert len(http_pw.read_text().strip()) >= 16 and oct(http_pw.stat().st_mode)[-3:] == "640"
     passwd = (stage / "etc/passwd").read_text()
-    assert [l.split(":")[0] for l in passwd.splitlines()].count("edge-lrcn") == 1 and "/var/lib/edge-lrcn" in passwd
+    assert [ln.split(":")[0] for ln in passwd.splitlines()].count("edge-lrcn") == 1 and "/var/lib/edge-lrcn" in passwd
     group = (stage / "etc/group").read_text()
-    assert any(l.startswith("video:") and "edge-lrcn" in l for l in group.splitlines())
+    assert any(ln.startswith("video:") and "edge-lrcn" in ln for ln in group.splitlines())
     venv_exe = stage / "opt/edge-lrcn/venv/bin/edge-lrcn"
     ver = subprocess.run([str(venv_exe), "--version"], capture_output=True, text=True)
     assert ver.returncode == 0 and ver.stdout.startswith("edge-lrcn "), ver.stderr

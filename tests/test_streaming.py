@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 
-from edge_lrcn.model.bundle import read_bundle
-from edge_lrcn.convert.synth import make_sequence
-from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter
+from edge_lrcn.capture.sources import VideoFileSource
 from edge_lrcn.classify.pacer import Pacer
 from edge_lrcn.classify.preprocess import TRANSFORMS, resize_rgb, to_float
-from edge_lrcn.capture.sources import VideoFileSource
 from edge_lrcn.classify.window import FeatureWindow
+from edge_lrcn.convert.synth import make_sequence
+from edge_lrcn.model.bundle import read_bundle
+from edge_lrcn.model.interpreter import Encoder, Head, make_interpreter
 from tests.conftest import json_lines, run_cli
 
 
@@ -93,7 +93,7 @@ def test_scene_cuts_restart_the_window(default_bundle, tmp_path):
     make_sequence(video, [("right", 4.0), ("left", 4.0), ("down", 4.0)], seed=4)
     proc = run_cli("run", "--source", video, "--sink", "stdout", "--stats-interval", "0", "--log-level", "INFO")
     assert proc.returncode == 0, proc.stderr
-    cuts = [float(l.split("t=")[1].split(":")[0]) for l in proc.stderr.splitlines() if "scene cut at" in l]
+    cuts = [float(ln.split("t=")[1].split(":")[0]) for ln in proc.stderr.splitlines() if "scene cut at" in ln]
     assert cuts == [4.0, 8.0], cuts
     proc = run_cli("run", "--source", video, "--stats-interval", "0", "--cut-threshold", "0", "--log-level", "INFO")
     assert "scene cut" not in proc.stderr
