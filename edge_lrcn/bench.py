@@ -71,7 +71,8 @@ import cv2
 import numpy as np
 
 from .classify.preprocess import resize_rgb
-from .model.interpreter import ENCODERS, Encoder, Head, cpu_encoder, default_threads, make_interpreter, runtime_name
+from .model.choice import ENCODERS, cpu_encoder
+from .model.interpreter import Encoder, Head, default_threads, make_interpreter, runtime_name
 from .model.loader import load_bundle
 
 log = logging.getLogger(__name__)

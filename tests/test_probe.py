@@ -92,7 +92,7 @@ def test_a_crashed_probe_is_remembered_and_the_child_text_is_cut(monkeypatch):
 _LOADED = r"""
 import sys
 from edge_lrcn.model.bundle import read_bundle
-from edge_lrcn.model.interpreter import open_models
+from edge_lrcn.model.placement import open_models
 enc, head = open_models(read_bundle(sys.argv[1]), "gpu", 1, encoder="int8")
 maps = open("/proc/self/maps").read()
 print(enc.device, "libLiteRtWebGpuAccelerator" in maps, "ai_edge_litert.compiled_model" in sys.modules)

@@ -11,8 +11,8 @@ import pytest
 from edge_lrcn.capture.sources import VideoFileSource, picamera_to_bgr
 from edge_lrcn.convert.synth import make_sequence
 from edge_lrcn.model.bundle import read_bundle
-from edge_lrcn.model.interpreter import open_models
 from edge_lrcn.model.loader import load_bundle
+from edge_lrcn.model.placement import open_models
 from tests.conftest import json_lines, run_cli
 
 

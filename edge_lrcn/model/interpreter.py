@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -183,15 +182,3 @@ class Head(_Model):
     def __call__(self, window: np.ndarray) -> np.ndarray:
         return self.run(window)[0]
 
-
-# names that moved to .choice and .placement, still importable from here for the modules that import them so
-# (bench.py, loader.py, verify.py)
-_MOVED = {"ENCODERS": "choice", "ENCODER_CHOICES": "choice", "ACCURACY_TOLERANCE": "choice",
-          "eligible_encoders": "choice", "time_encoders": "choice", "cpu_encoder": "choice",
-          "open_models": "placement", "DEFAULT_EDGETPU_DELEGATE": "placement"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

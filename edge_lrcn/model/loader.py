@@ -9,7 +9,8 @@ import logging
 from dataclasses import dataclass
 
 from .bundle import Bundle, read_bundle
-from .interpreter import Encoder, Head, open_models
+from .interpreter import Encoder, Head
+from .placement import open_models
 
 log = logging.getLogger(__name__)
 

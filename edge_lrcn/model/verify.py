@@ -20,7 +20,8 @@ import json, sys
 import numpy as np
 try:
     from edge_lrcn.model.bundle import read_bundle
-    from edge_lrcn.model.interpreter import make_interpreter, open_models
+    from edge_lrcn.model.interpreter import make_interpreter
+    from edge_lrcn.model.placement import open_models
     b = read_bundle(sys.argv[1])
     out = {}
     for name in b.manifest["files"]:
