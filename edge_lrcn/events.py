@@ -69,7 +69,9 @@ class ActivityTracker:
 
     def __init__(self, labels: list[str], settings: EventSettings, make: Callable[..., dict]):
         # make: an EventMaker, or announce.py's that adds the region: make(type_, **fields) -> the object
-        self.labels, self.s, self.make = list(labels), settings, make
+        self.labels = list(labels)
+        self.s = settings
+        self.make = make
         self._recent: deque[np.ndarray] = deque(maxlen=max(settings.smoothing, settings.agree))
         self.label = NONE
         self.confidence = 0.0
@@ -100,7 +102,9 @@ class ActivityTracker:
         assert self.since_t is not None  # set with the label when the activity started
         ev = self.make("activity_end", label=self.label, duration_s=round(max(0.0, t - self.since_t), 3),
                        peak_confidence=round(self.peak, 4), t=round(t, 3), **({"reason": reason} if reason else {}))
-        self.label, self.confidence, self.peak = NONE, 0.0, 0.0
+        self.label = NONE
+        self.confidence = 0.0
+        self.peak = 0.0
         self.since_t, self.since_ts = t, ev["ts"]
         return [ev]
 
@@ -124,7 +128,9 @@ class ActivityTracker:
         if self._cand is None or self._cand[0] != top:
             self._cand = (top, t)
         if t - self._cand[1] + 1e-9 >= self.s.min_duration:
-            self.label, self.confidence, self.peak = self.labels[top], p, p
+            self.label = self.labels[top]
+            self.confidence = p
+            self.peak = p
             self.since_t = t
             ev = self.make("activity_start", label=self.label, confidence=round(p, 4), t=round(t, 3))
             self.since_ts = ev["ts"]

@@ -26,7 +26,9 @@ class Throttle:
     """At most one log line per ``key`` every ``interval`` seconds; the next one says how many were left out."""
 
     def __init__(self, logger: logging.Logger, interval: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        self.logger, self.interval, self.clock = logger, interval, clock
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
         self._last: dict[str, float] = {}
         self._left_out: dict[str, int] = {}
         self._lock = threading.Lock()

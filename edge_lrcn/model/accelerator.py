@@ -100,7 +100,9 @@ class CompiledEncoder:
     float32 (H, W, 3) frame -> feature vector), on a CompiledModel. UNTESTED ON GPU HARDWARE (see the module)."""
 
     def __init__(self, compiled, member: str):
-        self.compiled, self.member, self.device = compiled, member, DEVICE
+        self.compiled = compiled
+        self.member = member
+        self.device = DEVICE
         signature = next(iter(compiled.get_signature_list()))
         ins = list(compiled.get_input_tensor_details(signature).values())
         outs = list(compiled.get_output_tensor_details(signature).values())
