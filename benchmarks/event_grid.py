@@ -102,7 +102,9 @@ def main() -> int:
                      "wrong": sum(r["wrong_starts"] for r in results), "false": sum(r["false_starts"] for r in results),
                      "repeats": sum(r["repeats"] for r in results),
                      "delay_median_s": float(np.median(delays)) if delays else None,
-                     "delay_max_s": max(delays) if delays else None})
+                     "delay_max_s": max(delays) if delays else None,
+                     "within_0_7_s": sum(d <= 0.7 + 1e-9 for d in delays),
+                     "within_1_0_s": sum(d <= 1.0 + 1e-9 for d in delays)})
     rows.sort(key=lambda r: (-r["announced"], r["wrong"] + r["false"] + r["repeats"], r["delay_median_s"] or 99))
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -111,7 +113,8 @@ def main() -> int:
         print(f"enter {r['enter']:.2f} exit {r['exit']:.2f} smoothing {r['smoothing']:>3} min_duration "
               f"{r['min_duration']:.2f} agree {r['agree']}: announced {r['announced']}/{r['segments']}, "
               f"wrong {r['wrong']}, false "
-              f"{r['false']}, repeats {r['repeats']}, delay median {r['delay_median_s']} s, max {r['delay_max_s']} s")
+              f"{r['false']}, repeats {r['repeats']}, delay median {r['delay_median_s']} s, max {r['delay_max_s']} s, "
+              f"<= 0.7 s {r['within_0_7_s']}, <= 1.0 s {r['within_1_0_s']}")
     return 0
 
 

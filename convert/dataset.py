@@ -19,7 +19,7 @@ import numpy as np
 from edge_lrcn.capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from edge_lrcn.classify.cut import scenes
 from edge_lrcn.classify.pacer import Pacer
-from edge_lrcn.classify.preprocess import resize_rgb, to_float, transform_stack
+from edge_lrcn.classify.preprocess import resize_rgb, short_lag_inputs, to_float, transform_stack
 from edge_lrcn.errors import DatasetError
 from edge_lrcn.progress import Progress
 
@@ -39,6 +39,9 @@ class Clip:
     grids: dict | None = None  # a frozen backbone's features per flip, computed once by training
     group: str = ""  # clips of one person or session share a group (group_of); "": the clip is its own group
     scenes: list[tuple[int, int]] | None = None  # [start, end) runs of frames between scene cuts; None: one scene
+    # a model fed differences: the inputs of a restart at each frame before its history holds `lag` frames
+    # (short_lag_inputs: (len(frames), lag - 1, H, W, 3) uint8, memory-mapped), or None
+    early: np.ndarray | None = None
 
 
 @dataclass
@@ -145,6 +148,14 @@ def decode_scenes(path: Path, height: int, width: int, fps: float | None, transf
                   lag: int = 1, gain: float = 0.5) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """:func:`decode_clip`, and the runs of its frames between scene cuts by the daemon's own rule
     (classify/cut.py, at the ``cut_threshold`` default): no window may span a cut, in training or validation."""
+    frames, runs, _ = decode_with_early(path, height, width, fps, transform, lag, gain)
+    return frames, runs
+
+
+def decode_with_early(path: Path, height: int, width: int, fps: float | None, transform: str | None = None,
+                      lag: int = 1, gain: float = 0.5) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray | None]:
+    """:func:`decode_scenes`, and with a transform the short-lag inputs of a restart at each frame
+    (:func:`~edge_lrcn.classify.preprocess.short_lag_inputs`, aligned with the transformed frames)."""
     pacer = Pacer(fps) if fps else None
     frames = []
     with VideoFileSource(path) as src:
@@ -152,10 +163,13 @@ def decode_scenes(path: Path, height: int, width: int, fps: float | None, transf
             if pacer is None or pacer.keep(frame.t):
                 frames.append(resize_rgb(frame.pixels, height, width))
     if len(frames) < (lag + 1 if transform else 1):
-        return np.zeros((0, height, width, 3), np.uint8), []
+        empty = np.zeros((0, height, width, 3), np.uint8)
+        return empty, [], (np.zeros((0, max(lag - 1, 0), height, width, 3), np.uint8) if transform else None)
     stack = np.stack(frames)
     runs = scenes(stack, lag=lag if transform else 0)
-    return (transform_stack(stack, transform, lag, gain) if transform else stack), runs
+    if not transform:
+        return stack, runs, None
+    return transform_stack(stack, transform, lag, gain), runs, short_lag_inputs(stack, transform, lag, gain)
 
 
 def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0, min_frames: int = 20,
@@ -174,12 +188,16 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
     bar = Progress(len(files), "decoding clips", progress, unit="clip")
     for path, label in files:
         cached = _cache_path(cache_dir, path, height, width, fps, transform, lag, gain)
+        early_file = cached.with_suffix(".early.npy")
         try:
-            if not cached.exists():
-                frames, runs = decode_scenes(path, height, width, fps, transform, lag, gain)
+            if not cached.exists() or (transform and not early_file.exists()):
+                frames, runs, early = decode_with_early(path, height, width, fps, transform, lag, gain)
                 _save(cached.with_suffix(".scenes.npy"), np.array(runs, np.int64).reshape(-1, 2))
+                if early is not None:
+                    _save(early_file, early)
                 _save(cached, frames)
             frames = np.load(cached, mmap_mode="r")
+            early = np.load(early_file, mmap_mode="r") if transform else None
             runs = [tuple(map(int, r)) for r in np.load(cached.with_suffix(".scenes.npy"))]
         except Exception as exc:  # any decoder failure: skip the clip, report it
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -201,7 +219,8 @@ def load(root: Path, height: int = 64, width: int = 64, fps: float | None = 10.0
             whole = runs == [(0, len(frames))]
             if not whole:
                 log.info("%s has %d scene cuts: no window spans one", path, len(runs) - 1)
-            ds.clips.append(Clip(path, labels.index(label), frames, group=group, scenes=None if whole else runs))
+            ds.clips.append(Clip(path, labels.index(label), frames, group=group, scenes=None if whole else runs,
+                                 early=early))
         bar.update()
     bar.close()
     if not ds.clips:

@@ -449,6 +449,8 @@ def _manifest(opts: ConvertOptions, cfg: LrcnConfig, ds, report: dict, verdict) 
     window = {"frames": cfg.frames, "fps": opts.fps}
     if transform_of(cfg) == "difference" and cfg.encoder != "reference" and opts.train.early_windows > 0:
         window["prefill"] = "rest"  # trained on early windows: the daemon classifies from the first kept frame on
+        if cfg.lag >= 2:
+            window["short_lags"] = True  # and on a restart's short-lag inputs (train.early_window)
     shapes = report["dataset"].get("clip_shapes")
     if shapes:  # the frame size most clips had (h, w): run compares each region's aspect with it
         inp["clip_shape"] = [int(v) for v in next(iter(shapes)).split("x")]

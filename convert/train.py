@@ -63,12 +63,19 @@ def _flip(x, h: bool, v: bool):
     return x
 
 
-def early_window(x: np.ndarray, rest: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A window as the daemon classifies it k kept frames after a restart (1 <= k < T): the rest input's features
-    (what the classifier's window is prefilled with, classify/classifier.py) then the first k features of ``x``,
-    keeping its label: the head learns to name the newest activity after a few frames of it."""
-    k = int(rng.integers(1, len(x)))
-    return np.concatenate([np.broadcast_to(rest.astype(np.float32), (len(x) - k, *x.shape[1:])), x[:k]])
+def early_window(x: np.ndarray, rest: np.ndarray, rng: np.random.Generator,
+                 short: np.ndarray | None = None) -> np.ndarray:
+    """A window as the daemon classifies it k inputs after a restart: the rest input's features (what the
+    classifier's window is prefilled with, classify/classifier.py) then the first k features of ``x`` (1 <= k < T),
+    keeping its label: the head learns to name the newest activity after a few frames of it. With ``short`` (the
+    features of the restart's short-lag inputs, manifest ``window.short_lags``) the inputs are ``short`` then ``x``,
+    as the daemon feeds them, and k runs to T + len(short) - 1 (the last windows that still hold a short lag)."""
+    seq = x if short is None else np.concatenate([np.asarray(short, np.float32), x])
+    k = int(rng.integers(1, len(seq)))
+    t = len(x)
+    if k >= t:
+        return seq[k - t:k]
+    return np.concatenate([np.broadcast_to(rest.astype(np.float32), (t - k, *x.shape[1:])), seq[:k]])
 
 
 def straddle_window(x: np.ndarray, older: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -81,12 +88,13 @@ def straddle_window(x: np.ndarray, older: np.ndarray, rng: np.random.Generator) 
 
 
 def restarted_window(x: np.ndarray, rest: np.ndarray, rng: np.random.Generator, opts: TrainOptions,
-                     grids=None) -> np.ndarray:
-    """An early window (share ``opts.early_windows``), a straddling one (share ``opts.straddle_windows``, its older
-    part cut from the frozen encoder's features of a random training clip), or ``x`` as it is."""
+                     grids=None, short: np.ndarray | None = None) -> np.ndarray:
+    """An early window (share ``opts.early_windows``; with ``short``, the restart's short-lag features first), a
+    straddling one (share ``opts.straddle_windows``, its older part cut from the frozen encoder's features of a random
+    training clip), or ``x`` as it is."""
     u = rng.random()
     if u < opts.early_windows:
-        return early_window(x, rest, rng)
+        return early_window(x, rest, rng, short)
     if grids is None or u >= opts.early_windows + opts.straddle_windows:
         return x
     other = grids[int(rng.integers(len(grids)))][(False, False)]
@@ -142,7 +150,9 @@ def _train_dataset(clips, cfg: LrcnConfig, opts: TrainOptions, strategy, grids=N
                 x = D.to_float(np.ascontiguousarray(_flip(np.asarray(clip.frames[idx]), h, v)))
             x = x[::-1].copy() if back else x
             if rest is not None:
-                x = restarted_window(x, rest[q], rng, opts, grids)
+                early = grids[ci].get(q + (h, v, "short")) if grids is not None and s is not None else None
+                short = None if back or early is None else early[s]  # a reversed window has no restart at s
+                x = restarted_window(x, rest[q], rng, opts, grids, short)
             yield x, y
 
     shape = (cfg.frames, *(clips[0].frames.shape[1:] if grids is None else grids[0][(False, False)].shape[1:]))
@@ -175,11 +185,13 @@ def tflite_features(encoder_bytes: bytes):
     return lambda frames: np.stack([enc(f) for f in frames])
 
 
-def compute_grids(features, clips, flips=((False, False),), key=()):
+def compute_grids(features, clips, flips=((False, False),), key=(), short: bool = False):
     """Each clip's frames through a frozen encoder, once: ``clip.grids[key + (h, v)]`` = float16 (N, D).
 
     ``features`` is a batch function (:func:`keras_features`, :func:`tflite_features`); ``key`` tells variants
-    apart (``("int8",)`` for the quantized encoder's features). Clips already holding a variant are skipped."""
+    apart (``("int8",)`` for the quantized encoder's features). Clips already holding a variant are skipped. With
+    ``short``, a clip's short-lag inputs (``clip.early``) too: ``clip.grids[key + (h, v, "short")]`` = (N, lag - 1,
+    D), the features of a restart at each frame (:func:`early_window`)."""
     for flip in flips:
         todo = [c for c in clips if c.grids is None or key + flip not in c.grids]
         for start in range(0, len(todo), 16):
@@ -192,6 +204,15 @@ def compute_grids(features, clips, flips=((False, False),), key=()):
                     c.grids = {}  # shared by the LRCN and the baseline, which use the same frozen encoder
                 c.grids[key + flip] = res[k:k + len(c.frames)]
                 k += len(c.frames)
+        if short:
+            for c in clips:
+                if c.early is None or not c.early.size or key + flip + ("short",) in (c.grids or {}):
+                    continue
+                early = np.asarray(c.early)
+                flat = _flip(early.reshape(-1, *early.shape[2:]), *flip)
+                assert c.grids is not None  # filled above
+                c.grids[key + flip + ("short",)] = features(D.to_float(flat)).astype(np.float16).reshape(
+                    early.shape[0], early.shape[1], -1)
     return [c.grids for c in clips]
 
 
@@ -236,8 +257,9 @@ def train(build, cfg: LrcnConfig, train_clips, val_clips, opts: TrainOptions, st
         fns = [((), keras_features(frozen))]
         if quantize is not None:
             fns.append((("int8",), tflite_features(quantize(frozen))))
+        short = transform_of(cfg) == "difference" and opts.early_windows > 0 and cfg.lag >= 2
         for key, fn in fns:
-            grids = compute_grids(fn, train_clips, _flips(opts), key)
+            grids = compute_grids(fn, train_clips, _flips(opts), key, short=short)
             compute_grids(fn, val_clips, key=key)
         if transform_of(cfg) == "difference" and (opts.early_windows > 0 or opts.straddle_windows > 0):
             rest = {key: rest_features(fn, cfg) for key, fn in fns}

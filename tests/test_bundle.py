@@ -67,6 +67,9 @@ def test_round_trip(good):
     ("transform", "input.transform"),
     ("lag", "input.lag"),
     ("gain", "input.gain"),
+    ("short_lags", "window.short_lags"),
+    ("short_lags_no_prefill", "window.short_lags"),
+    ("short_lags_lag_1", "window.short_lags"),
 ])
 def test_tampered_bundles_are_refused_with_one_line(good, tmp_path, case, match):
     bad = tmp_path / f"{case}.lrcn"
@@ -81,6 +84,13 @@ def test_tampered_bundles_are_refused_with_one_line(good, tmp_path, case, match)
                      "lag": {"transform": "difference", "lag": 0, "gain": 0.5},
                      "gain": {"transform": "difference", "lag": 3, "gain": 3}}[case]
         rezip(good, bad, edit_manifest=lambda m: m["input"].update(bad_input))
+    elif case == "short_lags":  # a model fed short lags after a restart: only a bool, only with the rest prefill
+        rezip(good, bad, edit_manifest=lambda m: m["window"].update(short_lags="yes"))
+    elif case == "short_lags_no_prefill":
+        rezip(good, bad, edit_manifest=lambda m: (m["window"].update(short_lags=True), m["window"].pop("prefill", 0)))
+    elif case == "short_lags_lag_1":  # no lag is shorter than 1
+        rezip(good, bad, edit_manifest=lambda m: (m["window"].update(short_lags=True, prefill="rest"),
+                                                  m["input"].update(transform="difference", lag=1, gain=0.5)))
     elif case == "foreign":
         rezip(good, bad, edit_manifest=lambda m: m.update(format="something-else"))
     elif case == "notzip":

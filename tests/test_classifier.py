@@ -12,9 +12,11 @@ from edge_lrcn.model.loader import load_bundle, open_model
 
 
 def warm_up(bundle) -> int:
-    """Kept frames after a (re)start that only fill the history of a transformed input (none for frames): the
-    classifier's own rule."""
-    return bundle.lag if bundle.transform else 0
+    """Kept frames after a (re)start that only fill the history of a transformed input (none for frames; the first
+    only, for a model trained on short lags): the classifier's own rule."""
+    if not bundle.transform:
+        return 0
+    return 1 if bundle.short_lags else bundle.lag
 
 
 def frames(scene, t0, seconds, fps=30.0):
@@ -60,11 +62,13 @@ def test_eval_streams_files_with_the_daemons_cut_resets(model, tmp_path):
 
 def test_a_difference_model_is_fed_exactly_what_training_saw(tiny_bundle, tmp_path):
     """Train/serve contract for ``input.transform = difference``: the daemon's encoder inputs are the trainer's
-    cached inputs, bit for bit, and the first ``lag`` kept frames after a restart only fill the history."""
+    cached inputs, bit for bit: right after the start the restart's short-lag inputs (window.short_lags: the 2nd and
+    3rd kept frames against the 1st, convert's short_lag_inputs at frame 0), then every kept frame against the one
+    ``lag`` before it."""
     import dataclasses
 
     from edge_lrcn.classify.preprocess import to_float
-    from edge_lrcn.convert.dataset import decode_clip
+    from edge_lrcn.convert.dataset import decode_with_early
 
     bundle = load_bundle(str(tiny_bundle[0]))
     assert bundle.transform == "difference" and bundle.lag >= 1
@@ -79,34 +83,42 @@ def test_a_difference_model_is_fed_exactly_what_training_saw(tiny_bundle, tmp_pa
     clf = Classifier(dataclasses.replace(model, encoder=Recording()), stride=1, cut_threshold=0.0)
     video = tmp_path / "clip.avi"
     make_sequence(video, [("up", 4.0)], seed=11)
-    assert bundle.prefill == "rest"  # convert's default: trained on early windows too
+    assert bundle.prefill == "rest" and bundle.short_lags  # convert's default: trained on early windows too
+    assert bundle.lag == 3
     assert len(seen) == 1 and (seen.pop() == 128).all()  # the rest input, encoded once for the window's prefill
     windows, _ = stream_file(clf, video)
     h, w = bundle.input_size
-    expected = decode_clip(video, h, w, bundle.fps, "difference", bundle.lag, bundle.gain)
-    assert len(seen) == len(expected) > bundle.frames
-    np.testing.assert_array_equal(np.stack(seen), expected)  # the trainer's cached uint8 inputs, bit for bit
+    expected, _, early = decode_with_early(video, h, w, bundle.fps, "difference", bundle.lag, bundle.gain)
+    assert early is not None and early.shape[:2] == (len(expected), bundle.lag - 1)
+    assert len(seen) == bundle.lag - 1 + len(expected) and len(expected) > bundle.frames
+    # the trainer's cached uint8 inputs, bit for bit: the restart's short lags, then the full lag
+    np.testing.assert_array_equal(np.stack(seen), np.concatenate([early[0], expected]))
+    assert not (early[0][0] == expected[0]).all()  # a shorter lag is another input
     # and the encoder's features of them are those of the float inputs the trainer feeds the float model
     np.testing.assert_array_equal(model.encoder.encode_rgb(seen[0]), model.encoder(to_float(seen[0])))
-    assert len(windows) == len(expected) - bundle.frames + 1
+    assert len(windows) == len(seen) - bundle.frames + 1  # full windows: those with no prefill left
 
 
 def test_a_model_trained_on_early_windows_answers_from_the_first_difference(tiny_bundle, tmp_path):
-    """window.prefill = rest: after the start and after a scene cut the head answers as soon as the first difference
-    is encoded (lag + 1 kept frames), not after a full window; a bundle without it waits for ``frames``."""
+    """window.short_lags: after the start and after a scene cut the head answers from the 2nd kept frame (its
+    difference to the 1st); window.prefill = rest alone: as soon as the first full-lag difference is encoded (lag + 1
+    kept frames), not after a full window; a bundle with neither waits for ``frames``."""
     from edge_lrcn.capture.sources import VideoFileSource
 
     video = tmp_path / "seq.avi"
     make_sequence(video, [("up", 3.0), ("left", 3.0)], seed=5)
     bundle = load_bundle(str(tiny_bundle[0]))
-    for prefill in ("rest", None):
+    assert bundle.short_lags
+    for prefill in ("short", "rest", None):
+        if prefill == "rest":
+            bundle.manifest["window"].pop("short_lags")
         if prefill is None:
             bundle.manifest["window"].pop("prefill")
         clf = Classifier(open_model(bundle, "cpu", 1), stride=1, cut_threshold=0.07)
         with VideoFileSource(video) as src:
             kept = [s for f in iter(src.read, None) if (s := clf.push(f)).kept]
         cut = next(i for i, s in enumerate(kept) if s.reset)
-        wait = bundle.lag + (0 if prefill else bundle.frames - 1)
+        wait = 1 if prefill == "short" else bundle.lag + (0 if prefill else bundle.frames - 1)
         for first in (0, cut):
             assert [s.probs is not None for s in kept[first:first + wait + 1]] == [False] * wait + [True], prefill
         assert all(s.probs is not None for s in kept[cut + wait:])

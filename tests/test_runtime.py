@@ -31,9 +31,10 @@ def test_run_file_source_emits_json_lines_and_exits_0(tiny_bundle, seq_video):
     objs = json_lines(proc.stdout)
     scores = [o for o in objs if o["type"] == "scores"]
     b = read_bundle(bundle)
-    # 8 s at 10 fps = 80 kept frames; a window every kept frame (stride 1) from the first difference on (the 4th:
-    # a model trained on early windows, window.prefill), or from the 23rd (a full window)
-    first = b.lag + 1 if b.prefill else b.lag + b.frames
+    # 8 s at 10 fps = 80 kept frames; a window every kept frame (stride 1) from the 2nd (a model trained on short
+    # lags, window.short_lags), from the first difference on (the 4th: early windows only, window.prefill), or from
+    # the 23rd (a full window)
+    first = 2 if b.short_lags else b.lag + 1 if b.prefill else b.lag + b.frames
     assert 80 - first - 5 <= len(scores) <= 80 - first + 5
     for o in objs:
         assert o["device"] == "testdev" and o["model"] == b.model_id and o["v"] == 1 and o["ts"].endswith("Z")

@@ -10,7 +10,9 @@ window ever did.
 
 A bundle whose manifest says ``input.transform = difference`` (convert's default model) is fed each kept frame's
 difference to the kept frame ``lag`` before it (classify/preprocess.py, the trainer's own function); the first ``lag``
-kept frames after a restart only fill that history.
+kept frames after a restart only fill that history, unless the bundle says ``window.short_lags``: then the 2nd ..
+``lag``-th kept frames after a restart are fed their difference to the first one (shorter lags, as convert trained
+the model), and the head answers from the 2nd kept frame on.
 """
 
 from __future__ import annotations
@@ -104,6 +106,9 @@ class Classifier:
         # after a restart: its window starts full of the rest input's features, as its training windows did
         self._rest = self.encoder.encode_rgb(np.full((self.height, self.width, 3), 128, np.uint8)).copy() \
             if bundle.prefill == "rest" else None
+        # a model trained on short lags (window.short_lags) is fed the 2nd .. lag-th kept frames after a restart
+        # against the first one, instead of waiting for `lag` kept frames of history
+        self.short_lags = bundle.short_lags and self.transform is not None and self._rest is not None
         self._clear_window()
 
     def push(self, frame: Frame) -> Step:
@@ -132,9 +137,11 @@ class Classifier:
         if self.transform is not None:
             older = self._history[0] if len(self._history) == self.lag else None
             self._history.append(rgb)
-            if older is None:  # the first `lag` kept frames after a (re)start only fill the history
-                c.encode_s += time.perf_counter() - t0
-                return Step(True, reset, None)
+            if older is None:  # the first `lag` kept frames after a (re)start fill the history
+                if not self.short_lags or len(self._history) < 2:
+                    c.encode_s += time.perf_counter() - t0
+                    return Step(True, reset, None)
+                older = self._history[0]  # a shorter lag: this frame against the first kept frame since the restart
             x = self.transform(rgb, older, self.gain)
         feature = self.encoder.encode_rgb(x)  # uint8 pixels in: no float round trip (model/interpreter.py)
         t1 = time.perf_counter()

@@ -94,6 +94,17 @@ def transform_stack(frames: np.ndarray, transform: str, lag: int = 1, gain: floa
     return TRANSFORMS[transform](frames[lag:], frames[:-lag], gain)
 
 
+def short_lag_inputs(frames: np.ndarray, transform: str, lag: int, gain: float = 0.5) -> np.ndarray:
+    """What a model whose manifest says ``window.short_lags`` is fed right after a restart, for every kept frame ``s``
+    of a (N, H, W, 3) uint8 stack that could start a stream: the kept frames ``s + 1 .. s + lag - 1`` against frame
+    ``s`` (a shorter lag than ``lag``, the daemon's inputs before its history holds ``lag`` frames) ->
+    (N - lag, lag - 1, H, W, 3) uint8; ``[:, j]`` is the lag ``j + 1``."""
+    n = len(frames) - lag
+    if n <= 0 or lag < 2:
+        return np.zeros((max(n, 0), max(lag - 1, 0), *frames.shape[1:]), np.uint8)
+    return np.stack([TRANSFORMS[transform](frames[j + 1:j + 1 + n], frames[:n], gain) for j in range(lag - 1)], 1)
+
+
 def preprocess(bgr: np.ndarray, height: int, width: int) -> np.ndarray:
     """The model input for one frame: float32 RGB (height, width, 3) in [0, 1]."""
     return to_float(resize_rgb(bgr, height, width))

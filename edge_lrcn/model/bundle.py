@@ -69,6 +69,13 @@ class Bundle:
         return self.manifest["window"].get("prefill")
 
     @property
+    def short_lags(self) -> bool:
+        """True (manifest ``window.short_lags``, convert's models since 2026-12-06): right after a restart the model
+        is fed the 2nd .. ``lag``-th kept frames' differences to the first kept frame (shorter lags, as it was
+        trained), so it answers ``lag - 1`` kept frames sooner; False: those frames only fill the history."""
+        return bool(self.manifest["window"].get("short_lags", False))
+
+    @property
     def input_size(self) -> tuple[int, int]:
         return int(self.manifest["input"]["height"]), int(self.manifest["input"]["width"])
 
@@ -158,6 +165,9 @@ def _check_manifest(m: Any, where: str) -> None:
                                        for k in ("height", "width")), "input.height/width")
     need(win.get("prefill") in (None, "rest") and ("prefill" not in win or inp.get("transform") == "difference"),
          "window.prefill")
+    need(win.get("short_lags") in (None, True, False)
+         and (not win.get("short_lags") or (win.get("prefill") == "rest" and inp.get("lag", 1) >= 2)),
+         "window.short_lags")
     need(inp.get("color") == "rgb", "input.color")
     if "transform" in inp:
         need(inp["transform"] in TRANSFORMS, "input.transform")
