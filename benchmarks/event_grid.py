@@ -8,8 +8,9 @@ down, a new random scene each, as benchmarks/events.py) of the seeds given.
     python benchmarks/event_grid.py --seeds 1-20 --enter 0.4,0.6 --smoothing 1,3,6,12 --min-duration 0,0.2,0.5,1.5 \
         --agree 0,2,3,4
 
-``--one-scene`` plays the five activities in one scene instead (no cut between them: the windows straddle each
-change of activity, ``synth --sequence --one-scene``).
+``--kind motion`` plays six 5 s segments of ``synth --kind motion``'s activities instead (give ``--model`` a model
+trained on them). ``--one-scene`` plays the five activities in one scene instead (no cut between them: the windows
+straddle each change of activity, ``synth --sequence --one-scene``).
 
 Prints one line per combination, best first (most segments announced, fewest wrong and false starts, then the
 smallest median delay).
@@ -28,6 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from events import SEGMENTS, seed_list  # noqa: E402
+
+MOTION_SEGMENTS = [("oscillating", 5.0), ("still", 5.0), ("hopping", 5.0), ("circling", 5.0), ("growing", 5.0),
+                   ("shrinking", 5.0)]
 
 
 def floats(text: str) -> list[float]:
@@ -71,10 +75,14 @@ def main() -> int:
     ap.add_argument("--min-duration", type=floats, default=[0.0])
     ap.add_argument("--agree", type=lambda s: [int(x) for x in s.split(",")], default=[3])
     ap.add_argument("--one-scene", action="store_true", help="the segments in one scene (no cuts between them)")
+    ap.add_argument("--kind", choices=("directions", "motion"), default="directions",
+                    help="motion: six 5 s segments of synth --kind motion's activities (a model trained on them: the "
+                         "activities the embedded model never saw), a new random scene each")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from edge_lrcn.classify.classifier import Classifier
     from edge_lrcn.config import BY_NAME
+    from edge_lrcn.convert.motion_synth import make_sequence as motion_sequence
     from edge_lrcn.convert.synth import make_sequence
     from edge_lrcn.events import EventSettings
     from edge_lrcn.model.loader import load_bundle, open_model
@@ -86,7 +94,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             video = Path(tmp) / f"segments_{seed}.avi"
-            truth = [Segment(*x) for x in make_sequence(video, SEGMENTS, seed=seed, one_scene=args.one_scene)]
+            if args.kind == "motion":
+                truth = [Segment(*x) for x in motion_sequence(video, MOTION_SEGMENTS, seed=seed)]
+            else:
+                truth = [Segment(*x) for x in make_sequence(video, SEGMENTS, seed=seed, one_scene=args.one_scene)]
             runs.append((record(clf, video), truth))
     rows = []
     grid = itertools.product(args.enter, args.exit, args.smoothing, args.min_duration, args.agree)

@@ -418,6 +418,11 @@ def main(argv=None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`edge-lrcn info M | head`): it had what it wanted, nothing failed here.
+        # stdout now goes nowhere, so that the interpreter's flush at exit does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line unless --debug
         if args.debug:
             raise

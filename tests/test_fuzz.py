@@ -142,3 +142,18 @@ def test_info_verify_passes_a_good_bundle(tiny_bundle):
     assert proc.returncode == 0, proc.stderr
     v = json.loads(proc.stdout)["verify"]
     assert set(v) == {"encoder_int8.tflite", "encoder_fp16.tflite", "head.tflite", "lrcn_fp32.tflite"}
+
+
+def test_info_into_a_reader_that_stops_early_exits_0_quietly():
+    """`edge-lrcn info M | head -3` (scripts/make_default_model.sh does it under pipefail): the reader closing the
+    pipe is no error, and no line about it."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "edge_lrcn", "info"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before the output comes: every write is a broken pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == "", err
