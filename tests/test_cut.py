@@ -136,4 +136,8 @@ def test_convert_windows_never_span_a_cut_as_in_the_daemon(default_bundle, tmp_p
         starts = clip_starts(clip, bundle.frames, 1000, None)  # every window position
         assert all(any(a <= s and s + bundle.frames <= b for a, b in clip.scenes) for s in starts)
         daemon, _ = stream_file(Classifier(open_model(bundle, "cpu", 1), 1, THRESHOLD), clip.path)
-        assert len(starts) == len(daemon) == 2 * (40 - lag - bundle.frames + 1)
+        assert len(starts) == 2 * (40 - lag - bundle.frames + 1)
+        # a model trained on short lags: after each restart the daemon's first lag - 1 inputs are the short lags, so
+        # its first lag - 1 full windows of a scene still hold one (convert trains those as early windows)
+        short = lag - 1 if bundle.short_lags else 0
+        assert len(daemon) == len(starts) + 2 * short
