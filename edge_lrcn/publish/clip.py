@@ -75,6 +75,7 @@ class Clip:
         self.stem = stem
         self.size = size
         self.fps = fps
+        self.lost_bytes = 0  # the video's size when finishing it failed
         self.name = stem + ext
         self.tmp = self.folder / PARTIAL / self.name
         clear(self.tmp)  # the encoder opens the name as it finds it: nothing planted there is followed
@@ -169,6 +170,7 @@ class Clip:
             os.replace(self.tmp, folder / self.name)
             atomic_write(folder / f"{self.stem}.json", (json.dumps(meta, indent=1) + "\n").encode())
         except OSError:
+            self.lost_bytes = self.bytes  # what the disk would have had to hold (ClipWriter makes room for it)
             clear(self.tmp)
             raise
         return [folder / self.name, folder / f"{self.stem}.json"]

@@ -85,7 +85,8 @@ class ClipWriter:
                 self.files.add(self.folder / f"{stem}.jpg")
             if self._size is None:
                 raise OSError("no frame seen yet")
-            clip = Clip(self.settings, self.origin, item.event, stem, self._size, self.ring.fps(), item.box)
+            clip = Clip(self.settings, self.origin, item.event, stem, self._size, self.ring.fps(self.settings.clips_fps),
+                        item.box)
         except OSError as exc:
             self._fail(f"clip {stem} not recorded: {exc}")
             return
@@ -114,6 +115,9 @@ class ClipWriter:
                 self.files.add(p)
             self.files.finished(clip.stem)
         except OSError as exc:
+            # a clip dropped at its end (the disk too full to trust it): the next one gets room for twice its size,
+            # as for a clip the full disk stopped midway (_abandon)
+            self.files.abandoned(clip.lost_bytes)
             self._fail(f"clip {clip.name} not kept: {exc}")
             return
         self.written += 1

@@ -25,7 +25,14 @@ class Ring:
     def since(self, t0: float) -> list[tuple[float, np.ndarray]]:
         return [(t, j) for t, j in self.items if t >= t0 - 1e-6]
 
-    def fps(self, default: float = 15.0) -> float:
-        if len(self.items) < 2 or self.items[-1][0] <= self.items[0][0]:
-            return default
-        return min(120.0, (len(self.items) - 1) / (self.items[-1][0] - self.items[0][0]))
+    def fps(self, cap: float = 0.0) -> float:
+        """The frame rate of the frames held, for a clip's header: measured over the ring. Over less than a second
+        (a clip that starts right after the stream did) a count off by one frame is off by more than 5%, so the cap
+        (``clips_fps``) is taken when the source keeps up with it; 15 when nothing can be measured."""
+        span = self.items[-1][0] - self.items[0][0] if len(self.items) >= 2 else 0.0
+        if span <= 0:
+            return cap or 15.0
+        measured = min(120.0, (len(self.items) - 1) / span)
+        if span < 1.0 and cap and measured > 0.8 * cap:
+            return cap
+        return measured
