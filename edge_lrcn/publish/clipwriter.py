@@ -85,8 +85,8 @@ class ClipWriter:
                 self.files.add(self.folder / f"{stem}.jpg")
             if self._size is None:
                 raise OSError("no frame seen yet")
-            clip = Clip(self.settings, self.origin, item.event, stem, self._size, self.ring.fps(self.settings.clips_fps),
-                        item.box)
+            fps = self.ring.fps(self.settings.clips_fps)
+            clip = Clip(self.settings, self.origin, item.event, stem, self._size, fps, item.box)
         except OSError as exc:
             self._fail(f"clip {stem} not recorded: {exc}")
             return
