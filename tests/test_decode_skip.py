@@ -295,3 +295,26 @@ def test_the_daemon_decodes_whole_frames_while_clips_are_recorded():
     d.clips = object()
     decode_size(d)
     assert camera.min_size is None
+
+
+def test_the_page_and_snapshots_show_a_reduced_frame_whole(tmp_path):
+    """The live view, its frame size and a snapshot come from the packet decoded again whole, not from the pixels the
+    model got."""
+    import cv2
+
+    from edge_lrcn.capture.codec import decode_jpeg, full_pixels
+    from edge_lrcn.publish.clip import snapshot_jpeg
+    from edge_lrcn.web.live import LiveFeed
+
+    picture = np.random.default_rng(1).integers(0, 255, (480, 640, 3), np.uint8)
+    packet = cv2.imencode(".jpg", picture)[1]
+    small = decode_jpeg(packet, 2)
+    assert small is not None and small.shape == (240, 320, 3)
+    frame = Frame(small, 0.0, 0, True, 2, packet)
+    feed = LiveFeed()
+    feed.seen(frame, {})
+    assert feed.size == (640, 480)
+    got = feed.jpeg()
+    assert got is not None and cv2.imdecode(np.frombuffer(got[1], np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
+    snap = snapshot_jpeg(full_pixels(frame), 1280)
+    assert cv2.imdecode(np.frombuffer(snap, np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
