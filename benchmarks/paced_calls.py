@@ -5,11 +5,13 @@
 Writes bench's 640x480, 30 fps MJPG video of ``--seconds`` seconds, then runs the real daemon on it in this process
 (``edge-lrcn run --realtime --sink stdout --scores``, stdout to /dev/null) with the hot-path calls wrapped: each wrapper
 adds the CPU time of its own thread (``time.thread_time``) spent inside the call. Reader thread: ``_grab`` (demuxing the
-Motion-JPEG packets; FFmpeg's demux + decode for other codecs), ``decode_packet`` (a kept frame's JPEG decode;
-``_retrieve``, the colour conversion, for other codecs), ``VideoFileSource.read`` (those, plus timestamps, the pacer's
-decision and the real-time sleep), ``FrameReader._put``; main thread: ``Daemon._loop`` and what it calls. Nested calls
-are counted in their callers too. Prints ms per second of video and us per call (start-up calls, e.g. ``--encoder
-auto``'s timing, are counted as well). The README's "Where the daemon's CPU goes" paragraph comes from this.
+Motion-JPEG packets; FFmpeg's demux + decode for other codecs), ``read_packet`` and ``decode_jpeg`` (a kept frame's
+packet and its JPEG decode, reduced where the model allows; ``retrieve``, the colour conversion, for other codecs),
+``VideoFileSource.read`` (those, plus timestamps, the pacer's decision and the real-time sleep), ``FrameReader._put``;
+main thread: ``Daemon._loop`` and what it calls (the classifier's parts: resize, cut check, transform, encoder,
+window, head; the announcer's tracker and sinks). Nested calls are counted in their callers too. Prints ms per second
+of video and us per call (start-up calls, e.g. ``--encoder auto``'s timing, are counted as well). The README's "Where
+the daemon's CPU goes" paragraph comes from this.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ CALLS: collections.Counter = collections.Counter()
 
 
 def _timed(owner, name: str, label: str) -> None:
-    fn = getattr(owner, name)
+    fn = owner[name] if isinstance(owner, dict) else getattr(owner, name)
 
     def wrapper(*args, **kwargs):
         t = time.thread_time()
@@ -37,29 +39,40 @@ def _timed(owner, name: str, label: str) -> None:
             SPENT[label] += time.thread_time() - t
             CALLS[label] += 1
 
-    setattr(owner, name, wrapper)
+    if isinstance(owner, dict):
+        owner[name] = wrapper
+    else:
+        setattr(owner, name, wrapper)
 
 
 def _instrument() -> None:
     from edge_lrcn import daemon
     from edge_lrcn.announce import Announcer
-    from edge_lrcn.capture import sources
+    from edge_lrcn.capture import filesource
     from edge_lrcn.capture.camera import Camera
     from edge_lrcn.capture.reader import FrameReader
     from edge_lrcn.classify import classifier
+    from edge_lrcn.classify.regions import Regions
+    from edge_lrcn.classify.window import FeatureWindow
+    from edge_lrcn.events import ActivityTracker
     from edge_lrcn.model.interpreter import Encoder, Head
     from edge_lrcn.publish.fanout import Fanout
     from edge_lrcn.service import Health
 
-    for owner, names in ((sources.VideoFileSource, ("_grab", "read")), (FrameReader, ("_put",)),
+    for owner, names in ((filesource.VideoFileSource, ("_grab", "read")), (FrameReader, ("_put",)),
                          (daemon.Daemon, ("_loop",)), (Camera, ("read",)), (classifier.Classifier, ("push",)),
                          (Encoder, ("encode_rgb",)), (Head, ("__call__",)), (Announcer, ("probabilities",)),
-                         (Fanout, ("tick",)), (Health, ("tick",))):
+                         (Fanout, ("tick", "publish")), (Health, ("tick",)), (Regions, ("push",)),
+                         (FeatureWindow, ("push",)), (ActivityTracker, ("update", "scores"))):
         for name in names:
             _timed(owner, name, f"{owner.__name__}.{name}")
-    _timed(sources, "_retrieve", "_retrieve")  # module functions, looked up when a source is opened
-    _timed(sources, "decode_packet", "decode_packet")
+    _timed(filesource, "retrieve", "retrieve")  # module functions, looked up when a source is opened
+    _timed(filesource, "read_packet", "read_packet")
+    _timed(filesource, "decode_jpeg", "decode_jpeg")
     _timed(classifier, "resize_rgb", "resize_rgb")
+    _timed(classifier, "is_cut", "is_cut")
+    for name in list(classifier.TRANSFORMS):  # a bundle's input transform (the embedded model's difference)
+        _timed(classifier.TRANSFORMS, name, f"transform {name}")
 
 
 def main() -> int:

@@ -19,12 +19,13 @@ import numpy as np
 from edge_lrcn.capture.sources import VIDEO_EXTENSIONS, VideoFileSource
 from edge_lrcn.classify.cut import scenes
 from edge_lrcn.classify.pacer import Pacer
-from edge_lrcn.classify.preprocess import resize_rgb, short_lag_inputs, to_float, transform_stack
+from edge_lrcn.classify.preprocess import model_min_size, resize_rgb, short_lag_inputs, to_float, transform_stack
 from edge_lrcn.errors import DatasetError
 from edge_lrcn.progress import Progress
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 3  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode); 3: scene cuts
+CACHE_VERSION = 4  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode); 3: scene cuts;
+# 4: Motion-JPEG clips decoded at 1/2, 1/4 or 1/8 of their size where twice the model's input remains (codec.reduction)
 
 
 
@@ -159,6 +160,7 @@ def decode_with_early(path: Path, height: int, width: int, fps: float | None, tr
     pacer = Pacer(fps) if fps else None
     frames = []
     with VideoFileSource(path) as src:
+        src.min_size = model_min_size(height, width)  # reduced as the daemon decodes a whole frame (Regions.min_size)
         while (frame := src.read()) is not None:
             if pacer is None or pacer.keep(frame.t):
                 frames.append(resize_rgb(frame.pixels, height, width))

@@ -15,6 +15,7 @@ from functools import partial
 
 import numpy as np
 
+from .capture.codec import full_pixels
 from .capture.sources import Frame
 from .classify.classifier import Reset
 from .config import EventSettings, Settings
@@ -112,7 +113,7 @@ class Announcer:
         fired by the event shows this picture) and its clip, whose file names the event carries. Both show the
         whole frame; a region's clip's sidecar has the region's box (``dataset add`` cuts it)."""
         assert frame.pixels is not None  # a kept frame: decoded
-        snap = snapshot_jpeg(frame.pixels, self.snapshot_width) if self.snapshots or self.clips else None
+        snap = snapshot_jpeg(full_pixels(frame), self.snapshot_width) if self.snapshots or self.clips else None
         if self.clips:
             ev.update(self.clips.start_activity(ev, snap, self.boxes.get(region)))
         if snap and self.snapshots:

@@ -70,7 +70,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .classify.preprocess import resize_rgb
+from .capture.codec import reduction
+from .classify.preprocess import model_min_size, resize_rgb
 from .model.choice import ENCODERS, cpu_encoder
 from .model.interpreter import Encoder, Head, default_threads, make_interpreter, runtime_name
 from .model.loader import load_bundle
@@ -280,6 +281,7 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
 
     h, w = bundle.input_size
     src = VideoFileSource(video)
+    src.min_size = model_min_size(h, w)  # decoded as small as the daemon decodes it (Regions.min_size)
     grab: list[float] = []
     decode: list[float] = []
     pixels: list[np.ndarray] = []
@@ -288,13 +290,14 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
         if not src._grab():
             break
         t1 = time.perf_counter()
-        frame = src._decode(src.cap)
+        frame = src._decode()[0]
         # a few (decoded) frames are enough for resize and encoder, and keep the memory small
         if frame is not None and len(pixels) < 10:
             pixels.append(frame)
         grab.append(t1 - t0)
         decode.append(time.perf_counter() - t1)
     mode = "packets" if src.packets else "ffmpeg"
+    scale = reduction(src.height, src.width, src.min_size) if src.packets else 1
     src.close()
     enc = cpu_encoder(bundle, "auto", threads, remember=False)
     head = Head(make_interpreter(bundle.member("head.tflite"), threads))
@@ -318,6 +321,7 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
               "sinks": _median_ms(publish_scores, len(grab), 3)}
     r: dict[str, Any] = {f"stage_{k}_ms": float(v) for k, v in ms.items()}
     r["decode_mode"] = mode
+    r["decode_scale"] = scale
     kept_per_s = min(bundle.fps, _video_fps(video))
     r["stages_ms_per_s"] = float(ms["grab"] * _video_fps(video) + sum(v for k, v in ms.items() if k != "grab")
                                  * kept_per_s)
@@ -331,10 +335,11 @@ def region_costs(bundle, video: Path, threads: int, repeats: int) -> dict:
     from .classify.regions import Regions
     from .model.loader import open_model
 
+    left, right = ("left", (0.0, 0.0, 0.5, 1.0)), ("right", (0.5, 0.0, 1.0, 1.0))
     with VideoFileSource(video) as src:
+        src.min_size = model_min_size(bundle.input_size[0], bundle.input_size[1], [left[1], right[1]])
         frames = [f for f in (src.read() for _ in range(8)) if f is not None]
     model = open_model(bundle, "cpu", threads)
-    left, right = ("left", (0.0, 0.0, 0.5, 1.0)), ("right", (0.5, 0.0, 1.0, 1.0))
     one, two = Regions(model, [left]), Regions(model, [left, right])
 
     def push(regions):  # one kept frame per model period, so that the window fills and the head runs

@@ -26,6 +26,7 @@ def swap_model(d: Running, command: SwapModel) -> None:
     model = prepared.model
     d.out.close(d.classifier.last_t, "model")
     d.classifier.use(model)
+    reload.decode_size(d)
     d.out.use_model(model.labels, model.model_id)
     fleet.swapped(prepared)
     release_memory()

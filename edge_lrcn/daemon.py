@@ -277,7 +277,10 @@ def build(config: ConfigSource) -> Daemon:
         if settings.clips.clips_dir else None
     # the reader skips decoding the frames the pacer drops; the clip writer wants frames of its own
     camera.keep = classifier.decide if clips is None else None
-    return Daemon(settings, classifier, sinks, camera, config, fleet=fleet, clips=clips, page=page)
+    daemon = Daemon(settings, classifier, sinks, camera, config, fleet=fleet, clips=clips, page=page)
+    reload.decode_size(daemon)
+    return daemon
+
 
 
 def run_from_args(args) -> int:

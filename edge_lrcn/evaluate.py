@@ -31,6 +31,7 @@ def stream_file(classifier: Classifier, path: Path) -> tuple[list[np.ndarray], i
     classifier.restart("file")
     out = []
     src = VideoFileSource(path)
+    src.min_size = classifier.min_size  # decoded as small as the daemon decodes it
     # decoded on a thread of its own, only the frames the pacer keeps (as the daemon reads a file)
     for frame in read_ahead(src, classifier.decide):
         probs = classifier.push(frame).probs

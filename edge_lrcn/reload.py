@@ -54,9 +54,17 @@ def use_regions(d: Running, regions) -> None:
     """Other regions between two frames: the streams that went or moved end their activities (``regions``), the
     new ones start with an empty window, the sinks get their topics and entities."""
     d.out.resets(d.classifier.set_regions(regions))
+    decode_size(d)
     d.out.use_regions(list(regions or ()), d.classifier.last_t)
     log.info("regions: %s", ", ".join(f"{r.name} {list(r.box)}" for r in regions or ()) or "the whole frame")
 
+
+def decode_size(d: Running) -> None:
+    """How small the camera may decode a Motion-JPEG frame (capture/codec.py ``reduction``): what every region's crop
+    needs (``Regions.min_size``), or the full size while clips are recorded (the clip writer stores every frame as
+    decoded). Snapshots and the page decode a reduced frame again whole (``codec.full_pixels``). Called at start and
+    whenever the regions or the model change."""
+    d.camera.set_min_size(d.classifier.min_size if d.clips is None else None)
 
 def reread(config: ConfigSource | None) -> Settings | None:
     """The settings read again for a reload; None (logged) when there is no file or it is wrong."""

@@ -94,7 +94,9 @@ def stream_events(classifier: Classifier, tracker: ActivityTracker, path: Path) 
     classifier.restart("file")
     events: list[dict] = []
     # decoded on a thread of its own, only the frames the pacer keeps (as the daemon reads a file)
-    for frame in read_ahead(VideoFileSource(path), classifier.decide):
+    src = VideoFileSource(path)
+    src.min_size = classifier.min_size  # decoded as small as the daemon decodes it
+    for frame in read_ahead(src, classifier.decide):
         step = classifier.push(frame)
         if step.reset:
             events += tracker.reset(step.reset.t, step.reset.reason)

@@ -191,7 +191,7 @@ def test_a_motion_jpeg_file_comes_as_packets_decoded_only_when_kept(videos):
     assert src.packets
     decoded = []
     real = src._decode
-    src._decode = lambda cap: decoded.append(1) or real(cap)
+    src._decode = lambda: decoded.append(1) or real()
     pacer = Pacer(10.0)
     frames = []
     while (f := src.read(pacer.keep)) is not None:
@@ -239,3 +239,82 @@ def test_a_motion_jpeg_file_whose_first_packet_is_no_jpeg_is_read_by_ffmpeg(vide
         while (f := src.read()) is not None:
             frames.append(f)
     assert len(frames) >= len(_ffmpeg_frames(videos[30.0])) - 1
+
+
+def test_the_reduction_leaves_at_least_the_size_asked_for():
+    from edge_lrcn.capture.codec import reduction
+    from edge_lrcn.classify.preprocess import model_min_size
+
+    assert model_min_size(64, 64) == (128, 128)  # twice the model's input, on each side
+    assert model_min_size(64, 64, [None, (0.5, 0.5, 1.0, 1.0)]) == (256, 256)  # a quarter's crop: twice that
+    assert reduction(480, 640, (128, 128)) == 2  # 240x320 (1/4 would leave 120 rows)
+    assert reduction(576, 768, (128, 128)) == 4  # 144x192
+    assert reduction(1080, 1920, (128, 128)) == 8  # 135x240
+    assert reduction(121, 160, (61, 80)) == 2  # a reduced side is rounded up, as libjpeg does
+    assert reduction(120, 160, (128, 128)) == reduction(480, 640, None) == reduction(0, 0, (1, 1)) == 1
+
+
+def test_a_large_motion_jpeg_frame_is_decoded_reduced_for_the_model_and_whole_for_the_picture(tmp_path):
+    """A 640x480 frame and a 64x64 model: the kept frames decode at 320x240 in libjpeg's DCT (no more is needed for
+    twice the model's input), the model input stays within a grey level of the full decode's, and
+    ``full_pixels`` (snapshots, the page) decodes the same packet whole."""
+    import cv2
+
+    from edge_lrcn.capture.codec import full_pixels
+    from edge_lrcn.classify.preprocess import model_min_size, resize_rgb
+
+    p = tmp_path / "v640.avi"
+    make_sequence(p, [("right", 1.0)], seed=3, fps=30.0, size=(640, 480))
+    full = _every_frame(p)
+    with VideoFileSource(p) as src:
+        assert src.packets and (src.height, src.width) == (480, 640)
+        src.min_size = model_min_size(64, 64)
+        frames = []
+        while (f := src.read()) is not None:
+            frames.append(f)
+    assert len(frames) == len(full)
+    for f, ref in zip(frames, full, strict=True):
+        assert f.scale == 2 and f.pixels.shape == (240, 320, 3) and ref.scale == 1 and ref.packet is None
+        assert np.array_equal(full_pixels(f), ref.pixels) and full_pixels(ref) is ref.pixels
+        diff = np.abs(resize_rgb(f.pixels, 64, 64).astype(int) - resize_rgb(ref.pixels, 64, 64))
+        assert diff.mean() < 1.0
+    assert cv2.imdecode(frames[0].packet, cv2.IMREAD_COLOR).shape == (480, 640, 3)
+
+
+def test_the_daemon_decodes_whole_frames_while_clips_are_recorded():
+    """``reload.decode_size``: the regions' need without clips; the full size with them (the clip writer stores
+    every frame as decoded)."""
+    from types import SimpleNamespace
+
+    from edge_lrcn.reload import decode_size
+
+    camera = Camera(lambda: None, CameraSettings())
+    d = SimpleNamespace(camera=camera, classifier=SimpleNamespace(min_size=(128, 128)), clips=None)
+    decode_size(d)
+    assert camera.min_size == (128, 128)
+    d.clips = object()
+    decode_size(d)
+    assert camera.min_size is None
+
+
+def test_the_page_and_snapshots_show_a_reduced_frame_whole(tmp_path):
+    """The live view, its frame size and a snapshot come from the packet decoded again whole, not from the pixels the
+    model got."""
+    import cv2
+
+    from edge_lrcn.capture.codec import decode_jpeg, full_pixels
+    from edge_lrcn.publish.clip import snapshot_jpeg
+    from edge_lrcn.web.live import LiveFeed
+
+    picture = np.random.default_rng(1).integers(0, 255, (480, 640, 3), np.uint8)
+    packet = cv2.imencode(".jpg", picture)[1]
+    small = decode_jpeg(packet, 2)
+    assert small is not None and small.shape == (240, 320, 3)
+    frame = Frame(small, 0.0, 0, True, 2, packet)
+    feed = LiveFeed()
+    feed.seen(frame, {})
+    assert feed.size == (640, 480)
+    got = feed.jpeg()
+    assert got is not None and cv2.imdecode(np.frombuffer(got[1], np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
+    snap = snapshot_jpeg(full_pixels(frame), 1280)
+    assert cv2.imdecode(np.frombuffer(snap, np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)

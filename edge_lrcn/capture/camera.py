@@ -50,6 +50,7 @@ class Camera:
                  poll: float = 0.25, description: str = "camera", keep: Callable[[float], bool] | None = None):
         self.open_source = open_source
         self.keep = keep  # the pacer's decision before decoding (FrameReader), or None: decode every frame
+        self.min_size: tuple[int, int] | None = None  # what the sources may reduce their decode to (Source.min_size)
         self.clock, self.poll = clock, poll
         self.reopener = Reopener(open_source, clock, sleep, poll, settings.reopen_max_delay)
         self.apply(settings)
@@ -163,8 +164,15 @@ class Camera:
             self._skipped_before += self.source.skipped
             self._dropped_before += self.reader.dropped
 
+    def set_min_size(self, min_size: tuple[int, int] | None) -> None:
+        """The smallest frame the decoded pixels' consumers need (``Source.min_size``), from the next decode on."""
+        self.min_size = min_size
+        if self.source is not None:
+            self.source.min_size = min_size
+
     def _online(self, source: Source) -> CameraChange:
         self.source, self.description = source, source.description
+        source.min_size = self.min_size
         self.reader = FrameReader(source, maxsize=2 if source.live else 4, keep=self.keep)
         self.watch.reset()
         self.online = self._ever_online = True

@@ -1,6 +1,6 @@
 """Getting pixels out of an OpenCV capture: Motion-JPEG packets decoded only when a frame is wanted
-(:func:`packet_mode`, :func:`decode_packet`), or the frame OpenCV decoded (:func:`retrieve`). Shared by the file and
-the live sources.
+(:func:`packet_mode`, :func:`decode_packet`), at a reduced size when the model needs no more (:func:`reduction`), or
+the frame OpenCV decoded (:func:`retrieve`). Shared by the file and the live sources.
 """
 
 from __future__ import annotations
@@ -10,6 +10,22 @@ import numpy as np
 
 # Motion-JPEG codec tags (as FFmpeg reports them in CAP_PROP_FOURCC): every frame a JPEG image of its own
 MJPEG_FOURCCS = frozenset({"MJPG", "JPEG"})
+
+# libjpeg-turbo scales in its inverse DCT: a JPEG decoded at 1/2, 1/4 or 1/8 of its size costs a fraction of the
+# full decode, and the resize after it less again (README, "Decoding only the frames the model keeps")
+_DECODE_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def reduction(height: int, width: int, min_size: tuple[int, int] | None) -> int:
+    """The largest JPEG decode reduction (8, 4, 2, else 1) that leaves a ``height`` x ``width`` frame at least
+    ``min_size`` (h, w) pixels (libjpeg rounds a reduced side up); 1 without ``min_size`` or a known frame size."""
+    if not min_size or height <= 0 or width <= 0:
+        return 1
+    for factor in (8, 4, 2):
+        if -(-height // factor) >= min_size[0] and -(-width // factor) >= min_size[1]:
+            return factor
+    return 1
 
 
 def fourcc(cap) -> str:
@@ -31,17 +47,40 @@ def packet_mode(cap) -> bool:
         return False
 
 
-def decode_packet(cap) -> np.ndarray | None:
-    """The grabbed Motion-JPEG packet decoded to BGR uint8 (H, W, 3) by libjpeg-turbo (``cv2.imdecode``, as OpenCV's
-    V4L2 backend decodes an MJPEG camera's frames), or None if it is no decodable JPEG."""
+def read_packet(cap) -> np.ndarray | None:
+    """The grabbed Motion-JPEG packet (uint8 bytes, an array of its own), or None."""
     try:
         ok, packet = cap.retrieve()
-        if not ok or packet is None or not packet.size:
-            return None
-        pixels = cv2.imdecode(packet, cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
+    return packet if ok and packet is not None and packet.size else None
+
+
+def decode_jpeg(packet: np.ndarray, factor: int = 1) -> np.ndarray | None:
+    """A JPEG decoded to BGR uint8 (H, W, 3) by libjpeg-turbo (``cv2.imdecode``, as OpenCV's V4L2 backend decodes an
+    MJPEG camera's frames), at 1/``factor`` of its size (:func:`reduction`), or None if it is no decodable JPEG."""
+    try:
+        pixels = cv2.imdecode(packet, _DECODE_FLAGS[factor])
     except cv2.error:
         return None
     return pixels if pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 3 else None
+
+
+def decode_packet(cap, factor: int = 1) -> np.ndarray | None:
+    """The grabbed Motion-JPEG packet decoded (:func:`decode_jpeg`), or None if it is no decodable JPEG."""
+    packet = read_packet(cap)
+    return None if packet is None else decode_jpeg(packet, factor)
+
+
+def full_pixels(frame) -> np.ndarray:
+    """A decoded frame's pixels at the source's full size: a frame decoded reduced (``Frame.scale`` > 1, for the
+    model) is decoded again from its packet, for the consumers that show or store the picture (snapshots, the
+    page's live view and recordings)."""
+    if frame.scale > 1 and frame.packet is not None:
+        pixels = decode_jpeg(frame.packet)
+        if pixels is not None:
+            return pixels
+    return frame.pixels
 
 
 def retrieve(cap) -> np.ndarray | None:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import SourceError
-from .codec import decode_packet, packet_mode, retrieve
+from .codec import decode_jpeg, decode_packet, packet_mode, read_packet, reduction, retrieve
 from .frame import Frame, Source
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,10 @@ class VideoFileSource(Source):
 
     A Motion-JPEG file (what ``synth`` and many cameras write) is read as packets and only the frames asked for are
     decoded (:func:`packet_mode`); the trainer reads its clips through this class too, so it sees the same pixels
-    as the daemon. Frames that cannot be decoded are skipped and counted (``skipped``); the source ends (``None``)
-    at the end of the file, or after ``max_bad`` consecutive undecodable frames (a truncated file).
+    as the daemon. With ``min_size`` set (:class:`Source`), Motion-JPEG frames are decoded at 1/2, 1/4 or 1/8 of
+    their size where that leaves at least ``min_size``. Frames that cannot be decoded are skipped and counted
+    (``skipped``); the source ends (``None``) at the end of the file, or after ``max_bad`` consecutive undecodable
+    frames (a truncated file).
     """
 
     live = False
@@ -52,7 +54,9 @@ class VideoFileSource(Source):
             if not decodes:
                 log.info("%s: its Motion-JPEG packets do not decode on their own: FFmpeg decodes every frame",
                          self.path)
-        self._decode = decode_packet if self.packets else retrieve
+        # the frame size the reduction is chosen from: the container's, else the first frame decoded whole
+        self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else 25.0
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -89,12 +93,12 @@ class VideoFileSource(Source):
         ``retrieve()``, so a declined frame costs the demuxing and decoding."""
         bad = 0
         while True:
-            pixels = None
+            pixels, scale, packet = None, 1, None
             if self._grab():
                 t = self._timestamp()
                 if keep is not None and not keep(t):
                     break
-                pixels = self._decode(self.cap)
+                pixels, scale, packet = self._decode()
                 if pixels is not None:
                     break
             bad += 1
@@ -112,9 +116,22 @@ class VideoFileSource(Source):
             delay = self._t0_wall + t - now
             if delay > 0:
                 time.sleep(delay)
-        frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None)
+        frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None, scale, packet)
         self._seq += 1
         return frame
+
+    def _decode(self) -> tuple[np.ndarray | None, int, np.ndarray | None]:
+        """The grabbed frame's pixels, the reduction they were decoded at, and the packet when reduced."""
+        if not self.packets:
+            return retrieve(self.cap), 1, None
+        packet = read_packet(self.cap)
+        if packet is None:
+            return None, 1, None
+        scale = reduction(self.height, self.width, self.min_size)
+        pixels = decode_jpeg(packet, scale)
+        if scale == 1 and pixels is not None and not self.height:
+            self.height, self.width = pixels.shape[:2]
+        return pixels, scale, packet if scale > 1 else None
 
     def close(self) -> None:
         self.cap.release()

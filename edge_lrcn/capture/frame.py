@@ -18,6 +18,10 @@ class Frame:
     t: float  # seconds: the file's own timestamp, or the monotonic clock for live sources
     seq: int  # frames delivered by this source so far, from 0
     kept: bool | None = None  # the pacer's decision, when the reader took it before decoding; None: not taken
+    # a Motion-JPEG frame decoded at 1/scale of its size (capture/codec.py reduction: the source's min_size), and
+    # its packet, from which codec.full_pixels decodes it whole for the consumers that show the picture
+    scale: int = 1
+    packet: np.ndarray | None = None
 
 
 class SourceReadError(Exception):
@@ -30,6 +34,10 @@ class Source:
     # True only if close() may be called while read() blocks on another thread and makes that read return.
     # Not so for OpenCV's VideoCapture (releasing it under a running read is a use after free).
     close_unblocks_read = False
+    # the smallest (height, width) the consumers of the decoded pixels need (the model: classify/preprocess.py
+    # model_min_size); a Motion-JPEG source decodes at 1/2, 1/4 or 1/8 of the size when that leaves at least this
+    # (codec.reduction). None: full size. Set before reading, or between reads (the reader thread reads it).
+    min_size: tuple[int, int] | None = None
 
     def read(self, keep: Callable[[float], bool] | None = None) -> Frame | None:
         """The next frame. ``keep``, when given, is asked with the frame's timestamp before the frame is decoded or

@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 
 import cv2
+import numpy as np
 
 from ..errors import SourceError
-from .codec import backend, decode_packet, packet_mode, retrieve
+from .codec import backend, decode_jpeg, packet_mode, read_packet, reduction, retrieve
 from .frame import Frame, Source, SourceReadError
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ class OpenCVLiveSource(Source):
         # whose packets did not decode on their own once is decoded by FFmpeg from then on (see read)
         self.packets = backend(self.cap) == "FFMPEG" and str(target) not in _FFMPEG_DECODES and packet_mode(self.cap)
         self._seq = 0
+        # the frame size a reduced decode is chosen from (codec.reduction): the stream's, else the first frame's
+        self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0) if self.packets else 0
+        self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) if self.packets else 0
 
     def read(self, keep: Callable[[float], bool] | None = None) -> Frame:
         """The next frame; one that ``keep(t)`` declines is not decoded (V4L2 decodes MJPEG in ``retrieve()``, an
@@ -50,9 +54,9 @@ class OpenCVLiveSource(Source):
         if not ok:
             raise SourceReadError(f"{self.description}: no frame")
         t = self._timestamp()
-        pixels = None
+        pixels, scale, packet = None, 1, None
         if keep is None or keep(t):
-            pixels = decode_packet(self.cap) if self.packets else retrieve(self.cap)
+            pixels, scale, packet = self._decode() if self.packets else (retrieve(self.cap), 1, None)
             if pixels is None and self.packets and not self._decoded:
                 _FFMPEG_DECODES.add(str(self.target))
                 log.warning("%s: its Motion-JPEG packets do not decode on their own: FFmpeg will decode every frame "
@@ -60,9 +64,20 @@ class OpenCVLiveSource(Source):
             if pixels is None:
                 raise SourceReadError(f"{self.description}: a frame that cannot be decoded")
             self._decoded = True
-        frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None)
+        frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None, scale, packet)
         self._seq += 1
         return frame
+
+    def _decode(self) -> tuple[np.ndarray | None, int, np.ndarray | None]:
+        """A Motion-JPEG packet's pixels, at 1/scale of the size where ``min_size`` allows; the packet when reduced."""
+        packet = read_packet(self.cap)
+        if packet is None:
+            return None, 1, None
+        scale = reduction(self.height, self.width, self.min_size)
+        pixels = decode_jpeg(packet, scale)
+        if scale == 1 and pixels is not None and not self.height:
+            self.height, self.width = pixels.shape[:2]
+        return pixels, scale, packet if scale > 1 else None
 
     def _timestamp(self) -> float:
         """The driver's buffer timestamp when it gives one (V4L2: CLOCK_MONOTONIC, like time.monotonic()), so a dead

@@ -75,8 +75,9 @@ class FrameReader:
                 if frame is None:
                     break
                 if first and frame.pixels is not None:  # `bench` times the start-up to this line
-                    log.info("first frame from %s: %dx%d", self.source.description, frame.pixels.shape[1],
-                             frame.pixels.shape[0])
+                    h, w = frame.pixels.shape[:2]
+                    log.info("first frame from %s: %dx%d%s", self.source.description, w * frame.scale,
+                             h * frame.scale, f" (decoded at 1/{frame.scale}: {w}x{h})" if frame.scale > 1 else "")
                     first = False
                 self._put(frame)
         except SourceReadError as exc:

@@ -30,7 +30,7 @@ from ..config.sections import EventSettings
 from ..model.loader import Model
 from .cut import is_cut
 from .pacer import Pacer
-from .preprocess import TRANSFORMS, crop_box, resize_rgb
+from .preprocess import TRANSFORMS, crop_box, model_min_size, resize_rgb
 from .window import FeatureWindow
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,11 @@ class Classifier:
             c.head_s += time.perf_counter() - t1
             c.windows += 1
         return Step(True, reset, probs)
+
+    @property
+    def min_size(self) -> tuple[int, int]:
+        """The smallest frame this classifier's crop may be decoded to (``Source.min_size``; Regions.min_size)."""
+        return model_min_size(self.height, self.width, [self.box])
 
     def decide(self, t: float) -> bool:
         """The pacer's decision for a frame of source time ``t``, taken by the frame reader before it decodes the

@@ -47,6 +47,24 @@ def box_pixels(box, height: int, width: int) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
+# a frame decoded reduced (capture/codec.py reduction) must still give each crop this many times the model's input
+# size in pixels, on each side, so the INTER_AREA resize still averages whole blocks of pixels
+DECODE_MARGIN = 2
+
+
+def model_min_size(height: int, width: int, boxes=(None,)) -> tuple[int, int]:
+    """The smallest whole frame (h, w) from which every crop of ``boxes`` (normalized, None: the whole frame) keeps
+    :data:`DECODE_MARGIN` times a model input of ``height`` x ``width``: what a source may reduce its decode to
+    (``Source.min_size``). The trainer's clips are decoded by the same rule (whole frames), as the daemon feeds
+    them."""
+    need_h, need_w = 0, 0
+    for box in boxes:
+        x0, y0, x1, y1 = box if box is not None else (0.0, 0.0, 1.0, 1.0)
+        need_h = max(need_h, -int(-DECODE_MARGIN * height // max(y1 - y0, 1e-3)))
+        need_w = max(need_w, -int(-DECODE_MARGIN * width // max(x1 - x0, 1e-3)))
+    return need_h, need_w
+
+
 def crop_box(bgr: np.ndarray, box) -> np.ndarray:
     """The part of a frame a region covers (a view, no copy); ``box`` None: the whole frame."""
     if box is None:

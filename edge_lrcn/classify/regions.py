@@ -20,7 +20,7 @@ from ..capture.sources import Frame
 from ..model.loader import Model
 from .classifier import Classifier, Counts, Reset
 from .pacer import Pacer
-from .preprocess import aspect_mismatch, box_pixels
+from .preprocess import aspect_mismatch, box_pixels, model_min_size
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class Regions:
             if not keep:
                 self._checked.discard(name)
         self.streams, self.boxes = streams, wanted
+        self._sized()
         return [(name, reset) for name, reset in ended if reset is not None]
 
     def _stream(self, box) -> Classifier:
@@ -100,7 +101,7 @@ class Regions:
             frame = replace(frame, kept=True)  # each stream trusts the one decision
         if len(self._checked) < len(self.streams):
             assert frame.pixels is not None  # only a frame the reader skipped (kept False) is not decoded
-            self._check_aspects(frame.pixels.shape)
+            self._check_aspects((frame.pixels.shape[0] * frame.scale, frame.pixels.shape[1] * frame.scale))
         steps = []
         for name, clf in self.streams.items():
             step = clf.push(frame)
@@ -141,6 +142,11 @@ class Regions:
         for clf in self.streams.values():
             clf.use(model)
         self._checked.clear()
+        self._sized()
+
+    def _sized(self) -> None:
+        # the smallest frame the regions' crops may be decoded to (Source.min_size, capture/codec.py reduction)
+        self.min_size = model_min_size(*self.model.bundle.input_size, list(self.boxes.values()))
 
     def apply(self, events) -> None:
         """A reload: the ``[events]`` section's cut threshold, in every region, from the next frame on."""

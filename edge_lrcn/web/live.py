@@ -10,6 +10,7 @@ import time
 import cv2
 import numpy as np
 
+from ..capture.codec import full_pixels
 from ..publish.clips import fit_width
 
 MAX_VIEWERS = 4
@@ -57,7 +58,7 @@ class LiveFeed:
     @property
     def size(self) -> tuple[int, int] | None:
         f = self._frame
-        return None if f is None else (f.pixels.shape[1], f.pixels.shape[0])
+        return None if f is None else (f.pixels.shape[1] * f.scale, f.pixels.shape[0] * f.scale)
 
     def jpeg(self) -> tuple[int, bytes] | None:
         """The newest frame as JPEG (seq, bytes), encoded at most once per frame whoever asks."""
@@ -66,7 +67,8 @@ class LiveFeed:
             return None
         with self._lock:
             if self._jpeg is None or self._jpeg[0] != frame.seq:
-                ok, buf = cv2.imencode(".jpg", fit_width(frame.pixels, LIVE_WIDTH),
+                # a frame decoded reduced for the model is decoded again whole (only while somebody watches)
+                ok, buf = cv2.imencode(".jpg", fit_width(full_pixels(frame), LIVE_WIDTH),
                                        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                 if ok:
                     self._jpeg = (frame.seq, buf.tobytes())
@@ -84,7 +86,7 @@ class LiveFeed:
                 if times and frame.t - times[0] >= seconds:
                     break
                 seq = frame.seq
-                jpegs.append(cv2.imencode(".jpg", frame.pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])[1])
+                jpegs.append(cv2.imencode(".jpg", full_pixels(frame), [cv2.IMWRITE_JPEG_QUALITY, 92])[1])
                 times.append(frame.t)
             stopping.wait(0.01)
         return jpegs, times
