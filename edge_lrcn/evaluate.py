@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 def stream_file(classifier: Classifier, path: Path) -> tuple[list[np.ndarray], int]:
     """Class probabilities of every full window of one video (none of a prefill left: the windows convert
-    validates), and the number of undecodable frames skipped."""
+    validates; with window.short_lags the first ``lag - 1`` after each restart still hold a short-lag input, as the
+    daemon's do), and the number of undecodable frames skipped."""
     classifier.restart("file")
     out = []
     src = VideoFileSource(path)
