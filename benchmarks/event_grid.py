@@ -45,6 +45,7 @@ def record(clf, video: Path) -> list[tuple]:
     clf.restart("file")
     steps = []
     with VideoFileSource(video) as src:
+        src.min_size = clf.min_size  # decoded as small as the daemon decodes it (capture/codec.py reduction)
         while (frame := src.read()) is not None:
             step = clf.push(frame)
             if step.reset:
