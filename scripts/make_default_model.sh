@@ -5,7 +5,7 @@
 # else (the pretrained EfficientNet-Lite0 encoder fed frame differences, five LSTM heads over feature changes,
 # mirrored clips; docs/training.md). Its test clips are the 60 of convert's split (seed 0), never trained on.
 # On the CPU the same data and seed give the same split and figures; the bundle's bytes differ (creation time).
-# ~10 min on 2 cores. The reference LRCN that was embedded before: scripts/make_reference_model.sh.
+# 10-20 min on 2 cores (19 min on 2026-12-06 beside two other trainings). The reference LRCN that was embedded before: scripts/make_reference_model.sh.
 # Usage: scripts/make_default_model.sh [WORKDIR]     (needs the convert extra: pip install -e '.[convert]')
 set -euo pipefail
 cd "$(dirname "$0")/.."
