@@ -290,7 +290,7 @@ def stage_costs(bundle, video: Path, threads: int, frames: int = 90) -> dict:
         if not src._grab():
             break
         t1 = time.perf_counter()
-        frame = src._decode()[0]
+        frame = src.decode_kept()[0]
         # a few (decoded) frames are enough for resize and encoder, and keep the memory small
         if frame is not None and len(pixels) < 10:
             pixels.append(frame)

@@ -190,8 +190,8 @@ def test_a_motion_jpeg_file_comes_as_packets_decoded_only_when_kept(videos):
     src = VideoFileSource(videos[30.0])
     assert src.packets
     decoded = []
-    real = src._decode
-    src._decode = lambda: decoded.append(1) or real()
+    real = src.decode_kept
+    src.decode_kept = lambda: decoded.append(1) or real()
     pacer = Pacer(10.0)
     frames = []
     while (f := src.read(pacer.keep)) is not None:

@@ -5,6 +5,8 @@ the frame OpenCV decoded (:func:`retrieve`). Shared by the file and the live sou
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -81,6 +83,31 @@ def full_pixels(frame) -> np.ndarray:
         if pixels is not None:
             return pixels
     return frame.pixels
+
+
+class PacketDecoding:
+    """What the file and the live OpenCV sources share: a grabbed frame's pixels, decoded from its Motion-JPEG packet
+    at the reduction ``min_size`` allows (the packet kept when reduced, for :func:`full_pixels`), or the frame OpenCV
+    decoded when the capture does not deliver packets."""
+
+    cap: Any
+    packets: bool
+    height: int
+    width: int
+    min_size: tuple[int, int] | None
+
+    def decode_kept(self) -> tuple[np.ndarray | None, int, np.ndarray | None]:
+        """The grabbed frame's pixels, the reduction they were decoded at, and the packet when reduced."""
+        if not self.packets:
+            return retrieve(self.cap), 1, None
+        packet = read_packet(self.cap)
+        if packet is None:
+            return None, 1, None
+        scale = reduction(self.height, self.width, self.min_size)
+        pixels = decode_jpeg(packet, scale)
+        if scale == 1 and pixels is not None and not self.height:
+            self.height, self.width = pixels.shape[:2]
+        return pixels, scale, packet if scale > 1 else None
 
 
 def retrieve(cap) -> np.ndarray | None:

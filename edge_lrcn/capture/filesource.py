@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import SourceError
-from .codec import decode_jpeg, decode_packet, packet_mode, read_packet, reduction, retrieve
+from .codec import PacketDecoding, decode_packet, packet_mode
 from .frame import Frame, Source
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".flv")
 
 
-class VideoFileSource(Source):
+class VideoFileSource(PacketDecoding, Source):
     """A video file, decoded with OpenCV, timestamps from the container.
 
     A Motion-JPEG file (what ``synth`` and many cameras write) is read as packets and only the frames asked for are
@@ -98,7 +98,7 @@ class VideoFileSource(Source):
                 t = self._timestamp()
                 if keep is not None and not keep(t):
                     break
-                pixels, scale, packet = self._decode()
+                pixels, scale, packet = self.decode_kept()
                 if pixels is not None:
                     break
             bad += 1
@@ -119,19 +119,6 @@ class VideoFileSource(Source):
         frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None, scale, packet)
         self._seq += 1
         return frame
-
-    def _decode(self) -> tuple[np.ndarray | None, int, np.ndarray | None]:
-        """The grabbed frame's pixels, the reduction they were decoded at, and the packet when reduced."""
-        if not self.packets:
-            return retrieve(self.cap), 1, None
-        packet = read_packet(self.cap)
-        if packet is None:
-            return None, 1, None
-        scale = reduction(self.height, self.width, self.min_size)
-        pixels = decode_jpeg(packet, scale)
-        if scale == 1 and pixels is not None and not self.height:
-            self.height, self.width = pixels.shape[:2]
-        return pixels, scale, packet if scale > 1 else None
 
     def close(self) -> None:
         self.cap.release()

@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable
 
 import cv2
-import numpy as np
 
 from ..errors import SourceError
-from .codec import backend, decode_jpeg, packet_mode, read_packet, reduction, retrieve
+from .codec import PacketDecoding, backend, packet_mode
 from .frame import Frame, Source, SourceReadError
 
 log = logging.getLogger(__name__)
@@ -19,7 +18,7 @@ log = logging.getLogger(__name__)
 _FFMPEG_DECODES: set[str] = set()  # streams whose Motion-JPEG packets did not decode on their own (this process)
 
 
-class OpenCVLiveSource(Source):
+class OpenCVLiveSource(PacketDecoding, Source):
     """A V4L2 device, a network stream or a GStreamer pipeline through OpenCV."""
 
     _decoded = False  # a frame of this connection has been decoded
@@ -56,7 +55,7 @@ class OpenCVLiveSource(Source):
         t = self._timestamp()
         pixels, scale, packet = None, 1, None
         if keep is None or keep(t):
-            pixels, scale, packet = self._decode() if self.packets else (retrieve(self.cap), 1, None)
+            pixels, scale, packet = self.decode_kept()
             if pixels is None and self.packets and not self._decoded:
                 _FFMPEG_DECODES.add(str(self.target))
                 log.warning("%s: its Motion-JPEG packets do not decode on their own: FFmpeg will decode every frame "
@@ -67,17 +66,6 @@ class OpenCVLiveSource(Source):
         frame = Frame(pixels, t, self._seq, None if keep is None else pixels is not None, scale, packet)
         self._seq += 1
         return frame
-
-    def _decode(self) -> tuple[np.ndarray | None, int, np.ndarray | None]:
-        """A Motion-JPEG packet's pixels, at 1/scale of the size where ``min_size`` allows; the packet when reduced."""
-        packet = read_packet(self.cap)
-        if packet is None:
-            return None, 1, None
-        scale = reduction(self.height, self.width, self.min_size)
-        pixels = decode_jpeg(packet, scale)
-        if scale == 1 and pixels is not None and not self.height:
-            self.height, self.width = pixels.shape[:2]
-        return pixels, scale, packet if scale > 1 else None
 
     def _timestamp(self) -> float:
         """The driver's buffer timestamp when it gives one (V4L2: CLOCK_MONOTONIC, like time.monotonic()), so a dead
