@@ -56,7 +56,9 @@ class Regions:
     """pacer -> one decoded frame -> a :class:`Classifier` per region; the daemon's and ``bench``'s classifier."""
 
     def __init__(self, model: Model, regions=(), stride: int = 1, cut_threshold: float = 0.0):
-        self.model, self.stride, self._cut = model, stride, cut_threshold
+        self.model = model
+        self.stride = stride
+        self._cut = cut_threshold
         self.pacer = Pacer(model.bundle.fps)
         self.frames = self.kept = 0
         self._counts = Counts()  # windows and times, shared by the streams (frames are counted here, once)

@@ -88,8 +88,14 @@ class Connection:
                  on_takeover: Callable[[], None] | None = None, refused: Callable[[Any], str] | None = None,
                  label: str = "",
                  connect_args: dict[str, Any] | None = None, thread_name: str = "mqtt"):
-        self.client, self.host, self.port, self.keepalive, self.tls = client, host, port, keepalive, tls
-        self.availability, self.label, self.thread_name = availability, label, thread_name
+        self.client = client
+        self.host = host
+        self.port = port
+        self.keepalive = keepalive
+        self.tls = tls
+        self.availability = availability
+        self.label = label
+        self.thread_name = thread_name
         self.on_connect, self.on_takeover, self.refused = on_connect, on_takeover, refused or self._refused
         self.connect_args = connect_args or {}
         self.retry = Backoff(1.0, 30.0)  # the reconnect delays (a takeover sets longer ones)

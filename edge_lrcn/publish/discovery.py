@@ -229,7 +229,9 @@ class DeviceDiscovery:
 
     def __init__(self, prefix: str, ctx, ha_prefix: str = "homeassistant", idle_labels=IDLE_LABELS,
                  controls: bool = False, snapshots: bool = False):
-        self.prefix, self.ctx, self.device_id = prefix, ctx, ctx.device_id
+        self.prefix = prefix
+        self.ctx = ctx
+        self.device_id = ctx.device_id
         self.ha_prefix = ha_prefix
         self.idle_labels = idle_labels
         self.controls = controls  # remote settings on: the numbers and the switch that command them
