@@ -24,8 +24,9 @@ from edge_lrcn.errors import DatasetError
 from edge_lrcn.progress import Progress
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 4  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode); 3: scene cuts;
-# 4: Motion-JPEG clips decoded at 1/2, 1/4 or 1/8 of their size where twice the model's input remains (codec.reduction)
+CACHE_VERSION = 5  # 2: Motion-JPEG clips decoded by libjpeg-turbo (capture/sources.py packet_mode); 3: scene cuts;
+# 4: Motion-JPEG clips decoded at 1/2, 1/4 or 1/8 of their size where twice the model's input remains (codec.reduction);
+# 5: a cell of the cut rule changed when any one colour channel did (the scene runs)
 
 
 

@@ -86,6 +86,21 @@ def test_real_cuts_reset():
         assert not is_cut(before, _view(b, rng), 0.0)
 
 
+def test_a_scene_of_another_tint_is_a_cut():
+    """Two textured walls of one brightness, one dark red and one orange: the mean change over the three channels
+    stays under the threshold in every cell, but one channel's does not (the rule until 2026-12-06 missed this)."""
+    rng = np.random.default_rng(7)
+    for trial in range(10):
+        base = _texture(rng) - _texture(rng).mean(axis=(0, 1))  # a texture around 0
+        red = np.clip(base * 0.3 + np.array([124, 40, 40], np.float32), 0, 255)
+        orange = np.clip(base * 0.3 + np.array([138, 62, 26], np.float32), 0, 255)
+        a, b = _view(red, rng, noise=4.0), _view(orange, rng, noise=4.0)
+        mean_change = cv2.absdiff(a, b).astype(np.float32).mean(axis=2).mean() / 255
+        assert mean_change < THRESHOLD, trial  # what the old rule saw: no cell changed
+        assert is_cut(a, b, THRESHOLD) and is_cut(b, a, THRESHOLD), trial
+        assert not is_cut(a, _view(red, rng, noise=4.0), THRESHOLD), trial  # the same wall again
+
+
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_segment_videos_cut_where_the_scene_changes(tmp_path, seed):
     """``synth --sequence`` videos (a new random scene per segment): one cut at the first kept frame of every new

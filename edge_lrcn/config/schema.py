@@ -89,7 +89,8 @@ SCHEMA: list[Setting] = [
       "enter_threshold also start it, before the smoothed mean does (0: off)", live=True),
     S("scores", "events", boolean, False, "also emit per-window scores", live=True),
     S("cut_threshold", "events", number(float, 0.0, 1.0), 0.07,
-      "a grid cell's mean absolute change between consecutive model inputs (0-1) above which the cell changed; a "
+      "a grid cell's mean absolute change between consecutive model inputs (0-1, in any colour channel) above which "
+      "the cell changed; a "
       "scene cut (the window restarts) is 0.8 of the 8x8 cells changed, or a brightness step (docs/events.md; 0: off)",
       live=True),
     S("stats_interval", "events", number(float, 0.0, 86400), 60.0, "seconds between stats objects (0: off)", live=True),
