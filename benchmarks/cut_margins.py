@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -45,7 +46,7 @@ def generated(share) -> dict:
                 x, y = int(rng.integers(-size[0] // 3, t.S - size[0] // 2)), int(rng.integers(0, t.S - size[1] + 1))
                 dx, dy = (0, 6) if trial % 4 == 0 else (6, 0)
                 frames = [t._paste(t._view(scene, rng, noise=noise), person, x + dx * k, y + dy * k) for k in range(6)]
-                worst = max(worst, *(share(a, b, t.THRESHOLD) for a, b in zip(frames, frames[1:])))
+                worst = max(worst, *(share(a, b, t.THRESHOLD) for a, b in pairwise(frames)))
     rng = np.random.default_rng(3)
     other, pan = 1.0, 1.0
     for trial in range(20):  # the draws of test_real_cuts_reset
