@@ -97,8 +97,9 @@ def group_of(path: Path, class_dir: Path) -> str:
 
 
 def read_groups(path: Path, root: Path) -> dict[Path, str]:
-    """``--groups FILE.csv``: one ``clip,group`` row per clip (a path under the data folder, or absolute; a first row
-    ``clip,group`` is a header). A row naming no existing clip is an error naming the clips, in one line."""
+    """``--groups FILE.csv``: one ``clip,group`` row per clip (a path under the data folder, or absolute). A first row
+    that names no clip and looks like no path (no ``/``, no ``.``: ``clip,group``, ``path,session``) is a header. A row
+    naming no existing clip is an error naming the clips, in one line."""
     import csv
 
     path, root = Path(path), Path(root)
@@ -109,7 +110,8 @@ def read_groups(path: Path, root: Path) -> dict[Path, str]:
     out, missing, bad = {}, [], []
     for n, row in enumerate(rows, 1):
         cells = [c.strip() for c in row]
-        header = n == 1 and [c.lower() for c in cells[:2]] == ["clip", "group"]
+        header = n == 1 and len(cells) >= 2 and not any(ch in cells[0] for ch in "/\\.") \
+            and not (root / cells[0]).is_file()
         if not any(cells) or cells[0].startswith("#") or header:
             continue
         if len(cells) < 2 or not cells[0] or not cells[1]:

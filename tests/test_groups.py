@@ -28,6 +28,9 @@ def test_a_group_is_said_by_a_subfolder_a_prefix_or_a_csv(tmp_path):
     csv.write_text("clip,group\nwalk/x.avi,carl\n")
     ds = D.load(tmp_path, fps=10.0, progress=False, groups_file=csv)
     assert {str(c.path.relative_to(tmp_path)): c.group for c in ds.clips} == paths
+    for header in ("path,session\n", "", "# clips of carl\n"):  # another header, none, a comment
+        csv.write_text(f"{header}walk/x.avi,carl\n")
+        assert D.read_groups(csv, tmp_path) == {(tmp_path / "walk/x.avi").resolve(): "carl"}
     # the two anna-monday clips (of two classes) are one group; each ungrouped clip is a group of its own
     assert len(G.by_group(ds.clips)) == 5
 
